@@ -1,0 +1,33 @@
+# Everything a newcomer needs: `make sample` (the main job) and `make test` (the whole suite).
+# Both create the virtual environment in .venv on first use.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+EXTRAS := openai,anthropic,litellm,langchain,agno,demo,dev
+SAMPLE_DB := .sample/usage.db
+
+.PHONY: install sample test lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
+	touch $@
+
+install: $(VENV)/.installed
+
+sample: install
+	rm -f $(SAMPLE_DB)
+	$(VENV)/bin/usage-bot ingest --db sqlite:///$(SAMPLE_DB) < docs/sample-events.jsonl
+	$(VENV)/bin/usage-bot report --db sqlite:///$(SAMPLE_DB) --period all --by agent
+	$(VENV)/bin/usage-bot report --db sqlite:///$(SAMPLE_DB) --period 2026-10 --by model --room '!research:example.org'
+
+test: install
+	$(PY) -m pytest -q
+
+lint: install
+	$(PY) -m ruff check .
+
+clean:
+	rm -rf .sample .pytest_cache .ruff_cache

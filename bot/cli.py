@@ -1,0 +1,135 @@
+"""`usage-bot`: the command line of SPEC section 4.
+
+A bad argument or config exits with status 2 and one line naming what is wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from tracking.periods import PERIOD_HELP, PeriodError, parse_period, zone
+from tracking.pricing import Pricer
+from tracking.queries import GROUPS, usage_report
+from tracking.settings import ConfigError, StorageSettings, TrackingSettings, load_tracking_settings
+from tracking.store import StoreError, open_store
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """A bad argument: reported in one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="usage-bot", description="LLM usage and cost for Matrix rooms.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    report = sub.add_parser("report", help="a usage report in the terminal")
+    _store_args(report)
+    report.add_argument("--room", help="only this room id")
+    report.add_argument("--thread", help="only this thread (root event id)")
+    report.add_argument("--agent", help="only this agent")
+    report.add_argument("--user", help="only this user id")
+    report.add_argument("--period", default="month", help=f"one of: {PERIOD_HELP} (default: month)")
+    report.add_argument("--by", choices=GROUPS, help="break down by this dimension")
+    report.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    report.add_argument("--tz", help="timezone for calendar periods (default: the config's, else UTC)")
+    report.set_defaults(handler=_report)
+
+    ingest = sub.add_parser("ingest", help="read JSON events, one per line, from standard input")
+    _store_args(ingest)
+    ingest.set_defaults(handler=_ingest)
+
+    check = sub.add_parser("check-config", help="validate a config file")
+    check.add_argument("-c", "--config", required=True, help="path to config.yaml")
+    check.set_defaults(handler=_check_config)
+    return parser
+
+
+def _store_args(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("-c", "--config", help="path to config.yaml (its storage section)")
+    source.add_argument("--db", help="storage url, e.g. sqlite:///data/usage.db")
+
+
+def _settings(args: argparse.Namespace) -> TrackingSettings:
+    if args.config:
+        return load_tracking_settings(args.config)
+    return TrackingSettings(storage=StorageSettings(url=args.db))
+
+
+def _report(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    tz = zone(args.tz or settings.timezone)
+    period = parse_period(args.period, tz)
+
+    async def run() -> str:
+        from bot.render.report_formats import report_csv, report_json, report_table
+
+        store = await open_store(settings.storage.url, must_exist=True)
+        try:
+            report = await usage_report(
+                store, period, group=args.by, room_id=args.room, thread_id=args.thread, agent=args.agent,
+                user_id=args.user,
+            )  # fmt: skip
+        finally:
+            await store.close()
+        if args.format == "json":
+            return report_json(report)
+        if args.format == "csv":
+            return report_csv(report)
+        return report_table(report, f"Usage{' in ' + args.room if args.room else ''}")
+
+    sys.stdout.write(asyncio.run(run()).rstrip("\n") + "\n")
+    return 0
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from tracking.ingest import ingest_lines
+
+    settings = _settings(args)
+
+    async def run() -> int:
+        store = await open_store(settings.storage.url)
+        try:
+            result = await ingest_lines(store, sys.stdin, Pricer(settings.pricing.overrides))
+        finally:
+            await store.close()
+        for error in result.errors:
+            print(f"usage-bot ingest: skipped {error}", file=sys.stderr)
+        print(f"stored {result.stored}, duplicates {result.duplicates}, skipped {len(result.errors)}")
+        return 1 if result.errors and not result.stored and not result.duplicates else 0
+
+    return asyncio.run(run())
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    from bot.config import load_config
+
+    config = load_config(args.config)
+    print(f"{args.config}: OK (homeserver {config.matrix.homeserver}, storage {config.storage.url})")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except (ConfigError, PeriodError, StoreError, UsageError) as exc:
+        print(f"usage-bot {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

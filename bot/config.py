@@ -1,0 +1,134 @@
+"""The bot's whole configuration file (SPEC section 5). Unknown keys are errors."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from tracking.settings import (
+    ConfigError,
+    PricingSettings,
+    QuotaSettings,
+    StorageSettings,
+    Strict,
+    TrackingSettings,
+    describe_config_error,
+    read_config_file,
+    validate_timezone,
+)
+
+_USER_ID = re.compile(r"^@[^:\s]+:\S+$")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class MatrixConfig(Strict):
+    homeserver: str = Field(description="https://matrix.example.org")
+    user_id: str
+    password: str | None = None
+    access_token: str | None = None
+    device_id: str = "USAGEBOT"
+    store_path: Path = Path("data/matrix-store")
+    allowed_inviters: list[str] = Field(default_factory=list)
+    bot_admins: list[str] = Field(default_factory=list)
+
+    @field_validator("homeserver")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @field_validator("user_id")
+    @classmethod
+    def _mxid(cls, value: str) -> str:
+        if not _USER_ID.match(value):
+            raise ValueError("must be a full Matrix user id like @usagebot:example.org")
+        return value
+
+    @field_validator("bot_admins")
+    @classmethod
+    def _admins(cls, value: list[str]) -> list[str]:
+        for user in value:
+            if not _USER_ID.match(user):
+                raise ValueError(f"{user!r} is not a full Matrix user id")
+        return value
+
+    @field_validator("allowed_inviters")
+    @classmethod
+    def _inviters(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if not (_USER_ID.match(entry) or re.match(r"^:\S+$", entry)):
+                raise ValueError(f"{entry!r}: use a user id (@alice:example.org) or a server (:example.org)")
+        return value
+
+    @model_validator(mode="after")
+    def _credentials(self) -> MatrixConfig:
+        if not self.password and not self.access_token:
+            raise ValueError("set password or access_token")
+        return self
+
+
+class BotSettings(Strict):
+    command_prefix: str = Field(default="!usage", min_length=1)
+    timezone: str = "UTC"
+    grace_seconds: int = Field(default=300, ge=0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return validate_timezone(value)
+
+    @field_validator("command_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if any(ch.isspace() for ch in value):
+            raise ValueError("must not contain spaces")
+        return value
+
+
+class DigestSettings(Strict):
+    default_time: str = Field(default="09:00", description="HH:MM in bot.timezone")
+    enabled_by_default: bool = False
+
+    @field_validator("default_time")
+    @classmethod
+    def _time(cls, value: str) -> str:
+        if not _HHMM.match(value):
+            raise ValueError("must be HH:MM (24-hour clock)")
+        return value
+
+
+class WarningSettings(Strict):
+    enabled: bool = True
+    dm_admins: bool = False
+
+
+class IngestSettings(Strict):
+    mindroom: bool = False
+
+
+class Config(Strict):
+    matrix: MatrixConfig
+    bot: BotSettings = Field(default_factory=BotSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    pricing: PricingSettings = Field(default_factory=PricingSettings)
+    quotas: QuotaSettings = Field(default_factory=QuotaSettings)
+    digests: DigestSettings = Field(default_factory=DigestSettings)
+    warnings: WarningSettings = Field(default_factory=WarningSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+
+    def tracking(self) -> TrackingSettings:
+        return TrackingSettings(
+            storage=self.storage, pricing=self.pricing, quotas=self.quotas, timezone=self.bot.timezone
+        )
+
+
+def load_config(path: str | Path) -> Config:
+    """Read, substitute `${VAR}`, validate. Raises ConfigError naming the key path and the reason."""
+    data = read_config_file(path)
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(describe_config_error(path, exc)) from exc

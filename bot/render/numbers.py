@@ -1,0 +1,36 @@
+"""Numbers for people: 1.2M tokens, $3.47; and exact figures for tables and files."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+from tracking.pricing import pico_to_usd
+
+
+def human_tokens(n: int) -> str:
+    for size, suffix in ((1_000_000_000, "B"), (1_000_000, "M"), (1_000, "k")):
+        if abs(n) >= size:
+            value = Decimal(n) / size
+            text = f"{value.quantize(Decimal('0.1'), rounding=ROUND_HALF_UP):f}".removesuffix(".0")
+            return f"{text}{suffix}"
+    return str(n)
+
+
+def human_usd(pico: int) -> str:
+    usd = pico_to_usd(pico)
+    if usd == 0:
+        return "$0.00"
+    if usd < Decimal("0.01"):
+        return f"${usd.quantize(Decimal('0.0001'), rounding=ROUND_HALF_UP):f}" if usd >= Decimal(
+            "0.0001"
+        ) else "<$0.0001"
+    return f"${usd.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,f}"
+
+
+def exact_usd(pico: int) -> str:
+    """The full-precision dollar figure, e.g. 0.00575."""
+    return f"{pico_to_usd(pico):f}"
+
+
+def exact_int(n: int) -> str:
+    return f"{n:,}"

@@ -1,0 +1,89 @@
+"""A usage Report as JSON (SPEC section 4), CSV, or an aligned terminal table."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from tracking.pricing import pico_to_usd
+from tracking.queries import Report
+from tracking.store import Sums
+
+from .numbers import exact_int, exact_usd
+from .table import plain_table
+
+ROW_FIELDS = (
+    "key",
+    "calls",
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "cost_usd",
+    "unpriced_calls",
+)
+
+
+def row_dict(sums: Sums) -> dict[str, Any]:
+    return {
+        "key": None if sums.key is None else str(sums.key),
+        "calls": sums.calls,
+        "input_tokens": sums.input_tokens,
+        "output_tokens": sums.output_tokens,
+        "total_tokens": sums.total_tokens,
+        "cache_read_tokens": sums.cache_read_tokens,
+        "cache_write_tokens": sums.cache_write_tokens,
+        "reasoning_tokens": sums.reasoning_tokens,
+        "cost_usd": float(pico_to_usd(sums.cost_pusd)),
+        "unpriced_calls": sums.unpriced_calls,
+    }
+
+
+def report_json(report: Report) -> str:
+    totals = row_dict(report.totals)
+    totals["key"] = None
+    body = {
+        "period": {"start": report.period.start.isoformat(), "end": report.period.end.isoformat()},
+        "totals": totals,
+        "rows": [row_dict(r) for r in report.rows],
+    }
+    return json.dumps(body, indent=2)
+
+
+def report_csv(report: Report) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(ROW_FIELDS)
+    for sums in report.rows or [report.totals]:
+        row = row_dict(sums)
+        row["cost_usd"] = exact_usd(sums.cost_pusd)
+        writer.writerow(["" if row[f] is None else row[f] for f in ROW_FIELDS])
+    return out.getvalue()
+
+
+def report_table(report: Report, title: str) -> str:
+    label = (report.group or "").capitalize() or "Usage"
+    headers = [label, "Calls", "Input", "Output", "Total", "Cache read", "Reasoning", "Cost (USD)", "Unpriced"]
+    rows = [_cells(r, str(r.key) if r.key is not None else "(none)") for r in report.rows]
+    rows.append(_cells(report.totals, "TOTAL"))
+    period = f"{report.period.label} ({report.period.start.astimezone(report.period.tz):%Y-%m-%d %H:%M %Z} to "
+    period += f"{report.period.end.astimezone(report.period.tz):%Y-%m-%d %H:%M %Z})"
+    return f"{title}: {period}\n" + plain_table(headers, rows, align="l" + "r" * 8)
+
+
+def _cells(s: Sums, key: str) -> list[str]:
+    return [
+        key,
+        exact_int(s.calls),
+        exact_int(s.input_tokens),
+        exact_int(s.output_tokens),
+        exact_int(s.total_tokens),
+        exact_int(s.cache_read_tokens),
+        exact_int(s.reasoning_tokens),
+        exact_usd(s.cost_pusd),
+        exact_int(s.unpriced_calls),
+    ]

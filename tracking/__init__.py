@@ -1,0 +1,50 @@
+"""Track LLM usage and cost per Matrix room, thread, agent and user.
+
+Importing this package imports no LLM SDK; each hook imports its SDK when it is used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .context import attribute, current_attribution
+from .events import UsageEvent
+from .periods import Period, PeriodError, parse_period
+from .pricing import PriceOverride, Pricer
+from .queries import Report, usage_report
+from .settings import ConfigError, TrackingSettings
+from .store import StoreError
+from .tracker import Tracker, TrackerClosed
+
+
+def instrument_openai(client: Any, tracker: Tracker, enforce: bool = False) -> Any:
+    from .hooks.openai import instrument_openai as instrument
+
+    return instrument(client, tracker, enforce=enforce)
+
+
+def instrument_anthropic(client: Any, tracker: Tracker, enforce: bool = False) -> Any:
+    from .hooks.anthropic import instrument_anthropic as instrument
+
+    return instrument(client, tracker, enforce=enforce)
+
+
+__all__ = [
+    "ConfigError",
+    "Period",
+    "PeriodError",
+    "PriceOverride",
+    "Pricer",
+    "Report",
+    "StoreError",
+    "Tracker",
+    "TrackerClosed",
+    "TrackingSettings",
+    "UsageEvent",
+    "attribute",
+    "current_attribution",
+    "instrument_anthropic",
+    "instrument_openai",
+    "parse_period",
+    "usage_report",
+]

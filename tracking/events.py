@@ -1,0 +1,151 @@
+"""The usage event: one priced LLM call, with the accounting conventions of SPEC section 2."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+ATTRIBUTION_FIELDS = ("room_id", "thread_id", "agent", "user_id", "session_id", "operation")
+TOKEN_FIELDS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+)
+METADATA_MAX_BYTES = 4096
+
+
+def new_event_id() -> str:
+    """A time-ordered unique id (milliseconds, then 80 random bits), so new rows append to the index."""
+    return f"{time.time_ns() // 1_000_000:012x}{os.urandom(10).hex()}"
+
+
+def token_problem(
+    input_tokens: object,
+    output_tokens: object,
+    cache_read_tokens: object,
+    cache_write_tokens: object,
+    reasoning_tokens: object,
+) -> str | None:
+    """Why these counts break the conventions of SPEC section 2, or None. Shared by every entry point."""
+    counts = dict(zip(TOKEN_FIELDS, (input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
+                                     reasoning_tokens), strict=True))
+    for name, value in counts.items():
+        if type(value) is not int:
+            return f"{name} must be an integer, got {value!r}"
+        if value < 0:
+            return f"{name} must not be negative, got {value}"
+    cached = cache_read_tokens + cache_write_tokens  # type: ignore[operator]
+    if cached > input_tokens:  # type: ignore[operator]
+        return (
+            f"cache_read_tokens + cache_write_tokens ({cached}) exceed input_tokens ({input_tokens});"
+            " input_tokens must include cached tokens"
+        )
+    if reasoning_tokens > output_tokens:  # type: ignore[operator]
+        return (
+            f"reasoning_tokens ({reasoning_tokens}) exceed output_tokens ({output_tokens});"
+            " output_tokens must include reasoning tokens"
+        )
+    return None
+
+
+def metadata_json(value: dict[str, Any] | None) -> str | None:
+    """The stored form of metadata (None when empty); ValueError when it is not a small JSON object."""
+    if not value:
+        return None
+    if not isinstance(value, dict):
+        raise ValueError(f"metadata must be a JSON object, got {type(value).__name__}")
+    try:
+        text = json.dumps(value, separators=(",", ":"), default=str, sort_keys=True)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"metadata must be a JSON object: {exc}") from exc
+    if len(text) > METADATA_MAX_BYTES:
+        raise ValueError(f"metadata is {len(text)} bytes of JSON; at most {METADATA_MAX_BYTES} allowed")
+    return text
+
+
+class UsageEvent(BaseModel):
+    """One LLM call (or embedding, summary, ...) as stored.
+
+    `input_tokens` includes cache reads and writes; `output_tokens` includes reasoning.
+    `cost_usd` is None when the model is unpriced (never 0 by default).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event_id: str = Field(default_factory=new_event_id, min_length=1, max_length=255)
+    ts: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    provider: str = Field(min_length=1, max_length=128)
+    model: str = Field(min_length=1, max_length=255)
+    input_tokens: int = Field(default=0, ge=0)
+    output_tokens: int = Field(default=0, ge=0)
+    cache_read_tokens: int = Field(default=0, ge=0)
+    cache_write_tokens: int = Field(default=0, ge=0)
+    reasoning_tokens: int = Field(default=0, ge=0)
+    cost_usd: Decimal | None = Field(default=None, ge=0)
+    room_id: str | None = Field(default=None, max_length=255)
+    thread_id: str | None = Field(default=None, max_length=255)
+    agent: str | None = Field(default=None, max_length=255)
+    user_id: str | None = Field(default=None, max_length=255)
+    session_id: str | None = Field(default=None, max_length=255)
+    operation: str = Field(default="chat", min_length=1, max_length=64)
+    latency_ms: float | None = Field(default=None, ge=0)
+    status: Literal["ok", "error"] = "ok"
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("ts")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    @field_validator("metadata")
+    @classmethod
+    def _small_json(cls, value: dict[str, Any]) -> dict[str, Any]:
+        metadata_json(value)
+        return value
+
+    @model_validator(mode="after")
+    def _parts_within_totals(self) -> UsageEvent:
+        problem = token_problem(
+            self.input_tokens,
+            self.output_tokens,
+            self.cache_read_tokens,
+            self.cache_write_tokens,
+            self.reasoning_tokens,
+        )
+        if problem:
+            raise ValueError(problem)
+        return self
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    @property
+    def priced(self) -> bool:
+        return self.cost_usd is not None
+
+
+def describe_validation_error(exc: Exception) -> str:
+    """One line naming each bad field and why, for CLI and log messages."""
+    from pydantic import ValidationError
+
+    if not isinstance(exc, ValidationError):
+        return str(exc)
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "event"
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            message = "unknown field"
+        parts.append(f"{where}: {message}")
+    return "; ".join(parts)

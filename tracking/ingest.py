@@ -1,0 +1,62 @@
+"""Loading events from JSON lines (SPEC section 4, `usage-bot ingest`), for agents not written in Python."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+
+from .events import UsageEvent, describe_validation_error
+from .pricing import Pricer
+from .rows import event_to_row
+from .store import Store
+
+
+@dataclass
+class IngestResult:
+    stored: int = 0
+    duplicates: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def parse_line(line: str) -> UsageEvent:
+    """One JSON object with the fields of SPEC section 2; raises ValueError with a readable reason."""
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON ({exc.msg} at column {exc.colno})") from exc
+    if not isinstance(data, dict):
+        raise ValueError("each line must be a JSON object")
+    data.pop("total_tokens", None)
+    try:
+        return UsageEvent.model_validate(data)
+    except ValidationError as exc:
+        raise ValueError(describe_validation_error(exc)) from exc
+
+
+async def ingest_lines(store: Store, lines: Iterable[str], pricer: Pricer, batch_size: int = 5000) -> IngestResult:
+    """Store every good line (bad lines are reported with their number and skipped)."""
+    result = IngestResult()
+    batch: list[tuple] = []
+
+    async def write() -> None:
+        inserted = await store.insert_rows(batch)
+        result.stored += inserted
+        result.duplicates += len(batch) - inserted
+        batch.clear()
+
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            batch.append(event_to_row(parse_line(line), pricer))
+        except ValueError as exc:
+            result.errors.append(f"line {number}: {exc}")
+            continue
+        if len(batch) >= batch_size:
+            await write()
+    if batch:
+        await write()
+    return result

@@ -1,0 +1,120 @@
+"""The period grammar of SPEC section 6, as calendar periods in a timezone.
+
+today, yesterday, week (the last 7 days, today included), month (this calendar month), Nd (the
+last N days, today included), YYYY-MM, YYYY-MM-DD, YYYY-MM-DD..YYYY-MM-DD (both days included), all.
+A period is the half-open interval [start, end) between local midnights.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+PERIOD_HELP = "today, yesterday, week, month, Nd (e.g. 30d), YYYY-MM, YYYY-MM-DD, YYYY-MM-DD..YYYY-MM-DD, all"
+MAX_DAYS = 36600
+_EPOCH_DAY = date(1970, 1, 1)
+
+
+class PeriodError(ValueError):
+    """A period that does not parse; the message says what is accepted."""
+
+
+@dataclass(frozen=True)
+class Period:
+    label: str
+    first_day: date
+    end_day: date
+    tz: ZoneInfo
+
+    @property
+    def start(self) -> datetime:
+        return local_midnight(self.first_day, self.tz)
+
+    @property
+    def end(self) -> datetime:
+        return local_midnight(self.end_day, self.tz)
+
+    @property
+    def start_ms(self) -> int:
+        return int(self.start.timestamp() * 1000)
+
+    @property
+    def end_ms(self) -> int:
+        return int(self.end.timestamp() * 1000)
+
+    def days(self) -> list[date]:
+        return [self.first_day + timedelta(days=n) for n in range((self.end_day - self.first_day).days)]
+
+    def midnights_ms(self) -> list[int]:
+        """Every local midnight strictly inside the period, in epoch milliseconds."""
+        return [int(local_midnight(d, self.tz).timestamp() * 1000) for d in self.days()[1:]]
+
+
+def local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise PeriodError(f"unknown timezone {name!r} (use an IANA name such as Europe/Berlin)") from exc
+
+
+def today_in(tz: ZoneInfo, now: datetime | None = None) -> date:
+    return (now or datetime.now(UTC)).astimezone(tz).date()
+
+
+def parse_period(text: str, tz: ZoneInfo, now: datetime | None = None) -> Period:
+    spec = text.strip().lower()
+    today = today_in(tz, now)
+    tomorrow = today + timedelta(days=1)
+    if spec == "today":
+        return Period("today", today, tomorrow, tz)
+    if spec == "yesterday":
+        return Period("yesterday", today - timedelta(days=1), today, tz)
+    if spec == "week":
+        return Period("last 7 days", today - timedelta(days=6), tomorrow, tz)
+    if spec == "month":
+        first = today.replace(day=1)
+        return Period(first.strftime("%B %Y"), first, _next_month(first), tz)
+    if spec == "all":
+        return Period("all time", _EPOCH_DAY, tomorrow, tz)
+    if m := re.fullmatch(r"(\d{1,5})d", spec):
+        n = int(m.group(1))
+        if not 1 <= n <= MAX_DAYS:
+            raise PeriodError(f"period {text!r}: the number of days must be between 1 and {MAX_DAYS}")
+        return Period(f"last {n} days", today - timedelta(days=n - 1), tomorrow, tz)
+    if m := re.fullmatch(r"(\d{4})-(\d{2})", spec):
+        first = _date(text, int(m.group(1)), int(m.group(2)), 1)
+        return Period(first.strftime("%B %Y"), first, _next_month(first), tz)
+    if m := re.fullmatch(r"(\d{4}-\d{2}-\d{2})", spec):
+        day = _iso(text, m.group(1))
+        return Period(day.isoformat(), day, day + timedelta(days=1), tz)
+    if m := re.fullmatch(r"(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})", spec):
+        first, last = _iso(text, m.group(1)), _iso(text, m.group(2))
+        if last < first:
+            raise PeriodError(f"period {text!r}: the range ends before it starts")
+        return Period(f"{first.isoformat()} to {last.isoformat()}", first, last + timedelta(days=1), tz)
+    raise PeriodError(f"unknown period {text!r}; use one of: {PERIOD_HELP}")
+
+
+def _next_month(first: date) -> date:
+    return date(first.year + (first.month == 12), first.month % 12 + 1, 1)
+
+
+def _date(text: str, year: int, month: int, day: int) -> date:
+    try:
+        value = date(year, month, day)
+    except ValueError as exc:
+        raise PeriodError(f"period {text!r}: {exc}") from exc
+    if value < _EPOCH_DAY:
+        raise PeriodError(f"period {text!r}: dates before 1970 hold no usage")
+    return value
+
+
+def _iso(text: str, value: str) -> date:
+    year, month, day = (int(part) for part in value.split("-"))
+    return _date(text, year, month, day)

@@ -1,0 +1,130 @@
+"""Turning recorded calls into priced store rows (EVENT_COLUMNS order)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from .events import UsageEvent, metadata_json, new_event_id, token_problem
+from .pricing import Pricer, Tokens, usd_to_pico
+from .store import MS_PER_HOUR
+
+log = logging.getLogger(__name__)
+
+
+class Recorded(NamedTuple):
+    """What `Tracker.record()` queues: unvalidated, unpriced, as cheap to build as a tuple."""
+
+    ts: float | datetime | None
+    event_id: str | None
+    provider: Any
+    model: Any
+    input_tokens: Any
+    output_tokens: Any
+    cache_read_tokens: Any
+    cache_write_tokens: Any
+    reasoning_tokens: Any
+    operation: str | None
+    latency_ms: float | None
+    status: str
+    metadata: dict[str, Any] | None
+    room_id: str | None
+    thread_id: str | None
+    agent: str | None
+    user_id: str | None
+    session_id: str | None
+
+
+class InvalidRecord(ValueError):
+    pass
+
+
+def recorded_to_row(r: Recorded, pricer: Pricer, now: float) -> tuple:
+    """Validate (the same rules as UsageEvent, without pydantic's cost on the hot path) and price."""
+    problem = token_problem(r.input_tokens, r.output_tokens, r.cache_read_tokens, r.cache_write_tokens,
+                            r.reasoning_tokens)
+    if problem:
+        raise InvalidRecord(problem)
+    for name in ("provider", "model"):
+        value = getattr(r, name)
+        if not isinstance(value, str) or not value:
+            raise InvalidRecord(f"{name} must be a non-empty string, got {value!r}")
+    if r.status not in ("ok", "error"):
+        raise InvalidRecord(f"status must be 'ok' or 'error', got {r.status!r}")
+    if r.latency_ms is not None and (not isinstance(r.latency_ms, int | float) or r.latency_ms < 0):
+        raise InvalidRecord(f"latency_ms must be a non-negative number, got {r.latency_ms!r}")
+    try:
+        metadata = metadata_json(r.metadata)
+    except ValueError as exc:
+        raise InvalidRecord(str(exc)) from exc
+    ts = r.ts if r.ts is not None else now
+    ts_ms = int(ts.timestamp() * 1000) if isinstance(ts, datetime) else int(ts * 1000)
+    tokens = Tokens(r.input_tokens, r.output_tokens, r.cache_read_tokens, r.cache_write_tokens)
+    cost = _price(pricer, r.provider, r.model, ts_ms, tokens)
+    return (
+        r.event_id or new_event_id(),
+        ts_ms,
+        ts_ms // MS_PER_HOUR,
+        r.room_id or "",
+        r.thread_id or "",
+        r.agent or "",
+        r.user_id or "",
+        r.session_id,
+        r.operation or "chat",
+        r.provider,
+        r.model,
+        r.input_tokens,
+        r.output_tokens,
+        r.cache_read_tokens,
+        r.cache_write_tokens,
+        r.reasoning_tokens,
+        cost,
+        r.latency_ms,
+        r.status,
+        metadata,
+    )
+
+
+def event_to_row(event: UsageEvent, pricer: Pricer) -> tuple:
+    """A validated event; an explicit cost_usd (for example a provider-billed cost) wins over pricing."""
+    ts_ms = int(event.ts.timestamp() * 1000)
+    if event.cost_usd is not None:
+        cost = usd_to_pico(event.cost_usd)
+    else:
+        tokens = Tokens(event.input_tokens, event.output_tokens, event.cache_read_tokens, event.cache_write_tokens)
+        cost = _price(pricer, event.provider, event.model, ts_ms, tokens)
+    return (
+        event.event_id,
+        ts_ms,
+        ts_ms // MS_PER_HOUR,
+        event.room_id or "",
+        event.thread_id or "",
+        event.agent or "",
+        event.user_id or "",
+        event.session_id,
+        event.operation,
+        event.provider,
+        event.model,
+        event.input_tokens,
+        event.output_tokens,
+        event.cache_read_tokens,
+        event.cache_write_tokens,
+        event.reasoning_tokens,
+        cost,
+        event.latency_ms,
+        event.status,
+        metadata_json(event.metadata),
+    )
+
+
+def _price(pricer: Pricer, provider: str, model: str, ts_ms: int, tokens: Tokens) -> int | None:
+    from datetime import UTC
+
+    try:
+        return pricer.price_pico(provider, model, datetime.fromtimestamp(ts_ms / 1000, UTC), tokens)
+    except Exception:
+        log.exception("pricing %s/%s failed; the call is stored as unpriced", provider, model)
+        return None
+
+

@@ -1,0 +1,92 @@
+"""Numbered schema migrations for the SQLite store. `PRAGMA user_version` holds the applied number.
+
+Never edit a released migration; append a new one.
+"""
+
+from __future__ import annotations
+
+APP_ID = "matrix-usage-bot"
+
+_ROLLUP_KEY = "room_id, hour, thread_id, agent, user_id, provider, model"
+
+MIGRATIONS: list[str] = [
+    # 1: raw events, hourly rollups kept in step by a trigger (so a duplicate, which inserts nothing,
+    # never touches a rollup), and the indexes the report queries use.
+    f"""
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    INSERT INTO meta (key, value) VALUES ('app', '{APP_ID}');
+
+    CREATE TABLE events (
+        seq INTEGER PRIMARY KEY,
+        event_id TEXT NOT NULL UNIQUE,
+        ts_ms INTEGER NOT NULL,
+        hour INTEGER NOT NULL,
+        room_id TEXT NOT NULL,
+        thread_id TEXT NOT NULL,
+        agent TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        session_id TEXT,
+        operation TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        model TEXT NOT NULL,
+        input_tokens INTEGER NOT NULL CHECK (input_tokens >= 0),
+        output_tokens INTEGER NOT NULL CHECK (output_tokens >= 0),
+        cache_read_tokens INTEGER NOT NULL CHECK (cache_read_tokens >= 0),
+        cache_write_tokens INTEGER NOT NULL CHECK (cache_write_tokens >= 0),
+        reasoning_tokens INTEGER NOT NULL CHECK (reasoning_tokens >= 0),
+        cost_pusd INTEGER,
+        latency_ms REAL,
+        status TEXT NOT NULL,
+        metadata TEXT
+    );
+    CREATE INDEX events_room_ts ON events (room_id, ts_ms);
+    CREATE INDEX events_ts ON events (ts_ms);
+
+    CREATE TABLE rollup_hourly (
+        room_id TEXT NOT NULL,
+        hour INTEGER NOT NULL,
+        thread_id TEXT NOT NULL,
+        agent TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        model TEXT NOT NULL,
+        calls INTEGER NOT NULL,
+        input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        cache_read_tokens INTEGER NOT NULL,
+        cache_write_tokens INTEGER NOT NULL,
+        reasoning_tokens INTEGER NOT NULL,
+        cost_pusd INTEGER NOT NULL,
+        unpriced_calls INTEGER NOT NULL,
+        error_calls INTEGER NOT NULL,
+        PRIMARY KEY ({_ROLLUP_KEY})
+    ) WITHOUT ROWID;
+    CREATE INDEX rollup_hour ON rollup_hourly (hour);
+    CREATE INDEX rollup_user_hour ON rollup_hourly (user_id, hour);
+
+    CREATE TRIGGER events_rollup AFTER INSERT ON events BEGIN
+        INSERT INTO rollup_hourly ({_ROLLUP_KEY}, calls, input_tokens, output_tokens, cache_read_tokens,
+                                   cache_write_tokens, reasoning_tokens, cost_pusd, unpriced_calls, error_calls)
+        VALUES (NEW.room_id, NEW.hour, NEW.thread_id, NEW.agent, NEW.user_id, NEW.provider, NEW.model, 1,
+                NEW.input_tokens, NEW.output_tokens, NEW.cache_read_tokens, NEW.cache_write_tokens,
+                NEW.reasoning_tokens, coalesce(NEW.cost_pusd, 0), NEW.cost_pusd IS NULL, NEW.status = 'error')
+        ON CONFLICT ({_ROLLUP_KEY}) DO UPDATE SET
+            calls = calls + 1,
+            input_tokens = input_tokens + excluded.input_tokens,
+            output_tokens = output_tokens + excluded.output_tokens,
+            cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+            cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
+            reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens,
+            cost_pusd = cost_pusd + excluded.cost_pusd,
+            unpriced_calls = unpriced_calls + excluded.unpriced_calls,
+            error_calls = error_calls + excluded.error_calls;
+    END;
+
+    CREATE TABLE rejected_events (
+        id INTEGER PRIMARY KEY,
+        received_ms INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        payload TEXT NOT NULL
+    );
+    """,
+]

@@ -1,0 +1,226 @@
+"""The SQLite store (aiosqlite): WAL, numbered migrations, idempotent inserts, hourly rollups."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+import aiosqlite
+
+from .base import (
+    EVENT_COLUMNS,
+    GROUP_COLUMNS,
+    Filters,
+    StoreError,
+    StoreLocked,
+    Sums,
+)
+from .migrations import APP_ID, MIGRATIONS
+
+log = logging.getLogger(__name__)
+
+_SUM_COLUMNS = (
+    "sum(calls), sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), sum(cache_write_tokens),"
+    " sum(reasoning_tokens), sum(cost_pusd), sum(unpriced_calls), sum(error_calls)"
+)
+_EVENT_SUM_COLUMNS = (
+    "count(*), sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), sum(cache_write_tokens),"
+    " sum(reasoning_tokens), sum(coalesce(cost_pusd, 0)), sum(cost_pusd IS NULL), sum(status = 'error')"
+)
+_INSERT = (
+    f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' for _ in EVENT_COLUMNS)})"
+    " ON CONFLICT (event_id) DO NOTHING"
+)
+
+
+def _is_locked(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and (
+        "locked" in str(exc).lower() or "busy" in str(exc).lower()
+    )
+
+
+class SQLiteStore:
+    """One connection to a usage database. Open it with `await SQLiteStore.open(path)`."""
+
+    def __init__(self, path: str, conn: aiosqlite.Connection) -> None:
+        self.path = path
+        self._conn = conn
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: str, *, busy_timeout_ms: int = 5000) -> SQLiteStore:
+        if path != ":memory:":
+            Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = await aiosqlite.connect(path, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the usage database {path}: {exc}") from exc
+        store = cls(path, conn)
+        try:
+            await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            await store._check_and_migrate()
+            await conn.execute("PRAGMA journal_mode = WAL")
+            await conn.execute("PRAGMA synchronous = FULL")
+        except BaseException:
+            await conn.close()
+            raise
+        return store
+
+    async def close(self) -> None:
+        await self._conn.close()
+
+    async def _check_and_migrate(self) -> None:
+        try:
+            version = (await self._fetchone("PRAGMA user_version"))[0]
+            tables = {r[0] for r in await self._fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path} is not a usage database (not SQLite, or corrupt): {exc}") from exc
+        if version == 0 and tables:
+            raise StoreError(
+                f"{self.path} is a SQLite database of something else (tables: {', '.join(sorted(tables)[:5])});"
+                " refusing to use it as the usage database"
+            )
+        if version > 0:
+            row = await self._fetchone("SELECT value FROM meta WHERE key = 'app'") if "meta" in tables else None
+            if row is None or row[0] != APP_ID:
+                raise StoreError(f"{self.path} is a SQLite database of something else (no usage-bot meta table)")
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"{self.path} has schema version {version}, newer than this matrix-usage-bot supports"
+                f" ({len(MIGRATIONS)}); upgrade matrix-usage-bot"
+            )
+        if version < len(MIGRATIONS):
+            await self._migrate()
+
+    async def _migrate(self) -> None:
+        await self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = (await self._fetchone("PRAGMA user_version"))[0]
+            for number in range(version + 1, len(MIGRATIONS) + 1):
+                for statement in _split_statements(MIGRATIONS[number - 1]):
+                    await self._conn.execute(statement)
+                await self._conn.execute(f"PRAGMA user_version = {number}")
+                log.info("usage database %s migrated to schema version %d", self.path, number)
+            await self._conn.execute("COMMIT")
+        except BaseException:
+            await self._conn.execute("ROLLBACK")
+            raise
+
+    async def schema_version(self) -> int:
+        return (await self._fetchone("PRAGMA user_version"))[0]
+
+    async def insert_rows(self, rows: Sequence[tuple], rejected: Sequence[tuple[int, str, str]] = ()) -> int:
+        """Insert event rows (EVENT_COLUMNS order) in one transaction; returns how many were new.
+
+        Raises StoreLocked when another writer holds the database past the busy timeout.
+        """
+        async with self._write_lock:
+            try:
+                await self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if _is_locked(exc):
+                    raise StoreLocked(str(exc)) from exc
+                raise
+            try:
+                cursor = await self._conn.executemany(_INSERT, rows)
+                inserted = cursor.rowcount
+                if rejected:
+                    await self._conn.executemany(
+                        "INSERT INTO rejected_events (received_ms, reason, payload) VALUES (?, ?, ?)", rejected
+                    )
+                await self._conn.execute("COMMIT")
+            except BaseException as exc:
+                await self._conn.execute("ROLLBACK")
+                if _is_locked(exc):
+                    raise StoreLocked(str(exc)) from exc
+                raise
+        return inserted
+
+    async def sum_rollups(self, start_hour: int, end_hour: int, filters: Filters, group: str | None) -> list[Sums]:
+        """Totals over whole UTC hours [start_hour, end_hour), one row per group value."""
+        return await self._sums("rollup_hourly", _SUM_COLUMNS, "hour", start_hour, end_hour, filters, group)
+
+    async def sum_events(self, start_ms: int, end_ms: int, filters: Filters, group: str | None) -> list[Sums]:
+        """Totals over raw events with start_ms <= ts_ms < end_ms, one row per group value."""
+        return await self._sums("events", _EVENT_SUM_COLUMNS, "ts_ms", start_ms, end_ms, filters, group)
+
+    async def _sums(
+        self, table: str, columns: str, time_col: str, start: int, end: int, filters: Filters, group: str | None
+    ) -> list[Sums]:
+        where, params = _where(time_col, start, end, filters)
+        if group is None:
+            sql = f"SELECT NULL, {columns} FROM {table} WHERE {where}"
+            rows = await self._fetchall(sql, params)
+            return [Sums.from_row(r) for r in rows if r[1]]
+        key = GROUP_COLUMNS[group]
+        sql = f"SELECT {key}, {columns} FROM {table} WHERE {where} GROUP BY {key}"
+        return [Sums.from_row(r) for r in await self._fetchall(sql, params)]
+
+    async def iter_events(self, start_ms: int, end_ms: int, filters: Filters) -> AsyncIterator[tuple]:
+        """Raw event rows (EVENT_COLUMNS order) in time order."""
+        where, params = _where("ts_ms", start_ms, end_ms, filters)
+        sql = f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE {where} ORDER BY ts_ms, seq"
+        async with self._conn.execute(sql, params) as cursor:
+            async for row in cursor:
+                yield tuple(row)
+
+    async def oldest_event_ms(self) -> int | None:
+        return (await self._fetchone("SELECT min(ts_ms) FROM events"))[0]
+
+    async def delete_events_before(self, cutoff_ms: int, batch: int = 10_000) -> int:
+        """Delete raw events older than cutoff_ms in small transactions; rollups are kept."""
+        deleted = 0
+        while True:
+            async with self._write_lock:
+                await self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    cursor = await self._conn.execute(
+                        "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE ts_ms < ? LIMIT ?)",
+                        (cutoff_ms, batch),
+                    )
+                    count = cursor.rowcount
+                    await self._conn.execute("COMMIT")
+                except BaseException:
+                    await self._conn.execute("ROLLBACK")
+                    raise
+            deleted += count
+            if count < batch:
+                return deleted
+
+    async def rejected_count(self) -> int:
+        return (await self._fetchone("SELECT count(*) FROM rejected_events"))[0]
+
+    async def _fetchone(self, sql: str, params: Sequence = ()) -> tuple:
+        async with self._conn.execute(sql, params) as cursor:
+            return await cursor.fetchone()
+
+    async def _fetchall(self, sql: str, params: Sequence = ()) -> list[tuple]:
+        async with self._conn.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+
+def _where(time_col: str, start: int, end: int, filters: Filters) -> tuple[str, list]:
+    clauses = [f"{time_col} >= ?", f"{time_col} < ?"]
+    params: list = [start, end]
+    for column, value in filters.items():
+        clauses.append(f"{column} = ?")
+        params.append(value)
+    return " AND ".join(clauses), params
+
+
+def _split_statements(script: str) -> list[str]:
+    """Split a migration into statements, keeping trigger bodies whole."""
+    statements, current = [], []
+    for line in script.splitlines():
+        current.append(line)
+        text = "\n".join(current).strip()
+        if text and sqlite3.complete_statement(text):
+            statements.append(text)
+            current = []
+    rest = "\n".join(current).strip()
+    if rest:
+        statements.append(rest)
+    return statements

@@ -1,0 +1,239 @@
+"""`Tracker`: the entry point agents use to record usage (SPEC section 3)."""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import logging
+import os
+import signal
+import threading
+import weakref
+from datetime import datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from .context import _current
+from .pricing import PriceOverride, Pricer
+from .rows import Recorded
+from .store import Store, StoreError, open_store
+from .writer import FlushMarker, Writer, WriterStats
+
+log = logging.getLogger(__name__)
+
+
+class TrackerClosed(RuntimeError):
+    """record() was called on a tracker that is closed or was never started."""
+
+
+class Tracker:
+    """Records LLM usage without blocking the caller; a background writer stores it in batches.
+
+    Use it as a context manager, sync (`with`) or async (`async with`); leaving it drains the queue.
+    """
+
+    def __init__(
+        self,
+        url: str = "sqlite:///data/usage.db",
+        *,
+        price_overrides: list[PriceOverride] | None = None,
+        timezone: str = "UTC",
+        batch_size: int = 5000,
+        flush_interval: float = 0.05,
+    ) -> None:
+        self.url = url
+        self.timezone = timezone
+        self.pricer = Pricer(price_overrides)
+        self._writer = Writer(url, self.pricer, batch_size=batch_size, interval=flush_interval)
+        self._queue = self._writer.queue
+        self._open = False
+        self._closed = False
+        self._reader: Store | None = None
+
+    @classmethod
+    def from_config(cls, path: str | Path, **kwargs: Any) -> Tracker:
+        from .settings import load_tracking_settings
+
+        settings = load_tracking_settings(path)
+        return cls(
+            settings.storage.url,
+            price_overrides=settings.pricing.overrides,
+            timezone=settings.timezone,
+            **kwargs,
+        )
+
+    # life cycle
+
+    def start(self) -> Tracker:
+        """Open the store (creating and migrating it) and start the writer; blocks until ready."""
+        if self._open:
+            return self
+        if self._closed:
+            raise TrackerClosed("this tracker was closed; create a new Tracker")
+        self._writer.start()
+        self._writer.ready.wait()
+        if self._writer.open_error is not None:
+            self._closed = True
+            error = self._writer.open_error
+            raise error if isinstance(error, StoreError) else StoreError(str(error))
+        self._open = True
+        _register(self)
+        return self
+
+    def close(self) -> None:
+        """Drain everything recorded so far into the store, then stop the writer."""
+        if not self._open:
+            self._closed = True
+            return
+        self._open = False
+        self._closed = True
+        self._writer.request_close()
+        self._writer.join()
+        _live.discard(self)
+
+    async def aclose(self) -> None:
+        if self._reader is not None:
+            await self._reader.close()
+            self._reader = None
+        await asyncio.to_thread(self.close)
+
+    def __enter__(self) -> Tracker:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Tracker:
+        await asyncio.to_thread(self.start)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # recording
+
+    def record(
+        self,
+        *,
+        provider: str,
+        model: str,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        cache_read_tokens: int = 0,
+        cache_write_tokens: int = 0,
+        reasoning_tokens: int = 0,
+        room_id: str | None = None,
+        thread_id: str | None = None,
+        agent: str | None = None,
+        user_id: str | None = None,
+        session_id: str | None = None,
+        operation: str | None = None,
+        latency_ms: float | None = None,
+        status: str = "ok",
+        metadata: dict[str, Any] | None = None,
+        ts: datetime | float | None = None,
+        event_id: str | None = None,
+    ) -> None:
+        """Queue one call. Never blocks on I/O; attribution not given here comes from `tracking.attribute`.
+
+        Invalid values do not raise here (this runs inside LLM calls): the writer logs them and keeps
+        them in the store's `rejected_events` table.
+        """
+        if not self._open:
+            raise TrackerClosed(
+                "Tracker is closed: record() needs an open tracker (use `with Tracker(...)` or call start())"
+            )
+        ctx = _current.get()
+        if ctx:
+            room_id = room_id or ctx.get("room_id")
+            thread_id = thread_id or ctx.get("thread_id")
+            agent = agent or ctx.get("agent")
+            user_id = user_id or ctx.get("user_id")
+            session_id = session_id or ctx.get("session_id")
+            operation = operation or ctx.get("operation")
+        self._queue.append(
+            Recorded(
+                ts, event_id, provider, model, input_tokens, output_tokens, cache_read_tokens,
+                cache_write_tokens, reasoning_tokens, operation, latency_ms, status, metadata,
+                room_id, thread_id, agent, user_id, session_id,
+            )
+        )  # fmt: skip
+
+    async def flush(self) -> None:
+        """Return once everything recorded before this call is durable in the store."""
+        if not self._open:
+            return
+        loop = asyncio.get_running_loop()
+        marker = FlushMarker(loop=loop, future=loop.create_future())
+        self._queue.append(marker)
+        self._writer.wake()
+        await marker.future  # type: ignore[misc]
+
+    def flush_sync(self, timeout: float | None = None) -> bool:
+        """The blocking flush, for synchronous code. Returns False on timeout."""
+        if not self._open:
+            return True
+        marker = FlushMarker()
+        self._queue.append(marker)
+        self._writer.wake()
+        return marker.done.wait(timeout)
+
+    @property
+    def stats(self) -> WriterStats:
+        """Counts so far: stored, duplicates (same event_id seen before), rejected, write retries."""
+        return self._writer.stats
+
+    @property
+    def pending(self) -> int:
+        return len(self._queue)
+
+    @property
+    def spill_path(self) -> Path | None:
+        """Where unwritten events were saved if the store stayed unusable at close."""
+        return self._writer.spill_path
+
+    async def store(self) -> Store:
+        """A read connection to the store, for queries from the caller's event loop."""
+        if self._reader is None:
+            self._reader = await open_store(self.url)
+        return self._reader
+
+
+_live: weakref.WeakSet[Tracker] = weakref.WeakSet()
+_previous_sigterm: Any = None
+_hooks_installed = False
+_hooks_lock = threading.Lock()
+
+
+def _register(tracker: Tracker) -> None:
+    global _hooks_installed, _previous_sigterm
+    _live.add(tracker)
+    with _hooks_lock:
+        if _hooks_installed:
+            return
+        _hooks_installed = True
+        atexit.register(_close_all)
+        if threading.current_thread() is threading.main_thread():
+            _previous_sigterm = signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def _close_all() -> None:
+    for tracker in list(_live):
+        try:
+            tracker.close()
+        except Exception:
+            log.exception("draining a tracker at exit failed")
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    """Drain every open tracker, then do what SIGTERM would have done without us."""
+    _close_all()
+    previous = _previous_sigterm
+    if callable(previous):
+        previous(signum, frame)
+    elif previous == signal.SIG_IGN:
+        return
+    else:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)

@@ -1,0 +1,196 @@
+"""The background writer: one thread with its own event loop, draining the record queue in batches.
+
+`record()` only appends to a deque. The writer wakes every `interval` seconds (or at once when
+asked to flush), validates and prices what is queued, and writes it in one transaction per batch.
+Flush markers travel in the same queue, so a flush completes exactly when everything recorded
+before it is committed. A locked or failing database is retried; events are never dropped. If
+the database is still unusable when the tracker closes, the unwritten events are saved as JSON
+lines beside it, ready for `usage-bot ingest`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .pricing import Pricer
+from .rows import InvalidRecord, Recorded, recorded_to_row
+from .store import EVENT_COLUMNS, Store, StoreError, open_store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FlushMarker:
+    done: threading.Event = field(default_factory=threading.Event)
+    loop: asyncio.AbstractEventLoop | None = None
+    future: asyncio.Future[None] | None = None
+
+    def complete(self) -> None:
+        self.done.set()
+        if self.loop is not None and self.future is not None:
+            self.loop.call_soon_threadsafe(_resolve, self.future)
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+@dataclass
+class WriterStats:
+    stored: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    retries: int = 0
+
+
+class Writer(threading.Thread):
+    def __init__(
+        self,
+        url: str,
+        pricer: Pricer,
+        *,
+        batch_size: int = 5000,
+        interval: float = 0.05,
+        give_up_after: float = 30.0,
+    ) -> None:
+        super().__init__(name="usage-writer", daemon=True)
+        self.url = url
+        self.pricer = pricer
+        self.queue: deque[Recorded | FlushMarker] = deque()
+        self.stats = WriterStats()
+        self.batch_size = batch_size
+        self.interval = interval
+        self.give_up_after = give_up_after
+        self.ready = threading.Event()
+        self.open_error: BaseException | None = None
+        self.spill_path: Path | None = None
+        self._closing = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+
+    def run(self) -> None:
+        asyncio.run(self._main())
+
+    def wake(self) -> None:
+        if self._loop is not None and self._wake is not None:
+            try:
+                self._loop.call_soon_threadsafe(self._wake.set)
+            except RuntimeError:
+                pass
+
+    def request_close(self) -> None:
+        self._closing = True
+        self.wake()
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        try:
+            store = await open_store(self.url)
+        except BaseException as exc:
+            self.open_error = exc
+            self.ready.set()
+            return
+        self.ready.set()
+        try:
+            while True:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self.interval)
+                except TimeoutError:
+                    pass
+                self._wake.clear()
+                await self._drain(store)
+                if self._closing and not self.queue:
+                    break
+        finally:
+            await store.close()
+
+    async def _drain(self, store: Store) -> None:
+        while self.queue:
+            batch: list[Recorded] = []
+            markers: list[FlushMarker] = []
+            while self.queue and len(batch) < self.batch_size:
+                item = self.queue.popleft()
+                if isinstance(item, FlushMarker):
+                    markers.append(item)
+                    break
+                batch.append(item)
+            if batch and not await self._write(store, batch):
+                return
+            for marker in markers:
+                marker.complete()
+
+    async def _write(self, store: Store, batch: list[Recorded]) -> bool:
+        rows, rejected = self._rows(batch)
+        delay, started = 0.05, time.monotonic()
+        while True:
+            try:
+                inserted = await store.insert_rows(rows, rejected)
+            except Exception as exc:
+                self.stats.retries += 1
+                if self._closing and time.monotonic() - started > self.give_up_after:
+                    self._spill(batch, exc)
+                    return False
+                level = logging.WARNING if isinstance(exc, StoreError) else logging.ERROR
+                log.log(level, "writing %d usage events failed (%s); retrying in %.2fs", len(rows), exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                continue
+            self.stats.stored += inserted
+            self.stats.duplicates += len(rows) - inserted
+            self.stats.rejected += len(rejected)
+            return True
+
+    def _rows(self, batch: list[Recorded]) -> tuple[list[tuple], list[tuple[int, str, str]]]:
+        now = time.time()
+        rows, rejected = [], []
+        for recorded in batch:
+            try:
+                rows.append(recorded_to_row(recorded, self.pricer, now))
+            except InvalidRecord as exc:
+                log.error("usage event rejected: %s", exc)
+                payload = json.dumps(recorded._asdict(), default=str)
+                rejected.append((int(now * 1000), str(exc), payload))
+        return rows, rejected
+
+    def _spill(self, batch: list[Recorded], exc: BaseException) -> None:
+        """Last resort at close: keep every unwritten event in a JSON-lines file for `usage-bot ingest`."""
+        pending = batch + [item for item in self.queue if isinstance(item, Recorded)]
+        markers = [item for item in self.queue if isinstance(item, FlushMarker)]
+        self.queue.clear()
+        base = Path(self.url.removeprefix("sqlite:///")).expanduser()
+        path = base.with_name(f"{base.name}.unwritten-{int(time.time())}.jsonl")
+        now = time.time()
+        with path.open("a", encoding="utf-8") as out:
+            for recorded in pending:
+                out.write(json.dumps(_ingestable(recorded, now), default=str) + "\n")
+        self.spill_path = path
+        log.error(
+            "the usage database stayed unusable (%s); %d events saved to %s (load them with usage-bot ingest)",
+            exc,
+            len(pending),
+            path,
+        )
+        for marker in markers:
+            marker.complete()
+
+
+def _ingestable(recorded: Recorded, now: float) -> dict[str, Any]:
+    from datetime import UTC, datetime
+
+    data = {k: v for k, v in recorded._asdict().items() if v is not None}
+    ts = recorded.ts if recorded.ts is not None else now
+    data["ts"] = (ts if isinstance(ts, datetime) else datetime.fromtimestamp(ts, UTC)).isoformat()
+    return data
+
+
+__all__ = ["EVENT_COLUMNS", "FlushMarker", "Writer", "WriterStats"]
