@@ -1,0 +1,75 @@
+from pathlib import Path
+
+import pytest
+
+from bot.config import load_config
+from tracking.settings import ConfigError, load_tracking_settings
+
+ROOT = Path(__file__).parents[1]
+
+
+def write(tmp_path, text):
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_example_config_is_valid(monkeypatch):
+    monkeypatch.setenv("USAGE_BOT_PASSWORD", "s3cret")
+    config = load_config(ROOT / "config.example.yaml")
+    assert config.matrix.password == "s3cret"
+    assert config.bot.command_prefix == "!usage" and config.bot.timezone == "Europe/Berlin"
+    assert config.quotas.thresholds == [75, 90, 100]
+    assert config.tracking().pricing.overrides[0].match == "ollama/*"
+
+
+def test_example_config_without_credentials_says_so(monkeypatch):
+    monkeypatch.delenv("USAGE_BOT_PASSWORD", raising=False)
+    monkeypatch.delenv("USAGE_BOT_ACCESS_TOKEN", raising=False)
+    with pytest.raises(ConfigError, match="matrix: set password or access_token"):
+        load_config(ROOT / "config.example.yaml")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("matrix: {homeserver: https://h, user_id: '@b:h', password: x, colour: red}", "matrix.colour: unknown key"),
+        ("matrix: {homeserver: h, user_id: '@b:h', password: x}", "matrix.homeserver: must be an http"),
+        ("matrix: {homeserver: https://h, user_id: bob, password: x}", "matrix.user_id: must be a full Matrix user id"),
+        ("matrix: {homeserver: https://h, user_id: '@b:h', password: '${NOPE_NOT_SET}'}",
+         "matrix.password: environment variable NOPE_NOT_SET is not set"),
+        ("matrix: {homeserver: https://h, user_id: '@b:h', password: x}\nbot: {timezone: Mars/Base}",
+         "bot.timezone: unknown timezone 'Mars/Base'"),
+        ("matrix: {homeserver: https://h, user_id: '@b:h', password: x}\nquotas: {defaults: [{scope: room, "
+         "window: weekly, limit: 5}]}", "quotas.defaults.0.window: Input should be 'daily' or 'monthly'"),
+        ("matrix: {homeserver: https://h, user_id: '@b:h', password: x}\nquotas: {defaults: [{scope: room, "
+         "window: daily, limit: lots}]}", "quotas.defaults.0.limit: amount 'lots'"),
+        ("matrix: {homeserver: https://h, user_id: '@b:h', password: x}\ndigests: {default_time: '25:00'}",
+         "digests.default_time: must be HH:MM"),
+        ("matrix: {homeserver: https://h, user_id: '@b:h', password: x}\npricing: {overrides: [{match: 'x/*', "
+         "input: -1, output: 0}]}", "pricing.overrides.0.input: Input should be greater than or equal to 0"),
+        ("matrix: [1, 2", "not valid YAML at line 1"),
+        ("- a list", "the top level must be a mapping"),
+        ("storage: {url: x}", "matrix: Field required"),
+    ],
+)
+def test_bad_config_names_key_path_and_reason(tmp_path, text, message):
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text))
+    assert message in str(info.value) and str(tmp_path) in str(info.value)
+
+
+def test_env_defaults_and_tracking_sections(tmp_path, monkeypatch):
+    monkeypatch.setenv("DB_DIR", "/srv/usage")
+    path = write(tmp_path, "storage: {url: 'sqlite:///${DB_DIR}/u.db', retention_days: 30}\n"
+                           "bot: {timezone: '${TZ_NAME:-Asia/Tokyo}'}\nmatrix: {ignored: by tracking}")  # fmt: skip
+    settings = load_tracking_settings(path)
+    assert settings.storage.url == "sqlite:////srv/usage/u.db" and settings.timezone == "Asia/Tokyo"
+
+
+def test_check_config_cli(tmp_path, monkeypatch):
+    from bot.cli import main
+
+    monkeypatch.setenv("USAGE_BOT_PASSWORD", "pw")
+    assert main(["check-config", "-c", str(ROOT / "config.example.yaml")]) == 0
+    assert main(["check-config", "-c", str(write(tmp_path, "matrix: {}"))]) == 2

@@ -1,0 +1,185 @@
+import asyncio
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+import tracking
+from tracking.store import StoreError, open_store
+from tracking.tracker import TrackerClosed
+
+
+def rows(db: Path, sql: str) -> list[tuple]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql).fetchall()
+
+
+ROLLUP_CHECK = """
+SELECT room_id, hour, thread_id, agent, user_id, provider, model, count(*), sum(input_tokens), sum(output_tokens),
+       sum(cache_read_tokens), sum(cache_write_tokens), sum(reasoning_tokens), sum(coalesce(cost_pusd, 0)),
+       sum(cost_pusd IS NULL), sum(status = 'error')
+FROM events GROUP BY room_id, hour, thread_id, agent, user_id, provider, model ORDER BY 1, 2, 3, 4, 5, 6, 7
+"""
+ROLLUPS = """
+SELECT room_id, hour, thread_id, agent, user_id, provider, model, calls, input_tokens, output_tokens,
+       cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_pusd, unpriced_calls, error_calls
+FROM rollup_hourly ORDER BY 1, 2, 3, 4, 5, 6, 7
+"""
+
+
+async def test_20000_events_from_tasks_and_threads_stored_once(tmp_path):
+    db = tmp_path / "usage.db"
+    models = [("openai", "gpt-4o"), ("anthropic", "claude-sonnet-4-5"), ("ollama", "llama3")]
+
+    def burst(tracker, n, tag):
+        for i in range(n):
+            provider, model = models[i % 3]
+            tracker.record(
+                provider=provider, model=model, input_tokens=100 + i % 7, output_tokens=10 + i % 5,
+                cache_read_tokens=i % 3, room_id=f"!room{i % 4}:x", agent=f"{tag}-{i % 2}", user_id=f"@u{i % 3}:x",
+                ts=1_700_000_000 + i * 37, status="error" if i % 50 == 0 else "ok",
+            )  # fmt: skip
+
+    async with tracking.Tracker(f"sqlite:///{db}", batch_size=700) as tracker:
+
+        async def task(tag):
+            for _ in range(5):
+                burst(tracker, 500, tag)
+                await asyncio.sleep(0)
+
+        threads = [threading.Thread(target=burst, args=(tracker, 2500, f"thread{k}")) for k in range(4)]
+        for t in threads:
+            t.start()
+        await asyncio.gather(*(task(f"task{k}") for k in range(4)))
+        for t in threads:
+            t.join()
+    assert tracker.stats.stored == 20_000 and tracker.stats.duplicates == 0
+    assert rows(db, "SELECT count(*), count(DISTINCT event_id) FROM events") == [(20_000, 20_000)]
+    assert rows(db, ROLLUPS) == rows(db, ROLLUP_CHECK)
+    assert rows(db, "SELECT sum(calls) FROM rollup_hourly") == [(20_000,)]
+
+
+async def test_duplicate_event_ids_count_once_in_events_and_rollups(db_url):
+    async with tracking.Tracker(db_url) as tracker:
+        for _ in range(3):
+            tracker.record(provider="openai", model="gpt-4o", input_tokens=10, output_tokens=1, event_id="same")
+        await tracker.flush()
+        assert (tracker.stats.stored, tracker.stats.duplicates) == (1, 2)
+        tracker.record(provider="openai", model="gpt-4o", input_tokens=10, output_tokens=1, event_id="same")
+    db = Path(db_url.removeprefix("sqlite:///"))
+    assert rows(db, "SELECT calls, input_tokens FROM rollup_hourly") == [(1, 10)]
+
+
+async def test_attribution_nests_and_follows_tasks(db_url):
+    async with tracking.Tracker(db_url) as tracker:
+        with tracking.attribute(room_id="!r:x", agent="outer", user_id="@a:x"):
+            with tracking.attribute(agent="inner", thread_id="$t"):
+
+                async def in_task():
+                    await asyncio.sleep(0)
+                    tracker.record(provider="openai", model="gpt-4o", input_tokens=1)
+
+                await asyncio.create_task(in_task())
+            tracker.record(provider="openai", model="gpt-4o", input_tokens=2)
+            tracker.record(provider="openai", model="gpt-4o", input_tokens=3, agent="explicit")
+        tracker.record(provider="openai", model="gpt-4o", input_tokens=4)
+        assert tracking.current_attribution() == {}
+    db = Path(db_url.removeprefix("sqlite:///"))
+    assert rows(db, "SELECT input_tokens, room_id, thread_id, agent, user_id FROM events ORDER BY input_tokens") == [
+        (1, "!r:x", "$t", "inner", "@a:x"),
+        (2, "!r:x", "", "outer", "@a:x"),
+        (3, "!r:x", "", "explicit", "@a:x"),
+        (4, "", "", "", ""),
+    ]
+
+
+def test_sync_use_and_record_after_close(tmp_path):
+    db = tmp_path / "nested" / "folder" / "usage.db"
+    with tracking.Tracker(f"sqlite:///{db}") as tracker:
+        tracker.record(provider="openai", model="gpt-4o", input_tokens=5, output_tokens=5)
+        assert tracker.flush_sync(timeout=10)
+        assert rows(db, "SELECT count(*) FROM events") == [(1,)]
+    with pytest.raises(TrackerClosed, match="Tracker is closed"):
+        tracker.record(provider="openai", model="gpt-4o")
+    with pytest.raises(TrackerClosed, match="closed"):
+        tracker.start()
+
+
+async def test_invalid_records_are_kept_aside_and_never_raise(db_url):
+    async with tracking.Tracker(db_url) as tracker:
+        tracker.record(provider="openai", model="gpt-4o", input_tokens=5, cache_read_tokens=9)
+        tracker.record(provider="", model="gpt-4o")
+        tracker.record(provider="openai", model="gpt-4o", input_tokens=1.5)  # type: ignore[arg-type]
+        tracker.record(provider="openai", model="gpt-4o", input_tokens=5)
+        await tracker.flush()
+        assert (tracker.stats.stored, tracker.stats.rejected) == (1, 3)
+        store = await tracker.store()
+        assert await store.rejected_count() == 3
+
+
+async def test_locked_database_is_retried_not_dropped(tmp_path):
+    db = tmp_path / "usage.db"
+    async with tracking.Tracker(f"sqlite:///{db}") as tracker:
+        blocker = sqlite3.connect(db, timeout=0, isolation_level=None)
+        blocker.execute("BEGIN EXCLUSIVE")
+        for i in range(10):
+            tracker.record(provider="openai", model="gpt-4o", input_tokens=i, output_tokens=1)
+        flushed = asyncio.ensure_future(tracker.flush())
+        await asyncio.sleep(6)
+        assert not flushed.done()
+        blocker.execute("COMMIT")
+        blocker.close()
+        await asyncio.wait_for(flushed, 30)
+        assert tracker.stats.stored == 10 and tracker.stats.retries >= 1
+    assert rows(db, "SELECT count(*) FROM events") == [(10,)]
+
+
+async def test_unwritable_store_at_close_saves_events_for_ingest(tmp_path):
+    db = tmp_path / "usage.db"
+    tracker = tracking.Tracker(f"sqlite:///{db}")
+    tracker._writer.give_up_after = 0.5
+    await asyncio.to_thread(tracker.start)
+    blocker = sqlite3.connect(db, timeout=0, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    tracker.record(provider="openai", model="gpt-4o", input_tokens=7, output_tokens=1, room_id="!r:x")
+    await tracker.aclose()
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    assert tracker.spill_path is not None and tracker.spill_path.exists()
+    from tracking.ingest import ingest_lines
+    from tracking.pricing import Pricer
+
+    store = await open_store(f"sqlite:///{db}")
+    result = await ingest_lines(store, tracker.spill_path.read_text().splitlines(), Pricer())
+    await store.close()
+    assert (result.stored, result.errors) == (1, [])
+
+
+async def test_corrupt_and_foreign_files_give_clear_errors(tmp_path):
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not sqlite at all" * 100)
+    with pytest.raises(StoreError, match="not a usage database"):
+        await open_store(f"sqlite:///{junk}")
+    foreign = tmp_path / "foreign.db"
+    with sqlite3.connect(foreign) as conn:
+        conn.execute("CREATE TABLE invoices (id INTEGER)")
+    with pytest.raises(StoreError, match="database of something else \\(tables: invoices\\)"):
+        async with tracking.Tracker(f"sqlite:///{foreign}"):
+            pass
+    with pytest.raises(StoreError, match="PostgreSQL storage is not available"):
+        await open_store("postgresql://localhost/usage")
+
+
+async def test_migrations_are_versioned_and_reopen_cleanly(db_url):
+    store = await open_store(db_url)
+    assert await store.schema_version() == 1
+    await store.close()
+    store = await open_store(db_url)
+    assert await store.schema_version() == 1
+    await store.close()
+    db = Path(db_url.removeprefix("sqlite:///"))
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA user_version = 99")
+    with pytest.raises(StoreError, match="schema version 99, newer than"):
+        await open_store(db_url)
