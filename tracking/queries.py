@@ -31,7 +31,7 @@ async def usage_report(
     period: Period,
     *,
     group: str | None = None,
-    room_id: str | None = None,
+    room_id: str | tuple[str, ...] | None = None,
     thread_id: str | None = None,
     agent: str | None = None,
     user_id: str | None = None,

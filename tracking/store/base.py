@@ -41,10 +41,10 @@ FILTER_COLUMNS = frozenset({"room_id", "thread_id", "agent", "user_id"})
 MS_PER_HOUR = 3_600_000
 
 
-class Filters(dict[str, str]):
-    """Equality filters on attribution columns; only known columns are accepted."""
+class Filters(dict[str, str | tuple[str, ...]]):
+    """Filters on attribution columns: a value, or a tuple of accepted values. Only known columns."""
 
-    def __init__(self, **values: str | None) -> None:
+    def __init__(self, **values: str | tuple[str, ...] | None) -> None:
         unknown = set(values) - FILTER_COLUMNS
         if unknown:
             raise ValueError(f"unknown filter {', '.join(sorted(unknown))}")

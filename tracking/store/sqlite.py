@@ -206,8 +206,12 @@ def _where(time_col: str, start: int, end: int, filters: Filters) -> tuple[str, 
     clauses = [f"{time_col} >= ?", f"{time_col} < ?"]
     params: list = [start, end]
     for column, value in filters.items():
-        clauses.append(f"{column} = ?")
-        params.append(value)
+        if isinstance(value, tuple):
+            clauses.append(f"{column} IN ({', '.join('?' for _ in value)})")
+            params.extend(value)
+        else:
+            clauses.append(f"{column} = ?")
+            params.append(value)
     return " AND ".join(clauses), params
 
 

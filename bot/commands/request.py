@@ -1,0 +1,43 @@
+"""What a command handler gets: who asked, where, and the services that answer from the store."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from tracking.periods import Period, parse_period
+from tracking.store import Store
+
+
+@dataclass
+class Services:
+    store: Store
+    tz: ZoneInfo
+    room_lineage: Callable[[str], tuple[str, ...]]
+    room_name: Callable[[str], str | None]
+    help_rows: Callable[[], list[tuple[str, str, str]]]
+    prefix: str = "!usage"
+
+
+@dataclass
+class Request:
+    """One command, as asked. The scope of every answer comes from here, never from the arguments."""
+
+    room_id: str
+    sender: str
+    thread_root: str | None
+    is_direct: bool
+    is_bot_admin: bool
+    services: Services
+
+    @property
+    def rooms(self) -> tuple[str, ...]:
+        """This room and the rooms it replaced (room upgrades), whose history it carries."""
+        return self.services.room_lineage(self.room_id)
+
+    def period(self, text: str | None, default: str = "month") -> Period:
+        return parse_period(text or default, self.services.tz)
+
+
+PermissionCheck = Callable[[Request], Awaitable[bool]]

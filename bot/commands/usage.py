@@ -1,0 +1,90 @@
+"""The `!usage` reporting commands of SPEC section 6. Each handler reads like the spec's table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tracking.periods import PERIOD_HELP
+from tracking.queries import usage_report
+from tracking.store import Sums
+
+from ..render.answers import Answer, breakdown_answer, help_answer, summary_answer
+from .args import PERIOD
+from .registry import Permission, Registry
+from .request import Request
+
+registry = Registry()
+
+BREAKDOWNS = {"agents": "agent", "models": "model", "users": "user", "threads": "thread", "days": "day"}
+
+
+@registry.command("", help="this room: calls, tokens and cost (today and this month by default), top agents",
+                  args=[PERIOD])  # fmt: skip
+async def room_summary(req: Request, period: str | None) -> Answer:
+    store = req.services.store
+    periods = [req.period(period)] if period else [req.period("today"), req.period("month")]
+    reports = [await usage_report(store, p, room_id=req.rooms) for p in periods]
+    top = await usage_report(store, periods[-1], group="agent", room_id=req.rooms)
+    return summary_answer("Usage in this room", reports, top)
+
+
+def _breakdown(command: str, dimension: str) -> None:
+    @registry.command(command, help=f"this room broken down by {dimension}", args=[PERIOD])
+    async def breakdown(req: Request, period: str | None) -> Answer:
+        report = await usage_report(req.services.store, req.period(period), group=dimension, room_id=req.rooms)
+        return breakdown_answer(f"Usage in this room by {dimension}", report)
+
+
+for _command, _dimension in BREAKDOWNS.items():
+    _breakdown(_command, _dimension)
+
+
+@registry.command("thread", help="inside a thread: that thread only", args=[PERIOD])
+async def thread(req: Request, period: str | None) -> Answer:
+    if req.thread_root is None:
+        text = "Ask `thread` inside a thread: it reports that thread only."
+        return Answer(text, text.replace("`thread`", "<code>thread</code>"))
+    report = await usage_report(
+        req.services.store, req.period(period), group="agent", room_id=req.rooms, thread_id=req.thread_root
+    )
+    return breakdown_answer("Usage in this thread by agent", report)
+
+
+@registry.command("me", help="your own usage in this room; in a direct chat with the bot, across all rooms",
+                  args=[PERIOD])  # fmt: skip
+async def me(req: Request, period: str | None) -> Answer:
+    store = req.services.store
+    periods = [req.period(period)] if period else [req.period("today"), req.period("month")]
+    if req.is_direct:
+        reports = [await usage_report(store, p, user_id=req.sender) for p in periods]
+        top = await usage_report(store, periods[-1], group="room", user_id=req.sender)
+        return summary_answer(f"Usage by {req.sender} in all rooms", reports, top, _room_label(req))
+    reports = [await usage_report(store, p, user_id=req.sender, room_id=req.rooms) for p in periods]
+    top = await usage_report(store, periods[-1], group="agent", user_id=req.sender, room_id=req.rooms)
+    return summary_answer(f"Usage by {req.sender} in this room", reports, top)
+
+
+@registry.command("rooms", help="every room, one row each", args=[PERIOD], permission=Permission.BOT_ADMIN)
+async def rooms(req: Request, period: str | None) -> Answer:
+    report = await usage_report(req.services.store, req.period(period), group="room")
+    return breakdown_answer("Usage in all rooms by room", report, _room_label(req))
+
+
+@registry.command("all", help="every room together, by agent", args=[PERIOD], permission=Permission.BOT_ADMIN)
+async def all_rooms(req: Request, period: str | None) -> Answer:
+    report = await usage_report(req.services.store, req.period(period), group="agent")
+    return breakdown_answer("Usage in all rooms by agent", report)
+
+
+@registry.command("help", help="this list")
+async def show_help(req: Request) -> Answer:
+    return help_answer(req.services.prefix, req.services.help_rows(), PERIOD_HELP)
+
+
+def _room_label(req: Request) -> Callable[[Sums], str]:
+    def label(row: Sums) -> str:
+        room_id = str(row.key or "(no room)")
+        name = req.services.room_name(room_id)
+        return f"{name} ({room_id})" if name else room_id
+
+    return label

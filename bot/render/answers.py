@@ -1,0 +1,134 @@
+"""Chat answers: a readable plain body and an HTML body, built from query results.
+
+Every name that comes from users or agents goes through `html.escape` (in `html_table` or here).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from html import escape
+
+from tracking.queries import Report
+from tracking.store import Sums
+
+from .numbers import exact_int, exact_usd, human_tokens, human_usd
+from .table import html_table, plain_table
+
+
+@dataclass(frozen=True)
+class Answer:
+    plain: str
+    html: str
+
+
+DIMENSION_TITLES = {
+    "agent": "Agent",
+    "model": "Model",
+    "user": "User",
+    "room": "Room",
+    "thread": "Thread",
+    "day": "Day",
+}
+
+
+def totals_line(sums: Sums) -> str:
+    """One line for people: '12 calls · 45.2k tokens (38.1k in, 7.1k out) · $0.42'."""
+    if not sums.calls:
+        return "no usage"
+    parts = [
+        f"{exact_int(sums.calls)} call{'s' if sums.calls != 1 else ''}",
+        f"{human_tokens(sums.total_tokens)} tokens ({human_tokens(sums.input_tokens)} in, "
+        f"{human_tokens(sums.output_tokens)} out)",
+        human_usd(sums.cost_pusd),
+    ]
+    line = " · ".join(parts)
+    if sums.unpriced_calls:
+        n = sums.unpriced_calls
+        line += f" + {n} unpriced call{'s' if n != 1 else ''}"
+    return line
+
+
+def breakdown_table(
+    report: Report, label: Callable[[Sums], str] | None = None, limit: int | None = None
+) -> tuple[str, str]:
+    """The rows of a breakdown with exact figures, as aligned plain text and as an HTML table."""
+    title = DIMENSION_TITLES.get(report.group or "", "Usage")
+    headers = [title, "Calls", "Input", "Output", "Total", "Cost", "Unpriced"]
+    rows = report.rows[:limit] if limit else report.rows
+    name = label or default_label
+    cells = [_cells(name(r), r) for r in rows]
+    if limit and len(report.rows) > limit:
+        rest = Sums("other")
+        for r in report.rows[limit:]:
+            rest.add(r)
+        cells.append(_cells(f"({len(report.rows) - limit} more)", rest))
+    cells.append(_cells("Total", report.totals))
+    align = "lrrrrrr"
+    return plain_table(headers, cells, align), html_table(headers, cells, align)
+
+
+def default_label(row: Sums) -> str:
+    return "(none)" if row.key in (None, "") else str(row.key)
+
+
+def _cells(name: str, s: Sums) -> list[str]:
+    return [
+        name,
+        exact_int(s.calls),
+        exact_int(s.input_tokens),
+        exact_int(s.output_tokens),
+        exact_int(s.total_tokens),
+        f"${exact_usd(s.cost_pusd)}",
+        exact_int(s.unpriced_calls),
+    ]
+
+
+def summary_answer(
+    heading: str, periods: Sequence[Report], top: Report | None, label: Callable[[Sums], str] | None = None
+) -> Answer:
+    """`!usage`: one line per period, then the top rows of a breakdown (usually agents)."""
+    lines = [heading]
+    html_parts = [f"<p><strong>{escape(heading)}</strong></p><ul>"]
+    for report in periods:
+        text = f"{report.period.label.capitalize()}: {totals_line(report.totals)}"
+        lines.append(text)
+        html_parts.append(f"<li>{escape(text)}</li>")
+    html_parts.append("</ul>")
+    if top is not None and top.rows:
+        title = f"Top {DIMENSION_TITLES[top.group or 'agent'].lower()}s, {top.period.label}"
+        plain, html = breakdown_table(top, label, limit=5)
+        lines += ["", title + ":", plain]
+        html_parts.append(f"<p>{escape(title)}:</p>{html}")
+    return Answer("\n".join(lines), "".join(html_parts))
+
+
+def breakdown_answer(heading: str, report: Report, label: Callable[[Sums], str] | None = None) -> Answer:
+    full_heading = f"{heading}, {report.period.label}"
+    if not report.totals.calls:
+        text = f"{full_heading}: no usage."
+        return Answer(text, f"<p>{escape(text)}</p>")
+    plain, html = breakdown_table(report, label)
+    summary = totals_line(report.totals)
+    return Answer(
+        f"{full_heading}: {summary}\n{plain}",
+        f"<p><strong>{escape(full_heading)}</strong>: {escape(summary)}</p>{html}",
+    )
+
+
+def error_answer(message: str, usage: str) -> Answer:
+    plain = f"⚠️ {message}\nUsage: {usage}"
+    return Answer(plain, f"<p>⚠️ {escape(message)}<br/>Usage: <code>{escape(usage)}</code></p>")
+
+
+def help_answer(prefix: str, rows: Sequence[tuple[str, str, str]], periods: str) -> Answer:
+    """rows: (usage line, help text, who may run it)."""
+    lines = ["Commands:"]
+    items = []
+    for usage, text, who in rows:
+        note = "" if who == "anyone" else f" ({who} only)"
+        lines.append(f"  {usage} : {text}{note}")
+        items.append(f"<li><code>{escape(usage)}</code>: {escape(text)}{escape(note)}</li>")
+    lines.append(f"P is a period: {periods}.")
+    html = f"<p>Commands:</p><ul>{''.join(items)}</ul><p>P is a period: {escape(periods)}.</p>"
+    return Answer("\n".join(lines), html)
