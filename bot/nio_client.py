@@ -1,0 +1,49 @@
+"""nio's ``AsyncClient`` with the two things the bot needs beyond it.
+
+- 429 handling: nio already sleeps and retries on ``M_LIMIT_EXCEEDED`` but reads only
+  ``retry_after_ms`` from the body (and falls back to 5 s). Since Matrix v1.10 servers may
+  send only a ``Retry-After`` header, so the header fills in ``retry_after_ms`` when the
+  body has none; nio's retry loop then waits as told, for every request.
+- joining by room id with ``via`` servers: room version 12 ids carry no server name, so
+  following a tombstone to a room on another server needs a hint.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from aiohttp import ClientResponse
+from nio import Api, AsyncClient, ErrorResponse, JoinError, JoinResponse, Response
+
+from bot.matrix_events import parse_retry_after
+
+log = logging.getLogger(__name__)
+
+
+class UsageBotClient(AsyncClient):
+    async def create_matrix_response(
+        self,
+        response_class: type,
+        transport_response: ClientResponse,
+        data: tuple[Any, ...] | None = None,
+        save_to: os.PathLike[str] | None = None,
+    ) -> Response:
+        resp = await super().create_matrix_response(response_class, transport_response, data, save_to)
+        if transport_response.status == 429 and isinstance(resp, ErrorResponse):
+            if not resp.retry_after_ms:
+                resp.retry_after_ms = parse_retry_after(transport_response.headers.get("Retry-After"))
+            log.info(
+                "Rate limited by the homeserver (%s); retrying after %s ms",
+                transport_response.url.path,
+                resp.retry_after_ms or "5000 (default)",
+            )
+        return resp
+
+    async def join_via(self, room_id: str, servers: list[str]) -> JoinResponse | JoinError:
+        if not servers:
+            return await self.join(room_id)
+        query = {"access_token": self.access_token, "via": servers[0], "server_name": servers[0]}
+        path = Api._build_path(["join", room_id], query)
+        return await self._send(JoinResponse, "POST", path, "{}")  # type: ignore[no-any-return]

@@ -1,0 +1,114 @@
+"""Pure helpers of the Matrix side: filters, message content, Retry-After, the state store."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.matrix_events import (
+    inviter_allowed,
+    is_command,
+    is_edit,
+    message_content,
+    parse_retry_after,
+    thread_root_of,
+)
+from bot.matrix_state import BotStateStore
+
+
+@pytest.mark.parametrize(
+    ("inviter", "expected"),
+    [
+        ("@alice:example.org", True),
+        ("@bob:example.org", True),
+        ("@eve:evil.org", False),
+        ("@alice:sub.example.org", False),
+        ("@carol:other.net", True),
+        ("@dave:other.net", False),
+        ("@mallory:EXAMPLE.ORG", True),
+    ],
+)
+def test_inviter_allowed(inviter, expected):
+    assert inviter_allowed(inviter, [":example.org", "@carol:other.net"]) is expected
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("!usage", True),
+        ("!usage week", True),
+        ("!usage\tweek", True),
+        ("!usage\nx", True),
+        ("!usages", False),
+        ("!usagetoday", False),
+        (" !usage", False),
+        ("hi !usage", False),
+    ],
+)
+def test_is_command(body, expected):
+    assert is_command(body, "!usage") is expected
+
+
+def test_edits_and_threads():
+    assert is_edit({"m.relates_to": {"rel_type": "m.replace", "event_id": "$e"}})
+    assert is_edit({"m.new_content": {"body": "x"}})
+    assert not is_edit({"m.relates_to": {"m.in_reply_to": {"event_id": "$e"}}})
+    assert thread_root_of({"m.relates_to": {"rel_type": "m.thread", "event_id": "$root"}}) == "$root"
+    assert thread_root_of({"m.relates_to": {"m.in_reply_to": {"event_id": "$e"}}}) is None
+    assert thread_root_of({"m.relates_to": "garbage"}) is None
+
+
+def test_message_content_relations_and_mentions():
+    c = message_content("m.notice", "p", "<b>h</b>", reply_to="$cmd")
+    assert c == {
+        "msgtype": "m.notice",
+        "body": "p",
+        "format": "org.matrix.custom.html",
+        "formatted_body": "<b>h</b>",
+        "m.relates_to": {"m.in_reply_to": {"event_id": "$cmd"}},
+    }
+    c = message_content("m.notice", "p", reply_to="$cmd", thread_root="$root")
+    assert c["m.relates_to"] == {
+        "rel_type": "m.thread",
+        "event_id": "$root",
+        "is_falling_back": True,
+        "m.in_reply_to": {"event_id": "$cmd"},
+    }
+    assert "format" not in c
+    c = message_content("m.text", "p", mentions=["@b:x", "@a:x", "@b:x"])
+    assert c["m.mentions"] == {"user_ids": ["@a:x", "@b:x"]} and "m.relates_to" not in c
+
+
+def test_parse_retry_after():
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("3") == 3000
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412480.0) == 10_000
+    assert parse_retry_after("soon") is None
+
+
+def test_state_store_claims_once_and_survives_reopen(tmp_path):
+    store = BotStateStore(tmp_path, max_handled=3)
+    assert store.claim("$a", "!r") and not store.claim("$a", "!r")
+    store.record_join("!r", 100)
+    store.record_join("!r", 50)
+    store.mark_direct("!dm")
+    store.note_upgrade("!old", "!new")
+    store.close()
+
+    store = BotStateStore(tmp_path, max_handled=3)
+    assert store.is_handled("$a") and not store.claim("$a", "!r")
+    assert store.joined_ts("!r") == 100 and store.joined_ts("!other") is None
+    assert store.is_direct("!dm") and not store.is_direct("!r")
+    assert store.pending_upgrades_to("!new") == ["!old"]
+    assert store.finish_upgrade("!old") and not store.finish_upgrade("!old")
+    assert store.pending_upgrades_to("!new") == []
+    store.close()
+
+
+def test_state_store_is_bounded(tmp_path):
+    store = BotStateStore(tmp_path, max_handled=100)
+    for i in range(1000):
+        store.claim(f"$e{i}", "!r")
+    count = store._db.execute("SELECT COUNT(*) FROM handled_events").fetchone()[0]
+    assert count <= 600
+    assert store.is_handled("$e999") and not store.is_handled("$e0")
+    store.close()
