@@ -49,6 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
     _store_args(ingest)
     ingest.set_defaults(handler=_ingest)
 
+    run = sub.add_parser("run", help="run the bot")
+    run.add_argument("-c", "--config", required=True, help="path to config.yaml")
+    run.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    run.set_defaults(handler=_run)
+
     check = sub.add_parser("check-config", help="validate a config file")
     check.add_argument("-c", "--config", required=True, help="path to config.yaml")
     check.set_defaults(handler=_check_config)
@@ -110,6 +115,23 @@ def _ingest(args: argparse.Namespace) -> int:
         return 1 if result.errors and not result.stored and not result.duplicates else 0
 
     return asyncio.run(run())
+
+
+def _run(args: argparse.Namespace) -> int:
+    import logging
+
+    from bot.app import run
+    from bot.config import load_config
+    from bot.matrix_client import BotLoginError
+
+    config = load_config(args.config)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        asyncio.run(run(config))
+    except BotLoginError as exc:
+        print(f"usage-bot run: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _check_config(args: argparse.Namespace) -> int:
