@@ -7,12 +7,14 @@ import logging
 import signal
 from typing import Any
 
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
 from tracking.periods import zone
 from tracking.store import Store, open_store
 
+from .commands import COMMANDS
 from .commands.dispatch import Dispatcher
 from .commands.request import Services
-from .commands.usage import registry
 from .config import Config
 from .matrix_client import MatrixBot
 from .matrix_events import CommandContext
@@ -42,9 +44,10 @@ class UsageBot:
             prefix=config.bot.command_prefix,
         )
         self.dispatcher = Dispatcher(
-            registry, services, is_room_admin=self.matrix.admins.is_admin, is_bot_admin=self.matrix.is_bot_admin
+            COMMANDS, services, is_room_admin=self.matrix.admins.is_admin, is_bot_admin=self.matrix.is_bot_admin
         )
         self.passive = PassiveCollector(config.storage.url) if config.ingest.mindroom else None
+        self.scheduler = AsyncIOScheduler(timezone=config.bot.timezone)
 
     @classmethod
     async def open(cls, config: Config, **matrix_options: Any) -> UsageBot:
@@ -55,12 +58,16 @@ class UsageBot:
         if self.passive is not None:
             await self.passive.start()
         await self.matrix.start()
+        if not self.scheduler.running:
+            self.scheduler.start()
 
     async def run_forever(self) -> None:
         await self.start()
         await self.matrix.run_forever()
 
     async def close(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
         await self.matrix.stop()
         if self.passive is not None:
             await self.passive.close()

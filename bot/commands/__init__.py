@@ -1,0 +1,11 @@
+"""Every chat command, declared once in `COMMANDS`. Importing this package registers them all."""
+
+from __future__ import annotations
+
+from .registry import Registry
+
+COMMANDS = Registry()
+
+from . import usage  # noqa: E402,F401  (registers its commands)
+
+__all__ = ["COMMANDS"]

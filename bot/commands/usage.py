@@ -9,11 +9,10 @@ from tracking.queries import usage_report
 from tracking.store import Sums
 
 from ..render.answers import Answer, breakdown_answer, help_answer, summary_answer
+from . import COMMANDS as registry
 from .args import PERIOD
-from .registry import Permission, Registry
+from .registry import Permission
 from .request import Request
-
-registry = Registry()
 
 BREAKDOWNS = {"agents": "agent", "models": "model", "users": "user", "threads": "thread", "days": "day"}
 

@@ -17,9 +17,21 @@ from .table import html_table, plain_table
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file to upload with an answer: a chart (m.image) or an export (m.file)."""
+
+    filename: str
+    mimetype: str
+    data: bytes
+    msgtype: str = "m.file"
+    info: dict[str, object] | None = None
+
+
+@dataclass(frozen=True)
 class Answer:
     plain: str
     html: str
+    attachment: Attachment | None = None
 
 
 DIMENSION_TITLES = {

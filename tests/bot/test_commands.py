@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import tracking
+from bot.commands import COMMANDS as registry
 from bot.commands.dispatch import Dispatcher
 from bot.commands.registry import Arg, CommandError, Permission, Registry
 from bot.commands.request import Services
-from bot.commands.usage import registry
 from tracking.store import open_store
 
 ROOM_A, ROOM_B = "!a:example.org", "!b:example.org"
