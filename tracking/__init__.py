@@ -12,6 +12,7 @@ from .events import UsageEvent
 from .periods import Period, PeriodError, parse_period
 from .pricing import PriceOverride, Pricer
 from .queries import Report, usage_report
+from .quotas import QuotaExceeded, QuotaStatus
 from .settings import ConfigError, TrackingSettings
 from .store import StoreError
 from .tracker import Tracker, TrackerClosed
@@ -35,6 +36,8 @@ __all__ = [
     "PeriodError",
     "PriceOverride",
     "Pricer",
+    "QuotaExceeded",
+    "QuotaStatus",
     "Report",
     "StoreError",
     "Tracker",

@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import concurrent.futures
 import logging
 import os
 import signal
 import threading
 import weakref
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .context import _current
 from .pricing import PriceOverride, Pricer
 from .rows import Recorded
+from .settings import QuotaSettings
 from .store import Store, StoreError, open_store
 from .writer import FlushMarker, Writer, WriterStats
+
+if TYPE_CHECKING:
+    from .quotas import QuotaStatus
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +45,15 @@ class Tracker:
         *,
         price_overrides: list[PriceOverride] | None = None,
         timezone: str = "UTC",
+        quotas: QuotaSettings | None = None,
+        clock: Callable[[], datetime] | None = None,
         batch_size: int = 5000,
         flush_interval: float = 0.05,
     ) -> None:
         self.url = url
         self.timezone = timezone
+        self.quota_settings = quotas or QuotaSettings()
+        self.clock = clock
         self.pricer = Pricer(price_overrides)
         self._writer = Writer(url, self.pricer, batch_size=batch_size, interval=flush_interval)
         self._queue = self._writer.queue
@@ -60,6 +70,7 @@ class Tracker:
             settings.storage.url,
             price_overrides=settings.pricing.overrides,
             timezone=settings.timezone,
+            quotas=settings.quotas,
             **kwargs,
         )
 
@@ -192,6 +203,42 @@ class Tracker:
     def spill_path(self) -> Path | None:
         """Where unwritten events were saved if the store stayed unusable at close."""
         return self._writer.spill_path
+
+    # quotas
+
+    def _quota_call(self, method: str, **attribution: str | None) -> concurrent.futures.Future[Any]:
+        from .periods import zone
+        from .quotas import QuotaBook
+
+        settings, tz, clock = self.quota_settings, zone(self.timezone), self.clock
+
+        async def run(store: Store) -> Any:
+            return await getattr(QuotaBook(store, settings, tz, clock), method)(**attribution)
+
+        return self._writer.submit(run)
+
+    async def check_quota(
+        self, *, room_id: str | None = None, agent: str | None = None, user_id: str | None = None
+    ) -> QuotaStatus | None:
+        """The tightest quota that a call with this attribution counts against, with its use; None if none."""
+        return await asyncio.wrap_future(self._quota_call("check", room_id=room_id, agent=agent, user_id=user_id))
+
+    def check_quota_sync(
+        self, *, room_id: str | None = None, agent: str | None = None, user_id: str | None = None
+    ) -> QuotaStatus | None:
+        return self._quota_call("check", room_id=room_id, agent=agent, user_id=user_id).result()
+
+    async def enforce_quota(self, **attribution: str | None) -> None:
+        """Raise tracking.QuotaExceeded if a hard quota for this attribution (or the context's) is used up."""
+        await asyncio.wrap_future(self._quota_call("enforce", **self._attribution(attribution)))
+
+    def enforce_quota_sync(self, **attribution: str | None) -> None:
+        self._quota_call("enforce", **self._attribution(attribution)).result()
+
+    @staticmethod
+    def _attribution(given: dict[str, str | None]) -> dict[str, str | None]:
+        ctx = _current.get()
+        return {key: given.get(key) or ctx.get(key) for key in ("room_id", "agent", "user_id")}
 
     async def store(self) -> Store:
         """A read connection to the store, for queries from the caller's event loop."""

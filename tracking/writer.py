@@ -11,20 +11,23 @@ lines beside it, ready for `usage-bot ingest`.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .pricing import Pricer
 from .rows import InvalidRecord, Recorded, recorded_to_row
 from .store import EVENT_COLUMNS, Store, StoreError, open_store
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -76,6 +79,14 @@ class Writer(threading.Thread):
         self._closing = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
+        self.store: Store | None = None
+
+    def submit(self, coro_fn: Callable[[Store], Coroutine[Any, Any, T]]) -> concurrent.futures.Future[T]:
+        """Run `coro_fn(store)` on the writer's loop (its connection sees every committed write)."""
+        if self._loop is None or self.store is None or not self.is_alive():
+            raise StoreError("the tracker's store is not open")
+        store = self.store
+        return asyncio.run_coroutine_threadsafe(coro_fn(store), self._loop)
 
     def run(self) -> None:
         asyncio.run(self._main())
@@ -100,6 +111,7 @@ class Writer(threading.Thread):
             self.open_error = exc
             self.ready.set()
             return
+        self.store = store
         self.ready.set()
         try:
             while True:
@@ -112,6 +124,7 @@ class Writer(threading.Thread):
                 if self._closing and not self.queue:
                     break
         finally:
+            self.store = None
             await store.close()
 
     async def _drain(self, store: Store) -> None:

@@ -173,10 +173,10 @@ async def test_corrupt_and_foreign_files_give_clear_errors(tmp_path):
 
 async def test_migrations_are_versioned_and_reopen_cleanly(db_url):
     store = await open_store(db_url)
-    assert await store.schema_version() == 1
+    assert await store.schema_version() == 2
     await store.close()
     store = await open_store(db_url)
-    assert await store.schema_version() == 1
+    assert await store.schema_version() == 2
     await store.close()
     db = Path(db_url.removeprefix("sqlite:///"))
     with sqlite3.connect(db) as conn:

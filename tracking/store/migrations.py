@@ -89,4 +89,36 @@ MIGRATIONS: list[str] = [
         payload TEXT NOT NULL
     );
     """,
+    # 2: quotas set in rooms, the warnings already sent (once per quota, period and threshold), and digests.
+    """
+    CREATE TABLE quotas (
+        room_id TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        name TEXT NOT NULL,
+        window_kind TEXT NOT NULL,
+        unit TEXT NOT NULL,
+        limit_value TEXT NOT NULL,
+        hard INTEGER NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0,
+        set_by TEXT,
+        set_ms INTEGER NOT NULL,
+        PRIMARY KEY (room_id, scope, name, window_kind)
+    );
+
+    CREATE TABLE quota_warnings (
+        quota_key TEXT NOT NULL,
+        period_start TEXT NOT NULL,
+        threshold INTEGER NOT NULL,
+        room_id TEXT NOT NULL,
+        fired_ms INTEGER NOT NULL,
+        PRIMARY KEY (quota_key, period_start, threshold)
+    );
+
+    CREATE TABLE digests (
+        room_id TEXT PRIMARY KEY,
+        enabled INTEGER NOT NULL,
+        at TEXT NOT NULL,
+        last_posted TEXT
+    );
+    """,
 ]

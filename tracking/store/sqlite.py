@@ -19,6 +19,7 @@ from .base import (
     Sums,
 )
 from .migrations import APP_ID, MIGRATIONS
+from .room_settings import RoomSettingsMixin
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ def _is_locked(exc: BaseException) -> bool:
     )
 
 
-class SQLiteStore:
+class SQLiteStore(RoomSettingsMixin):
     """One connection to a usage database. Open it with `await SQLiteStore.open(path)`."""
 
     def __init__(self, path: str, conn: aiosqlite.Connection) -> None:
@@ -189,6 +190,23 @@ class SQLiteStore:
             deleted += count
             if count < batch:
                 return deleted
+
+    async def _write(self, sql: str, params: Sequence) -> int:
+        """One statement in its own immediate transaction; returns the number of rows changed."""
+        async with self._write_lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                cursor = await self._conn.execute(sql, params)
+                changed = cursor.rowcount
+                await self._conn.execute("COMMIT")
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+        return changed
+
+    async def last_seq(self) -> int:
+        """The newest event's sequence number: a cheap way to see that new usage arrived."""
+        return (await self._fetchone("SELECT coalesce(max(seq), 0) FROM events"))[0]
 
     async def rejected_count(self) -> int:
         return (await self._fetchone("SELECT count(*) FROM rejected_events"))[0]

@@ -1,0 +1,87 @@
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+
+import tracking
+from tracking.amounts import parse_amount
+from tracking.quotas import Quota, QuotaExceeded, effective_quotas
+from tracking.settings import QuotaSettings, QuotaSpec
+from tracking.store.room_settings import QuotaRow
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def settings(*specs: dict) -> QuotaSettings:
+    return QuotaSettings(defaults=[QuotaSpec(**s) for s in specs])
+
+
+@pytest.mark.parametrize(
+    ("text", "unit", "value"),
+    [("200k", "tokens", 200_000), ("1.5m", "tokens", 1_500_000), ("5000", "tokens", 5000), ("$50", "usd", 50),
+     ("$12.50", "usd", Decimal("12.5")), ("2M tokens", "tokens", 2_000_000)],
+)  # fmt: skip
+def test_amounts(text, unit, value):
+    amount = parse_amount(text)
+    assert (amount.unit, amount.value) == (unit, value)
+
+
+@pytest.mark.parametrize("text", ["", "lots", "$", "$-5", "1.5k5", "0", "1.5", "-3k", "$0"])
+def test_bad_amounts(text):
+    with pytest.raises(ValueError, match="amount"):
+        parse_amount(text)
+
+
+def test_room_quotas_replace_and_clear_defaults():
+    defaults = [Quota("room", "monthly", parse_amount("2m")), Quota("agent", "daily", parse_amount("$5"), "coder")]
+    rows = [
+        QuotaRow("!r:x", "room", "", "monthly", "tokens", "500000", True, False),
+        QuotaRow("!r:x", "agent", "coder", "daily", "usd", "5", False, True),
+        QuotaRow("!r:x", "user", "@u:x", "daily", "tokens", "1000", False, False),
+    ]
+    quotas = effective_quotas(defaults, rows)
+    assert [(q.scope, q.name, q.limit, q.hard, q.source) for q in quotas] == [
+        ("room", "", 500_000, True, "room"),
+        ("user", "@u:x", 1000, False, "room"),
+    ]
+
+
+async def test_check_and_enforce_with_calendar_windows(db_url):
+    clock = Clock(datetime(2026, 3, 28, 12, tzinfo=UTC))
+    quotas = settings(
+        {"scope": "room", "window": "daily", "limit": "10k", "hard": True},
+        {"scope": "agent", "name": "coder", "window": "monthly", "limit": "$1"},
+        {"scope": "global", "window": "monthly", "limit": "1m"},
+    )
+    async with tracking.Tracker(db_url, quotas=quotas, timezone="Europe/Berlin", clock=clock) as tracker:
+        with tracking.attribute(room_id="!r:x", agent="coder"):
+            tracker.record(provider="openai", model="gpt-4o", input_tokens=6000, output_tokens=1500,
+                           ts=clock.now)  # fmt: skip
+            await tracker.flush()
+            status = await tracker.check_quota(room_id="!r:x", agent="coder")
+            assert status.quota.scope == "room" and status.used == 7500 and status.percent == 75
+            assert status.resets == date(2026, 3, 29)
+            await tracker.enforce_quota()  # 75 %: allowed
+            tracker.record(provider="openai", model="gpt-4o", input_tokens=2500, output_tokens=0, ts=clock.now)
+            await tracker.flush()
+            with pytest.raises(QuotaExceeded) as info:
+                await tracker.enforce_quota()
+            assert str(info.value) == (
+                "this room's daily token budget is used up (10000 tokens of 10000 tokens); it resets on 2026-03-29"
+            )
+            with pytest.raises(QuotaExceeded):
+                await __import__("asyncio").to_thread(tracker.enforce_quota_sync)
+            other_agent = await tracker.check_quota(room_id="!r:x", agent="writer")
+            assert other_agent.quota.scope == "room"
+            clock.now = datetime(2026, 3, 28, 23, 30, tzinfo=UTC)  # 00:30 on the 29th in Berlin: a new day
+            await tracker.enforce_quota()
+            status = await tracker.check_quota(room_id="!r:x", agent="coder")
+            # gpt-4o: 6000 in + 1500 out = $0.03 ; 2500 in = $0.00625 -> 3.625 % of $1, below the global 1.0 %
+            assert status.quota.scope == "agent" and status.used_amount() == Decimal("0.03625")
+        assert (await tracker.check_quota()).quota.scope == "global"
