@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from tracking.periods import zone
+from tracking.quotas import QuotaBook
 from tracking.store import Store, open_store
 
 from .commands import COMMANDS
 from .commands.dispatch import Dispatcher
 from .commands.request import Services
 from .config import Config
+from .digests import Digests
 from .matrix_client import MatrixBot
 from .matrix_events import CommandContext
 from .passive import PassiveCollector
+from .warnings import QuotaWatcher
 
 log = logging.getLogger(__name__)
 
@@ -26,33 +32,58 @@ log = logging.getLogger(__name__)
 class UsageBot:
     """Owns the store connection, the dispatcher and the Matrix client for one bot account."""
 
-    def __init__(self, config: Config, store: Store, **matrix_options: Any) -> None:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        watch_interval: float = 5.0,
+        **matrix_options: Any,
+    ) -> None:
+        """`clock` (tests) replaces the wall clock for quota windows and digests."""
         self.config = config
         self.store = store
+        tz = zone(config.bot.timezone)
         self.matrix = MatrixBot.from_config(
             config,
             on_command=self._on_command,
             on_message_content=self._on_message_content,
+            on_room_upgraded=self._on_room_upgraded,
             **matrix_options,
         )
+        self.scheduler = AsyncIOScheduler(timezone=tz)
+        self.quotas = QuotaBook(store, config.quotas, tz, clock)
+        self.watcher = QuotaWatcher(
+            store, self.quotas, self.matrix, self.room_lineage, thresholds=config.quotas.thresholds,
+            dm_admins=config.warnings.dm_admins, interval=watch_interval,
+        )  # fmt: skip
+        self.digests = Digests(
+            store, self.quotas, self.matrix, self.scheduler, self.room_lineage, tz=tz,
+            default_time=config.digests.default_time, enabled_by_default=config.digests.enabled_by_default,
+            clock=clock,
+        )  # fmt: skip
         services = Services(
             store=store,
-            tz=zone(config.bot.timezone),
+            tz=tz,
             room_lineage=self.room_lineage,
             room_name=self.room_name,
             help_rows=list,
             prefix=config.bot.command_prefix,
+            quotas=self.quotas,
+            digests=self.digests,
+            on_quota_change=self.watcher.poke,
         )
         self.dispatcher = Dispatcher(
             COMMANDS, services, is_room_admin=self.matrix.admins.is_admin, is_bot_admin=self.matrix.is_bot_admin
         )
         self.passive = PassiveCollector(config.storage.url) if config.ingest.mindroom else None
-        self.scheduler = AsyncIOScheduler(timezone=config.bot.timezone)
+        self._watch_task: asyncio.Task[None] | None = None
 
     @classmethod
-    async def open(cls, config: Config, **matrix_options: Any) -> UsageBot:
+    async def open(cls, config: Config, **options: Any) -> UsageBot:
         store = await open_store(config.storage.url)
-        return cls(config, store, **matrix_options)
+        return cls(config, store, **options)
 
     async def start(self) -> None:
         if self.passive is not None:
@@ -60,12 +91,19 @@ class UsageBot:
         await self.matrix.start()
         if not self.scheduler.running:
             self.scheduler.start()
+        await self.digests.start()
+        if self.config.warnings.enabled and self._watch_task is None:
+            self._watch_task = asyncio.create_task(self.watcher.run())
 
     async def run_forever(self) -> None:
         await self.start()
         await self.matrix.run_forever()
 
     async def close(self) -> None:
+        if self._watch_task is not None:
+            self._watch_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch_task
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         await self.matrix.stop()
@@ -87,6 +125,12 @@ class UsageBot:
             is_direct=ctx.is_direct,
         )  # fmt: skip
         await self.matrix.reply(ctx, answer.plain, answer.html)
+
+    async def _on_room_upgraded(self, old_room_id: str, new_room_id: str) -> None:
+        await self.store.copy_room_settings(old_room_id, new_room_id)
+        rows = {row.room_id: row for row in await self.store.digest_settings()}
+        if new_room_id in rows and rows[new_room_id].enabled:
+            await self.digests.enable(new_room_id, rows[new_room_id].at)
 
     async def _on_message_content(
         self, room_id: str, event_id: str, sender: str, content: dict[str, Any], origin_server_ts: int

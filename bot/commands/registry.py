@@ -138,6 +138,10 @@ class Registry:
         try:
             return best, best.parse_args(tokens[len(best.path) :])
         except CommandError as exc:
+            deeper = self._subcommands(best.path, lowered[len(best.path) : len(best.path) + 1])
+            if best.path and deeper:
+                usage = " | ".join(c.usage() for c in deeper)
+                raise CommandError(f"unknown command {text.strip()!r}", usage) from exc
             if best.path or not tokens or tokens[0][:1].isdigit():
                 raise
             group = [c.usage() for c in self.commands if c.path[:1] == (lowered[0],)]
@@ -146,6 +150,12 @@ class Registry:
             raise CommandError(
                 f"unknown command or period {tokens[0]!r}", f"{best.usage()}  (or {self.prefix} help)"
             ) from exc
+
+    def _subcommands(self, path: tuple[str, ...], next_word: list[str]) -> list[Command]:
+        """Commands under `path`; those continuing with `next_word` when there are any."""
+        n = len(path)
+        under = [c for c in self.commands if len(c.path) > n and c.path[:n] == path]
+        return [c for c in under if list(c.path[n : n + 1]) == next_word] or under
 
     def help_rows(self) -> list[tuple[str, str, Permission]]:
         return [(c.usage(), c.help, c.permission) for c in self.commands]

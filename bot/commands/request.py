@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from tracking.periods import Period, parse_period
+from tracking.quotas import QuotaBook
+
+if TYPE_CHECKING:
+    from ..digests import Digests
 from tracking.store import Store
 
 
@@ -18,6 +23,9 @@ class Services:
     room_name: Callable[[str], str | None]
     help_rows: Callable[[], list[tuple[str, str, str]]]
     prefix: str = "!usage"
+    quotas: QuotaBook | None = None
+    digests: Digests | None = None
+    on_quota_change: Callable[[], None] = lambda: None
 
 
 @dataclass

@@ -50,7 +50,8 @@ async def make_usage_bot(
     handles: list[UsageBotHandle] = []
 
     async def make(*, config: Config | None = None, inviters: list[str] | None = None,
-                   admins: list[str] | None = None, mindroom: bool = False) -> UsageBotHandle:  # fmt: skip
+                   admins: list[str] | None = None, mindroom: bool = False, clock: Any = None,
+                   **sections: Any) -> UsageBotHandle:  # fmt: skip
         if config is None:
             localpart = unique("usagebot")
             user_id, _ = await synapse.aregister_user(localpart, PASSWORD)
@@ -63,8 +64,9 @@ async def make_usage_bot(
                 "bot": {"timezone": "Europe/Berlin"},
                 "storage": {"url": db_url},
                 "ingest": {"mindroom": mindroom},
+                **sections,
             })  # fmt: skip
-        app = await UsageBot.open(config, backoff_initial=0.2, backoff_max=2.0)
+        app = await UsageBot.open(config, clock=clock, watch_interval=0.2, backoff_initial=0.2, backoff_max=2.0)
         task = asyncio.create_task(app.run_forever())
         ready = asyncio.create_task(app.matrix.ready.wait())
         await asyncio.wait({task, ready}, timeout=WAIT, return_when=asyncio.FIRST_COMPLETED)

@@ -1,0 +1,139 @@
+"""Daily digests per room, at the room's time in the configured timezone (APScheduler cron jobs).
+
+Each day's digest is claimed in the database before it is posted, so it is posted once. When the
+bot starts after a room's digest time and today's digest was not posted, it is posted then.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from tracking.periods import Period
+from tracking.queries import usage_report
+from tracking.quotas import QuotaBook
+from tracking.store import Store
+
+from .matrix_client import MatrixBot
+from .render.answers import Answer
+from .render.digest import DigestData, digest_answer
+
+log = logging.getLogger(__name__)
+
+
+class Digests:
+    def __init__(
+        self,
+        store: Store,
+        book: QuotaBook,
+        matrix: MatrixBot,
+        scheduler: AsyncIOScheduler,
+        room_lineage: Callable[[str], tuple[str, ...]],
+        *,
+        tz: ZoneInfo,
+        default_time: str,
+        enabled_by_default: bool = False,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.store = store
+        self.book = book
+        self.matrix = matrix
+        self.scheduler = scheduler
+        self.room_lineage = room_lineage
+        self.tz = tz
+        self.default_time = default_time
+        self.enabled_by_default = enabled_by_default
+        self.clock = clock or (lambda: datetime.now(UTC))
+
+    @staticmethod
+    def trigger(at: str, tz: ZoneInfo) -> CronTrigger:
+        hour, minute = (int(part) for part in at.split(":"))
+        return CronTrigger(hour=hour, minute=minute, timezone=tz)
+
+    async def start(self) -> None:
+        """Schedule every enabled room, and post today's digest where its time has passed unposted."""
+        rows = {row.room_id: row for row in await self.store.digest_settings()}
+        if self.enabled_by_default:
+            for room_id in self.matrix.client.rooms:
+                if room_id not in rows:
+                    await self.store.set_digest(room_id, True, self.default_time)
+            rows = {row.room_id: row for row in await self.store.digest_settings()}
+        for row in rows.values():
+            if row.enabled:
+                self._schedule(row.room_id, row.at)
+                await self._catch_up(row.room_id, row.at)
+
+    async def enable(self, room_id: str, at: str | None) -> str:
+        at = at or self.default_time
+        await self.store.set_digest(room_id, True, at)
+        self._schedule(room_id, at)
+        return at
+
+    async def disable(self, room_id: str) -> None:
+        rows = {row.room_id: row for row in await self.store.digest_settings()}
+        at = rows[room_id].at if room_id in rows else self.default_time
+        await self.store.set_digest(room_id, False, at)
+        job = self.scheduler.get_job(self._job_id(room_id))
+        if job is not None:
+            job.remove()
+
+    def next_run(self, room_id: str) -> datetime | None:
+        job = self.scheduler.get_job(self._job_id(room_id))
+        return None if job is None else job.next_run_time
+
+    async def post_due(self, room_id: str) -> bool:
+        """The scheduled run: post yesterday's digest unless today's was posted already."""
+        today = self.clock().astimezone(self.tz).date()
+        if not await self.store.claim_digest(room_id, today.isoformat()):
+            return False
+        answer = await self.build(room_id)
+        await self.matrix.send_notice(room_id, answer.plain, answer.html)
+        log.info("posted the digest of %s in %s", today - timedelta(days=1), room_id)
+        return True
+
+    async def build(self, room_id: str) -> Answer:
+        """Yesterday in this room (and the rooms it replaced), as of the clock."""
+        rooms = self.room_lineage(room_id)
+        today = self.clock().astimezone(self.tz).date()
+        yesterday = today - timedelta(days=1)
+
+        def day(d: date) -> Period:
+            return Period(d.isoformat(), d, d + timedelta(days=1), self.tz)
+
+        totals = await usage_report(self.store, day(yesterday), room_id=rooms)
+        by_agent = await usage_report(self.store, day(yesterday), group="agent", room_id=rooms)
+        by_model = await usage_report(self.store, day(yesterday), group="model", room_id=rooms)
+        before = await usage_report(self.store, day(yesterday - timedelta(days=1)), room_id=rooms)
+        week = Period("week", yesterday - timedelta(days=7), yesterday, self.tz)
+        week_total = (await usage_report(self.store, week, room_id=rooms)).totals.total_tokens
+        statuses = [s for s in await self.book.statuses(rooms) if s.quota.scope != "global"]
+        data = DigestData(
+            yesterday, totals, by_agent, by_model, before.totals.total_tokens, week_total / 7, statuses
+        )
+        return digest_answer(data)
+
+    def _schedule(self, room_id: str, at: str) -> None:
+        self.scheduler.add_job(
+            self.post_due,
+            self.trigger(at, self.tz),
+            args=[room_id],
+            id=self._job_id(room_id),
+            replace_existing=True,
+            misfire_grace_time=3600,
+            coalesce=True,
+        )
+
+    async def _catch_up(self, room_id: str, at: str) -> None:
+        now = self.clock().astimezone(self.tz)
+        hour, minute = (int(part) for part in at.split(":"))
+        if now.time() >= time(hour, minute):
+            await self.post_due(room_id)
+
+    @staticmethod
+    def _job_id(room_id: str) -> str:
+        return f"digest:{room_id}"

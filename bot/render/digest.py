@@ -1,0 +1,59 @@
+"""The daily digest: yesterday's usage, by agent and by model, against the day before and the week."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from html import escape
+
+from tracking.queries import Report
+from tracking.quotas import QuotaStatus
+
+from .answers import Answer, breakdown_table, totals_line
+from .quotas import used_of_limit
+
+
+@dataclass
+class DigestData:
+    day: date
+    totals: Report
+    by_agent: Report
+    by_model: Report
+    day_before_tokens: int
+    week_average_tokens: float
+    quotas: Sequence[QuotaStatus]
+
+
+def _change(now: float, before: float) -> str:
+    if before == 0:
+        return "no usage to compare" if now == 0 else "new"
+    change = (now - before) / before * 100
+    return f"{change:+.0f}%"
+
+
+def digest_answer(data: DigestData) -> Answer:
+    day = f"{data.day.day} {data.day:%B %Y}"
+    sums = data.totals.totals
+    if not sums.calls:
+        text = f"Daily digest: no LLM usage in this room on {day}."
+        return Answer(text, escape(text))
+    tokens = sums.total_tokens
+    headline = f"Daily digest for {day}: {totals_line(sums)}"
+    change = (
+        f"Tokens {_change(tokens, data.day_before_tokens)} against the day before,"
+        f" {_change(tokens, data.week_average_tokens)} against the 7-day average"
+        f" ({round(data.week_average_tokens):,} tokens a day)."
+    )
+    agent_plain, agent_html = breakdown_table(data.by_agent, limit=8)
+    model_plain, model_html = breakdown_table(data.by_model, limit=8)
+    quota_lines = [f"{s.quota.describe()}: {s.percent}% used ({used_of_limit(s)})" for s in data.quotas]
+    plain = [headline, change, "", "By agent:", agent_plain, "", "By model:", model_plain]
+    html = [
+        f"<p><strong>{escape(headline)}</strong><br/>{escape(change)}</p>",
+        f"<p>By agent:</p>{agent_html}<p>By model:</p>{model_html}",
+    ]
+    if quota_lines:
+        plain += ["", "Quotas:", *quota_lines]
+        html.append("<p>Quotas:</p><ul>" + "".join(f"<li>{escape(q)}</li>" for q in quota_lines) + "</ul>")
+    return Answer("\n".join(plain), "".join(html))

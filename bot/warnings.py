@@ -1,0 +1,107 @@
+"""Threshold warnings: when a room's quota crosses 75, 90 or 100 percent, tell the room admins once.
+
+The agents may be another process, so the watcher looks at the store: when new events arrive (or a
+quota changes) it recomputes the room's quotas. Each (quota, period, threshold) is claimed in the
+database before it is sent, so it fires once per period, restarts included. When usage jumps over
+several thresholds at once, one warning names the highest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from html import escape
+
+from tracking.quotas import QuotaBook, QuotaStatus
+from tracking.store import Store
+
+from .matrix_client import MatrixBot
+from .render.quotas import warning_message
+
+log = logging.getLogger(__name__)
+
+
+class QuotaWatcher:
+    def __init__(
+        self,
+        store: Store,
+        book: QuotaBook,
+        matrix: MatrixBot,
+        room_lineage: Callable[[str], tuple[str, ...]],
+        *,
+        thresholds: Sequence[int],
+        dm_admins: bool = False,
+        interval: float = 5.0,
+    ) -> None:
+        self.store = store
+        self.book = book
+        self.matrix = matrix
+        self.room_lineage = room_lineage
+        self.thresholds = sorted(thresholds)
+        self.dm_admins = dm_admins
+        self.interval = interval
+        self._seen_seq = -1
+        self._poked = asyncio.Event()
+
+    def poke(self) -> None:
+        """Check soon even without new usage (a quota was set or changed)."""
+        self._poked.set()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                seq = await self.store.last_seq()
+                if seq != self._seen_seq or self._poked.is_set():
+                    self._poked.clear()
+                    self._seen_seq = seq
+                    await self.check_all()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("checking quotas failed; trying again in %.0fs", self.interval)
+            try:
+                await asyncio.wait_for(self._poked.wait(), self.interval)
+            except TimeoutError:
+                pass
+
+    async def check_all(self) -> int:
+        """Check every joined room; returns how many warnings were sent."""
+        sent = 0
+        for room_id in list(self.matrix.client.rooms):
+            sent += await self.check_room(room_id)
+        return sent
+
+    async def check_room(self, room_id: str) -> int:
+        sent = 0
+        for status in await self.book.statuses(self.room_lineage(room_id)):
+            if status.quota.scope == "global":
+                continue
+            crossed = [t for t in self.thresholds if status.used * 100 >= t * status.limit]
+            if not crossed:
+                continue
+            key, period = status.quota.key(room_id), status.period.first_day.isoformat()
+            fresh = [t for t in crossed if await self.store.claim_warning(key, period, t, room_id)]
+            if crossed[-1] in fresh:
+                await self._warn(room_id, status, crossed[-1])
+                sent += 1
+        return sent
+
+    async def _warn(self, room_id: str, status: QuotaStatus, threshold: int) -> None:
+        admins = sorted(a for a in await self.matrix.room_admins(room_id) if a != self.matrix.user_id)
+        message = warning_message(status, threshold, admins)
+        await self.matrix.send_text(room_id, message.plain, message.html, mentions=admins)
+        log.info("warned %s: %s%% of %s", room_id, threshold, status.quota.describe())
+        if self.dm_admins:
+            for admin in admins:
+                await self._direct_message(admin, room_id, status, threshold)
+
+    async def _direct_message(self, admin: str, room_id: str, status: QuotaStatus, threshold: int) -> None:
+        room = self.matrix.client.rooms.get(room_id)
+        where = f"{room.display_name} ({room_id})" if room is not None else room_id
+        message = warning_message(status, threshold, [])
+        try:
+            dm = await self.matrix.direct_room_with(admin)
+            await self.matrix.send_text(dm, f"In {where}: {message.plain}", f"In {escape(where)}: {message.html}")
+        except Exception:
+            log.exception("could not send the warning to %s directly", admin)
