@@ -1,7 +1,7 @@
 """The Matrix side of the bot: login, E2EE, the sync loop, invites, upgrades and command dispatch.
 
 ``MatrixBot`` knows nothing about usage; it hands commands to ``on_command`` and every
-room message to ``on_message_content`` and offers ``reply``/``send_notice``/``send_text``.
+room message to ``on_message_content`` and offers ``reply``/``reply_file``/``send_notice``/``send_text``.
 
 Ordering guarantees: events are handled in timeline order per sync batch. A batch whose
 timeline was cut (``limited``) is completed from ``/messages`` back to the previous sync
@@ -54,7 +54,7 @@ from bot.matrix_events import (
 from bot.matrix_state import BotStateStore
 from bot.nio_client import UsageBotClient
 from bot.permissions import RoomAdminCache
-from bot.sending import CONNECTION_ERRORS, Backoff, Sender, SendError
+from bot.sending import CONNECTION_ERRORS, Backoff, FileUpload, Sender, SendError
 
 log = logging.getLogger(__name__)
 
@@ -201,7 +201,7 @@ class MatrixBot:
             try:
                 if not self.client.logged_in:
                     await self.login()
-                if await self._sync_once(timeout_ms=0):
+                if await self._sync_once(timeout_ms=0, full_state=True):
                     break
             except (*CONNECTION_ERRORS, _SyncFailed) as err:
                 await self._lost(err, backoff)
@@ -262,10 +262,16 @@ class MatrixBot:
 
     # -- sync -----------------------------------------------------------------------------
 
-    async def _sync_once(self, timeout_ms: int) -> bool:
-        """One sync round; False if ``stop()`` interrupted the long poll."""
+    async def _sync_once(self, timeout_ms: int, full_state: bool = False) -> bool:
+        """One sync round; False if ``stop()`` interrupted the long poll.
+
+        The first sync of a process asks for the full state: nio keeps no room state across restarts,
+        and digests and warnings must reach quiet rooms too.
+        """
         since = self.client.next_batch or self.client.loaded_sync_token
-        request = asyncio.ensure_future(self.client.sync(timeout=timeout_ms, sync_filter=self.sync_filter))
+        request = asyncio.ensure_future(
+            self.client.sync(timeout=timeout_ms, sync_filter=self.sync_filter, full_state=full_state or None)
+        )
         stop_wait = asyncio.ensure_future(self._stopping.wait())
         done, _ = await asyncio.wait({request, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
         stop_wait.cancel()
@@ -503,6 +509,31 @@ class MatrixBot:
             ctx.room_id, plain, html_body, reply_to_event_id=ctx.event_id, thread_root=ctx.thread_root
         )
 
+    async def reply_file(
+        self, ctx: CommandContext, upload: FileUpload, caption: str, caption_html: str | None = None
+    ) -> str:
+        """Answer a command with a file (``m.image``/``m.file``, encrypted in encrypted rooms), captioned.
+
+        Raises ``FileTooLarge`` when the file is over the homeserver's upload limit."""
+        return await self.send_file(
+            ctx.room_id, upload, caption, caption_html, reply_to_event_id=ctx.event_id, thread_root=ctx.thread_root
+        )
+
+    async def send_file(
+        self,
+        room_id: str,
+        upload: FileUpload,
+        caption: str,
+        caption_html: str | None = None,
+        *,
+        reply_to_event_id: str | None = None,
+        thread_root: str | None = None,
+    ) -> str:
+        await self.wait_for_room(room_id)
+        return await self.sender.file(
+            room_id, upload, caption, caption_html, reply_to=reply_to_event_id, thread_root=thread_root
+        )
+
     async def send_notice(
         self,
         room_id: str,
@@ -528,3 +559,15 @@ class MatrixBot:
         return await self.sender.text(
             room_id, plain, html_body, mentions=mentions, reply_to=reply_to_event_id, thread_root=thread_root
         )
+
+    async def direct_room_with(self, user_id: str) -> str:
+        """An existing direct chat with ``user_id`` (just the two of us), else a new one."""
+        for room_id, room in self.client.rooms.items():
+            members = set(room.users) | set(room.invited_users)
+            if members == {self.user_id, user_id} and (self.state.is_direct(room_id) or room.member_count == 2):
+                return room_id
+        resp = await self.client.room_create(invite=[user_id], is_direct=True)
+        if not hasattr(resp, "room_id"):
+            raise SendError(f"could not open a direct chat with {user_id}: {resp}")
+        self.state.mark_direct(resp.room_id)
+        return str(resp.room_id)

@@ -12,22 +12,32 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import ClientConnectionError
-from nio import AsyncClient, RoomSendError
+from nio import AsyncClient, ContentRepositoryConfigError, RoomSendError, UploadError
 
 from bot.matrix_events import message_content
 
 log = logging.getLogger(__name__)
 
+UPLOAD_LIMIT_TTL = 3600.0
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (ClientConnectionError, TimeoutError, OSError)
 
 
 class SendError(RuntimeError):
     """The homeserver refused the message, or stayed unreachable for too long."""
+
+
+class FileTooLarge(SendError):
+    """A file larger than the homeserver accepts (``m.upload.size`` of ``/media/config``)."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"a file of {size} bytes is over the homeserver's upload limit of {limit} bytes")
+        self.size = size
+        self.limit = limit
 
 
 @dataclass
@@ -61,6 +71,8 @@ class Sender:
         self.retry_seconds = retry_seconds
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
+        self._upload_limit: int | None = None
+        self._upload_limit_at: float | None = None
 
     async def send(self, room_id: str, content: dict[str, Any], event_type: str = "m.room.message") -> str:
         """Send one event (encrypted if the room is); returns its event id."""
@@ -110,3 +122,81 @@ class Sender:
         people = None if mentions is None else [u for u in mentions if u != own]
         content = message_content("m.text", plain, html, reply_to=reply_to, thread_root=thread_root, mentions=people)
         return await self.send(room_id, content)
+
+    async def upload_limit(self) -> int | None:
+        """The homeserver's upload limit in bytes (``/_matrix/client/v1/media/config``), None if unknown.
+
+        Asked once an hour at most."""
+        now = time.monotonic()
+        if self._upload_limit_at is None or now - self._upload_limit_at > UPLOAD_LIMIT_TTL:
+            try:
+                resp = await self.client.content_repository_config()
+            except CONNECTION_ERRORS as err:
+                log.warning("Could not read the homeserver's upload limit: %s", err)
+                return self._upload_limit
+            if isinstance(resp, ContentRepositoryConfigError):
+                log.warning("Could not read the homeserver's upload limit: %s", resp.message)
+            else:
+                self._upload_limit = resp.upload_size
+            self._upload_limit_at = now
+        return self._upload_limit
+
+    async def upload(self, data: bytes, filename: str, mimetype: str, *, encrypt: bool) -> dict[str, Any]:
+        """Upload a file; returns the content keys that point to it: ``url``, or ``file`` when encrypted."""
+        limit = await self.upload_limit()
+        if limit is not None and len(data) > limit:
+            raise FileTooLarge(len(data), limit)
+        backoff = Backoff(self.backoff_initial, self.backoff_max)
+        deadline = time.monotonic() + self.retry_seconds
+        while True:
+            try:
+                resp, keys = await self.client.upload(
+                    lambda *_: data, content_type=mimetype, filename=filename, encrypt=encrypt, filesize=len(data)
+                )
+            except CONNECTION_ERRORS as err:
+                if time.monotonic() >= deadline:
+                    raise SendError(f"homeserver unreachable while uploading {filename}: {err}") from err
+                await asyncio.sleep(backoff.next_delay())
+                continue
+            if isinstance(resp, UploadError):
+                if resp.status_code == "M_TOO_LARGE":
+                    raise FileTooLarge(len(data), limit or len(data) - 1)
+                raise SendError(f"uploading {filename} failed: {resp.status_code} {resp.message}")
+            if keys is None:
+                return {"url": resp.content_uri}
+            return {"file": {**keys, "url": resp.content_uri}}
+
+    async def file(
+        self,
+        room_id: str,
+        upload: FileUpload,
+        caption: str,
+        caption_html: str | None = None,
+        *,
+        reply_to: str | None = None,
+        thread_root: str | None = None,
+    ) -> str:
+        """Upload and send an ``m.image`` / ``m.file`` (encrypted in encrypted rooms) with a caption."""
+        room = self.client.rooms.get(room_id)
+        encrypted = bool(room is not None and room.encrypted)
+        where = await self.upload(upload.data, upload.filename, upload.mimetype, encrypt=encrypted)
+        content = message_content(upload.msgtype, caption, caption_html, reply_to=reply_to, thread_root=thread_root)
+        info = {"mimetype": upload.mimetype, "size": len(upload.data), **(upload.info or {})}
+        content.update(where, filename=upload.filename, info=info)
+        return await self.send(room_id, content)
+
+
+class FileUpload(Protocol):
+    """A file to send (``bot.render.answers.Attachment`` fits): ``msgtype`` m.image or m.file,
+    ``info`` as in the spec (``w``/``h`` for images; mimetype and size are filled in)."""
+
+    @property
+    def filename(self) -> str: ...
+    @property
+    def mimetype(self) -> str: ...
+    @property
+    def data(self) -> bytes: ...
+    @property
+    def msgtype(self) -> str: ...
+    @property
+    def info(self) -> Mapping[str, object] | None: ...

@@ -6,6 +6,6 @@ from .registry import Registry
 
 COMMANDS = Registry()
 
-from . import digest, quota, usage  # noqa: E402,F401  (registers their commands)
+from . import digest, files, quota, usage  # noqa: E402,F401  (registers their commands)
 
 __all__ = ["COMMANDS"]

@@ -1,0 +1,108 @@
+"""`!usage export`: one CSV row per raw event, with the columns of `usage-bot report --format csv`.
+
+The group key becomes the event's own fields (event_id, ts, room, thread, agent, user, operation,
+provider, model, status); the figures are the same columns, so a spreadsheet can sum them. The last
+row, `TOTAL`, sums the file. Costs are exact decimal dollars; an unpriced call has an empty cost and
+`unpriced_calls` 1, never $0.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import AsyncIterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from tracking.periods import Period
+from tracking.store import EVENT_COLUMNS, Sums
+
+from .numbers import exact_usd
+from .report_formats import ROW_FIELDS
+
+ATTRIBUTES = ("event_id", "ts", "room_id", "thread_id", "agent", "user_id", "operation", "provider", "model")
+EXPORT_FIELDS = (*ATTRIBUTES, *ROW_FIELDS[1:], "status")
+TOTAL_KEY = "TOTAL"
+MAX_BYTES = 256 * 1024 * 1024  # past this the file is refused before the homeserver's own limit is asked
+TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
+_COL = {name: i for i, name in enumerate(EVENT_COLUMNS)}
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+_MATRIX_ID = re.compile(r"^[@!$#][^:\s]+(:\S+)?$")
+
+
+class ExportTooLarge(Exception):
+    def __init__(self, size: int) -> None:
+        super().__init__(f"the export passed {size} bytes")
+        self.size = size
+
+
+@dataclass
+class EventsCsv:
+    data: bytes
+    events: int
+    totals: Sums
+
+
+def export_filename(period: Period) -> str:
+    last = period.end_day - timedelta(days=1)
+    span = period.first_day.isoformat() if last == period.first_day else f"{period.first_day}_{last}"
+    return f"usage-{span}.csv"
+
+
+def _text(value: object) -> str:
+    """A text cell; one that a spreadsheet would run as a formula gets a leading apostrophe."""
+    if value is None:
+        return ""
+    text = str(value)
+    if text.startswith(_FORMULA) and not _MATRIX_ID.match(text):
+        return "'" + text
+    return text
+
+
+def _figures(sums: Sums, cost: str) -> list[object]:
+    return [
+        sums.calls,
+        sums.input_tokens,
+        sums.output_tokens,
+        sums.total_tokens,
+        sums.cache_read_tokens,
+        sums.cache_write_tokens,
+        sums.reasoning_tokens,
+        cost,
+        sums.unpriced_calls,
+    ]
+
+
+def event_sums(row: tuple) -> Sums:
+    cost = row[_COL["cost_pusd"]]
+    return Sums(
+        row[_COL["event_id"]],
+        1,
+        *(int(row[_COL[c]] or 0) for c in TOKEN_COLUMNS),
+        cost_pusd=int(cost or 0),
+        unpriced_calls=1 if cost is None else 0,
+        error_calls=1 if row[_COL["status"]] == "error" else 0,
+    )
+
+
+async def events_csv(rows: AsyncIterable[tuple], tz: ZoneInfo, max_bytes: int = MAX_BYTES) -> EventsCsv:
+    """The CSV of raw event rows (`EVENT_COLUMNS` order); raises ExportTooLarge past max_bytes."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(EXPORT_FIELDS)
+    totals = Sums(TOTAL_KEY)
+    count = 0
+    async for row in rows:
+        sums = event_sums(row)
+        totals.add(sums)
+        count += 1
+        ts = datetime.fromtimestamp(row[_COL["ts_ms"]] / 1000, UTC).astimezone(tz).isoformat(timespec="milliseconds")
+        cost = "" if sums.unpriced_calls else exact_usd(sums.cost_pusd)
+        attributes = [_text(row[_COL[c]]) if c != "ts" else ts for c in ATTRIBUTES]
+        writer.writerow([*attributes, *_figures(sums, cost), _text(row[_COL["status"]])])
+        if out.tell() > max_bytes:
+            raise ExportTooLarge(out.tell())
+    writer.writerow([TOTAL_KEY, *[""] * (len(ATTRIBUTES) - 1), *_figures(totals, exact_usd(totals.cost_pusd)), ""])
+    return EventsCsv(out.getvalue().encode("utf-8"), count, totals)
