@@ -1,4 +1,4 @@
-# Everything a newcomer needs: `make sample` (the main job) and `make test` (the whole suite).
+# Everything a newcomer needs: `make demo` (the main job) and `make test` (the whole suite).
 # Both create the virtual environment in .venv on first use.
 
 PYTHON ?= python3
@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 EXTRAS := openai,anthropic,litellm,langchain,agno,demo,dev
 SAMPLE_DB := .sample/usage.db
 
-.PHONY: install sample test lint bench clean
+.PHONY: install demo sample test lint clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,9 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 install: $(VENV)/.installed
+
+demo: install
+	$(VENV)/bin/usage-bot demo
 
 sample: install
 	rm -f $(SAMPLE_DB)

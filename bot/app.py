@@ -18,12 +18,15 @@ from tracking.store import Store, open_store
 
 from .commands import COMMANDS
 from .commands.dispatch import Dispatcher
+from .commands.files import too_large_answer
 from .commands.request import Services
 from .config import Config
 from .digests import Digests
+from .maintenance import schedule_retention
 from .matrix_client import MatrixBot
 from .matrix_events import CommandContext
 from .passive import PassiveCollector
+from .sending import FileTooLarge
 from .warnings import QuotaWatcher
 
 log = logging.getLogger(__name__)
@@ -89,6 +92,7 @@ class UsageBot:
         if self.passive is not None:
             await self.passive.start()
         await self.matrix.start()
+        schedule_retention(self.scheduler, self.store, self.config.storage.retention_days)
         if not self.scheduler.running:
             self.scheduler.start()
         await self.digests.start()
@@ -124,7 +128,14 @@ class UsageBot:
             room_id=ctx.room_id, sender=ctx.sender, body=ctx.body, thread_root=ctx.thread_root,
             is_direct=ctx.is_direct,
         )  # fmt: skip
-        await self.matrix.reply(ctx, answer.plain, answer.html)
+        if answer.attachment is None:
+            await self.matrix.reply(ctx, answer.plain, answer.html)
+            return
+        try:
+            await self.matrix.reply_file(ctx, answer.attachment, answer.plain, answer.html)
+        except FileTooLarge as exc:
+            refusal = too_large_answer(ctx.body, answer.attachment.filename, exc.size, exc.limit)
+            await self.matrix.reply(ctx, refusal.plain, refusal.html)
 
     async def _on_room_upgraded(self, old_room_id: str, new_room_id: str) -> None:
         await self.store.copy_room_settings(old_room_id, new_room_id)

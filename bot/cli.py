@@ -45,6 +45,16 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--tz", help="timezone for calendar periods (default: the config's, else UTC)")
     report.set_defaults(handler=_report)
 
+    chart = sub.add_parser("chart", help="a PNG chart of a room's daily usage (as !usage chart)")
+    _store_args(chart)
+    chart.add_argument("--room", required=True, help="the room id")
+    chart.add_argument("--period", default="month", help=f"one of: {PERIOD_HELP} (default: month)")
+    chart.add_argument("--by", choices=("agent", "model"), default="agent", help="stack the bars by (default: agent)")
+    chart.add_argument("--out", required=True, help="the PNG file to write")
+    chart.add_argument("--title", help="the chart's title (default: 'Daily usage in ROOM')")
+    chart.add_argument("--tz", help="timezone for calendar days (default: the config's, else UTC)")
+    chart.set_defaults(handler=_chart)
+
     ingest = sub.add_parser("ingest", help="read JSON events, one per line, from standard input")
     _store_args(ingest)
     ingest.set_defaults(handler=_ingest)
@@ -53,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-c", "--config", required=True, help="path to config.yaml")
     run.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     run.set_defaults(handler=_run)
+
+    demo = sub.add_parser("demo", help="a local end-to-end demo: throwaway homeserver, agents, the bot")
+    demo.set_defaults(handler=_demo)
 
     check = sub.add_parser("check-config", help="validate a config file")
     check.add_argument("-c", "--config", required=True, help="path to config.yaml")
@@ -98,6 +111,39 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _chart(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bot.chart_data import chart_data
+    from bot.render.chart import chart_summary, render_png
+
+    settings = _settings(args)
+    period = parse_period(args.period, zone(args.tz or settings.timezone))
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise UsageError(f"--out {args.out}: the folder {out.parent} does not exist")
+    if out.is_dir():
+        raise UsageError(f"--out {args.out} is a folder; name the PNG file to write")
+
+    async def run() -> int:
+        store = await open_store(settings.storage.url, must_exist=True)
+        try:
+            title = args.title or f"Daily usage in {args.room}"
+            data = await chart_data(store, period, args.by, room_id=args.room, title=title)
+        finally:
+            await store.close()
+        if data.empty:
+            print(f"usage-bot chart: no usage in {args.room}, {period.label}: nothing to chart", file=sys.stderr)
+            return 1
+        png = render_png(data)
+        out.write_bytes(png.data)
+        print(chart_summary(data)[0])
+        print(f"wrote {out} ({png.width}x{png.height}, {len(png.data):,} bytes)")
+        return 0
+
+    return asyncio.run(run())
+
+
 def _ingest(args: argparse.Namespace) -> int:
     from tracking.ingest import ingest_lines
 
@@ -132,6 +178,12 @@ def _run(args: argparse.Namespace) -> int:
         print(f"usage-bot run: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from bot.demo.run import main as demo_main
+
+    return demo_main()
 
 
 def _check_config(args: argparse.Namespace) -> int:
