@@ -26,8 +26,9 @@ sample: install
 	$(VENV)/bin/usage-bot report --db sqlite:///$(SAMPLE_DB) --period all --by agent
 	$(VENV)/bin/usage-bot report --db sqlite:///$(SAMPLE_DB) --period 2026-10 --by model --room '!research:example.org'
 
+# LiteLLM would otherwise try to download its model cost map at import.
 test: install
-	$(PY) -m pytest -q
+	LITELLM_LOCAL_MODEL_COST_MAP=True $(PY) -m pytest -q
 
 lint: install
 	$(PY) -m ruff check .

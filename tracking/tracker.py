@@ -46,7 +46,7 @@ class Tracker:
         price_overrides: list[PriceOverride] | None = None,
         timezone: str = "UTC",
         quotas: QuotaSettings | None = None,
-        clock: Callable[[], datetime] | None = None,
+        clock: Callable[[], datetime] | None = None,  # for tests: stamps events and sets quota windows
         batch_size: int = 5000,
         flush_interval: float = 0.05,
     ) -> None:
@@ -82,6 +82,10 @@ class Tracker:
             return self
         if self._closed:
             raise TrackerClosed("this tracker was closed; create a new Tracker")
+        # Import the price data here, not lazily in the writer thread: a module half-imported there
+        # (genai-prices pulls in an HTTP client that SDKs look up in sys.modules) can break a concurrent call.
+        import genai_prices  # noqa: F401
+
         self._writer.start()
         self._writer.ready.wait()
         if self._writer.open_error is not None:
@@ -155,6 +159,8 @@ class Tracker:
             raise TrackerClosed(
                 "Tracker is closed: record() needs an open tracker (use `with Tracker(...)` or call start())"
             )
+        if ts is None and self.clock is not None:
+            ts = self.clock()
         ctx = _current.get()
         if ctx:
             room_id = room_id or ctx.get("room_id")

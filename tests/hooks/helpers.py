@@ -1,0 +1,35 @@
+"""Reading back what the hooks stored, and the exact costs genai-prices gives."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import tracking
+from tracking.pricing import pico_to_usd
+from tracking.store import EVENT_COLUMNS, Filters
+
+
+async def stored(tracker: tracking.Tracker) -> list[dict[str, Any]]:
+    """Every stored event as a dict, oldest first, after a flush."""
+    await tracker.flush()
+    store = await tracker.store()
+    rows = [dict(zip(EVENT_COLUMNS, row, strict=True)) async for row in store.iter_events(0, 2**62, Filters())]
+    return sorted(rows, key=lambda r: (r["ts_ms"], r["event_id"]))
+
+
+def expected_cost(provider: str, model: str, inp: int, out: int, read: int = 0, write: int = 0) -> Decimal:
+    from genai_prices import Usage, calc_price
+
+    usage = Usage(input_tokens=inp, output_tokens=out, cache_read_tokens=read, cache_write_tokens=write)
+    return calc_price(usage, model, provider_id=provider).total_price
+
+
+def assert_event(row: dict[str, Any], provider: str, model: str, inp: int, out: int, read: int, write: int,
+                 reasoning: int) -> None:  # fmt: skip
+    """Exact tokens and the exact genai-prices cost."""
+    got = (row["provider"], row["model"], row["input_tokens"], row["output_tokens"], row["cache_read_tokens"],
+           row["cache_write_tokens"], row["reasoning_tokens"])  # fmt: skip
+    assert got == (provider, model, inp, out, read, write, reasoning)
+    assert row["cost_pusd"] is not None
+    assert pico_to_usd(row["cost_pusd"]) == expected_cost(provider, model, inp, out, read, write)

@@ -1,0 +1,93 @@
+"""The LiteLLM callback with real litellm calls to the loopback stand-in (OpenAI and Anthropic wire formats)."""
+
+from __future__ import annotations
+
+import litellm
+import pytest
+
+import tracking
+from tests.fakes.providers import Usage
+from tracking.hooks.litellm import UsageLogger, instrument_litellm, uninstrument_litellm
+
+from .helpers import assert_event, stored
+
+MESSAGES = [{"role": "user", "content": "Say hello"}]
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+@pytest.fixture
+def logger(tracker):
+    logger = instrument_litellm(tracker)
+    yield logger
+    uninstrument_litellm(logger)
+
+
+async def completion(is_async: bool, stream: bool, **kwargs):
+    if stream:
+        kwargs["stream_options"] = {"include_usage": True}
+    if is_async:
+        result = await litellm.acompletion(stream=stream, **kwargs)
+        if stream:
+            return [chunk async for chunk in result]
+        return result
+    result = litellm.completion(stream=stream, **kwargs)
+    return list(result) if stream else result
+
+
+async def wait_for(tracker, count: int) -> list[dict]:
+    """Sync LiteLLM callbacks run on LiteLLM's logging thread; give them a moment."""
+    import asyncio
+
+    for _ in range(200):
+        rows = await stored(tracker)
+        if len(rows) >= count:
+            return rows
+        await asyncio.sleep(0.02)
+    return await stored(tracker)
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+async def test_openai_through_litellm(providers, tracker, logger, is_async, stream):
+    providers.usage = Usage(input=1500, output=420, cache_read=1024, cache_write=0, reasoning=128)
+    with tracking.attribute(room_id="!r:x", agent="summariser"):
+        await completion(is_async, stream, model="openai/gpt-4o", api_base=providers.url + "/v1", api_key="k",
+                         messages=MESSAGES)  # fmt: skip
+    [row] = await wait_for(tracker, 1)
+    assert_event(row, "openai", "gpt-4o", 1500, 420, 1024, 0, 128)
+    assert (row["room_id"], row["agent"]) == ("!r:x", "summariser")
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+async def test_anthropic_through_litellm_counts_cache_in_input(providers, tracker, logger, stream):
+    providers.usage = Usage(input=4500, output=250, cache_read=3000, cache_write=500, reasoning=90)
+    await completion(True, stream, model="anthropic/claude-sonnet-4-5", api_base=providers.url, api_key="k",
+                     messages=MESSAGES, max_tokens=100)  # fmt: skip
+    [row] = await wait_for(tracker, 1)
+    assert_event(row, "anthropic", "claude-sonnet-4-5", 4500, 250, 3000, 500, 90)
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+async def test_failure_recorded_as_error(providers, tracker, logger, is_async):
+    with pytest.raises(litellm.BadRequestError):
+        await completion(is_async, False, model="openai/error-400", api_base=providers.url + "/v1", api_key="k",
+                         messages=MESSAGES)  # fmt: skip
+    [row] = await wait_for(tracker, 1)
+    assert (row["status"], row["model"]) == ("error", "error-400")
+
+
+async def test_one_call_is_recorded_once_per_tracker(providers, tracker, logger, tmp_path):
+    assert instrument_litellm(tracker) is logger
+    litellm.callbacks.append(logger)
+    async with tracking.Tracker(f"sqlite:///{tmp_path / 'other.db'}") as other:
+        second = instrument_litellm(other)
+        try:
+            await completion(False, False, model="openai/gpt-4o", api_base=providers.url + "/v1", api_key="k",
+                             messages=MESSAGES)  # fmt: skip
+            await completion(True, True, model="openai/gpt-4o", api_base=providers.url + "/v1", api_key="k",
+                             messages=MESSAGES)  # fmt: skip
+            assert len(await wait_for(tracker, 2)) == 2
+            assert len(await wait_for(other, 2)) == 2
+        finally:
+            uninstrument_litellm(second)
+    assert isinstance(second, UsageLogger)

@@ -1,0 +1,87 @@
+"""MindRoom passive collection from `io.mindroom.ai_run` message content."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from tracking.hooks.mindroom import agent_from_sender, event_from_matrix, record_matrix_event
+from tracking.pricing import pico_to_usd
+
+from .helpers import expected_cost, stored
+
+ROOM = "!lobby:example.org"
+
+
+def reply(provider: str = "openai", model_id: str = "gpt-4o", usage: dict | None = None) -> dict:
+    """The shape of a MindRoom agent reply: body, thread relation, and the ai_run metadata."""
+    return {
+        "msgtype": "m.text",
+        "body": "The answer is 42.",
+        "format": "org.matrix.custom.html",
+        "formatted_body": "<p>The answer is 42.</p>",
+        "m.relates_to": {"rel_type": "m.thread", "event_id": "$root", "is_falling_back": True,
+                         "m.in_reply_to": {"event_id": "$question"}},
+        "io.mindroom.stream_status": "completed",
+        "io.mindroom.ai_run": {
+            "version": 1,
+            "run_id": "run-7f3a",
+            "session_id": "$root",
+            "status": "completed",
+            "model": {"config": "default", "id": model_id, "provider": provider},
+            "usage": usage if usage is not None else {
+                "input_tokens": 1800, "output_tokens": 240, "total_tokens": 2040, "cache_read_tokens": 1024,
+                "cache_write_tokens": 0, "reasoning_tokens": 64, "audio_input_tokens": 0,
+                "time_to_first_token": "0.412", "duration": "2.75", "cost": "0.0031",
+            },
+            "context": {"input_tokens": 1800, "window_tokens": 128000, "cache_read_input_tokens": 1024},
+            "tools": {"count": 2},
+        },
+    }  # fmt: skip
+
+
+def test_openai_reply_becomes_the_right_event():
+    event = event_from_matrix(ROOM, "$reply1", "@mindroom_calculator:example.org", reply(), 1_760_000_000_000)
+    assert event is not None
+    assert (event.event_id, event.room_id, event.thread_id, event.agent) == ("$reply1", ROOM, "$root", "calculator")
+    assert (event.provider, event.model, event.operation, event.session_id) == ("openai", "gpt-4o", "chat", "$root")
+    got = (event.input_tokens, event.output_tokens, event.cache_read_tokens, event.cache_write_tokens,
+           event.reasoning_tokens)  # fmt: skip
+    assert got == (1800, 240, 1024, 0, 64)
+    assert event.ts == datetime.fromtimestamp(1_760_000_000, UTC) and event.latency_ms == 2750.0
+    assert event.metadata == {"run_id": "run-7f3a", "status": "completed", "source": "mindroom"}
+
+
+def test_anthropic_family_cache_tokens_added_back():
+    usage = {"input_tokens": 1000, "output_tokens": 250, "cache_read_tokens": 3000, "cache_write_tokens": 500}
+    for provider, model_id in [("anthropic", "claude-sonnet-4-5"), ("vertexai_claude", "claude-sonnet-4-5"),
+                               ("bedrock", "anthropic.claude-3-5-sonnet-20240620-v1:0")]:  # fmt: skip
+        event = event_from_matrix(ROOM, "$e", "@mindroom_writer:example.org", reply(provider, model_id, usage))
+        assert (event.input_tokens, event.cache_read_tokens, event.cache_write_tokens) == (4500, 3000, 500)
+    event = event_from_matrix(ROOM, "$e", "@mindroom_writer:example.org", reply("openai", "gpt-4o", usage | {
+        "input_tokens": 4000}))  # fmt: skip
+    assert event.input_tokens == 4000
+
+
+def test_content_without_usage_is_ignored():
+    assert event_from_matrix(ROOM, "$e", "@alice:example.org", {"msgtype": "m.text", "body": "hi"}) is None
+    no_usage = reply()
+    del no_usage["io.mindroom.ai_run"]["usage"]
+    assert event_from_matrix(ROOM, "$e", "@mindroom_a:example.org", no_usage) is None
+    assert event_from_matrix(ROOM, "$e", "@mindroom_a:example.org", reply(usage={"input_tokens": 0})) is None
+
+
+def test_agent_names():
+    assert agent_from_sender("@mindroom_calculator:example.org") == "calculator"
+    assert agent_from_sender("@mindroom_research_team_ab12:example.org", namespace="ab12") == "research_team"
+    assert agent_from_sender("@bob:example.org") == "bob"
+
+
+async def test_same_event_id_twice_is_stored_once(tracker):
+    content = reply(model_id="gpt-4o")
+    assert record_matrix_event(tracker, ROOM, "$reply1", "@mindroom_calculator:example.org", content, 1_760_000_000_000)
+    assert record_matrix_event(tracker, ROOM, "$reply1", "@mindroom_calculator:example.org", content, 1_760_000_000_000)
+    assert not record_matrix_event(tracker, ROOM, "$other", "@alice:example.org", {"body": "hi"})
+    rows = await stored(tracker)
+    assert len(rows) == 1 and rows[0]["event_id"] == "$reply1"
+    assert tracker.stats.duplicates == 1
+    assert pico_to_usd(rows[0]["cost_pusd"]) == expected_cost("openai", "gpt-4o", 1800, 240, 1024)

@@ -1,0 +1,163 @@
+"""Stream proxies: the caller sees the SDK's stream unchanged; the call is recorded exactly once.
+
+A stream is recorded when its terminal event carries the usage (usage-only chunk, `response.completed`,
+`message_stop`), when it ends, when it fails, or, if the caller leaves it halfway, when it is closed or
+garbage-collected: then with the usage known so far and `metadata.stream = "abandoned"`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ._common import ZERO, Counts, error_metadata, record
+
+
+class StreamCall:
+    """One streamed call: what is known of it so far, and the one-time recording."""
+
+    __slots__ = ("agent", "chunks", "counts", "done", "model", "operation", "provider", "t0", "tracker", "usage_seen")
+
+    def __init__(self, tracker: Any, provider: str, model: str | None, t0: float,
+                 operation: str | None = None, agent: str | None = None) -> None:  # fmt: skip
+        self.tracker = tracker
+        self.provider = provider
+        self.model = model
+        self.t0 = t0
+        self.operation = operation
+        self.agent = agent
+        self.counts: Counts = ZERO
+        self.usage_seen = False
+        self.chunks = 0
+        self.done = False
+
+    def observe(self, item: Any) -> bool:
+        """Look at one item; False hides it from the caller (only what the hook itself asked for)."""
+        self.chunks += 1
+        return True
+
+    def finish(self, outcome: str = "completed", exc: BaseException | None = None) -> None:
+        if self.done:
+            return
+        self.done = True
+        status = "ok"
+        metadata: dict[str, Any] | None = None
+        if outcome == "error":
+            status = "error"
+            extra = {"stream": "error", "chunks": self.chunks}
+            metadata = error_metadata(exc, extra) if exc is not None else extra
+        elif outcome != "completed":
+            metadata = {"stream": outcome, "chunks": self.chunks}
+        latency = (time.perf_counter() - self.t0) * 1000.0
+        record(self.tracker, self.provider, self.model, self.counts, latency, status=status,
+               operation=self.operation, agent=self.agent, metadata=metadata)  # fmt: skip
+
+    def end(self) -> None:
+        self.finish("completed" if self.usage_seen else "no_usage")
+
+    def abandon(self) -> None:
+        self.finish("abandoned")
+
+
+class TrackedStream:
+    """Wraps a synchronous SDK stream (iterator with close() and context manager)."""
+
+    def __init__(self, inner: Any, call: StreamCall, error_types: tuple[type[BaseException], ...]) -> None:
+        self._inner = inner
+        self._call = call
+        self._errors = error_types
+
+    def __iter__(self) -> TrackedStream:
+        return self
+
+    def __next__(self) -> Any:
+        call = self._call
+        while True:
+            try:
+                item = next(self._inner)
+            except StopIteration:
+                call.end()
+                raise
+            except self._errors as exc:
+                call.finish("error", exc)
+                raise
+            except BaseException:
+                call.abandon()
+                raise
+            if call.observe(item):
+                return item
+
+    def close(self) -> None:
+        try:
+            self._inner.close()
+        finally:
+            self._call.abandon()
+
+    def __enter__(self) -> TrackedStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        call = self.__dict__.get("_call")
+        if call is not None and not call.done:
+            try:
+                call.abandon()
+            except Exception:
+                pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.__dict__["_inner"], name)
+
+
+class TrackedAsyncStream:
+    """Wraps an asynchronous SDK stream (async iterator with async close() and async context manager)."""
+
+    def __init__(self, inner: Any, call: StreamCall, error_types: tuple[type[BaseException], ...]) -> None:
+        self._inner = inner
+        self._call = call
+        self._errors = error_types
+
+    def __aiter__(self) -> TrackedAsyncStream:
+        return self
+
+    async def __anext__(self) -> Any:
+        call = self._call
+        while True:
+            try:
+                item = await self._inner.__anext__()
+            except StopAsyncIteration:
+                call.end()
+                raise
+            except self._errors as exc:
+                call.finish("error", exc)
+                raise
+            except BaseException:
+                call.abandon()
+                raise
+            if call.observe(item):
+                return item
+
+    async def close(self) -> None:
+        try:
+            await self._inner.close()
+        finally:
+            self._call.abandon()
+
+    async def __aenter__(self) -> TrackedAsyncStream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def __del__(self) -> None:
+        call = self.__dict__.get("_call")
+        if call is not None and not call.done:
+            try:
+                call.abandon()
+            except Exception:
+                pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.__dict__["_inner"], name)

@@ -1,0 +1,185 @@
+"""LiteLLM callback: `litellm.callbacks = [UsageLogger(tracker)]`.
+
+LiteLLM calls `log_success_event` for sync calls and `async_log_success_event` for async ones; for a stream it
+calls them once, when the stream ends, with the assembled response. A call id seen before is not recorded
+again, so a logger registered twice or called on both paths counts a call once.
+
+LiteLLM normalises usage to the OpenAI shape, Anthropic included: `prompt_tokens` already contains cache
+reads and writes. For exact streaming numbers pass `stream_options={"include_usage": True}` to
+`litellm.completion`: without it OpenAI-style servers send no usage, and the call is stored with zero
+tokens and `metadata.usage = "missing"`.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from datetime import datetime
+from threading import Lock
+from typing import Any
+
+from litellm.integrations.custom_logger import CustomLogger
+
+from ..context import current_attribution
+from ._common import ZERO, Counts, error_metadata, log, record, warm_up
+
+PROVIDERS = {
+    "vertex_ai": "google",
+    "vertex_ai_beta": "google",
+    "gemini": "google",
+    "text-completion-openai": "openai",
+    "azure_ai": "azure",
+    "fireworks_ai": "fireworks",
+    "ollama_chat": "ollama",
+    "codestral": "mistral",
+    "together_ai": "together",
+    "xai": "x-ai",
+    "bedrock": "aws",
+}
+_REMEMBERED = 4096
+
+
+def litellm_counts(usage: Any) -> Counts:
+    prompt = getattr(usage, "prompt_tokens", 0) or 0
+    read = write = reasoning = 0
+    details = getattr(usage, "prompt_tokens_details", None)
+    if details is not None:
+        read = getattr(details, "cached_tokens", 0) or 0
+        write = getattr(details, "cache_write_tokens", 0) or getattr(details, "cache_creation_tokens", 0) or 0
+    read = read or getattr(usage, "cache_read_input_tokens", 0) or 0
+    write = write or getattr(usage, "cache_creation_input_tokens", 0) or 0
+    out_details = getattr(usage, "completion_tokens_details", None)
+    if out_details is not None:
+        reasoning = getattr(out_details, "reasoning_tokens", 0) or 0
+    return prompt, getattr(usage, "completion_tokens", 0) or 0, read, write, reasoning
+
+
+def _latency(start: Any, end: Any) -> float | None:
+    if isinstance(start, datetime) and isinstance(end, datetime):
+        return max(0.0, (end - start).total_seconds() * 1000.0)
+    if isinstance(start, int | float) and isinstance(end, int | float):
+        return max(0.0, (end - start) * 1000.0)
+    return None
+
+
+class UsageLogger(CustomLogger):
+    """Records each LiteLLM completion / embedding call on the tracker, attribution from `tracking.attribute`.
+
+    LiteLLM runs some success callbacks on its own threads, outside the caller's context, so the caller's
+    `tracking.attribute` is captured in `log_pre_api_call` (the caller's thread) and applied when recording.
+    """
+
+    def __init__(self, tracker: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.tracker = tracker
+        # LiteLLM keeps one logger per key made of the class name and public str/int attributes;
+        # this one makes loggers of different trackers distinct.
+        self.usage_tracker_id = f"{id(tracker):x}"
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._contexts: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._lock = Lock()
+        warm_up()
+
+    def _first_time(self, kwargs: dict[str, Any]) -> bool:
+        call_id = kwargs.get("litellm_call_id")
+        if not call_id:
+            return True
+        with self._lock:
+            if call_id in self._seen:
+                return False
+            self._seen[call_id] = None
+            if len(self._seen) > _REMEMBERED:
+                self._seen.popitem(last=False)
+        return True
+
+    def log_pre_api_call(self, model: Any, messages: Any, kwargs: Any) -> None:
+        """Runs in the caller's thread: keep its attribution for callbacks that LiteLLM runs elsewhere."""
+        call_id = kwargs.get("litellm_call_id") if isinstance(kwargs, dict) else None
+        attribution = current_attribution()
+        if call_id and attribution:
+            with self._lock:
+                self._contexts[call_id] = dict(attribution)
+                if len(self._contexts) > _REMEMBERED:
+                    self._contexts.popitem(last=False)
+
+    def _attribution(self, kwargs: dict[str, Any]) -> dict[str, Any] | None:
+        call_id = kwargs.get("litellm_call_id")
+        if not call_id:
+            return None
+        with self._lock:
+            return self._contexts.pop(call_id, None)
+
+    @staticmethod
+    def _who(kwargs: dict[str, Any]) -> tuple[str, str | None, str | None]:
+        provider = kwargs.get("custom_llm_provider") or ""
+        if not provider:
+            logged = kwargs.get("standard_logging_object") or {}
+            provider = logged.get("custom_llm_provider") or "unknown"
+        model = kwargs.get("model")
+        if isinstance(model, str) and model.startswith(provider + "/"):
+            model = model[len(provider) + 1 :]
+        operation = "embedding" if kwargs.get("call_type") in ("embedding", "aembedding") else None
+        return PROVIDERS.get(provider, provider), model, operation
+
+    def _success(self, kwargs: dict[str, Any], response: Any, start: Any, end: Any) -> None:
+        try:
+            if not self._first_time(kwargs):
+                return
+            provider, model, operation = self._who(kwargs)
+            usage = getattr(response, "usage", None)
+            if usage is None and isinstance(response, dict):
+                usage = response.get("usage")
+            counts = litellm_counts(usage) if usage is not None else ZERO
+            if operation == "embedding":
+                counts = (counts[0], 0, 0, 0, 0)
+            metadata = {"usage": "missing"} if counts[0] == 0 and counts[1] == 0 else None
+            record(self.tracker, provider, model, counts, _latency(start, end), operation=operation,
+                   metadata=metadata, attribution=self._attribution(kwargs))  # fmt: skip
+        except Exception:
+            log.warning("could not read a LiteLLM success event", exc_info=True)
+
+    def _failure(self, kwargs: dict[str, Any], start: Any, end: Any) -> None:
+        if not self._first_time(kwargs):
+            return
+        provider, model, operation = self._who(kwargs)
+        exc = kwargs.get("exception")
+        metadata = error_metadata(exc) if isinstance(exc, BaseException) else {"error": "unknown"}
+        record(self.tracker, provider, model, ZERO, _latency(start, end), status="error", operation=operation,
+               metadata=metadata, attribution=self._attribution(kwargs))  # fmt: skip
+
+    def log_success_event(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
+        self._success(kwargs, response_obj, start_time, end_time)
+
+    async def async_log_success_event(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
+        self._success(kwargs, response_obj, start_time, end_time)
+
+    def log_failure_event(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
+        self._failure(kwargs, start_time, end_time)
+
+    async def async_log_failure_event(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
+        self._failure(kwargs, start_time, end_time)
+
+
+def instrument_litellm(tracker: Any) -> UsageLogger:
+    """Register a UsageLogger in `litellm.callbacks` (once per tracker) and return it."""
+    import litellm
+
+    for callback in litellm.callbacks:
+        if isinstance(callback, UsageLogger) and callback.tracker is tracker:
+            return callback
+    logger = UsageLogger(tracker)
+    litellm.callbacks.append(logger)
+    return logger
+
+
+def uninstrument_litellm(logger: UsageLogger) -> None:
+    """Remove the logger from every LiteLLM callback list (LiteLLM copies `callbacks` into several)."""
+    import litellm
+
+    for name in ("callbacks", "success_callback", "failure_callback", "_async_success_callback",
+                 "_async_failure_callback"):  # fmt: skip
+        callbacks = getattr(litellm, name, None)
+        if isinstance(callbacks, list):
+            callbacks[:] = [c for c in callbacks if c is not logger]
+
+
+__all__ = ["UsageLogger", "instrument_litellm", "litellm_counts", "uninstrument_litellm"]
