@@ -80,7 +80,8 @@ class UsageBot:
         self.dispatcher = Dispatcher(
             COMMANDS, services, is_room_admin=self.matrix.admins.is_admin, is_bot_admin=self.matrix.is_bot_admin
         )
-        self.passive = PassiveCollector(config.storage.url) if config.ingest.mindroom else None
+        ingest = config.ingest
+        self.passive = PassiveCollector(config.storage.url, ingest.mindroom_agent_prefix) if ingest.mindroom else None
         self._watch_task: asyncio.Task[None] | None = None
 
     @classmethod

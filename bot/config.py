@@ -107,6 +107,7 @@ class WarningSettings(Strict):
 
 class IngestSettings(Strict):
     mindroom: bool = False
+    mindroom_agent_prefix: str = Field(default="mindroom_", description="only senders whose localpart starts so")
 
 
 class Config(Strict):

@@ -44,8 +44,9 @@ def final_content(
 class PassiveCollector:
     """Records MindRoom usage seen in rooms through a Tracker of its own (the bot's writer)."""
 
-    def __init__(self, storage_url: str, remember_threads: int = 10_000) -> None:
+    def __init__(self, storage_url: str, agent_prefix: str = "mindroom_", remember_threads: int = 10_000) -> None:
         self.tracker = Tracker(storage_url)
+        self.agent_prefix = agent_prefix
         self._threads: dict[str, str] = {}
         self._remember = remember_threads
 
@@ -62,6 +63,9 @@ class PassiveCollector:
             if len(self._threads) > self._remember:
                 self._threads.pop(next(iter(self._threads)))
         if "io.mindroom.ai_run" not in content and "io.mindroom.ai_run" not in (content.get("m.new_content") or {}):
+            return
+        if not sender.removeprefix("@").startswith(self.agent_prefix):
+            log.warning("ignoring MindRoom usage from %s in %s: not a MindRoom agent account", sender, room_id)
             return
         found = final_content(event_id, content, self._threads)
         if found is None:

@@ -80,7 +80,7 @@ async def _agents_work(provider: StandInOpenAI, db_url: str, room_id: str, user_
 
     async with tracking.Tracker(db_url) as tracker:
         client = AsyncOpenAI(base_url=provider.url, api_key="not-needed-on-loopback")
-        tracking.instrument_openai(client, tracker)
+        tracking.instrument_openai(client, tracker, provider="openai")  # priced as OpenAI: it stands in for it
         for agent, model, in_thread, _ in AGENT_CALLS:
             thread_id = root if in_thread else None
             with tracking.attribute(room_id=room_id, agent=agent, user_id=user_id, thread_id=thread_id):

@@ -1,0 +1,24 @@
+"""`usage-bot demo` runs to the end on its own throwaway homeserver, with exact figures."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.synapse
+
+
+def test_demo_runs_to_the_end():
+    out = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "demo"], capture_output=True, text=True, timeout=240, check=False
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    text = out.stdout
+    # researcher: gpt-4o 1,000 + 200 cached in, 300 out, then 2,400 in, 500 out = $0.01675 exactly
+    assert "researcher      2  3,600     800  4,400   $0.01675         0" in text
+    assert "Total           4  7,400   1,320  8,720  $0.017632         0" in text
+    assert "usage-bot (in the thread):" in text and "Total           3  6,600   1,200  7,800" in text
+    assert "helpdesk" not in text.split("usage-bot (in the thread):")[1]
+    assert text.strip().endswith("• cleaned up: homeserver stopped, temporary files removed")
