@@ -356,14 +356,19 @@ class MatrixBot:
         return found
 
     def _note_joins(self, room_id: str, events: Iterable[Any]) -> bool:
-        """Record the bot's joins among ``events``; True if there was one."""
+        """Record the bot's new joins among ``events``; True if there was one.
+
+        A full-state sync repeats the join that made the bot a member; only a newer one is a new join.
+        """
         joined = False
+        known = self.state.joined_ts(room_id)
         for ev in events:
             if (
                 isinstance(ev, RoomMemberEvent)
                 and ev.state_key == self.user_id
                 and ev.membership == "join"
                 and ev.prev_membership != "join"
+                and (known is None or ev.server_timestamp > known)
             ):
                 self.state.record_join(room_id, ev.server_timestamp)
                 joined = True
