@@ -33,5 +33,15 @@ test: install
 lint: install
 	$(PY) -m ruff check .
 
+# Benchmarks of issue 7: each prints its figures and writes its section of docs/benchmarks.md.
+# The query database (10M events, several GB) is built once under .bench/ and reused.
+BENCHES := hook_overhead ingest queries roundtrip memory
+
+bench: install
+	@for b in $(BENCHES); do echo "== bench.$$b"; $(PY) -m bench.$$b || exit 1; done
+
+bench-quick: install
+	@for b in $(BENCHES); do echo "== bench.$$b --quick"; $(PY) -m bench.$$b --quick || exit 1; done
+
 clean:
 	rm -rf .sample .pytest_cache .ruff_cache

@@ -75,14 +75,25 @@ class _Affine:
     cache_write: Decimal
 
     def pico(self, t: Tokens) -> int:
+        return self.pico4(t.input, t.output, t.cache_read, t.cache_write)
+
+    def pico4(self, input_tokens: int, output_tokens: int, cache_read: int, cache_write: int) -> int:
         cost = (
             self.base
-            + self.input * t.input
-            + self.output * t.output
-            + self.cache_read * t.cache_read
-            + self.cache_write * t.cache_write
+            + self.input * input_tokens
+            + self.output * output_tokens
+            + self.cache_read * cache_read
+            + self.cache_write * cache_write
         )
         return to_pico_int(cost)
+
+    def exact_ints(self) -> tuple[int, int, int, int, int] | None:
+        """The coefficients as integers when they all are (prices in whole micro-dollars per million
+        tokens, i.e. nearly every price): then integer arithmetic gives the same result, faster."""
+        values = (self.base, self.input, self.output, self.cache_read, self.cache_write)
+        if all(v == v.to_integral_value() for v in values):
+            return tuple(int(v) for v in values)  # type: ignore[return-value]
+        return None
 
 
 def to_pico_int(pico: Decimal) -> int:
@@ -103,8 +114,71 @@ class Pricer:
     def __init__(self, overrides: list[PriceOverride] | None = None) -> None:
         self._overrides = list(overrides or [])
         self._override_cache: dict[str, PriceOverride | None] = {}
-        self._model_cache: dict[tuple[str, str, int], object | None] = {}
         self._affine_cache: dict[tuple[int, int], _Affine | None] = {}
+        self._lookup_cache: dict[tuple[str, str], tuple[object, object] | None] = {}
+        # (provider, model, UTC hour) -> how to price it then: see price_pico_ms
+        self._plans: dict[tuple[str, str, int], tuple] = {}
+        self._starts: dict[int, tuple[int, ...]] = {}
+        # (id of a genai-prices price period, tier region low) -> (low, high, base, input, output,
+        # cache_read, cache_write) in integer pico-USD, for affine prices with integer coefficients
+        self._fast: dict[tuple[int, int], tuple[int, int, int, int, int, int, int]] = {}
+
+    def price_pico_ms(
+        self, provider: str, model: str, ts_ms: int, input_tokens: int, output_tokens: int, cache_read: int,
+        cache_write: int,
+    ) -> int | None:  # fmt: skip
+        """`price_pico` for the writer's hot path: no datetime or Tokens per call, integer arithmetic.
+
+        The plan for a (provider, model) in a given UTC hour (override, unknown, or a genai-prices
+        price period) is looked up once per hour; within a price tier region the affine
+        coefficients are integers for nearly every model, so a call costs a few multiplications.
+        """
+        hour = ts_ms // 3_600_000
+        plan = self._plans.get((provider, model, hour))
+        if plan is None:
+            plan = self._plan(provider, model, hour)
+        kind = plan[0]
+        if kind == 0:
+            return None
+        if kind == 1:
+            return _override_pico(plan[1], Tokens(input_tokens, output_tokens, cache_read, cache_write))
+        model_price, starts = plan[1], plan[2]
+        low = 0
+        for start in starts:
+            if input_tokens > start:
+                low = start + 1
+            else:
+                break
+        fast = self._fast.get((id(model_price), low))
+        if fast is not None and fast[0] <= input_tokens <= fast[1]:
+            return (fast[2] + fast[3] * input_tokens + fast[4] * output_tokens + fast[5] * cache_read
+                    + fast[6] * cache_write)  # fmt: skip
+        from datetime import UTC
+
+        tokens = Tokens(input_tokens, output_tokens, cache_read, cache_write)
+        return self.price_pico(provider, model, datetime.fromtimestamp(ts_ms / 1000, UTC), tokens)
+
+    def _plan(self, provider: str, model: str, hour: int) -> tuple:
+        from datetime import UTC
+
+        if len(self._plans) > 100_000:
+            self._plans.clear()
+        ts = datetime.fromtimestamp(hour * 3600, UTC)
+        override = self._override_for(provider, model)
+        if override is not None:
+            plan: tuple = (1, override)
+        else:
+            found = self._genai_model(provider, model, ts)
+            if found is None:
+                plan = (0,)
+            else:
+                model_price = found[1].get_prices(ts)  # type: ignore[attr-defined]
+                key = id(model_price)
+                if key not in self._starts:
+                    self._starts[key] = _tier_starts(model_price)
+                plan = (2, model_price, self._starts[key])
+        self._plans[(provider, model, hour)] = plan
+        return plan
 
     def price_pico(self, provider: str, model: str, ts: datetime, tokens: Tokens) -> int | None:
         override = self._override_for(provider, model)
@@ -122,6 +196,10 @@ class Pricer:
         affine = self._affine_cache[key]
         if affine is None:
             return _direct_pico(provider_info, model_info, ts, tokens)
+        if key not in self._fast:
+            ints = affine.exact_ints()
+            if ints is not None:
+                self._fast[key] = (region[0], region[1], *ints)
         return affine.pico(tokens)
 
     def price_usd(self, provider: str, model: str, ts: datetime, tokens: Tokens) -> Decimal | None:
@@ -137,10 +215,10 @@ class Pricer:
         return self._override_cache[ref]
 
     def _genai_model(self, provider: str, model: str, ts: datetime) -> tuple[object, object] | None:
-        key = (provider, model, int(ts.timestamp()) // 3600)
-        if key not in self._model_cache:
-            self._model_cache[key] = _lookup(provider, model)
-        return self._model_cache[key]  # type: ignore[return-value]
+        key = (provider, model)  # which model it is does not depend on the time; its prices do
+        if key not in self._lookup_cache:
+            self._lookup_cache[key] = _lookup(provider, model)
+        return self._lookup_cache[key]
 
 
 def _lookup(provider: str, model: str) -> tuple[object, object] | None:
@@ -176,13 +254,17 @@ def _direct_pico(provider_info: object, model_info: object, ts: datetime, t: Tok
     return usd_to_pico(calc.total_price)
 
 
-def _tier_region(model_price: object, input_tokens: int) -> tuple[int, int]:
-    """The [low, high] input-token range in which no price tier changes, containing input_tokens."""
+def _tier_starts(model_price: object) -> tuple[int, ...]:
     from genai_prices.types import TieredPrices
 
-    starts = sorted(
-        {tier.start for v in vars(model_price).values() if isinstance(v, TieredPrices) for tier in v.tiers}
+    return tuple(
+        sorted({tier.start for v in vars(model_price).values() if isinstance(v, TieredPrices) for tier in v.tiers})
     )
+
+
+def _tier_region(model_price: object, input_tokens: int) -> tuple[int, int]:
+    """The [low, high] input-token range in which no price tier changes, containing input_tokens."""
+    starts = _tier_starts(model_price)
     low, high = 0, None
     for start in starts:
         if input_tokens > start:

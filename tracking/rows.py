@@ -60,8 +60,12 @@ def recorded_to_row(r: Recorded, pricer: Pricer, now: float) -> tuple:
         raise InvalidRecord(str(exc)) from exc
     ts = r.ts if r.ts is not None else now
     ts_ms = int(ts.timestamp() * 1000) if isinstance(ts, datetime) else int(ts * 1000)
-    tokens = Tokens(r.input_tokens, r.output_tokens, r.cache_read_tokens, r.cache_write_tokens)
-    cost = _price(pricer, r.provider, r.model, ts_ms, tokens)
+    try:
+        cost = pricer.price_pico_ms(r.provider, r.model, ts_ms, r.input_tokens, r.output_tokens,
+                                    r.cache_read_tokens, r.cache_write_tokens)  # fmt: skip
+    except Exception:
+        log.exception("pricing %s/%s failed; the call is stored as unpriced", r.provider, r.model)
+        cost = None
     return (
         r.event_id or new_event_id(),
         ts_ms,

@@ -7,6 +7,7 @@ import pytest
 
 import tracking
 from tracking.store import StoreError, open_store
+from tracking.store.migrations import MIGRATIONS
 from tracking.tracker import TrackerClosed
 
 
@@ -173,10 +174,10 @@ async def test_corrupt_and_foreign_files_give_clear_errors(tmp_path):
 
 async def test_migrations_are_versioned_and_reopen_cleanly(db_url):
     store = await open_store(db_url)
-    assert await store.schema_version() == 2
+    assert await store.schema_version() == len(MIGRATIONS)
     await store.close()
     store = await open_store(db_url)
-    assert await store.schema_version() == 2
+    assert await store.schema_version() == len(MIGRATIONS)
     await store.close()
     db = Path(db_url.removeprefix("sqlite:///"))
     with sqlite3.connect(db) as conn:

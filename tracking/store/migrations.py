@@ -8,6 +8,21 @@ from __future__ import annotations
 APP_ID = "matrix-usage-bot"
 
 _ROLLUP_KEY = "room_id, hour, thread_id, agent, user_id, provider, model"
+_SUMS = """
+        calls INTEGER NOT NULL,
+        input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        cache_read_tokens INTEGER NOT NULL,
+        cache_write_tokens INTEGER NOT NULL,
+        reasoning_tokens INTEGER NOT NULL,
+        cost_pusd INTEGER NOT NULL,
+        unpriced_calls INTEGER NOT NULL,
+        error_calls INTEGER NOT NULL,"""
+_SUM_NAMES = (
+    "calls, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_pusd,"
+    " unpriced_calls, error_calls"
+)
+_SUM_OF = ", ".join(f"sum({name})" for name in _SUM_NAMES.split(", "))
 
 MIGRATIONS: list[str] = [
     # 1: raw events, hourly rollups kept in step by a trigger (so a duplicate, which inserts nothing,
@@ -120,5 +135,52 @@ MIGRATIONS: list[str] = [
         at TEXT NOT NULL,
         last_posted TEXT
     );
+    """,
+    # 3: rollups are maintained once per written batch by the store (one grouped upsert per table)
+    # instead of a row trigger per event, and coarser rollups answer the common reports without
+    # touching the fine table: per (room, agent) and per room, by UTC hour and by UTC day (day =
+    # hour // 24). Local days are still exact: the hours of a period outside whole UTC days come
+    # from the hourly tables. The new tables are filled from rollup_hourly, which is complete
+    # (raw events may have been removed by retention). A thread's report seeks its own rows.
+    f"""
+    DROP TRIGGER events_rollup;
+    CREATE INDEX rollup_thread_hour ON rollup_hourly (thread_id, hour);
+
+    CREATE TABLE rollup_agent_hourly (
+        room_id TEXT NOT NULL,
+        hour INTEGER NOT NULL,
+        agent TEXT NOT NULL,{_SUMS}
+        PRIMARY KEY (room_id, hour, agent)
+    ) WITHOUT ROWID;
+    CREATE INDEX rollup_agent_hourly_hour ON rollup_agent_hourly (hour);
+
+    CREATE TABLE rollup_agent_daily (
+        room_id TEXT NOT NULL,
+        day INTEGER NOT NULL,
+        agent TEXT NOT NULL,{_SUMS}
+        PRIMARY KEY (room_id, day, agent)
+    ) WITHOUT ROWID;
+    CREATE INDEX rollup_agent_daily_day ON rollup_agent_daily (day);
+
+    CREATE TABLE rollup_room_hourly (
+        hour INTEGER NOT NULL,
+        room_id TEXT NOT NULL,{_SUMS}
+        PRIMARY KEY (hour, room_id)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE rollup_room_daily (
+        day INTEGER NOT NULL,
+        room_id TEXT NOT NULL,{_SUMS}
+        PRIMARY KEY (day, room_id)
+    ) WITHOUT ROWID;
+
+    INSERT INTO rollup_agent_hourly (room_id, hour, agent, {_SUM_NAMES})
+        SELECT room_id, hour, agent, {_SUM_OF} FROM rollup_hourly GROUP BY room_id, hour, agent;
+    INSERT INTO rollup_agent_daily (room_id, day, agent, {_SUM_NAMES})
+        SELECT room_id, hour / 24, agent, {_SUM_OF} FROM rollup_agent_hourly GROUP BY room_id, hour / 24, agent;
+    INSERT INTO rollup_room_hourly (hour, room_id, {_SUM_NAMES})
+        SELECT hour, room_id, {_SUM_OF} FROM rollup_agent_hourly GROUP BY hour, room_id;
+    INSERT INTO rollup_room_daily (day, room_id, {_SUM_NAMES})
+        SELECT day, room_id, {_SUM_OF} FROM rollup_agent_daily GROUP BY day, room_id;
     """,
 ]

@@ -19,6 +19,7 @@ from .base import (
     Sums,
 )
 from .migrations import APP_ID, MIGRATIONS
+from .rollups import BATCH_TABLE, ROLLUP_UPDATES, ROLLUP_UPSERTS, aggregate, rollup_query
 from .room_settings import RoomSettingsMixin
 
 log = logging.getLogger(__name__)
@@ -50,9 +51,10 @@ class SQLiteStore(RoomSettingsMixin):
         self.path = path
         self._conn = conn
         self._write_lock = asyncio.Lock()
+        self._batch_table_ready = False
 
     @classmethod
-    async def open(cls, path: str, *, busy_timeout_ms: int = 5000) -> SQLiteStore:
+    async def open(cls, path: str, *, busy_timeout_ms: int = 5000, cache_kib: int = 32768) -> SQLiteStore:
         if path != ":memory:":
             Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -65,6 +67,8 @@ class SQLiteStore(RoomSettingsMixin):
             await store._check_and_migrate()
             await conn.execute("PRAGMA journal_mode = WAL")
             await conn.execute("PRAGMA synchronous = FULL")
+            await conn.execute(f"PRAGMA cache_size = -{int(cache_kib)}")
+            await conn.execute("PRAGMA temp_store = MEMORY")
         except BaseException:
             await conn.close()
             raise
@@ -126,8 +130,14 @@ class SQLiteStore(RoomSettingsMixin):
                     raise StoreLocked(str(exc)) from exc
                 raise
             try:
+                before = (await self._fetchone("SELECT coalesce(max(seq), 0) FROM events"))[0]
                 cursor = await self._conn.executemany(_INSERT, rows)
                 inserted = cursor.rowcount
+                if inserted == len(rows):  # the usual case: sum the batch here, one upsert per rollup row
+                    for table, values in aggregate(rows).items():
+                        await self._conn.executemany(ROLLUP_UPSERTS[table], values)
+                elif inserted:  # duplicates were skipped: sum what was really inserted, in SQL
+                    await self._update_rollups(before)
                 if rejected:
                     await self._conn.executemany(
                         "INSERT INTO rejected_events (received_ms, reason, payload) VALUES (?, ?, ?)", rejected
@@ -140,9 +150,25 @@ class SQLiteStore(RoomSettingsMixin):
                 raise
         return inserted
 
+    async def _update_rollups(self, after_seq: int) -> None:
+        """Add the events with seq > after_seq (this transaction's inserts) to every rollup table."""
+        if not self._batch_table_ready:
+            await self._conn.execute(BATCH_TABLE)
+            self._batch_table_ready = True
+        for statement in ROLLUP_UPDATES:
+            await self._conn.execute(statement, (after_seq,) if "?" in statement else ())
+
     async def sum_rollups(self, start_hour: int, end_hour: int, filters: Filters, group: str | None) -> list[Sums]:
-        """Totals over whole UTC hours [start_hour, end_hour), one row per group value."""
-        return await self._sums("rollup_hourly", _SUM_COLUMNS, "hour", start_hour, end_hour, filters, group)
+        """Totals over whole UTC hours [start_hour, end_hour), one row per group value.
+
+        Answered from the coarsest rollups that hold the filter and group columns; whole UTC days
+        inside the span come from the daily tables, the hours around them from the hourly ones.
+        """
+        sql, params = rollup_query(start_hour, end_hour, filters, group)
+        rows = await self._fetchall(sql, params)
+        if group is None:
+            return [Sums.from_row(r) for r in rows if r[1]]
+        return [Sums.from_row(r) for r in rows]
 
     async def sum_events(self, start_ms: int, end_ms: int, filters: Filters, group: str | None) -> list[Sums]:
         """Totals over raw events with start_ms <= ts_ms < end_ms, one row per group value."""

@@ -1,0 +1,98 @@
+"""Builds (once, cached under .bench/) the query benchmark's databases: N events over 400 days.
+
+Not through the hook: worker processes generate the calls of `bench/data.py` and turn them into
+priced rows with the writer's own `recorded_to_row`; the main process inserts them with
+executemany and adds them to the rollups with the store's own batch aggregation
+(`tracking.store.rollups.aggregate` and `ROLLUP_UPSERTS`), with the secondary indexes created at
+the end. The result is the database the tracker would have written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing
+import sqlite3
+import time
+from pathlib import Path
+
+from tracking.pricing import Pricer
+from tracking.rows import Recorded, recorded_to_row
+from tracking.store import EVENT_COLUMNS, open_store
+from tracking.store.rollups import ROLLUP_UPSERTS, aggregate
+
+from . import common, data
+
+DAYS = 400
+CHUNK = 200_000
+_INSERT = f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' for _ in EVENT_COLUMNS)})"
+
+
+def _chunk(args: tuple[int, int, float, float]) -> tuple[list[tuple], dict[str, list[tuple]]]:
+    index, count, start, end = args
+    w = data.world()
+    pricer, fields, rows = Pricer(), Recorded._fields, []
+    for j, kw in enumerate(data.calls(w, count, start, end, seed=1000 + index, offset=index * CHUNK)):
+        ts_ms = int(kw["ts"] * 1000)
+        kw["event_id"] = f"{ts_ms:012x}{index:06x}{j:014x}"
+        rows.append(recorded_to_row(Recorded(**{f: kw.get(f) for f in fields}), pricer, kw["ts"]))
+    return rows, aggregate(rows)
+
+
+def build(path: Path, events: int, end_s: float | None = None, days: int = DAYS, workers: int = 2) -> dict:
+    """The database at path with `events` events over `days` days ending at end_s (default: now)."""
+    marker = path.with_name(path.name + ".json")
+    if path.exists() and marker.exists():
+        info = json.loads(marker.read_text())
+        if info.get("events") == events and info.get("days") == days:
+            return info
+    common.remove_db(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    end_s = end_s or time.time()
+    start_s = end_s - days * 86400
+    started = time.perf_counter()
+
+    async def create() -> None:
+        store = await open_store(f"sqlite:///{path}")
+        await store.close()
+
+    asyncio.run(create())
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = DELETE")
+    conn.execute("PRAGMA synchronous = OFF")
+    conn.execute("PRAGMA cache_size = -1000000")
+    indexes = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL").fetchall()
+    for name, _sql in indexes:
+        conn.execute(f"DROP INDEX {name}")
+    chunks = []
+    n_chunks = -(-events // CHUNK)
+    for i in range(n_chunks):
+        count = min(CHUNK, events - i * CHUNK)
+        a = start_s + (end_s - start_s) * i * CHUNK / events
+        b = start_s + (end_s - start_s) * (i * CHUNK + count) / events
+        chunks.append((i, count, a, b))
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        for done, (rows, rollups) in enumerate(pool.imap(_chunk, chunks), 1):
+            conn.execute("BEGIN")
+            conn.executemany(_INSERT, rows)
+            for table, values in rollups.items():
+                conn.executemany(ROLLUP_UPSERTS[table], values)
+            conn.execute("COMMIT")
+            if done % 10 == 0 or done == n_chunks:
+                print(f"  {path.name}: {min(done * CHUNK, events):,} of {events:,} events"
+                      f" ({time.perf_counter() - started:.0f}s)", flush=True)  # fmt: skip
+    for _name, sql in indexes:
+        conn.execute(sql)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.close()
+    info = {
+        "events": events,
+        "days": days,
+        "start_s": start_s,
+        "end_s": end_s,
+        "build_seconds": round(time.perf_counter() - started, 1),
+        "size_mb": round(path.stat().st_size / 1e6),
+    }
+    marker.write_text(json.dumps(info))
+    print(f"  built {path} in {info['build_seconds']}s ({info['size_mb']:,} MB)", flush=True)
+    return info

@@ -1,0 +1,42 @@
+"""The benchmarks' quick modes as a smoke test: each completes and its answers are right (no timings)."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from bench import ingest, queries
+
+
+def test_ingest_quick(tmp_path):
+    report = ingest.run(quick=True, workdir=tmp_path)
+    assert report["problems"] == []
+    assert report["ours"]["stored"] == report["ours"]["events"] == 20_000
+
+
+def test_queries_quick(tmp_path):
+    report = queries.run(quick=True, workdir=tmp_path)
+    assert report["problems"] == []
+    (results,) = report["by_size"].values()
+    assert all(r["equal"] for r in results.values())
+
+
+@pytest.mark.skipif(importlib.util.find_spec("synapse") is None, reason="needs matrix-synapse (the demo extra)")
+def test_roundtrip_and_memory_quick():
+    from bench import memory, roundtrip
+
+    report = roundtrip.run(quick=True)
+    assert report["problems"] == []
+    assert report["stats"]["usage"][0] > 0 and report["stats"]["echo"][0] > 0
+    assert memory.run(quick=True)["problems"] == []
+
+
+def test_hook_overhead_quick():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "bench.hook_overhead", "--quick"], capture_output=True, text=True,
+                         timeout=300, check=False)  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "hook's own cost" in out.stdout

@@ -1,0 +1,196 @@
+"""The rollup tables: how a written batch updates them, and which of them answers a report.
+
+Every table holds the same additive sums. They differ in key and time bucket:
+
+| table                 | key                                                     | bucket       |
+| --------------------- | ------------------------------------------------------- | ------------ |
+| `rollup_hourly`       | room, thread, agent, user, provider, model              | UTC hour     |
+| `rollup_agent_hourly` | room, agent                                             | UTC hour     |
+| `rollup_agent_daily`  | room, agent                                             | UTC day      |
+| `rollup_room_hourly`  | room                                                    | UTC hour     |
+| `rollup_room_daily`   | room                                                    | UTC day      |
+
+A UTC day is `hour // 24`. Reports ask for whole UTC hours (local midnights fall on UTC hours in
+most timezones; `queries.py` sums the partial ones from raw events), so a span of hours is split
+into whole UTC days (daily table) and the hours before and after them (hourly table). The fine
+table answers anything the coarse ones cannot (threads, users, models).
+
+The store updates all of them once per written batch, inside the batch's transaction, from the
+events that the batch really inserted (`seq` above the largest before it: duplicates insert
+nothing, so they never reach a rollup). That replaces the per-event trigger of migration 1, whose
+one upsert per event per table was the bulk of the write cost.
+"""
+
+from __future__ import annotations
+
+from .base import GROUP_COLUMNS, Filters
+
+FINE_KEY = ("room_id", "hour", "thread_id", "agent", "user_id", "provider", "model")
+SUM_NAMES = (
+    "calls",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "cost_pusd",
+    "unpriced_calls",
+    "error_calls",
+)
+_SUM_LIST = ", ".join(SUM_NAMES)
+_SUM_OF = ", ".join(f"sum({name})" for name in SUM_NAMES)
+_ADD = ", ".join(f"{name} = {name} + excluded.{name}" for name in SUM_NAMES)
+_FINE = ", ".join(FINE_KEY)
+
+BATCH_TABLE = f"CREATE TEMP TABLE IF NOT EXISTS batch_rollup ({_FINE}, {_SUM_LIST})"
+
+
+def _upsert(table: str, key: tuple[str, ...], select_key: tuple[str, ...]) -> str:
+    cols = ", ".join(key)
+    return (
+        f"INSERT INTO {table} ({cols}, {_SUM_LIST})"
+        f" SELECT {', '.join(select_key)}, {_SUM_OF} FROM temp.batch_rollup WHERE true"
+        f" GROUP BY {', '.join(select_key)}"
+        f" ON CONFLICT ({cols}) DO UPDATE SET {_ADD}"
+    )
+
+
+#: Run in order inside the writing transaction; the one `?` is the largest seq before the batch.
+ROLLUP_UPDATES: tuple[str, ...] = (
+    "DELETE FROM temp.batch_rollup",
+    f"INSERT INTO temp.batch_rollup ({_FINE}, {_SUM_LIST})"
+    f" SELECT {_FINE}, count(*), sum(input_tokens), sum(output_tokens), sum(cache_read_tokens),"
+    " sum(cache_write_tokens), sum(reasoning_tokens), sum(coalesce(cost_pusd, 0)), sum(cost_pusd IS NULL),"
+    f" sum(status = 'error') FROM events WHERE seq > ? GROUP BY {_FINE}",
+    _upsert("rollup_hourly", FINE_KEY, FINE_KEY),
+    _upsert("rollup_agent_hourly", ("room_id", "hour", "agent"), ("room_id", "hour", "agent")),
+    _upsert("rollup_agent_daily", ("room_id", "day", "agent"), ("room_id", "hour / 24", "agent")),
+    _upsert("rollup_room_hourly", ("hour", "room_id"), ("hour", "room_id")),
+    _upsert("rollup_room_daily", ("day", "room_id"), ("hour / 24", "room_id")),
+)
+
+
+def _upsert_values(table: str, key: tuple[str, ...]) -> str:
+    cols = ", ".join(key)
+    marks = ", ".join("?" for _ in key + SUM_NAMES)
+    return f"INSERT INTO {table} ({cols}, {_SUM_LIST}) VALUES ({marks}) ON CONFLICT ({cols}) DO UPDATE SET {_ADD}"
+
+
+#: The same updates from sums computed in Python (`aggregate`), one executemany per table.
+ROLLUP_UPSERTS: dict[str, str] = {
+    "rollup_hourly": _upsert_values("rollup_hourly", FINE_KEY),
+    "rollup_agent_hourly": _upsert_values("rollup_agent_hourly", ("room_id", "hour", "agent")),
+    "rollup_agent_daily": _upsert_values("rollup_agent_daily", ("room_id", "day", "agent")),
+    "rollup_room_hourly": _upsert_values("rollup_room_hourly", ("hour", "room_id")),
+    "rollup_room_daily": _upsert_values("rollup_room_daily", ("day", "room_id")),
+}
+
+
+def aggregate(rows: list[tuple]) -> dict[str, list[tuple]]:
+    """The rollup rows of a batch of event rows (EVENT_COLUMNS order), for ROLLUP_UPSERTS.
+
+    Only valid when every row of the batch was inserted (no duplicate event_id): the store checks.
+    """
+    fine: dict[tuple, list[int]] = {}
+    get = fine.get
+    for r in rows:
+        key = (r[3], r[2], r[4], r[5], r[6], r[9], r[10])
+        cost = r[16]
+        sums = get(key)
+        if sums is None:
+            fine[key] = [1, r[11], r[12], r[13], r[14], r[15], cost or 0, 1 if cost is None else 0,
+                         1 if r[18] == "error" else 0]  # fmt: skip
+        else:
+            sums[0] += 1
+            sums[1] += r[11]
+            sums[2] += r[12]
+            sums[3] += r[13]
+            sums[4] += r[14]
+            sums[5] += r[15]
+            if cost is None:
+                sums[7] += 1
+            else:
+                sums[6] += cost
+            if r[18] == "error":
+                sums[8] += 1
+    agent_hourly: dict[tuple, list[int]] = {}
+    room_hourly: dict[tuple, list[int]] = {}
+    for (room, hour, _thread, agent, _user, _provider, _model), sums in fine.items():
+        _add(agent_hourly, (room, hour, agent), sums)
+        _add(room_hourly, (hour, room), sums)
+    agent_daily: dict[tuple, list[int]] = {}
+    for (room, hour, agent), sums in agent_hourly.items():
+        _add(agent_daily, (room, hour // 24, agent), sums)
+    room_daily: dict[tuple, list[int]] = {}
+    for (hour, room), sums in room_hourly.items():
+        _add(room_daily, (hour // 24, room), sums)
+    return {
+        "rollup_hourly": [(*key, *sums) for key, sums in fine.items()],
+        "rollup_agent_hourly": [(*key, *sums) for key, sums in agent_hourly.items()],
+        "rollup_agent_daily": [(*key, *sums) for key, sums in agent_daily.items()],
+        "rollup_room_hourly": [(*key, *sums) for key, sums in room_hourly.items()],
+        "rollup_room_daily": [(*key, *sums) for key, sums in room_daily.items()],
+    }
+
+
+def _add(table: dict[tuple, list[int]], key: tuple, sums: list[int]) -> None:
+    into = table.get(key)
+    if into is None:
+        table[key] = sums.copy()
+    else:
+        for i in range(9):
+            into[i] += sums[i]
+
+
+_ROOM, _AGENT = frozenset({"room_id"}), frozenset({"room_id", "agent"})
+
+
+def rollup_tables(filters: Filters, group: str | None) -> tuple[str, str | None]:
+    """(hourly table, daily table or None) holding every column the filters and the group need."""
+    needed = set(filters)
+    if group is not None and group != "hour":
+        needed.add(GROUP_COLUMNS[group])
+    if "room_id" in filters and needed <= _AGENT:  # room first in the key: a range seek per room
+        level = "agent"
+    elif needed <= _ROOM:
+        level = "room"
+    elif needed <= _AGENT:
+        level = "agent"
+    else:
+        return "rollup_hourly", None
+    daily = None if group == "hour" else f"rollup_{level}_daily"
+    return f"rollup_{level}_hourly", daily
+
+
+def rollup_query(start_hour: int, end_hour: int, filters: Filters, group: str | None) -> tuple[str, list]:
+    """One SELECT summing [start_hour, end_hour) by group (key NULL without a group)."""
+    hourly, daily = rollup_tables(filters, group)
+    spans: list[tuple[str, str, int, int]] = []
+    first_day, last_day = -(-start_hour // 24), end_hour // 24
+    if daily is not None and first_day < last_day:
+        if start_hour < first_day * 24:
+            spans.append((hourly, "hour", start_hour, first_day * 24))
+        spans.append((daily, "day", first_day, last_day))
+        if last_day * 24 < end_hour:
+            spans.append((hourly, "hour", last_day * 24, end_hour))
+    else:
+        spans.append((hourly, "hour", start_hour, end_hour))
+    key = "NULL" if group is None else GROUP_COLUMNS[group]
+    arms, params = [], []
+    for table, bucket, start, end in spans:
+        clauses = [f"{bucket} >= ?", f"{bucket} < ?"]
+        params.extend((start, end))
+        for column, value in filters.items():
+            if isinstance(value, tuple):
+                clauses.append(f"{column} IN ({', '.join('?' for _ in value)})")
+                params.extend(value)
+            else:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        arms.append((table, " AND ".join(clauses)))
+    group_by = "" if group is None else " GROUP BY k"
+    if len(arms) == 1:
+        table, where = arms[0]
+        return f"SELECT {key} AS k, {_SUM_OF} FROM {table} WHERE {where}{group_by}", params
+    inner = " UNION ALL ".join(f"SELECT {key} AS k, {_SUM_LIST} FROM {table} WHERE {where}" for table, where in arms)
+    return f"SELECT k, {_SUM_OF} FROM ({inner}){group_by}", params
