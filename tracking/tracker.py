@@ -47,7 +47,7 @@ class Tracker:
         timezone: str = "UTC",
         quotas: QuotaSettings | None = None,
         clock: Callable[[], datetime] | None = None,  # for tests: stamps events and sets quota windows
-        batch_size: int = 5000,
+        batch_size: int = 20_000,
         flush_interval: float = 0.05,
     ) -> None:
         self.url = url

@@ -61,7 +61,7 @@ class Writer(threading.Thread):
         url: str,
         pricer: Pricer,
         *,
-        batch_size: int = 5000,
+        batch_size: int = 20_000,
         interval: float = 0.05,
         give_up_after: float = 30.0,
     ) -> None:
