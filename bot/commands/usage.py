@@ -63,14 +63,26 @@ async def me(req: Request, period: str | None) -> Answer:
     return summary_answer(f"Usage by {req.sender} in this room", reports, top)
 
 
-@registry.command("rooms", help="every room, one row each", args=[PERIOD], permission=Permission.BOT_ADMIN)
+ONLY_IN_DIRECT_CHAT = Answer(
+    "This answer covers every room, so I give it only in a direct chat with you: ask me there.",
+    "This answer covers every room, so I give it only in a direct chat with you: ask me there.",
+)
+
+
+@registry.command("rooms", help="every room, one row each (in a direct chat with the bot)", args=[PERIOD],
+                  permission=Permission.BOT_ADMIN)  # fmt: skip
 async def rooms(req: Request, period: str | None) -> Answer:
+    if not req.is_direct:
+        return ONLY_IN_DIRECT_CHAT
     report = await usage_report(req.services.store, req.period(period), group="room")
     return breakdown_answer("Usage in all rooms by room", report, _room_label(req))
 
 
-@registry.command("all", help="every room together, by agent", args=[PERIOD], permission=Permission.BOT_ADMIN)
+@registry.command("all", help="every room together, by agent (in a direct chat with the bot)", args=[PERIOD],
+                  permission=Permission.BOT_ADMIN)  # fmt: skip
 async def all_rooms(req: Request, period: str | None) -> Answer:
+    if not req.is_direct:
+        return ONLY_IN_DIRECT_CHAT
     report = await usage_report(req.services.store, req.period(period), group="agent")
     return breakdown_answer("Usage in all rooms by agent", report)
 

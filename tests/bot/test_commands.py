@@ -63,10 +63,13 @@ async def test_arguments_never_widen_the_scope(dispatcher, body):
     assert "secret-agent-b" not in answer.html and ROOM_B not in answer.html and "999,999" not in answer.plain
 
 
-async def test_bot_admin_sees_every_room(dispatcher):
-    answer = await ask(dispatcher, "!usage rooms", sender=ADMIN)
+async def test_bot_admin_sees_every_room_in_a_direct_chat_only(dispatcher):
+    answer = await ask(dispatcher, "!usage rooms", sender=ADMIN, room="!dm:example.org", direct=True)
     assert "Room Bee (!b:example.org)" in answer.plain and "999,999" in answer.plain
-    assert "secret-agent-b" in (await ask(dispatcher, "!usage all", sender=ADMIN)).plain
+    everything = await ask(dispatcher, "!usage all", sender=ADMIN, room="!dm:example.org", direct=True)
+    assert "secret-agent-b" in everything.plain
+    in_room = await ask(dispatcher, "!usage rooms", sender=ADMIN)
+    assert "only in a direct chat" in in_room.plain and "Room Bee" not in in_room.plain
     refused = await ask(dispatcher, "!usage all")
     assert refused.plain == "Sorry, only bot admins may run !usage all [P]."
 

@@ -90,7 +90,7 @@ async def test_two_rooms_never_leak(make_user, make_usage_bot, agents):
             assert room_b not in text or room_b in body, (body, text)  # only ever echoed back from the command
 
 
-async def test_bot_admins_see_all_rooms(make_user, make_usage_bot, agents):
+async def test_bot_admins_see_all_rooms_in_a_direct_chat(make_user, make_usage_bot, agents):
     alice = await make_user("alice")
     boss = await make_user("boss")
     bot = await make_usage_bot(admins=[boss.user_id])
@@ -101,9 +101,13 @@ async def test_bot_admins_see_all_rooms(make_user, make_usage_bot, agents):
     await agents.flush()
     refused = await ask(alice, bot, room_a, "!usage rooms")
     assert refused.body == "Sorry, only bot admins may run !usage rooms [P]."
-    rooms = await ask(boss, bot, room_a, "!usage rooms")
+    not_here = await ask(boss, bot, room_a, "!usage all")
+    assert "only in a direct chat" in not_here.body and "bravo" not in not_here.body
+    dm = (await boss.client.room_create(invite=[bot.user_id], is_direct=True)).room_id
+    await boss.wait_membership(dm, bot.user_id, "join")
+    rooms = await ask(boss, bot, dm, "!usage rooms")
     assert room_a in rooms.body and room_b in rooms.body and "303" in rooms.body
-    everything = await ask(boss, bot, room_a, "!usage all")
+    everything = await ask(boss, bot, dm, "!usage all")
     assert "alpha-agent" in everything.body and "bravo-agent" in everything.body
 
 
