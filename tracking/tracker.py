@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+QUOTA_TIMEOUT = 5.0
+"""Seconds a quota check may wait for the store (busy writer, locked database) before it gives up."""
+
 
 class TrackerClosed(RuntimeError):
     """record() was called on a tracker that is closed or was never started."""
@@ -227,19 +230,21 @@ class Tracker:
         self, *, room_id: str | None = None, agent: str | None = None, user_id: str | None = None
     ) -> QuotaStatus | None:
         """The tightest quota that a call with this attribution counts against, with its use; None if none."""
-        return await asyncio.wrap_future(self._quota_call("check", room_id=room_id, agent=agent, user_id=user_id))
+        future = self._quota_call("check", room_id=room_id, agent=agent, user_id=user_id)
+        return await asyncio.wait_for(asyncio.wrap_future(future), QUOTA_TIMEOUT)
 
     def check_quota_sync(
         self, *, room_id: str | None = None, agent: str | None = None, user_id: str | None = None
     ) -> QuotaStatus | None:
-        return self._quota_call("check", room_id=room_id, agent=agent, user_id=user_id).result()
+        return self._quota_call("check", room_id=room_id, agent=agent, user_id=user_id).result(QUOTA_TIMEOUT)
 
     async def enforce_quota(self, **attribution: str | None) -> None:
         """Raise tracking.QuotaExceeded if a hard quota for this attribution (or the context's) is used up."""
-        await asyncio.wrap_future(self._quota_call("enforce", **self._attribution(attribution)))
+        future = self._quota_call("enforce", **self._attribution(attribution))
+        await asyncio.wait_for(asyncio.wrap_future(future), QUOTA_TIMEOUT)
 
     def enforce_quota_sync(self, **attribution: str | None) -> None:
-        self._quota_call("enforce", **self._attribution(attribution)).result()
+        self._quota_call("enforce", **self._attribution(attribution)).result(QUOTA_TIMEOUT)
 
     @staticmethod
     def _attribution(given: dict[str, str | None]) -> dict[str, str | None]:
