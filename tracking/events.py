@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
+from random import getrandbits
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -23,8 +23,13 @@ METADATA_MAX_BYTES = 4096
 
 
 def new_event_id() -> str:
-    """A time-ordered unique id (milliseconds, then 80 random bits), so new rows append to the index."""
-    return f"{time.time_ns() // 1_000_000:012x}{os.urandom(10).hex()}"
+    """A time-ordered unique id (milliseconds, then 80 random bits), so new rows append to the index.
+
+    The bits come from `random`'s generator (seeded from the OS, reseeded in a forked child by the
+    standard library): ids need uniqueness, not secrecy, and this is a fifth of `os.urandom`'s cost
+    on the writer's hot path.
+    """
+    return f"{time.time_ns() // 1_000_000:012x}{getrandbits(80):020x}"
 
 
 def token_problem(

@@ -41,7 +41,57 @@ class InvalidRecord(ValueError):
 
 
 def recorded_to_row(r: Recorded, pricer: Pricer, now: float) -> tuple:
-    """Validate (the same rules as UsageEvent, without pydantic's cost on the hot path) and price."""
+    """Validate (the same rules as UsageEvent, without pydantic's cost on the hot path) and price.
+
+    The writer calls this for every event, so the common case (integer counts that satisfy the
+    conventions, string provider and model, no metadata) is checked in one expression; anything
+    else goes through the checks that name the problem.
+    """
+    (ts, event_id, provider, model, inp, out, cache_read, cache_write, reasoning, operation, latency,
+     status, metadata, room_id, thread_id, agent, user_id, session_id) = r  # fmt: skip
+    if not (
+        type(inp) is int and type(out) is int and type(cache_read) is int and type(cache_write) is int
+        and type(reasoning) is int and 0 <= cache_read and 0 <= cache_write and cache_read + cache_write <= inp
+        and 0 <= reasoning <= out and type(provider) is str and provider and type(model) is str and model
+        and (status == "ok" or status == "error")
+        and (latency is None or ((type(latency) is float or type(latency) is int) and latency >= 0))
+    ):  # fmt: skip
+        _raise_problem(r)
+    metadata_text = _metadata(metadata) if metadata else None
+    if ts is None:
+        ts = now
+    ts_ms = int(ts.timestamp() * 1000) if isinstance(ts, datetime) else int(ts * 1000)
+    try:
+        cost = pricer.price_pico_ms(provider, model, ts_ms, inp, out, cache_read, cache_write)
+    except Exception:
+        log.exception("pricing %s/%s failed; the call is stored as unpriced", provider, model)
+        cost = None
+    return (
+        event_id or new_event_id(),
+        ts_ms,
+        ts_ms // MS_PER_HOUR,
+        room_id or "",
+        thread_id or "",
+        agent or "",
+        user_id or "",
+        session_id,
+        operation or "chat",
+        provider,
+        model,
+        inp,
+        out,
+        cache_read,
+        cache_write,
+        reasoning,
+        cost,
+        latency,
+        status,
+        metadata_text,
+    )
+
+
+def _raise_problem(r: Recorded) -> None:
+    """Raise InvalidRecord naming what is wrong with a record that failed the fast check."""
     problem = token_problem(r.input_tokens, r.output_tokens, r.cache_read_tokens, r.cache_write_tokens,
                             r.reasoning_tokens)
     if problem:
@@ -54,40 +104,13 @@ def recorded_to_row(r: Recorded, pricer: Pricer, now: float) -> tuple:
         raise InvalidRecord(f"status must be 'ok' or 'error', got {r.status!r}")
     if r.latency_ms is not None and (not isinstance(r.latency_ms, int | float) or r.latency_ms < 0):
         raise InvalidRecord(f"latency_ms must be a non-negative number, got {r.latency_ms!r}")
+
+
+def _metadata(value: Any) -> str | None:
     try:
-        metadata = metadata_json(r.metadata)
+        return metadata_json(value)
     except ValueError as exc:
         raise InvalidRecord(str(exc)) from exc
-    ts = r.ts if r.ts is not None else now
-    ts_ms = int(ts.timestamp() * 1000) if isinstance(ts, datetime) else int(ts * 1000)
-    try:
-        cost = pricer.price_pico_ms(r.provider, r.model, ts_ms, r.input_tokens, r.output_tokens,
-                                    r.cache_read_tokens, r.cache_write_tokens)  # fmt: skip
-    except Exception:
-        log.exception("pricing %s/%s failed; the call is stored as unpriced", r.provider, r.model)
-        cost = None
-    return (
-        r.event_id or new_event_id(),
-        ts_ms,
-        ts_ms // MS_PER_HOUR,
-        r.room_id or "",
-        r.thread_id or "",
-        r.agent or "",
-        r.user_id or "",
-        r.session_id,
-        r.operation or "chat",
-        r.provider,
-        r.model,
-        r.input_tokens,
-        r.output_tokens,
-        r.cache_read_tokens,
-        r.cache_write_tokens,
-        r.reasoning_tokens,
-        cost,
-        r.latency_ms,
-        r.status,
-        metadata,
-    )
 
 
 def event_to_row(event: UsageEvent, pricer: Pricer) -> tuple:

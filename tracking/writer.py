@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from .pricing import Pricer
 from .rows import InvalidRecord, Recorded, recorded_to_row
-from .store import EVENT_COLUMNS, Store, StoreError, open_store
+from .store import EVENT_COLUMNS, RowBatch, Store, StoreError, open_store, prepare_batch
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -77,6 +77,8 @@ class Writer(threading.Thread):
         self.open_error: BaseException | None = None
         self.spill_path: Path | None = None
         self._closing = False
+        self._held: list[Recorded | FlushMarker] = []
+        self._preparer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="usage-writer-prepare")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self.store: Store | None = None
@@ -125,42 +127,76 @@ class Writer(threading.Thread):
                     break
         finally:
             self.store = None
+            self._preparer.shutdown(wait=False)
             await store.close()
 
     async def _drain(self, store: Store) -> None:
-        while self.queue:
-            batch: list[Recorded] = []
-            markers: list[FlushMarker] = []
-            while self.queue and len(batch) < self.batch_size:
-                item = self.queue.popleft()
-                if isinstance(item, FlushMarker):
-                    markers.append(item)
-                    break
-                batch.append(item)
-            if batch and not await self._write(store, batch):
-                return
-            for marker in markers:
-                marker.complete()
+        """Write everything queued, one batch per transaction, in order.
 
-    async def _write(self, store: Store, batch: list[Recorded]) -> bool:
+        While the database thread writes one batch, a helper thread validates, prices and sums the
+        next, so the two overlap on separate cores (this loop only steers). A flush marker
+        completes once every batch before it is committed.
+        """
+        loop = asyncio.get_running_loop()
+        writing: asyncio.Task[bool] | None = None
+        writing_markers: list[FlushMarker] = []
+        while self.queue or writing is not None:
+            batch, markers = self._take()
+            self._held = [*batch, *markers]
+            preparing = loop.run_in_executor(self._preparer, self._prepare, batch) if batch else None
+            if writing is not None:
+                written = await writing
+                writing = None
+                if not written:
+                    if preparing is not None:
+                        await preparing
+                    return
+                for marker in writing_markers:
+                    marker.complete()
+            self._held = []
+            if preparing is None:
+                for marker in markers:
+                    marker.complete()
+            else:
+                writing = asyncio.create_task(self._write(store, batch, await preparing))
+                writing_markers = markers
+
+    def _take(self) -> tuple[list[Recorded], list[FlushMarker]]:
+        """The next batch: up to batch_size records, ending early after a flush marker."""
+        batch: list[Recorded] = []
+        markers: list[FlushMarker] = []
+        queue = self.queue
+        while queue and len(batch) < self.batch_size:
+            item = queue.popleft()
+            if isinstance(item, FlushMarker):
+                markers.append(item)
+                break
+            batch.append(item)
+        return batch, markers
+
+    def _prepare(self, batch: list[Recorded]) -> RowBatch:
         rows, rejected = self._rows(batch)
+        return prepare_batch(rows, rejected)
+
+    async def _write(self, store: Store, batch: list[Recorded], prepared: RowBatch) -> bool:
         delay, started = 0.05, time.monotonic()
         while True:
             try:
-                inserted = await store.insert_rows(rows, rejected)
+                inserted = await store.insert_batch(prepared)
             except Exception as exc:
                 self.stats.retries += 1
                 if self._closing and time.monotonic() - started > self.give_up_after:
                     self._spill(batch, exc)
                     return False
                 level = logging.WARNING if isinstance(exc, StoreError) else logging.ERROR
-                log.log(level, "writing %d usage events failed (%s); retrying in %.2fs", len(rows), exc, delay)
+                log.log(level, "writing %d usage events failed (%s); retrying in %.2fs", len(prepared.rows), exc,
+                        delay)  # fmt: skip
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
                 continue
             self.stats.stored += inserted
-            self.stats.duplicates += len(rows) - inserted
-            self.stats.rejected += len(rejected)
+            self.stats.duplicates += len(prepared.rows) - inserted
+            self.stats.rejected += len(prepared.rejected)
             return True
 
     def _rows(self, batch: list[Recorded]) -> tuple[list[tuple], list[tuple[int, str, str]]]:
@@ -177,8 +213,10 @@ class Writer(threading.Thread):
 
     def _spill(self, batch: list[Recorded], exc: BaseException) -> None:
         """Last resort at close: keep every unwritten event in a JSON-lines file for `usage-bot ingest`."""
-        pending = batch + [item for item in self.queue if isinstance(item, Recorded)]
-        markers = [item for item in self.queue if isinstance(item, FlushMarker)]
+        waiting = [*self._held, *self.queue]
+        pending = batch + [item for item in waiting if isinstance(item, Recorded)]
+        markers = [item for item in waiting if isinstance(item, FlushMarker)]
+        self._held = []
         self.queue.clear()
         base = Path(self.url.removeprefix("sqlite:///")).expanduser()
         path = base.with_name(f"{base.name}.unwritten-{int(time.time())}.jsonl")

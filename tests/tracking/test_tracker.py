@@ -1,4 +1,5 @@
 import asyncio
+import json
 import sqlite3
 import threading
 from pathlib import Path
@@ -155,6 +156,26 @@ async def test_unwritable_store_at_close_saves_events_for_ingest(tmp_path):
     result = await ingest_lines(store, tracker.spill_path.read_text().splitlines(), Pricer())
     await store.close()
     assert (result.stored, result.errors) == (1, [])
+
+
+async def test_unwritable_store_at_close_saves_every_batch_including_the_prepared_one(tmp_path):
+    """Batches of 3: one is being written, the next already prepared, the rest queued; none is lost."""
+    db = tmp_path / "usage.db"
+    tracker = tracking.Tracker(f"sqlite:///{db}", batch_size=3)
+    tracker._writer.give_up_after = 0.5
+    await asyncio.to_thread(tracker.start)
+    blocker = sqlite3.connect(db, timeout=0, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    for i in range(10):
+        tracker.record(provider="openai", model="gpt-4o", input_tokens=i, output_tokens=1, event_id=f"e{i}")
+    flushed = asyncio.ensure_future(tracker.flush())
+    tracker.record(provider="openai", model="gpt-4o", input_tokens=10, output_tokens=1, event_id="e10")
+    await tracker.aclose()
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    await asyncio.wait_for(flushed, 5)
+    saved = [json.loads(line)["event_id"] for line in tracker.spill_path.read_text().splitlines()]
+    assert saved == [f"e{i}" for i in range(11)]
 
 
 async def test_corrupt_and_foreign_files_give_clear_errors(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .base import EVENT_COLUMNS, MS_PER_HOUR, Filters, StoreError, StoreLocked, Sums
+from .rollups import RowBatch, prepare_batch
 from .sqlite import SQLiteStore
 
 Store = SQLiteStore
@@ -40,11 +41,13 @@ __all__ = [
     "EVENT_COLUMNS",
     "MS_PER_HOUR",
     "Filters",
+    "RowBatch",
     "SQLiteStore",
     "Store",
     "StoreError",
     "StoreLocked",
     "Sums",
     "open_store",
+    "prepare_batch",
     "sqlite_path",
 ]

@@ -23,6 +23,9 @@ one upsert per event per table was the bulk of the write cost.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 from .base import GROUP_COLUMNS, Filters
 
 FINE_KEY = ("room_id", "hour", "thread_id", "agent", "user_id", "provider", "model")
@@ -86,7 +89,7 @@ ROLLUP_UPSERTS: dict[str, str] = {
 }
 
 
-def aggregate(rows: list[tuple]) -> dict[str, list[tuple]]:
+def aggregate(rows: Sequence[tuple]) -> dict[str, list[tuple]]:
     """The rollup rows of a batch of event rows (EVENT_COLUMNS order), for ROLLUP_UPSERTS.
 
     Only valid when every row of the batch was inserted (no duplicate event_id): the store checks.
@@ -131,6 +134,23 @@ def aggregate(rows: list[tuple]) -> dict[str, list[tuple]]:
         "rollup_room_hourly": [(*key, *sums) for key, sums in room_hourly.items()],
         "rollup_room_daily": [(*key, *sums) for key, sums in room_daily.items()],
     }
+
+
+@dataclass(frozen=True, slots=True)
+class RowBatch:
+    """Event rows (EVENT_COLUMNS order) ready to write, their rollup sums computed ahead.
+
+    Computing the sums is pure Python; doing it before the write lets the writer prepare one batch
+    while the database thread is still writing the previous one.
+    """
+
+    rows: Sequence[tuple]
+    rejected: Sequence[tuple[int, str, str]]
+    sums: dict[str, list[tuple]]
+
+
+def prepare_batch(rows: Sequence[tuple], rejected: Sequence[tuple[int, str, str]] = ()) -> RowBatch:
+    return RowBatch(rows, rejected, aggregate(rows))
 
 
 def _add(table: dict[tuple, list[int]], key: tuple, sums: list[int]) -> None:

@@ -19,7 +19,7 @@ from .base import (
     Sums,
 )
 from .migrations import APP_ID, MIGRATIONS
-from .rollups import BATCH_TABLE, ROLLUP_UPDATES, ROLLUP_UPSERTS, aggregate, rollup_query
+from .rollups import BATCH_TABLE, ROLLUP_UPDATES, ROLLUP_UPSERTS, RowBatch, prepare_batch, rollup_query
 from .room_settings import RoomSettingsMixin
 
 log = logging.getLogger(__name__)
@@ -122,6 +122,11 @@ class SQLiteStore(RoomSettingsMixin):
 
         Raises StoreLocked when another writer holds the database past the busy timeout.
         """
+        return await self.insert_batch(prepare_batch(rows, rejected))
+
+    async def insert_batch(self, batch: RowBatch) -> int:
+        """`insert_rows` for a batch prepared with `prepare_batch`."""
+        rows, rejected = batch.rows, batch.rejected
         async with self._write_lock:
             try:
                 await self._conn.execute("BEGIN IMMEDIATE")
@@ -134,7 +139,7 @@ class SQLiteStore(RoomSettingsMixin):
                 cursor = await self._conn.executemany(_INSERT, rows)
                 inserted = cursor.rowcount
                 if inserted == len(rows):  # the usual case: sum the batch here, one upsert per rollup row
-                    for table, values in aggregate(rows).items():
+                    for table, values in batch.sums.items():
                         await self._conn.executemany(ROLLUP_UPSERTS[table], values)
                 elif inserted:  # duplicates were skipped: sum what was really inserted, in SQL
                     await self._update_rollups(before)
