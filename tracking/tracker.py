@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from datetime import datetime
@@ -162,8 +163,8 @@ class Tracker:
             raise TrackerClosed(
                 "Tracker is closed: record() needs an open tracker (use `with Tracker(...)` or call start())"
             )
-        if ts is None and self.clock is not None:
-            ts = self.clock()
+        if ts is None:  # stamped now, not when the writer gets to it (a locked store can hold it for minutes)
+            ts = self.clock() if self.clock is not None else time.time()
         ctx = _current.get()
         if ctx:
             room_id = room_id or ctx.get("room_id")

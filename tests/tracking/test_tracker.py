@@ -2,6 +2,7 @@ import asyncio
 import json
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -135,6 +136,24 @@ async def test_locked_database_is_retried_not_dropped(tmp_path):
         await asyncio.wait_for(flushed, 30)
         assert tracker.stats.stored == 10 and tracker.stats.retries >= 1
     assert rows(db, "SELECT count(*) FROM events") == [(10,)]
+
+
+async def test_an_event_is_stamped_when_recorded_not_when_the_writer_stores_it(tmp_path):
+    """A locked database holds the write back; the event keeps the time of the call (its day, its quota window)."""
+    db = tmp_path / "usage.db"
+    async with tracking.Tracker(f"sqlite:///{db}") as tracker:
+        blocker = sqlite3.connect(db, timeout=0, isolation_level=None)
+        blocker.execute("BEGIN EXCLUSIVE")
+        before_ms = time.time_ns() // 1_000_000
+        tracker.record(provider="openai", model="gpt-4o", input_tokens=7, output_tokens=1, room_id="!r:x")
+        after_ms = time.time_ns() // 1_000_000 + 1
+        await asyncio.sleep(1.5)
+        released_ms = time.time_ns() // 1_000_000
+        blocker.execute("ROLLBACK")
+        blocker.close()
+        await tracker.flush()
+    ((ts_ms,),) = rows(db, "SELECT ts_ms FROM events")
+    assert before_ms <= ts_ms <= after_ms < released_ms
 
 
 async def test_unwritable_store_at_close_saves_events_for_ingest(tmp_path):
