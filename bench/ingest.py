@@ -20,9 +20,10 @@ from tracking.pricing import Pricer
 from tracking.rows import Recorded, recorded_to_row
 from tracking.store.rollups import SUM_NAMES
 
-from . import common, data
+from . import common, data, ingest_stages
 
 TARGET_RATE, TARGET_RATIO = 100_000, 50
+STAGE_SAMPLE = 200_000
 ROLLUPS = ("rollup_hourly", "rollup_agent_hourly", "rollup_agent_daily", "rollup_room_hourly", "rollup_room_daily")
 
 
@@ -130,7 +131,10 @@ def run(quick: bool = False, events: int | None = None, baseline_events: int | N
         problems.append(f"baseline stored {base['stored']} of {nb}")
     size_mb = sum(Path(f"{ours_db}{s}").stat().st_size for s in ("", "-wal") if Path(f"{ours_db}{s}").exists()) / 1e6
     ratio = result["rate"] / base["rate"]
-    report = {"ours": result, "baseline": base, "ratio": ratio, "problems": problems, "db_mb": size_mb}
+    sample = calls[:STAGE_SAMPLE]
+    stages = ingest_stages.measure(sample, workdir)
+    report = {"ours": result, "baseline": base, "ratio": ratio, "problems": problems, "db_mb": size_mb,
+              "stages": stages}  # fmt: skip
     met_rate, met_ratio = result["rate"] >= TARGET_RATE, ratio >= TARGET_RATIO
     print(
         f"ours:     {result['events']:>9,} events in {result['seconds']:.2f}s = {result['rate']:>9,.0f} events/s"
@@ -141,6 +145,7 @@ def run(quick: bool = False, events: int | None = None, baseline_events: int | N
         f"ratio {ratio:,.1f}x; target >= {TARGET_RATE:,}/s {'met' if met_rate else 'MISSED'},"
         f" >= {TARGET_RATIO}x {'met' if met_ratio else 'MISSED'}"
     )
+    print("steps alone, µs/event: " + ", ".join(f"{name} {us:.2f}" for name, us in stages.items()))
     for problem in problems:
         print("PROBLEM:", problem)
     body = common.table(
@@ -165,6 +170,10 @@ def run(quick: bool = False, events: int | None = None, baseline_events: int | N
         " machine is shared with other test runs, so figures vary by about ±15% between runs."
     )
     common.write_section("ingest", "Ingest", body, None if quick else doc)
+    end_to_end_us = 1e6 / result["rate"]
+    profile = ingest_stages.section(stages, result["record_us"], end_to_end_us, len(sample))
+    title = "Ingest: where the time goes" + ("" if met_rate and met_ratio else " (why the target is missed)")
+    common.write_section("ingest-profile", title, profile, None if quick else doc)
     return report
 
 

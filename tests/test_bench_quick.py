@@ -13,6 +13,7 @@ def test_ingest_quick(tmp_path):
     report = ingest.run(quick=True, workdir=tmp_path)
     assert report["problems"] == []
     assert report["ours"]["stored"] == report["ours"]["events"] == 20_000
+    assert set(report["stages"]) == {"rows", "sums", "floor", "events", "store"}
 
 
 def test_queries_quick(tmp_path):
