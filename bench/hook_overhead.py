@@ -62,17 +62,24 @@ def end_to_end(url: str, tracker: tracking.Tracker, iterations: int, warmup: int
         for create in calls.values():
             create(model="gpt-4o", messages=MESSAGES)
     clock = time.perf_counter_ns
+    added: list[float] = []
     for i in range(iterations):
         order = ("plain", "hooked", "hooked", "plain") if i % 2 else ("hooked", "plain", "plain", "hooked")
+        quad: dict[str, float] = {"plain": 0.0, "hooked": 0.0}
         for name in order:
             start = clock()
             calls[name](model="gpt-4o", messages=MESSAGES)
-            times[name].append((clock() - start) / 1000.0)
+            elapsed = (clock() - start) / 1000.0
+            times[name].append(elapsed)
+            quad[name] += elapsed / 2
+        added.append(quad["hooked"] - quad["plain"])
     return {
         "plain_median": statistics.median(times["plain"]),
         "hooked_median": statistics.median(times["hooked"]),
         "plain_p99": pct(times["plain"], 0.99),
         "hooked_p99": pct(times["hooked"], 0.99),
+        "added_median": statistics.median(added),
+        "added_p99": pct(added, 0.99),
         "calls": float(len(times["plain"])),
     }
 
@@ -106,7 +113,7 @@ def in_process(url: str, tracker: tracking.Tracker, iterations: int) -> dict[str
 
 
 def body(e2e: dict[str, float], micro: dict[str, float]) -> str:
-    verdict = "met" if micro["median"] <= TARGET_US else "missed"
+    verdict = "met" if e2e["added_median"] <= TARGET_US else "missed"
     rows = [
         (f"hook's own cost, in process ({int(micro['calls']):,} calls)", f"**{micro['median']:.1f} µs**",
          f"{micro['p99']:.1f} µs"),
@@ -114,15 +121,19 @@ def body(e2e: dict[str, float], micro: dict[str, float]) -> str:
          f"{e2e['plain_p99']:.0f} µs"),
         (f"call with hook, loopback ({int(e2e['calls']):,} calls)", f"{e2e['hooked_median']:.0f} µs",
          f"{e2e['hooked_p99']:.0f} µs"),
-        ("difference end to end", f"{e2e['hooked_median'] - e2e['plain_median']:+.0f} µs",
+        ("difference of the two lines above", f"{e2e['hooked_median'] - e2e['plain_median']:+.0f} µs",
          f"{e2e['hooked_p99'] - e2e['plain_p99']:+.0f} µs"),
+        (f"paired: hooked − plain within each ABBA group ({int(e2e['calls']) // 2:,} groups)",
+         f"**{e2e['added_median']:+.0f} µs**", f"{e2e['added_p99']:+.0f} µs"),
     ]  # fmt: skip
     return "\n\n".join([
         table(["one non-streaming `chat.completions.create`", "median", "p99"], rows),
-        f"Target: the hook adds at most {TARGET_US:.0f} µs (median): {verdict}. Real `openai` "
-        f"{openai.__version__} SDK and a real Tracker on SQLite. End to end, the same call to the loopback "
+        f"Target: the hook adds at most {TARGET_US:.0f} µs (median of the paired end-to-end difference): "
+        f"{verdict}. Real `openai` {openai.__version__} SDK and a real Tracker on SQLite (its writer thread "
+        "storing the hooked calls as they come, in the same process). End to end, the same call to the loopback "
         "stand-in (`tests/fakes/providers.py`, in its own process) with a plain and an instrumented client, "
-        "interleaved ABBA; that difference sits inside the loopback call's own noise. In process, the hook's "
+        "interleaved ABBA so drift cancels; each group gives one paired difference, and the spread of those "
+        "(p99) is the loopback call's own noise, tens of times the hook's cost. In process, the hook's "
         "code path (wrapper, usage extraction, `Tracker.record`) around an SDK stand-in that returns a parsed "
         "ChatCompletion at once, against calling that stand-in directly, in interleaved batches of 50.",
     ])  # fmt: skip
@@ -145,8 +156,8 @@ def main() -> None:
     text = body(e2e, micro)
     print(header(text))
     write_section("hook-overhead", "Hook overhead", text, None if args.quick else DOC)
-    if micro["median"] > TARGET_US:
-        raise SystemExit(f"hook overhead median {micro['median']:.1f} µs exceeds {TARGET_US:.0f} µs")
+    if not args.quick and e2e["added_median"] > TARGET_US:
+        raise SystemExit(f"the hook added {e2e['added_median']:.1f} µs (median), over {TARGET_US:.0f} µs")
 
 
 if __name__ == "__main__":
