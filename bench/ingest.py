@@ -51,6 +51,8 @@ async def ours(path: Path, calls: list[dict]) -> dict:
         "record_us": (recorded - started) / n * 1e6,
         "stored": stats.stored,
         "rejected": stats.rejected,
+        "prepare_s": stats.prepare_seconds,
+        "write_s": stats.write_seconds,
     }
 
 
@@ -145,6 +147,7 @@ def run(quick: bool = False, events: int | None = None, baseline_events: int | N
         f"ratio {ratio:,.1f}x; target >= {TARGET_RATE:,}/s {'met' if met_rate else 'MISSED'},"
         f" >= {TARGET_RATIO}x {'met' if met_ratio else 'MISSED'}"
     )
+    print(f"writer busy: preparing {result['prepare_s']:.2f}s, writing {result['write_s']:.2f}s")
     print("steps alone, µs/event: " + ", ".join(f"{name} {us:.2f}" for name, us in stages.items()))
     for problem in problems:
         print("PROBLEM:", problem)
@@ -171,7 +174,7 @@ def run(quick: bool = False, events: int | None = None, baseline_events: int | N
     )
     common.write_section("ingest", "Ingest", body, None if quick else doc)
     end_to_end_us = 1e6 / result["rate"]
-    profile = ingest_stages.section(stages, result["record_us"], end_to_end_us, len(sample))
+    profile = ingest_stages.section(stages, result, end_to_end_us, len(sample))
     title = "Ingest: where the time goes" + ("" if met_rate and met_ratio else " (why the target is missed)")
     common.write_section("ingest-profile", title, profile, None if quick else doc)
     return report

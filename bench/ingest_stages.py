@@ -106,12 +106,15 @@ def measure(calls: Sequence[dict], workdir: Path) -> dict[str, float]:
     }
 
 
-def section(stages: dict[str, float], record_us: float, end_to_end_us: float, sample: int) -> str:
+def section(stages: dict[str, float], run: dict, end_to_end_us: float, sample: int) -> str:
     """The profile section of docs/benchmarks.md."""
 
     def rate(us: float) -> str:
         return f"{1e6 / us:,.0f}"
 
+    n = run["events"]
+    record_us = run["record_us"]
+    writing_us, preparing_us = run["write_s"] / n * 1e6, run["prepare_s"] / n * 1e6
     serial = record_us + stages["rows"] + stages["sums"] + stages["store"]
     rows = [
         ["`record()` in the caller (attribution, a tuple on a deque)", f"{record_us:.2f}", rate(record_us)],
@@ -124,29 +127,36 @@ def section(stages: dict[str, float], record_us: float, end_to_end_us: float, sa
         ["SQLite: the store's `insert_batch` (events + 5 rollup tables, one transaction)",
          f"{stages['store']:.2f}", rate(stages["store"])],
         ["all steps one after the other (record + row + sums + store)", f"{serial:.2f}", rate(serial)],
-        ["measured end to end (above)", f"{end_to_end_us:.2f}", rate(end_to_end_us)],
+        ["in the run above: the writer preparing batches (row + sums, on its helper thread)",
+         f"{preparing_us:.2f}", ""],
+        ["in the run above: the writer writing batches (`insert_batch`, while the next is prepared)",
+         f"{writing_us:.2f}", rate(writing_us)],
+        ["in the run above: end to end", f"{end_to_end_us:.2f}", rate(end_to_end_us)],
     ]  # fmt: skip
-    body = common.table(["step (µs per event)", "µs", "events/s if it were the only step"], rows)
-    sql_share = stages["store"] / end_to_end_us * 100
+    body = common.table(["step", "µs per event", "events/s if it were the only step"], rows)
     return body + (
-        f"\n\nEach step timed alone on one thread, on the first {sample:,} events of the run above (same mix,"
-        " same machine, same pragmas: WAL, synchronous=FULL, 32 MiB page cache). The store's SQL alone takes"
-        f" {stages['store']:.1f} µs per event, {sql_share:.0f}% of the end-to-end time: even with every Python"
-        f" step moved to the other core, this schema cannot pass {1e6 / stages['store']:,.0f} events/s here,"
-        " and the bare-table floor shows that storing the rows at all, before any index or rollup, costs"
-        f" {stages['floor']:.1f} µs. The steps barely overlap: the sqlite3 module takes the GIL back after"
-        " every row it steps, so the row preparer and the database thread mostly take turns (measured: a"
-        " serial writer and the pipelined one are within noise of each other).\n\n"
-        "What was tried and measured on this machine (µs per event, same mix): multi-row `INSERT ... VALUES`"
-        " statements of 1,000 rows (one GIL hand-over per statement instead of per row): within noise end to"
-        " end; the rollups summed in SQL (`INSERT ... SELECT ... GROUP BY` from the batch, no GIL) instead of"
-        " Python: the Python side drops to about 5 µs but the store's SQL grows by as much; one `(hour,"
-        " room_id)` index instead of `(room_id, ts_ms)` and `(ts_ms)`: about 2 µs less on the insert, but a"
-        " room's export then walks every room's index entries of the period; names stored as"
-        " integer ids: half the database size, no faster in total (the encoding costs what the smaller B-trees"
-        " save); synchronous=NORMAL, a 256 MiB cache, no automatic checkpoints: within noise. None of them"
-        " closes a gap of this size, so none was kept. Reaching 100,000 events/s needs the write path out of"
-        " this process's GIL and most of the B-tree work out of the per-event path: a writer process of its"
-        " own that receives packed batches, and raw events kept append-only with the per-room index and the"
-        " fine rollup built from them in bulk. That changes the store's format and is left open."
+        f"\n\nThe steps alone: each timed on one thread, on the first {sample:,} events of the run above (same mix,"
+        " same machine, same pragmas: WAL, synchronous=FULL, 32 MiB page cache). In the run, the writer"
+        " prepares the next batch on a helper thread while the database thread writes the current one, so"
+        f" preparing ({preparing_us:.1f} µs per event) hides behind writing ({writing_us:.1f} µs per event,"
+        f" {writing_us / end_to_end_us * 100:.0f}% of the run): the store's SQL sets the rate. It is slower in the"
+        f" run than alone ({stages['store']:.1f} µs) because the two threads share the GIL, which the sqlite3"
+        " module takes back after every row it steps. Storing the rows at all, durable, with no index and no"
+        f" rollup, costs {stages['floor']:.1f} µs per event here; the `events` table's three indexes bring it to"
+        f" {stages['events']:.1f} µs and the five rollup tables (about 0.8 upserts per event with this mix) to"
+        f" {stages['store']:.1f} µs. With this schema the writer cannot pass {rate(stages['store'])} events/s on"
+        " this machine however the Python side is arranged, against a target of 100,000.\n\n"
+        "Tried and measured here, none kept because none moved the end-to-end rate beyond the noise"
+        " (±10% between runs): multi-row `INSERT ... VALUES` statements of up to 32,766 values for the events"
+        " and the rollup upserts, flattened on the helper thread (one GIL hand-over per statement instead of"
+        " per row); the rollups summed in SQL (`INSERT ... SELECT ... GROUP BY` over the batch) instead of in"
+        " Python; names stored as integer ids (half the database size, but in the write alone the encoding"
+        " costs what the smaller B-trees save); synchronous=NORMAL, a 256 MiB page cache, no automatic"
+        " checkpoints. A GIL switch interval of 0.2 ms gave about +8%, but it is a process-wide setting that a"
+        " library must not change under its host. One `(hour, room_id)` index in place of `(room_id, ts_ms)`"
+        " and `(ts_ms)` saves about 2 µs per event, but a room's export then walks every room's index"
+        " entries of the period. Reaching 100,000 events/s needs far less B-tree work per event: raw events"
+        " appended without secondary indexes and indexed in bulk, and fewer rollup tables kept per event (the"
+        " hourly room and agent tables could be answered from the fine table), with the query benchmark"
+        " re-run against that layout. That is a change of the store's format, left open."
     )

@@ -53,6 +53,10 @@ class WriterStats:
     duplicates: int = 0
     rejected: int = 0
     retries: int = 0
+    prepare_seconds: float = 0.0
+    """Time spent validating, pricing and summing batches (overlaps the writes)."""
+    write_seconds: float = 0.0
+    """Time spent in successful database writes, commits included."""
 
 
 class Writer(threading.Thread):
@@ -175,14 +179,19 @@ class Writer(threading.Thread):
         return batch, markers
 
     def _prepare(self, batch: list[Recorded]) -> RowBatch:
+        started = time.perf_counter()
         rows, rejected = self._rows(batch)
-        return prepare_batch(rows, rejected)
+        prepared = prepare_batch(rows, rejected)
+        self.stats.prepare_seconds += time.perf_counter() - started
+        return prepared
 
     async def _write(self, store: Store, batch: list[Recorded], prepared: RowBatch) -> bool:
         delay, started = 0.05, time.monotonic()
         while True:
             try:
+                attempt = time.perf_counter()
                 inserted = await store.insert_batch(prepared)
+                self.stats.write_seconds += time.perf_counter() - attempt
             except Exception as exc:
                 self.stats.retries += 1
                 if self._closing and time.monotonic() - started > self.give_up_after:
