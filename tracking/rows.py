@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from .events import UsageEvent, metadata_json, new_event_id, token_problem
@@ -60,7 +60,17 @@ def recorded_to_row(r: Recorded, pricer: Pricer, now: float) -> tuple:
     metadata_text = _metadata(metadata) if metadata else None
     if ts is None:
         ts = now
-    ts_ms = int(ts.timestamp() * 1000) if isinstance(ts, datetime) else int(ts * 1000)
+    if type(ts) is float and 0.0 <= ts < MAX_TS:
+        ts_ms = int(ts * 1000)
+    else:
+        ts_ms = _ts_ms(ts)
+    if not (
+        (event_id is None or type(event_id) is str) and (room_id is None or type(room_id) is str)
+        and (thread_id is None or type(thread_id) is str) and (agent is None or type(agent) is str)
+        and (user_id is None or type(user_id) is str) and (session_id is None or type(session_id) is str)
+        and (operation is None or type(operation) is str)
+    ):  # fmt: skip
+        _check_attribution(r)
     try:
         cost = pricer.price_pico_ms(provider, model, ts_ms, inp, out, cache_read, cache_write)
     except Exception:
@@ -104,6 +114,30 @@ def _raise_problem(r: Recorded) -> None:
         raise InvalidRecord(f"status must be 'ok' or 'error', got {r.status!r}")
     if r.latency_ms is not None and (not isinstance(r.latency_ms, int | float) or r.latency_ms < 0):
         raise InvalidRecord(f"latency_ms must be a non-negative number, got {r.latency_ms!r}")
+
+
+MAX_TS = 253_402_300_800.0
+"""Seconds since 1970 at 10000-01-01: a Unix time at or past it (or before 1970) is not a call's time."""
+
+
+def _ts_ms(ts: object) -> int:
+    """Milliseconds since 1970 of a datetime (naive means UTC, as in UsageEvent) or a Unix time in seconds."""
+    if isinstance(ts, datetime):
+        return int((ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)).timestamp() * 1000)
+    if isinstance(ts, int | float) and not isinstance(ts, bool) and 0 <= ts < MAX_TS:
+        return int(ts * 1000)
+    raise InvalidRecord(f"ts must be a datetime or a Unix time in seconds, got {ts!r}")
+
+
+_ATTRIBUTION = ("event_id", "room_id", "thread_id", "agent", "user_id", "session_id", "operation")
+
+
+def _check_attribution(r: Recorded) -> None:
+    """Raise InvalidRecord for an attribution field that is neither None nor a string (subclasses pass)."""
+    for name in _ATTRIBUTION:
+        value = getattr(r, name)
+        if value is not None and not isinstance(value, str):
+            raise InvalidRecord(f"{name} must be a string, got {value!r}")
 
 
 def _metadata(value: Any) -> str | None:

@@ -216,8 +216,11 @@ class Writer(threading.Thread):
                 rows.append(recorded_to_row(recorded, self.pricer, now))
             except InvalidRecord as exc:
                 log.error("usage event rejected: %s", exc)
-                payload = json.dumps(recorded._asdict(), default=str)
-                rejected.append((int(now * 1000), str(exc), payload))
+                rejected.append((int(now * 1000), str(exc), json.dumps(recorded._asdict(), default=str)))
+            except Exception as exc:  # a bug here must cost one event its row, never stop the writer
+                log.exception("usage event could not be turned into a row; kept in rejected_events")
+                reason = f"could not be stored: {type(exc).__name__}: {exc}"
+                rejected.append((int(now * 1000), reason, json.dumps(recorded._asdict(), default=str)))
         return rows, rejected
 
     def _spill(self, batch: list[Recorded], exc: BaseException) -> None:

@@ -1,6 +1,8 @@
 """The writer's validation and pricing of recorded calls (`recorded_to_row`)."""
 
+import re
 import time
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -42,10 +44,18 @@ def test_a_valid_record_becomes_a_priced_row():
         ({"latency_ms": -1.0}, "latency_ms must be a non-negative number, got -1.0"),
         ({"latency_ms": "fast"}, "latency_ms must be a non-negative number, got 'fast'"),
         ({"metadata": {"x": "y" * 5000}}, "metadata is 5008 bytes of JSON"),
+        ({"ts": "2026-01-01T00:00:00Z"}, "ts must be a datetime or a Unix time in seconds, got '2026-01-01T00:00:00Z'"),
+        ({"ts": float("nan")}, "ts must be a datetime or a Unix time in seconds, got nan"),
+        ({"ts": -1.0}, "ts must be a datetime or a Unix time in seconds, got -1.0"),
+        ({"ts": 1e12}, "ts must be a datetime or a Unix time in seconds, got 1000000000000.0"),
+        ({"ts": True}, "ts must be a datetime or a Unix time in seconds, got True"),
+        ({"room_id": 5}, "room_id must be a string, got 5"),
+        ({"event_id": 7}, "event_id must be a string, got 7"),
+        ({"operation": ["chat"]}, "operation must be a string, got ['chat']"),
     ],
 )
 def test_each_broken_rule_is_named(changes, message):
-    with pytest.raises(InvalidRecord, match=message.replace("(", r"\(").replace(")", r"\)").replace("+", r"\+")):
+    with pytest.raises(InvalidRecord, match=re.escape(message)):
         row(**changes)
 
 
@@ -56,3 +66,12 @@ def test_values_the_fast_check_leaves_to_the_full_rules_are_still_accepted():
     assert row(provider=Name("openai"), latency_ms=3)[9:11] == ("openai", "gpt-4o")
     assert row(metadata={"b": 1, "a": "x"})[19] == '{"a":"x","b":1}'
     assert row(ts=None, event_id=None)[0] != row(ts=None, event_id=None)[0]
+    assert row(room_id=Name("!r:x"))[3] == "!r:x"
+
+
+def test_timestamps_in_every_accepted_form_mean_the_same_instant():
+    """A naive datetime is UTC, as for UsageEvent (not the machine's local time)."""
+    expected = 1_767_225_600_000
+    for ts in (1_767_225_600, 1_767_225_600.0, datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 1),
+               datetime(2026, 1, 1, 1, tzinfo=timezone(timedelta(hours=1)))):  # fmt: skip
+        assert row(ts=ts)[1] == expected, ts

@@ -138,6 +138,46 @@ async def test_locked_database_is_retried_not_dropped(tmp_path):
     assert rows(db, "SELECT count(*) FROM events") == [(10,)]
 
 
+async def test_a_bad_record_is_rejected_and_its_batch_neighbours_are_stored(tmp_path):
+    """Found in review: a string `ts` used to kill the writer thread; every later event was lost, flush hung."""
+    db = tmp_path / "usage.db"
+    async with tracking.Tracker(f"sqlite:///{db}") as tracker:
+        tracker.record(provider="openai", model="gpt-4o", input_tokens=1, output_tokens=1, event_id="before")
+        tracker.record(provider="openai", model="gpt-4o", input_tokens=2, output_tokens=1, ts="2026-01-01")  # type: ignore[arg-type]
+        tracker.record(provider="openai", model="gpt-4o", input_tokens=3, output_tokens=1, room_id=42)  # type: ignore[arg-type]
+        tracker.record(provider="openai", model="gpt-4o", input_tokens=4, output_tokens=1, event_id="after")
+        await asyncio.wait_for(tracker.flush(), 10)
+        tracker.record(provider="openai", model="gpt-4o", input_tokens=5, output_tokens=1, event_id="later")
+        await asyncio.wait_for(tracker.flush(), 10)
+        assert (tracker.stats.stored, tracker.stats.rejected) == (3, 2)
+    assert rows(db, "SELECT event_id FROM events ORDER BY input_tokens") == [("before",), ("after",), ("later",)]
+    assert rows(db, "SELECT reason FROM rejected_events ORDER BY id") == [
+        ("ts must be a datetime or a Unix time in seconds, got '2026-01-01'",),
+        ("room_id must be a string, got 42",),
+    ]
+
+
+async def test_a_bug_while_building_a_row_costs_that_event_its_row_never_the_writer(tmp_path, monkeypatch):
+    from tracking import writer
+
+    original = writer.recorded_to_row
+
+    def broken_for_7(recorded, pricer, now):
+        if recorded.input_tokens == 7:
+            raise RuntimeError("boom")
+        return original(recorded, pricer, now)
+
+    monkeypatch.setattr(writer, "recorded_to_row", broken_for_7)
+    db = tmp_path / "usage.db"
+    async with tracking.Tracker(f"sqlite:///{db}") as tracker:
+        for tokens in (6, 7, 8):
+            tracker.record(provider="openai", model="gpt-4o", input_tokens=tokens, output_tokens=1)
+        await asyncio.wait_for(tracker.flush(), 10)
+    assert rows(db, "SELECT input_tokens FROM events ORDER BY input_tokens") == [(6,), (8,)]
+    ((reason, payload),) = rows(db, "SELECT reason, payload FROM rejected_events")
+    assert reason == "could not be stored: RuntimeError: boom" and json.loads(payload)["input_tokens"] == 7
+
+
 async def test_an_event_is_stamped_when_recorded_not_when_the_writer_stores_it(tmp_path):
     """A locked database holds the write back; the event keeps the time of the call (its day, its quota window)."""
     db = tmp_path / "usage.db"
