@@ -12,6 +12,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 ATTRIBUTION_FIELDS = ("room_id", "thread_id", "agent", "user_id", "session_id", "operation")
+MAX_TOKENS = 1_000_000_000
+"""Tokens one call can count, at most: far above any context window, and small enough that a call's
+cost in pico-USD at any real price fits SQLite's 64-bit integers (a wrong unit must not stop the store)."""
+MAX_COST_USD = Decimal(1_000_000)
+"""The largest cost one call may carry (an ingested `cost_usd`, or a price override's result)."""
+
 TOKEN_FIELDS = (
     "input_tokens",
     "output_tokens",
@@ -47,6 +53,8 @@ def token_problem(
             return f"{name} must be an integer, got {value!r}"
         if value < 0:
             return f"{name} must not be negative, got {value}"
+        if value > MAX_TOKENS:
+            return f"{name} is {value:,}, more than one call can use (at most {MAX_TOKENS:,})"
     cached = cache_read_tokens + cache_write_tokens  # type: ignore[operator]
     if cached > input_tokens:  # type: ignore[operator]
         return (
@@ -94,7 +102,7 @@ class UsageEvent(BaseModel):
     cache_read_tokens: int = Field(default=0, ge=0)
     cache_write_tokens: int = Field(default=0, ge=0)
     reasoning_tokens: int = Field(default=0, ge=0)
-    cost_usd: Decimal | None = Field(default=None, ge=0)
+    cost_usd: Decimal | None = Field(default=None, ge=0, le=MAX_COST_USD)
     room_id: str | None = Field(default=None, max_length=255)
     thread_id: str | None = Field(default=None, max_length=255)
     agent: str | None = Field(default=None, max_length=255)

@@ -6,7 +6,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from .events import UsageEvent, metadata_json, new_event_id, token_problem
+from .events import MAX_COST_USD, MAX_TOKENS, UsageEvent, metadata_json, new_event_id, token_problem
 from .pricing import Pricer, Tokens, usd_to_pico
 from .store import MS_PER_HOUR
 
@@ -52,7 +52,8 @@ def recorded_to_row(r: Recorded, pricer: Pricer, now: float) -> tuple:
     if not (
         type(inp) is int and type(out) is int and type(cache_read) is int and type(cache_write) is int
         and type(reasoning) is int and 0 <= cache_read and 0 <= cache_write and cache_read + cache_write <= inp
-        and 0 <= reasoning <= out and type(provider) is str and provider and type(model) is str and model
+        and inp <= MAX_TOKENS and 0 <= reasoning <= out <= MAX_TOKENS
+        and type(provider) is str and provider and type(model) is str and model
         and (status == "ok" or status == "error")
         and (latency is None or ((type(latency) is float or type(latency) is int) and latency >= 0))
     ):  # fmt: skip
@@ -76,6 +77,8 @@ def recorded_to_row(r: Recorded, pricer: Pricer, now: float) -> tuple:
     except Exception:
         log.exception("pricing %s/%s failed; the call is stored as unpriced", provider, model)
         cost = None
+    if cost is not None and cost > MAX_COST_PICO:
+        _check_cost(provider, model, cost)
     return (
         event_id or new_event_id(),
         ts_ms,
@@ -116,8 +119,15 @@ def _raise_problem(r: Recorded) -> None:
         raise InvalidRecord(f"latency_ms must be a non-negative number, got {r.latency_ms!r}")
 
 
+MAX_COST_PICO = int(MAX_COST_USD) * 10**12
 MAX_TS = 253_402_300_800.0
 """Seconds since 1970 at 10000-01-01: a Unix time at or past it (or before 1970) is not a call's time."""
+
+
+def _check_cost(provider: str, model: str, cost: int | None) -> None:
+    if cost is not None and cost > MAX_COST_PICO:
+        raise InvalidRecord(f"{provider}/{model} prices this call at ${cost / 10**12:,.2f}, more than one call may"
+                            f" cost (${MAX_COST_USD:,}); check the price override")  # fmt: skip
 
 
 def _ts_ms(ts: object) -> int:
@@ -155,6 +165,7 @@ def event_to_row(event: UsageEvent, pricer: Pricer) -> tuple:
     else:
         tokens = Tokens(event.input_tokens, event.output_tokens, event.cache_read_tokens, event.cache_write_tokens)
         cost = _price(pricer, event.provider, event.model, ts_ms, tokens)
+    _check_cost(event.provider, event.model, cost)
     return (
         event.event_id,
         ts_ms,

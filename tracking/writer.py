@@ -14,6 +14,7 @@ import asyncio
 import concurrent.futures
 import json
 import logging
+import sqlite3
 import threading
 import time
 from collections import deque
@@ -28,6 +29,10 @@ from .store import EVENT_COLUMNS, RowBatch, Store, StoreError, open_store, prepa
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+DATA_ERRORS = (ValueError, TypeError, OverflowError, sqlite3.IntegrityError, sqlite3.InterfaceError,
+               sqlite3.ProgrammingError, sqlite3.DataError)  # fmt: skip
+"""What the database raises for rows it can never take; anything else (locked, busy, I/O, full) is retried."""
 
 
 @dataclass
@@ -190,7 +195,7 @@ class Writer(threading.Thread):
         while True:
             try:
                 attempt = time.perf_counter()
-                inserted = await store.insert_batch(prepared)
+                inserted, refused = await self._insert(store, prepared)
                 self.stats.write_seconds += time.perf_counter() - attempt
             except Exception as exc:
                 self.stats.retries += 1
@@ -204,9 +209,34 @@ class Writer(threading.Thread):
                 delay = min(delay * 2, 2.0)
                 continue
             self.stats.stored += inserted
-            self.stats.duplicates += len(prepared.rows) - inserted
-            self.stats.rejected += len(prepared.rejected)
+            self.stats.duplicates += len(prepared.rows) - inserted - refused
+            self.stats.rejected += len(prepared.rejected) + refused
             return True
+
+    async def _insert(self, store: Store, prepared: RowBatch) -> tuple[int, int]:
+        """Insert a batch; returns (rows inserted, rows the database refused).
+
+        A row the database cannot take at all (a string with a lone surrogate, say) would fail its
+        whole batch on every retry and hold up everything behind it. Such a batch is halved until the
+        rows at fault are alone; they go to `rejected_events` with the reason, the others are stored.
+        Halves already committed when a retry comes are duplicates by `event_id`, so nothing counts twice.
+        """
+        try:
+            return await store.insert_batch(prepared), 0
+        except DATA_ERRORS as exc:
+            rows = prepared.rows
+            if not rows:
+                raise
+            if len(rows) == 1:
+                log.error("a usage event could not be stored (%s); kept in rejected_events", exc)
+                reason = f"could not be stored: {type(exc).__name__}: {exc}"
+                payload = json.dumps(dict(zip(EVENT_COLUMNS, rows[0], strict=True)), default=str)
+                refused = (int(time.time() * 1000), reason, payload)
+                return await store.insert_batch(prepare_batch([], [*prepared.rejected, refused])), 1
+            half = len(rows) // 2
+            first = await self._insert(store, prepare_batch(rows[:half], prepared.rejected))
+            second = await self._insert(store, prepare_batch(rows[half:]))
+            return first[0] + second[0], first[1] + second[1]
 
     def _rows(self, batch: list[Recorded]) -> tuple[list[tuple], list[tuple[int, str, str]]]:
         now = time.time()

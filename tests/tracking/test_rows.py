@@ -50,6 +50,8 @@ def test_a_valid_record_becomes_a_priced_row():
         ({"ts": 1e12}, "ts must be a datetime or a Unix time in seconds, got 1000000000000.0"),
         ({"ts": True}, "ts must be a datetime or a Unix time in seconds, got True"),
         ({"room_id": 5}, "room_id must be a string, got 5"),
+        ({"input_tokens": 10**12}, "input_tokens is 1,000,000,000,000, more than one call can use"),
+        ({"output_tokens": 2**64}, "output_tokens is 18,446,744,073,709,551,616, more than one call can use"),
         ({"event_id": 7}, "event_id must be a string, got 7"),
         ({"operation": ["chat"]}, "operation must be a string, got ['chat']"),
     ],
@@ -75,3 +77,11 @@ def test_timestamps_in_every_accepted_form_mean_the_same_instant():
     for ts in (1_767_225_600, 1_767_225_600.0, datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 1),
                datetime(2026, 1, 1, 1, tzinfo=timezone(timedelta(hours=1)))):  # fmt: skip
         assert row(ts=ts)[1] == expected, ts
+
+
+def test_a_cost_above_what_one_call_may_cost_is_refused_not_left_to_overflow_the_store():
+    from tracking.pricing import PriceOverride
+
+    pricer = Pricer([PriceOverride(match="openai/gpt-4o", input=10**9, output=0)])
+    with pytest.raises(InvalidRecord, match=re.escape("openai/gpt-4o prices this call at $1,000,000,000.00")):
+        recorded_to_row(Recorded(**(GOOD | {"input_tokens": 1_000_000})), pricer, time.time())

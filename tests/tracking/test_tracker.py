@@ -139,22 +139,42 @@ async def test_locked_database_is_retried_not_dropped(tmp_path):
 
 
 async def test_a_bad_record_is_rejected_and_its_batch_neighbours_are_stored(tmp_path):
-    """Found in review: a string `ts` used to kill the writer thread; every later event was lost, flush hung."""
+    """Found in review: a string `ts` killed the writer thread, and a count past 64 bits made every write of
+    its batch fail and be retried forever; either way every later event was lost and flush hung."""
     db = tmp_path / "usage.db"
     async with tracking.Tracker(f"sqlite:///{db}") as tracker:
         tracker.record(provider="openai", model="gpt-4o", input_tokens=1, output_tokens=1, event_id="before")
         tracker.record(provider="openai", model="gpt-4o", input_tokens=2, output_tokens=1, ts="2026-01-01")  # type: ignore[arg-type]
         tracker.record(provider="openai", model="gpt-4o", input_tokens=3, output_tokens=1, room_id=42)  # type: ignore[arg-type]
+        tracker.record(provider="openai", model="gpt-4o", input_tokens=2**64, output_tokens=1)  # not a 64-bit integer
         tracker.record(provider="openai", model="gpt-4o", input_tokens=4, output_tokens=1, event_id="after")
         await asyncio.wait_for(tracker.flush(), 10)
         tracker.record(provider="openai", model="gpt-4o", input_tokens=5, output_tokens=1, event_id="later")
         await asyncio.wait_for(tracker.flush(), 10)
-        assert (tracker.stats.stored, tracker.stats.rejected) == (3, 2)
+        assert (tracker.stats.stored, tracker.stats.rejected) == (3, 3)
     assert rows(db, "SELECT event_id FROM events ORDER BY input_tokens") == [("before",), ("after",), ("later",)]
     assert rows(db, "SELECT reason FROM rejected_events ORDER BY id") == [
         ("ts must be a datetime or a Unix time in seconds, got '2026-01-01'",),
         ("room_id must be a string, got 42",),
+        ("input_tokens is 18,446,744,073,709,551,616, more than one call can use (at most 1,000,000,000)",),
     ]
+
+
+async def test_a_row_the_database_cannot_take_is_isolated_and_the_rest_of_its_batch_stored(tmp_path):
+    """Found in review: a lone surrogate (valid in a Python str, not in UTF-8) failed its whole batch forever."""
+    db = tmp_path / "usage.db"
+    async with tracking.Tracker(f"sqlite:///{db}") as tracker:
+        for i in range(1000):
+            agent = "bad\ud800agent" if i == 637 else f"agent-{i % 5}"
+            tracker.record(provider="openai", model="gpt-4o", input_tokens=i, output_tokens=1, agent=agent,
+                           event_id=f"e{i}")  # fmt: skip
+        await asyncio.wait_for(tracker.flush(), 20)
+        assert (tracker.stats.stored, tracker.stats.rejected, tracker.stats.duplicates) == (999, 1, 0)
+    assert rows(db, "SELECT count(*), sum(input_tokens) FROM events") == [(999, sum(range(1000)) - 637)]
+    assert rows(db, "SELECT sum(calls), sum(input_tokens) FROM rollup_hourly") == [(999, sum(range(1000)) - 637)]
+    ((reason, payload),) = rows(db, "SELECT reason, payload FROM rejected_events")
+    assert reason.startswith("could not be stored: UnicodeEncodeError:") and "surrogates not allowed" in reason
+    assert json.loads(payload)["event_id"] == "e637" and json.loads(payload)["agent"] == "bad\ud800agent"
 
 
 async def test_a_bug_while_building_a_row_costs_that_event_its_row_never_the_writer(tmp_path, monkeypatch):
