@@ -77,8 +77,7 @@ def recorded_to_row(r: Recorded, pricer: Pricer, now: float) -> tuple:
     except Exception:
         log.exception("pricing %s/%s failed; the call is stored as unpriced", provider, model)
         cost = None
-    if cost is not None and cost > MAX_COST_PICO:
-        _check_cost(provider, model, cost)
+    _check_cost(provider, model, cost)
     return (
         event_id or new_event_id(),
         ts_ms,
