@@ -401,11 +401,24 @@ class MatrixBot:
         await self._finish_upgrades_to(room_id)
 
     async def _follow_upgrade(self, old_room_id: str, ev: RoomUpgradeEvent) -> None:
+        """Note a tombstone; join its room only when an allowed inviter sent it.
+
+        The rooms are linked later, in ``_finish_upgrades_to``, and only if the new room's create
+        event names the old room as its predecessor: a tombstone alone proves nothing.
+        """
         new_room_id = ev.replacement_room
-        if not new_room_id:
+        if not new_room_id or new_room_id == old_room_id:
             return
         self.state.note_upgrade(old_room_id, new_room_id)
         if new_room_id not in self.client.rooms:
+            if not inviter_allowed(ev.sender, self.settings.allowed_inviters):
+                log.info(
+                    "Room %s was upgraded to %s by %s, not an allowed inviter; waiting for an invite",
+                    old_room_id,
+                    new_room_id,
+                    ev.sender,
+                )
+                return
             resp = await self.client.join_via(new_room_id, [server_of(ev.sender)])
             if isinstance(resp, JoinError):
                 log.warning(
@@ -418,8 +431,28 @@ class MatrixBot:
             log.info("Followed the upgrade of %s to %s", old_room_id, new_room_id)
         await self._finish_upgrades_to(new_room_id)
 
+    async def _predecessor_of(self, room_id: str) -> str | None:
+        """The room that ``room_id``'s create event names as its predecessor, read from the homeserver."""
+        resp = await self.client.room_get_state_event(room_id, "m.room.create")
+        content = getattr(resp, "content", None)
+        predecessor = content.get("predecessor") if isinstance(content, dict) else None
+        old = predecessor.get("room_id") if isinstance(predecessor, dict) else None
+        return old if isinstance(old, str) else None
+
     async def _finish_upgrades_to(self, new_room_id: str) -> None:
-        for old_room_id in self.state.pending_upgrades_to(new_room_id):
+        pending = self.state.pending_upgrades_to(new_room_id)
+        if not pending:
+            return
+        predecessor = await self._predecessor_of(new_room_id)
+        for old_room_id in pending:
+            if old_room_id != predecessor:
+                log.warning(
+                    "A tombstone in %s names %s, whose create event does not name it as predecessor; not followed",
+                    old_room_id,
+                    new_room_id,
+                )
+                self.state.drop_upgrade(old_room_id, new_room_id)
+                continue
             if self.state.finish_upgrade(old_room_id):
                 try:
                     await self.on_room_upgraded(old_room_id, new_room_id)

@@ -83,7 +83,8 @@ class BotStateStore:
 
     def note_upgrade(self, old_room_id: str, new_room_id: str) -> None:
         self._db.execute(
-            "INSERT OR IGNORE INTO room_upgrades (old_room_id, new_room_id) VALUES (?, ?)",
+            "INSERT INTO room_upgrades (old_room_id, new_room_id) VALUES (?, ?) ON CONFLICT (old_room_id)"
+            " DO UPDATE SET new_room_id = excluded.new_room_id WHERE done = 0",
             (old_room_id, new_room_id),
         )
 
@@ -99,13 +100,24 @@ class BotStateStore:
         cur = self._db.execute("UPDATE room_upgrades SET done = 1 WHERE old_room_id = ? AND done = 0", (old_room_id,))
         return cur.rowcount == 1
 
+    def drop_upgrade(self, old_room_id: str, new_room_id: str) -> None:
+        """Forget a tombstone whose new room does not name the old one as predecessor."""
+        self._db.execute(
+            "DELETE FROM room_upgrades WHERE old_room_id = ? AND new_room_id = ? AND done = 0",
+            (old_room_id, new_room_id),
+        )
+
     def predecessors(self, room_id: str) -> list[str]:
-        """Every room that was upgraded, directly or through others, into ``room_id``."""
+        """Every room that was upgraded, directly or through others, into ``room_id``.
+
+        Only verified upgrades count (``done``): a tombstone alone links no rooms.
+        """
         found: list[str] = []
         frontier = [room_id]
         while frontier:
             rows = self._db.execute(
-                f"SELECT old_room_id FROM room_upgrades WHERE new_room_id IN ({','.join('?' * len(frontier))})",
+                "SELECT old_room_id FROM room_upgrades WHERE done = 1"
+                f" AND new_room_id IN ({','.join('?' * len(frontier))})",
                 frontier,
             ).fetchall()
             frontier = [str(r[0]) for r in rows if str(r[0]) not in found and str(r[0]) != room_id]
