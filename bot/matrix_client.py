@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import html
 import logging
 import time
@@ -38,7 +39,6 @@ from nio import (
     RoomUpgradeEvent,
     SyncError,
     SyncResponse,
-    UnknownAccountDataEvent,
     WhoamiError,
 )
 
@@ -307,11 +307,6 @@ class MatrixBot:
                 await client.keys_claim(client.get_users_for_key_claiming())
 
     async def _handle_sync(self, resp: SyncResponse, since: str | None) -> None:
-        for ev in resp.account_data_events:
-            if isinstance(ev, UnknownAccountDataEvent) and ev.type == "m.direct":
-                for rooms in ev.content.values():
-                    for room_id in rooms if isinstance(rooms, list) else []:
-                        self.state.mark_direct(str(room_id))
         for room_id, invite in resp.rooms.invite.items():
             for ev in invite.invite_state:
                 if isinstance(ev, InviteMemberEvent) and ev.state_key == self.user_id and ev.membership == "invite":
@@ -319,6 +314,8 @@ class MatrixBot:
         await self._answer_invites()
         for room_id, info in resp.rooms.join.items():
             events: list[Any] = list(info.timeline.events)
+            for state_event in info.state:  # state that changed in a gap arrives here, not in the timeline
+                self.admins.observe(room_id, state_event.source.get("type"))
             just_joined = self._note_joins(room_id, [*info.state, *events])
             if info.timeline.limited and since and info.timeline.prev_batch and not just_joined:
                 events = await self._fill_gap(room_id, info.timeline.prev_batch, since) + events
@@ -396,8 +393,6 @@ class MatrixBot:
             log.warning("Could not join %s: %s", room_id, resp)
             return
         log.info("Joined %s on the invite of %s", room_id, ev.sender)
-        if ev.content.get("is_direct"):
-            self.state.mark_direct(room_id)
         await self._finish_upgrades_to(room_id)
 
     async def _follow_upgrade(self, old_room_id: str, ev: RoomUpgradeEvent) -> None:
@@ -501,21 +496,32 @@ class MatrixBot:
         joined = self.state.joined_ts(room_id)
         if joined is not None and ts < joined:
             return None
-        room = self.client.rooms.get(room_id)
-        is_direct = self.state.is_direct(room_id) or (room is not None and room.member_count == 2)
         return CommandContext(
             room_id=room_id,
             event_id=ev.event_id,
             sender=ev.sender,
             body=ev.body,
             thread_root=thread_root_of(content),
-            is_direct=is_direct,
+            is_direct=self.is_direct_chat(room_id, ev.sender),
             encrypted=bool(ev.decrypted),
             origin_server_ts=ts,
         )
 
+    def is_direct_chat(self, room_id: str, user_id: str) -> bool:
+        """Whether the room is, right now, a chat of just the bot and ``user_id`` (joined or invited).
+
+        Decided from current membership, never from a flag set once: a direct chat that others
+        joined later is a shared room, and cross-room answers there would leak to every member.
+        """
+        room = self.client.rooms.get(room_id)
+        if room is None:
+            return False
+        members = set(room.users) | set(room.invited_users)
+        return members == {self.user_id, user_id}
+
     async def _run_command(self, ctx: CommandContext) -> None:
         async with self._slots:
+            ctx = dataclasses.replace(ctx, is_direct=self.is_direct_chat(ctx.room_id, ctx.sender))
             try:
                 if self._on_command is not None:
                     await self._on_command(ctx)
@@ -600,12 +606,10 @@ class MatrixBot:
 
     async def direct_room_with(self, user_id: str) -> str:
         """An existing direct chat with ``user_id`` (just the two of us), else a new one."""
-        for room_id, room in self.client.rooms.items():
-            members = set(room.users) | set(room.invited_users)
-            if members == {self.user_id, user_id} and (self.state.is_direct(room_id) or room.member_count == 2):
+        for room_id in list(self.client.rooms):
+            if self.is_direct_chat(room_id, user_id):
                 return room_id
         resp = await self.client.room_create(invite=[user_id], is_direct=True)
         if not hasattr(resp, "room_id"):
             raise SendError(f"could not open a direct chat with {user_id}: {resp}")
-        self.state.mark_direct(resp.room_id)
         return str(resp.room_id)

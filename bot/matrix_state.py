@@ -4,7 +4,6 @@
   bounded: only the newest ``max_handled`` ids are kept, which is plenty since commands
   older than the grace window are ignored anyway;
 - when the bot joined each room, so history from before the join is never answered;
-- rooms the bot was invited to as a direct chat (``is_direct`` on the invite);
 - room upgrades seen (tombstones), so ``on_room_upgraded`` runs once per upgrade even
   when the bot can only join the new room later, on an invite.
 
@@ -19,7 +18,6 @@ from pathlib import Path
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS handled_events (event_id TEXT PRIMARY KEY, room_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS room_joins (room_id TEXT PRIMARY KEY, joined_ts INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS direct_rooms (room_id TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS room_upgrades (
     old_room_id TEXT PRIMARY KEY, new_room_id TEXT NOT NULL, done INTEGER NOT NULL DEFAULT 0
 );
@@ -74,12 +72,6 @@ class BotStateStore:
     def joined_ts(self, room_id: str) -> int | None:
         row = self._db.execute("SELECT joined_ts FROM room_joins WHERE room_id = ?", (room_id,)).fetchone()
         return None if row is None else int(row[0])
-
-    def mark_direct(self, room_id: str) -> None:
-        self._db.execute("INSERT OR IGNORE INTO direct_rooms (room_id) VALUES (?)", (room_id,))
-
-    def is_direct(self, room_id: str) -> bool:
-        return self._db.execute("SELECT 1 FROM direct_rooms WHERE room_id = ?", (room_id,)).fetchone() is not None
 
     def note_upgrade(self, old_room_id: str, new_room_id: str) -> None:
         self._db.execute(

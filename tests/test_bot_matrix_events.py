@@ -90,17 +90,17 @@ def test_state_store_claims_once_and_survives_reopen(tmp_path):
     assert store.claim("$a", "!r") and not store.claim("$a", "!r")
     store.record_join("!r", 100)
     store.record_join("!r", 50)
-    store.mark_direct("!dm")
     store.note_upgrade("!old", "!new")
     store.close()
 
     store = BotStateStore(tmp_path, max_handled=3)
     assert store.is_handled("$a") and not store.claim("$a", "!r")
     assert store.joined_ts("!r") == 100 and store.joined_ts("!other") is None
-    assert store.is_direct("!dm") and not store.is_direct("!r")
     assert store.pending_upgrades_to("!new") == ["!old"]
+    assert store.predecessors("!new") == []  # a tombstone alone links nothing
     assert store.finish_upgrade("!old") and not store.finish_upgrade("!old")
     assert store.pending_upgrades_to("!new") == []
+    assert store.predecessors("!new") == ["!old"]
     store.close()
 
 

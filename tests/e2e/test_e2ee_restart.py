@@ -76,7 +76,7 @@ async def test_commands_older_than_grace_are_not_answered(make_user, make_bot):
     assert second.recorder.bodies() == ["!usage barrier"]
 
 
-async def test_direct_chat_flag_from_invite(make_user, make_bot):
+async def test_is_direct_on_the_invite_does_not_make_a_shared_room_direct(make_user, make_bot):
     alice = await make_user("alice")
     bob = await make_user("bob")
     bot = await make_bot(allowed_inviters=[alice.user_id])
@@ -87,4 +87,4 @@ async def test_direct_chat_flag_from_invite(make_user, make_bot):
     cmd = await alice.say(room, "!usage me")
     await alice.wait_reply(room, cmd, bot.user_id)
     [ctx] = bot.recorder.commands
-    assert ctx.is_direct
+    assert not ctx.is_direct  # three members: cross-room answers here would reach bob
