@@ -73,3 +73,19 @@ def test_check_config_cli(tmp_path, monkeypatch):
     monkeypatch.setenv("USAGE_BOT_PASSWORD", "pw")
     assert main(["check-config", "-c", str(ROOT / "config.example.yaml")]) == 0
     assert main(["check-config", "-c", str(write(tmp_path, "matrix: {}"))]) == 2
+
+
+@pytest.mark.parametrize(
+    ("limit", "reason"),
+    [("'$0.0000000000001'", "a dollar amount is between $0.000001 and $1,000,000,000"),
+     ("'$99999999999999999999'", "a dollar amount is between"),
+     ("99999999999999999999999999999b", "a token amount is a whole number between 1 and 1,000,000,000,000,000")],
+)  # fmt: skip
+def test_check_config_refuses_absurd_quota_amounts(tmp_path, capsys, limit, reason):
+    from bot.cli import main
+
+    text = f"matrix: {{homeserver: https://h, user_id: '@b:h', password: x}}\nquotas: {{defaults: [{{scope: global, " \
+           f"window: monthly, limit: {limit}}}]}}"  # fmt: skip
+    assert main(["check-config", "-c", str(write(tmp_path, text))]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "quotas.defaults.0.limit" in err and reason in err and "Traceback" not in err and "\n" not in err

@@ -7,6 +7,7 @@ window) or clear one. Usage counts what the store holds when the check runs.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -14,7 +15,7 @@ from decimal import Decimal
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from .amounts import Amount, parse_amount
+from .amounts import Amount, checked_amount, parse_amount
 from .periods import Period, parse_period
 from .pricing import PICO, pico_to_usd
 from .queries import usage_report
@@ -23,6 +24,8 @@ from .store import Store
 from .store.room_settings import QuotaRow
 
 Scope = Literal["room", "agent", "user", "global"]
+log = logging.getLogger(__name__)
+
 Window = Literal["daily", "monthly"]
 
 
@@ -73,7 +76,7 @@ class QuotaStatus:
 
     @property
     def fraction(self) -> Decimal:
-        return Decimal(self.used) / Decimal(self.limit)
+        return Decimal(self.used) / Decimal(max(self.limit, 1))
 
     @property
     def percent(self) -> int:
@@ -120,7 +123,12 @@ def effective_quotas(defaults: Sequence[Quota], room_rows: Sequence[QuotaRow]) -
         if row.disabled:
             by_key[key] = None
         else:
-            amount = Amount(row.unit, Decimal(row.limit_value))  # type: ignore[arg-type]
+            try:
+                amount = checked_amount(row.unit, Decimal(row.limit_value))
+            except (ValueError, ArithmeticError) as err:  # written by an older version: skip it, keep the rest
+                log.warning("ignoring the %s %s quota of %s: %r is no usable amount (%s)",
+                            row.window, row.scope, row.room_id, row.limit_value, err)  # fmt: skip
+                continue
             by_key[key] = Quota(row.scope, row.window, amount, row.name, row.hard, "room")  # type: ignore[arg-type]
     return [q for q in by_key.values() if q is not None]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from html import escape
 
 from tracking.amounts import Amount, parse_amount
 from tracking.store.room_settings import QuotaRow
@@ -37,7 +38,11 @@ USER = Arg("name", "@ID", _user_id)
 
 @registry.command("quota", help="this room's quotas and how much of each is used")
 async def show(req: Request) -> Answer:
-    return quota_answer(await req.services.quotas.statuses(req.rooms))
+    """A global quota's use is every room's usage: only bot admins see its figures."""
+    statuses = await req.services.quotas.statuses(req.rooms)
+    hidden = 0 if req.is_bot_admin else sum(s.quota.scope == "global" for s in statuses)
+    shown = [s for s in statuses if req.is_bot_admin or s.quota.scope != "global"]
+    return quota_answer(shown, hidden_global=hidden)
 
 
 async def _set(req: Request, scope: str, name: str, window: str, amount: Amount, hard: str | None) -> Answer:
@@ -47,19 +52,19 @@ async def _set(req: Request, scope: str, name: str, window: str, amount: Amount,
     statuses = await req.services.quotas.statuses(req.rooms)
     status = next(s for s in statuses if (s.quota.scope, s.quota.name, s.quota.window) == (scope, name, window))
     text = f"Set {status.quota.describe()} ({'hard' if row.hard else 'soft'}); used so far: {used_of_limit(status)}."
-    return Answer(text, text)
+    return Answer(text, escape(text))
 
 
 async def _clear(req: Request, scope: str, name: str, window: str) -> Answer:
     before = {(q.scope, q.name, q.window) for q in await req.services.quotas.for_room(req.rooms)}
     if (scope, name, window) not in before:
         text = "There is no such quota in this room; see !usage quota."
-        return Answer(text, text)
+        return Answer(text, escape(text))
     row = QuotaRow(req.room_id, scope, name, window, "tokens", "0", False, True)
     await req.services.store.set_room_quota(row, req.sender)
     req.services.on_quota_change()
     text = f"Cleared the {window} {scope} quota{' of ' + name if name else ''} in this room."
-    return Answer(text, text)
+    return Answer(text, escape(text))
 
 
 @registry.command("quota set room", help="set this room's budget: AMOUNT is tokens (200k, 1.5m) or dollars ($50)",

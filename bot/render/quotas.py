@@ -29,10 +29,18 @@ def resets_text(status: QuotaStatus) -> str:
     return f"{day.day} {day:%B}"
 
 
-def quota_answer(statuses: Sequence[QuotaStatus]) -> Answer:
+def quota_answer(statuses: Sequence[QuotaStatus], hidden_global: int = 0) -> Answer:
+    """The room's quotas; ``hidden_global`` counts global quotas whose figures the asker may not see."""
+    note = (
+        f"{hidden_global} global quota{'s' if hidden_global > 1 else ''} across all rooms also "
+        f"appl{'y' if hidden_global > 1 else 'ies'}; bot admins see {'their' if hidden_global > 1 else 'its'} use."
+        if hidden_global
+        else ""
+    )
     if not statuses:
         text = "This room has no quotas. Room admins can add one with !usage quota set."
-        return Answer(text, escape(text))
+        text = f"{text}\n{note}" if note else text
+        return Answer(text, escape(text).replace("\n", "<br>"))
     headers = ["Budget", "Used", "Limit", "Used %", "Resets", "Kind"]
     rows = [
         [
@@ -47,8 +55,9 @@ def quota_answer(statuses: Sequence[QuotaStatus]) -> Answer:
     ]
     align = "lrrrll"
     return Answer(
-        "Quotas of this room:\n" + plain_table(headers, rows, align),
-        "<p><strong>Quotas of this room</strong></p>" + html_table(headers, rows, align),
+        "Quotas of this room:\n" + plain_table(headers, rows, align) + (f"\n{note}" if note else ""),
+        "<p><strong>Quotas of this room</strong></p>" + html_table(headers, rows, align)
+        + (f"<p>{escape(note)}</p>" if note else ""),
     )
 
 
