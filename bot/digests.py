@@ -1,6 +1,7 @@
 """Daily digests per room, at the room's time in the configured timezone (APScheduler cron jobs).
 
-Each day's digest is claimed in the database before it is posted, so it is posted once. When the
+Each day's digest is claimed in the database before it is posted, so it is posted once; a post the
+homeserver refuses releases the claim and is tried again a minute later. When the
 bot starts after a room's digest time and today's digest was not posted, it is posted then.
 """
 
@@ -39,7 +40,9 @@ class Digests:
         default_time: str,
         enabled_by_default: bool = False,
         clock: Callable[[], datetime] | None = None,
+        retry_seconds: float = 60.0,
     ) -> None:
+        self.retry_seconds = retry_seconds
         self.store = store
         self.book = book
         self.matrix = matrix
@@ -66,7 +69,10 @@ class Digests:
         for row in rows.values():
             if row.enabled:
                 self._schedule(row.room_id, row.at)
-                await self._catch_up(row.room_id, row.at)
+                try:
+                    await self._catch_up(row.room_id, row.at)
+                except Exception:  # that room's retry is scheduled; the others still get theirs
+                    log.exception("catching up on the digest of %s failed", row.room_id)
 
     async def enable(self, room_id: str, at: str | None) -> str:
         at = at or self.default_time
@@ -91,10 +97,22 @@ class Digests:
         today = self.clock().astimezone(self.tz).date()
         if not await self.store.claim_digest(room_id, today.isoformat()):
             return False
-        answer = await self.build(room_id)
-        await self.matrix.send_notice(room_id, answer.plain, answer.html)
+        try:
+            answer = await self.build(room_id)
+            await self.matrix.send_notice(room_id, answer.plain, answer.html, tx_key=f"digest|{room_id}|{today}")
+        except Exception:  # not posted: release the claim and try again a little later
+            await self.store.release_digest(room_id, today.isoformat())
+            self._retry_later(room_id)
+            raise
         log.info("posted the digest of %s in %s", today - timedelta(days=1), room_id)
         return True
+
+    def _retry_later(self, room_id: str) -> None:
+        log.warning("the digest of %s was not posted; trying again in %.0fs", room_id, self.retry_seconds)
+        self.scheduler.add_job(
+            self.post_due, "date", run_date=datetime.now(UTC) + timedelta(seconds=self.retry_seconds),
+            args=[room_id], id=f"digest-retry:{room_id}", replace_existing=True, misfire_grace_time=3600,
+        )  # fmt: skip
 
     async def build(self, room_id: str) -> Answer:
         """Yesterday in this room (and the rooms it replaced), as of the clock."""

@@ -585,9 +585,12 @@ class MatrixBot:
         html_body: str | None = None,
         reply_to_event_id: str | None = None,
         thread_root: str | None = None,
+        tx_key: str | None = None,
     ) -> str:
         await self.wait_for_room(room_id)
-        return await self.sender.notice(room_id, plain, html_body, reply_to=reply_to_event_id, thread_root=thread_root)
+        return await self.sender.notice(
+            room_id, plain, html_body, reply_to=reply_to_event_id, thread_root=thread_root, tx_key=tx_key
+        )
 
     async def send_text(
         self,
@@ -598,11 +601,13 @@ class MatrixBot:
         mentions: Iterable[str] | None = None,
         reply_to_event_id: str | None = None,
         thread_root: str | None = None,
+        tx_key: str | None = None,
     ) -> str:
         await self.wait_for_room(room_id)
         return await self.sender.text(
-            room_id, plain, html_body, mentions=mentions, reply_to=reply_to_event_id, thread_root=thread_root
-        )
+            room_id, plain, html_body, mentions=mentions, reply_to=reply_to_event_id, thread_root=thread_root,
+            tx_key=tx_key,
+        )  # fmt: skip
 
     async def direct_room_with(self, user_id: str) -> str:
         """An existing direct chat with ``user_id`` (just the two of us), else a new one."""

@@ -8,6 +8,7 @@ connection dropped is not posted twice (the server deduplicates by transaction i
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import random
 import time
@@ -74,9 +75,15 @@ class Sender:
         self._upload_limit: int | None = None
         self._upload_limit_at: float | None = None
 
-    async def send(self, room_id: str, content: dict[str, Any], event_type: str = "m.room.message") -> str:
-        """Send one event (encrypted if the room is); returns its event id."""
-        tx_id = str(uuid.uuid4())
+    async def send(
+        self, room_id: str, content: dict[str, Any], event_type: str = "m.room.message", *, tx_key: str | None = None
+    ) -> str:
+        """Send one event (encrypted if the room is); returns its event id.
+
+        With ``tx_key`` the transaction id is derived from it, so sending the same thing again (after a
+        failure whose outcome was unclear, or a restart) is deduplicated by the homeserver.
+        """
+        tx_id = str(uuid.uuid4()) if tx_key is None else "usage-" + hashlib.sha256(tx_key.encode()).hexdigest()[:40]
         backoff = Backoff(self.backoff_initial, self.backoff_max)
         deadline = time.monotonic() + self.retry_seconds
         while True:
@@ -103,9 +110,10 @@ class Sender:
         *,
         reply_to: str | None = None,
         thread_root: str | None = None,
+        tx_key: str | None = None,
     ) -> str:
         content = message_content("m.notice", plain, html, reply_to=reply_to, thread_root=thread_root)
-        return await self.send(room_id, content)
+        return await self.send(room_id, content, tx_key=tx_key)
 
     async def text(
         self,
@@ -116,12 +124,13 @@ class Sender:
         mentions: Iterable[str] | None = None,
         reply_to: str | None = None,
         thread_root: str | None = None,
+        tx_key: str | None = None,
     ) -> str:
         """An ``m.text`` (it notifies, unlike notices); the bot itself is never mentioned."""
         own = self.client.user_id
         people = None if mentions is None else [u for u in mentions if u != own]
         content = message_content("m.text", plain, html, reply_to=reply_to, thread_root=thread_root, mentions=people)
-        return await self.send(room_id, content)
+        return await self.send(room_id, content, tx_key=tx_key)
 
     async def upload_limit(self) -> int | None:
         """The homeserver's upload limit in bytes (``/_matrix/client/v1/media/config``), None if unknown.

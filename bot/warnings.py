@@ -2,7 +2,8 @@
 
 The agents may be another process, so the watcher looks at the store: when new events arrive (or a
 quota changes) it recomputes the room's quotas. Each (quota, period, threshold) is claimed in the
-database before it is sent, so it fires once per period, restarts included. When usage jumps over
+database before it is sent and released if the homeserver does not accept it, so it fires once per
+period, restarts included, and a failed send is tried again. When usage jumps over
 several thresholds at once, one warning names the highest.
 """
 
@@ -43,6 +44,7 @@ class QuotaWatcher:
         self.interval = interval
         self._seen_seq = -1
         self._poked = asyncio.Event()
+        self._retry = False
 
     def poke(self) -> None:
         """Check soon even without new usage (a quota was set or changed)."""
@@ -52,8 +54,9 @@ class QuotaWatcher:
         while True:
             try:
                 seq = await self.store.last_seq()
-                if seq != self._seen_seq or self._poked.is_set():
+                if seq != self._seen_seq or self._poked.is_set() or self._retry:
                     self._poked.clear()
+                    self._retry = False
                     self._seen_seq = seq
                     await self.check_all()
             except asyncio.CancelledError:
@@ -66,10 +69,20 @@ class QuotaWatcher:
                 pass
 
     async def check_all(self) -> int:
-        """Check every joined room; returns how many warnings were sent."""
+        """Check every joined room; returns how many warnings were sent.
+
+        Each room on its own: one room whose check fails (a broken quota, a refused send) is logged
+        and checked again next time, and never keeps the other rooms from their warnings.
+        """
         sent = 0
         for room_id in list(self.matrix.client.rooms):
-            sent += await self.check_room(room_id)
+            try:
+                sent += await self.check_room(room_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self._retry = True
+                log.exception("checking the quotas of %s failed; trying again later", room_id)
         return sent
 
     async def check_room(self, room_id: str) -> int:
@@ -82,15 +95,22 @@ class QuotaWatcher:
                 continue
             key, period = status.quota.key(room_id), status.period.first_day.isoformat()
             fresh = [t for t in crossed if await self.store.claim_warning(key, period, t, room_id)]
-            if crossed[-1] in fresh:
-                await self._warn(room_id, status, crossed[-1])
-                sent += 1
+            if crossed[-1] not in fresh:
+                continue
+            try:
+                await self._warn(room_id, status, crossed[-1], tx_key=f"{key}|{period}|{crossed[-1]}")
+            except BaseException:  # not accepted by the homeserver: claim nothing, warn on the next check
+                for threshold in fresh:
+                    await self.store.release_warning(key, period, threshold)
+                raise
+            sent += 1
         return sent
 
-    async def _warn(self, room_id: str, status: QuotaStatus, threshold: int) -> None:
+    async def _warn(self, room_id: str, status: QuotaStatus, threshold: int, tx_key: str) -> None:
+        """The transaction id is derived from the claim, so a resend after an unclear failure is one event."""
         admins = sorted(a for a in await self.matrix.room_admins(room_id) if a != self.matrix.user_id)
         message = warning_message(status, threshold, admins)
-        await self.matrix.send_text(room_id, message.plain, message.html, mentions=admins)
+        await self.matrix.send_text(room_id, message.plain, message.html, mentions=admins, tx_key=tx_key)
         log.info("warned %s: %s%% of %s", room_id, threshold, status.quota.describe())
         if self.dm_admins:
             for admin in admins:

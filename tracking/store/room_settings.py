@@ -78,6 +78,13 @@ class RoomSettingsMixin:
         )
         return inserted == 1
 
+    async def release_warning(self, quota_key: str, period_start: str, threshold: int) -> None:
+        """Undo ``claim_warning`` for a warning the homeserver did not accept."""
+        await self._write(
+            "DELETE FROM quota_warnings WHERE quota_key = ? AND period_start = ? AND threshold = ?",
+            (quota_key, period_start, threshold),
+        )
+
     async def digest_settings(self) -> list[DigestRow]:
         async with self._conn.execute("SELECT room_id, enabled, at, last_posted FROM digests") as cursor:
             return [DigestRow(r[0], bool(r[1]), r[2], r[3]) for r in await cursor.fetchall()]
@@ -96,3 +103,9 @@ class RoomSettingsMixin:
             (day, room_id, day),
         )
         return changed == 1
+
+    async def release_digest(self, room_id: str, day: str) -> None:
+        """Undo ``claim_digest`` for a digest the homeserver did not accept."""
+        await self._write(
+            "UPDATE digests SET last_posted = NULL WHERE room_id = ? AND last_posted = ?", (room_id, day)
+        )
