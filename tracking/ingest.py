@@ -12,6 +12,7 @@ from .events import UsageEvent, describe_validation_error
 from .pricing import Pricer
 from .rows import event_to_row
 from .store import Store
+from .store.isolation import insert_isolating, refusal_reason
 
 
 @dataclass
@@ -40,18 +41,25 @@ async def ingest_lines(store: Store, lines: Iterable[str], pricer: Pricer, batch
     """Store every good line (bad lines are reported with their number and skipped)."""
     result = IngestResult()
     batch: list[tuple] = []
+    numbers: list[int] = []
+
+    def refuse(index: int, exc: BaseException) -> None:
+        result.errors.append(f"line {numbers[index]}: {refusal_reason(exc)}")
 
     async def write() -> None:
-        inserted = await store.insert_rows(batch)
+        refused = len(result.errors)
+        inserted = await insert_isolating(store, batch, refuse)
         result.stored += inserted
-        result.duplicates += len(batch) - inserted
+        result.duplicates += len(batch) - inserted - (len(result.errors) - refused)
         batch.clear()
+        numbers.clear()
 
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             batch.append(event_to_row(parse_line(line), pricer))
+            numbers.append(number)
         except ValueError as exc:
             result.errors.append(f"line {number}: {exc}")
             continue

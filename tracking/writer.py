@@ -14,7 +14,6 @@ import asyncio
 import concurrent.futures
 import json
 import logging
-import sqlite3
 import threading
 import time
 from collections import deque
@@ -26,14 +25,10 @@ from typing import Any, TypeVar
 from .pricing import Pricer
 from .rows import InvalidRecord, Recorded, recorded_to_row
 from .store import EVENT_COLUMNS, RowBatch, Store, StoreError, open_store, prepare_batch
+from .store.isolation import DATA_ERRORS, insert_isolating, refusal_reason, row_payload
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-DATA_ERRORS = (ValueError, TypeError, OverflowError, sqlite3.IntegrityError, sqlite3.InterfaceError,
-               sqlite3.ProgrammingError, sqlite3.DataError)  # fmt: skip
-"""What the database raises for rows it can never take; anything else (locked, busy, I/O, full) is retried."""
-
 
 @dataclass
 class FlushMarker:
@@ -214,29 +209,23 @@ class Writer(threading.Thread):
             return True
 
     async def _insert(self, store: Store, prepared: RowBatch) -> tuple[int, int]:
-        """Insert a batch; returns (rows inserted, rows the database refused).
-
-        A row the database cannot take at all (a string with a lone surrogate, say) would fail its
-        whole batch on every retry and hold up everything behind it. Such a batch is halved until the
-        rows at fault are alone; they go to `rejected_events` with the reason, the others are stored.
-        Halves already committed when a retry comes are duplicates by `event_id`, so nothing counts twice.
-        """
+        """Insert a batch; returns (rows inserted, rows the database refused, kept in `rejected_events`)."""
         try:
             return await store.insert_batch(prepared), 0
-        except DATA_ERRORS as exc:
-            rows = prepared.rows
-            if not rows:
+        except DATA_ERRORS:
+            if not prepared.rows:
                 raise
-            if len(rows) == 1:
-                log.error("a usage event could not be stored (%s); kept in rejected_events", exc)
-                reason = f"could not be stored: {type(exc).__name__}: {exc}"
-                payload = json.dumps(dict(zip(EVENT_COLUMNS, rows[0], strict=True)), default=str)
-                refused = (int(time.time() * 1000), reason, payload)
-                return await store.insert_batch(prepare_batch([], [*prepared.rejected, refused])), 1
-            half = len(rows) // 2
-            first = await self._insert(store, prepare_batch(rows[:half], prepared.rejected))
-            second = await self._insert(store, prepare_batch(rows[half:]))
-            return first[0] + second[0], first[1] + second[1]
+        refused: list[tuple[int, str, str]] = []
+
+        def refuse(index: int, exc: BaseException) -> None:
+            reason = refusal_reason(exc)
+            log.error("a usage event was refused by the database (%s); kept in rejected_events", reason)
+            payload = json.dumps(row_payload(prepared.rows[index]), default=str)
+            refused.append((int(time.time() * 1000), reason, payload))
+
+        inserted = await insert_isolating(store, prepared.rows, refuse)
+        await store.insert_batch(prepare_batch([], [*prepared.rejected, *refused]))
+        return inserted, len(refused)
 
     def _rows(self, batch: list[Recorded]) -> tuple[list[tuple], list[tuple[int, str, str]]]:
         now = time.time()

@@ -39,6 +39,8 @@ GROUP_COLUMNS = {
 FILTER_COLUMNS = frozenset({"room_id", "thread_id", "agent", "user_id"})
 
 MS_PER_HOUR = 3_600_000
+SPLIT = 1_000_000
+"""Reports sum costs as `sum(c / SPLIT), sum(c % SPLIT)`: neither part can wrap 64 bits, their combination is exact."""
 
 
 class Filters(dict[str, str | tuple[str, ...]]):
@@ -68,7 +70,9 @@ class Sums:
 
     @classmethod
     def from_row(cls, row: tuple) -> Sums:
-        return cls(row[0], *(int(v or 0) for v in row[1:]))
+        """A row of (key, calls, four token sums, reasoning, cost / SPLIT, cost % SPLIT, unpriced, errors)."""
+        v = [int(x or 0) for x in row[1:]]
+        return cls(row[0], v[0], v[1], v[2], v[3], v[4], v[5], v[6] * SPLIT + v[7], v[8], v[9])
 
     def add(self, other: Sums) -> None:
         self.calls += other.calls

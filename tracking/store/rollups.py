@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .base import GROUP_COLUMNS, Filters
+from .base import GROUP_COLUMNS, SPLIT, Filters
 
 FINE_KEY = ("room_id", "hour", "thread_id", "agent", "user_id", "provider", "model")
 SUM_NAMES = (
@@ -42,7 +42,28 @@ SUM_NAMES = (
 )
 _SUM_LIST = ", ".join(SUM_NAMES)
 _SUM_OF = ", ".join(f"sum({name})" for name in SUM_NAMES)
-_ADD = ", ".join(f"{name} = {name} + excluded.{name}" for name in SUM_NAMES)
+_INT64_MAX = 2**63 - 1
+
+
+def _read_sum(name: str) -> str:
+    return f"sum({name} / {SPLIT}), sum({name} % {SPLIT})" if name == "cost_pusd" else f"sum({name})"
+
+
+_SUM_READ = ", ".join(_read_sum(name) for name in SUM_NAMES)
+
+
+def _add(name: str) -> str:
+    """A rollup cost that would pass 64 bits becomes NULL, which NOT NULL refuses: SQLite's `+` would
+    silently turn it into an imprecise REAL. The writer then rejects the event at fault with its reason."""
+    if name != "cost_pusd":
+        return f"{name} = {name} + excluded.{name}"
+    return (
+        f"{name} = CASE WHEN excluded.{name} > {_INT64_MAX} - {name} THEN NULL"
+        f" ELSE {name} + excluded.{name} END"
+    )
+
+
+_ADD = ", ".join(_add(name) for name in SUM_NAMES)
 _FINE = ", ".join(FINE_KEY)
 
 BATCH_TABLE = f"CREATE TEMP TABLE IF NOT EXISTS batch_rollup ({_FINE}, {_SUM_LIST})"
@@ -211,6 +232,6 @@ def rollup_query(start_hour: int, end_hour: int, filters: Filters, group: str | 
     group_by = "" if group is None else " GROUP BY k"
     if len(arms) == 1:
         table, where = arms[0]
-        return f"SELECT {key} AS k, {_SUM_OF} FROM {table} WHERE {where}{group_by}", params
+        return f"SELECT {key} AS k, {_SUM_READ} FROM {table} WHERE {where}{group_by}", params
     inner = " UNION ALL ".join(f"SELECT {key} AS k, {_SUM_LIST} FROM {table} WHERE {where}" for table, where in arms)
-    return f"SELECT k, {_SUM_OF} FROM ({inner}){group_by}", params
+    return f"SELECT k, {_SUM_READ} FROM ({inner}){group_by}", params

@@ -13,6 +13,7 @@ import aiosqlite
 from .base import (
     EVENT_COLUMNS,
     GROUP_COLUMNS,
+    SPLIT,
     Filters,
     StoreError,
     StoreLocked,
@@ -24,13 +25,10 @@ from .room_settings import RoomSettingsMixin
 
 log = logging.getLogger(__name__)
 
-_SUM_COLUMNS = (
-    "sum(calls), sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), sum(cache_write_tokens),"
-    " sum(reasoning_tokens), sum(cost_pusd), sum(unpriced_calls), sum(error_calls)"
-)
 _EVENT_SUM_COLUMNS = (
     "count(*), sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), sum(cache_write_tokens),"
-    " sum(reasoning_tokens), sum(coalesce(cost_pusd, 0)), sum(cost_pusd IS NULL), sum(status = 'error')"
+    f" sum(reasoning_tokens), sum(coalesce(cost_pusd, 0) / {SPLIT}), sum(coalesce(cost_pusd, 0) % {SPLIT}),"
+    " sum(cost_pusd IS NULL), sum(status = 'error')"
 )
 _INSERT = (
     f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' for _ in EVENT_COLUMNS)})"
@@ -150,8 +148,11 @@ class SQLiteStore(RoomSettingsMixin):
                 await self._conn.execute("COMMIT")
             except BaseException as exc:
                 await self._conn.execute("ROLLBACK")
+                self._batch_table_ready = False  # a temp table created in this transaction is gone with it
                 if _is_locked(exc):
                     raise StoreLocked(str(exc)) from exc
+                if isinstance(exc, sqlite3.OperationalError) and "integer overflow" in str(exc):
+                    raise OverflowError(f"a sum would pass 64 bits: {exc}") from exc
                 raise
         return inserted
 
