@@ -27,6 +27,32 @@ TOKEN_FIELDS = (
 )
 METADATA_MAX_BYTES = 4096
 
+MIN_TS = 946_684_800.0
+"""2000-01-01 UTC: no LLM call happened before; an earlier time is a unit or a clock error."""
+MAX_TS = 4_102_444_800.0
+"""2100-01-01 UTC, the end of the periods reports can ask for."""
+MAX_NAME_LENGTH = {"event_id": 255, "room_id": 255, "thread_id": 255, "agent": 255, "user_id": 255,
+                   "session_id": 255, "operation": 64, "provider": 128, "model": 255}  # fmt: skip
+"""The longest value of each text field, on every entry point (a Matrix id is at most 255 bytes)."""
+
+
+def ts_problem(seconds: float) -> str | None:
+    """Why a call's time (Unix seconds) cannot be stored, or None."""
+    if not MIN_TS <= seconds < MAX_TS:
+        return "ts must lie between 2000-01-01 and 2100-01-01 (UTC)"
+    return None
+
+
+def name_problem(name: str, value: object) -> str | None:
+    """Why an attribution or model field cannot be stored, or None (None is fine: not given)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        return f"{name} must be a string, got {value!r}"
+    if len(value) > MAX_NAME_LENGTH[name]:
+        return f"{name} is {len(value):,} characters; at most {MAX_NAME_LENGTH[name]} allowed"
+    return None
+
 
 def new_event_id() -> str:
     """A time-ordered unique id (milliseconds, then 80 random bits), so new rows append to the index.
@@ -97,11 +123,11 @@ class UsageEvent(BaseModel):
     ts: datetime = Field(default_factory=lambda: datetime.now(UTC))
     provider: str = Field(min_length=1, max_length=128)
     model: str = Field(min_length=1, max_length=255)
-    input_tokens: int = Field(default=0, ge=0)
-    output_tokens: int = Field(default=0, ge=0)
-    cache_read_tokens: int = Field(default=0, ge=0)
-    cache_write_tokens: int = Field(default=0, ge=0)
-    reasoning_tokens: int = Field(default=0, ge=0)
+    input_tokens: int = Field(default=0, ge=0, strict=True)
+    output_tokens: int = Field(default=0, ge=0, strict=True)
+    cache_read_tokens: int = Field(default=0, ge=0, strict=True)
+    cache_write_tokens: int = Field(default=0, ge=0, strict=True)
+    reasoning_tokens: int = Field(default=0, ge=0, strict=True)
     cost_usd: Decimal | None = Field(default=None, ge=0, le=MAX_COST_USD)
     room_id: str | None = Field(default=None, max_length=255)
     thread_id: str | None = Field(default=None, max_length=255)
@@ -116,9 +142,11 @@ class UsageEvent(BaseModel):
     @field_validator("ts")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        problem = ts_problem(value.timestamp())
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @field_validator("metadata")
     @classmethod

@@ -6,7 +6,18 @@ import logging
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from .events import MAX_COST_USD, MAX_TOKENS, UsageEvent, metadata_json, new_event_id, token_problem
+from .events import (
+    MAX_COST_USD,
+    MAX_TOKENS,
+    MAX_TS,
+    MIN_TS,
+    UsageEvent,
+    metadata_json,
+    name_problem,
+    new_event_id,
+    token_problem,
+    ts_problem,
+)
 from .pricing import Pricer, Tokens, usd_to_pico
 from .store import MS_PER_HOUR
 
@@ -61,15 +72,19 @@ def recorded_to_row(r: Recorded, pricer: Pricer, now: float) -> tuple:
     metadata_text = _metadata(metadata) if metadata else None
     if ts is None:
         ts = now
-    if type(ts) is float and 0.0 <= ts < MAX_TS:
+    if type(ts) is float and MIN_TS <= ts < MAX_TS:
         ts_ms = int(ts * 1000)
     else:
         ts_ms = _ts_ms(ts)
     if not (
-        (event_id is None or type(event_id) is str) and (room_id is None or type(room_id) is str)
-        and (thread_id is None or type(thread_id) is str) and (agent is None or type(agent) is str)
-        and (user_id is None or type(user_id) is str) and (session_id is None or type(session_id) is str)
-        and (operation is None or type(operation) is str)
+        (event_id is None or (type(event_id) is str and len(event_id) <= 255))
+        and (room_id is None or (type(room_id) is str and len(room_id) <= 255))
+        and (thread_id is None or (type(thread_id) is str and len(thread_id) <= 255))
+        and (agent is None or (type(agent) is str and len(agent) <= 255))
+        and (user_id is None or (type(user_id) is str and len(user_id) <= 255))
+        and (session_id is None or (type(session_id) is str and len(session_id) <= 255))
+        and (operation is None or (type(operation) is str and len(operation) <= 64))
+        and len(provider) <= 128 and len(model) <= 255
     ):  # fmt: skip
         _check_attribution(r)
     try:
@@ -119,10 +134,6 @@ def _raise_problem(r: Recorded) -> None:
 
 
 MAX_COST_PICO = int(MAX_COST_USD) * 10**12
-MAX_TS = 253_402_300_800.0
-"""Seconds since 1970 at 10000-01-01: a Unix time at or past it (or before 1970) is not a call's time."""
-
-
 def _check_cost(provider: str, model: str, cost: int | None) -> None:
     if cost is not None and cost > MAX_COST_PICO:
         raise InvalidRecord(f"{provider}/{model} prices this call at ${cost / 10**12:,.2f}, more than one call may"
@@ -132,21 +143,26 @@ def _check_cost(provider: str, model: str, cost: int | None) -> None:
 def _ts_ms(ts: object) -> int:
     """Milliseconds since 1970 of a datetime (naive means UTC, as in UsageEvent) or a Unix time in seconds."""
     if isinstance(ts, datetime):
-        return int((ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)).timestamp() * 1000)
-    if isinstance(ts, int | float) and not isinstance(ts, bool) and 0 <= ts < MAX_TS:
-        return int(ts * 1000)
-    raise InvalidRecord(f"ts must be a datetime or a Unix time in seconds, got {ts!r}")
+        seconds = (ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)).timestamp()
+    elif isinstance(ts, int | float) and not isinstance(ts, bool):
+        seconds = float(ts)
+    else:
+        raise InvalidRecord(f"ts must be a datetime or a Unix time in seconds, got {ts!r}")
+    problem = ts_problem(seconds)
+    if problem:
+        raise InvalidRecord(f"{problem}, got {ts!r}")
+    return int(seconds * 1000)
 
 
-_ATTRIBUTION = ("event_id", "room_id", "thread_id", "agent", "user_id", "session_id", "operation")
+_ATTRIBUTION = ("event_id", "room_id", "thread_id", "agent", "user_id", "session_id", "operation", "provider", "model")
 
 
 def _check_attribution(r: Recorded) -> None:
-    """Raise InvalidRecord for an attribution field that is neither None nor a string (subclasses pass)."""
+    """Raise InvalidRecord for a text field that is not a string or is too long (the rules of UsageEvent)."""
     for name in _ATTRIBUTION:
-        value = getattr(r, name)
-        if value is not None and not isinstance(value, str):
-            raise InvalidRecord(f"{name} must be a string, got {value!r}")
+        problem = name_problem(name, getattr(r, name))
+        if problem:
+            raise InvalidRecord(problem)
 
 
 def _metadata(value: Any) -> str | None:

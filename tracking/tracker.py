@@ -18,6 +18,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from .context import _current
+from .events import new_event_id
 from .pricing import PriceOverride, Pricer
 from .rows import Recorded
 from .settings import QuotaSettings
@@ -53,6 +54,8 @@ class Tracker:
         clock: Callable[[], datetime] | None = None,  # for tests: stamps events and sets quota windows
         batch_size: int = 20_000,
         flush_interval: float = 0.05,
+        max_pending: int = 500_000,
+        full_wait: float = 5.0,
     ) -> None:
         self.url = url
         self.timezone = timezone
@@ -60,6 +63,8 @@ class Tracker:
         self.clock = clock
         self.pricer = Pricer(price_overrides)
         self._writer = Writer(url, self.pricer, batch_size=batch_size, interval=flush_interval)
+        self.max_pending = max_pending
+        self.full_wait = full_wait
         self._queue = self._writer.queue
         self._open = False
         self._closed = False
@@ -101,15 +106,23 @@ class Tracker:
         return self
 
     def close(self) -> None:
-        """Drain everything recorded so far into the store, then stop the writer."""
-        if not self._open:
-            self._closed = True
-            return
-        self._open = False
+        """Drain everything recorded so far into the store, then stop the writer.
+
+        Called again while a drain is under way (SIGTERM arriving during ``close()``), it waits for the
+        same drain. Raises StoreError if events could be neither stored nor saved to a file.
+        """
+        if self._open:
+            self._open = False
+            self._writer.request_close()
         self._closed = True
-        self._writer.request_close()
-        self._writer.join()
+        if self._writer.is_alive():
+            self._writer.join()
         _live.discard(self)
+        if self._writer.lost:
+            raise StoreError(
+                f"{self._writer.lost} usage events could be neither stored nor saved to a file; "
+                "the log holds each of them as JSON (lines starting 'unsaved usage event:')"
+            )
 
     async def aclose(self) -> None:
         if self._reader is not None:
@@ -165,6 +178,10 @@ class Tracker:
             )
         if ts is None:  # stamped now, not when the writer gets to it (a locked store can hold it for minutes)
             ts = self.clock() if self.clock is not None else time.time()
+        if event_id is None:  # given here, so a spilled or re-sent event is still counted once
+            event_id = new_event_id()
+        if len(self._queue) >= self.max_pending:
+            self._wait_for_room()
         ctx = _current.get()
         if ctx:
             room_id = room_id or ctx.get("room_id")
@@ -181,10 +198,24 @@ class Tracker:
             )
         )  # fmt: skip
 
+    def _wait_for_room(self) -> None:
+        """The queue is full (``max_pending``): wait up to ``full_wait`` seconds for the writer to catch up.
+
+        If it does not (the store is locked or far too slow), the oldest queued events are saved to
+        the spill file for ``usage-bot ingest`` to make room: memory stays bounded, nothing is lost.
+        """
+        deadline = time.monotonic() + self.full_wait
+        self._writer.wake()
+        while len(self._queue) >= self.max_pending and time.monotonic() < deadline:
+            time.sleep(0.001)
+        if len(self._queue) >= self.max_pending:
+            self._writer.spill_oldest(len(self._queue) - self.max_pending + 1)
+
     async def flush(self) -> None:
         """Return once everything recorded before this call is durable in the store."""
         if not self._open:
             return
+        self._check_writer()
         loop = asyncio.get_running_loop()
         marker = FlushMarker(loop=loop, future=loop.create_future())
         self._queue.append(marker)
@@ -195,10 +226,15 @@ class Tracker:
         """The blocking flush, for synchronous code. Returns False on timeout."""
         if not self._open:
             return True
+        self._check_writer()
         marker = FlushMarker()
         self._queue.append(marker)
         self._writer.wake()
         return marker.done.wait(timeout)
+
+    def _check_writer(self) -> None:
+        if not self._writer.is_alive():
+            raise StoreError("the tracker's writer has stopped (see the log); nothing more can be stored")
 
     @property
     def stats(self) -> WriterStats:

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import json
 import logging
+import os
+import tempfile
 import threading
 import time
 from collections import deque
@@ -80,6 +83,10 @@ class Writer(threading.Thread):
         self.ready = threading.Event()
         self.open_error: BaseException | None = None
         self.spill_path: Path | None = None
+        self.lost = 0
+        """Events that could be neither stored nor saved to any file (each is in the log as JSON)."""
+        self._spill_lock = threading.Lock()
+        self._spill_markers: list[FlushMarker] = []
         self._closing = False
         self._held: list[Recorded | FlushMarker] = []
         self._preparer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="usage-writer-prepare")
@@ -126,7 +133,12 @@ class Writer(threading.Thread):
                 except TimeoutError:
                     pass
                 self._wake.clear()
-                await self._drain(store)
+                try:
+                    await self._drain(store)
+                except Exception as exc:  # a bug must never leave the writer dead with events queued
+                    log.exception("the usage writer failed; %s", "saving what is left" if self._closing else "going on")
+                    if self._closing:
+                        self._spill([], exc)
                 if self._closing and not self.queue:
                     break
         finally:
@@ -249,21 +261,83 @@ class Writer(threading.Thread):
         markers = [item for item in waiting if isinstance(item, FlushMarker)]
         self._held = []
         self.queue.clear()
-        base = Path(self.url.removeprefix("sqlite:///")).expanduser()
-        path = base.with_name(f"{base.name}.unwritten-{int(time.time())}.jsonl")
+        try:
+            path = self._save(pending)
+            if path is not None:
+                log.error("the usage database stayed unusable (%s); %d events saved to %s (load them with "
+                          "usage-bot ingest)", exc, len(pending), path)  # fmt: skip
+        finally:
+            for marker in markers:
+                marker.complete()
+
+    def spill_oldest(self, count: int) -> None:
+        """Save the oldest ``count`` queued events to the spill file, making room in a full queue."""
+        taken: list[Recorded] = []
+        while len(taken) < count:
+            try:
+                item = self.queue.popleft()
+            except IndexError:
+                break
+            if isinstance(item, FlushMarker):
+                self._spill_markers.append(item)
+            else:
+                taken.append(item)
+        path = self._save(taken)
+        if path is not None:
+            log.warning("the usage queue is full (the store is slower than record()); %d events saved to %s "
+                        "(load them with usage-bot ingest)", len(taken), path)  # fmt: skip
+        for marker in self._spill_markers:
+            marker.complete()  # what came before it is saved, in the store or in the file
+        self._spill_markers.clear()
+
+    def _save(self, events: list[Recorded]) -> Path | None:
+        """Append events as JSON lines beside the database, else in the temp directory; the path used.
+
+        A file that cannot be written whole (a full disk) is cut back to the lines written before, so
+        it never holds half a line; if no place takes them, each event is logged as JSON and counted
+        in ``lost``, and None is returned.
+        """
+        if not events:
+            return self.spill_path
         now = time.time()
+        lines = [json.dumps(_ingestable(recorded, now), default=str) + "\n" for recorded in events]
+        base = Path(self.url.removeprefix("sqlite:///")).expanduser()
+        name = f"{base.name}.unwritten-{int(now)}.jsonl"
+        with self._spill_lock:
+            places = [self.spill_path] if self.spill_path is not None else []
+            places += [base.with_name(name), Path(tempfile.gettempdir()) / name]
+            for path in places:
+                if _append_whole(path, lines):
+                    self.spill_path = path
+                    return path
+            self.lost += len(lines)
+        log.critical("%d usage events could not be saved to any file (tried %s); they follow, one per line",
+                     len(lines), ", ".join(str(p) for p in places))  # fmt: skip
+        for line in lines:
+            log.critical("unsaved usage event: %s", line.rstrip())
+        return None
+
+
+def _append_whole(path: Path, lines: list[str]) -> bool:
+    """Append every line or none: on failure the file is cut back to its size before."""
+    try:
         with path.open("a", encoding="utf-8") as out:
-            for recorded in pending:
-                out.write(json.dumps(_ingestable(recorded, now), default=str) + "\n")
-        self.spill_path = path
-        log.error(
-            "the usage database stayed unusable (%s); %d events saved to %s (load them with usage-bot ingest)",
-            exc,
-            len(pending),
-            path,
-        )
-        for marker in markers:
-            marker.complete()
+            start = out.tell()
+            try:
+                out.write("".join(lines))
+                out.flush()
+                os.fsync(out.fileno())
+            except OSError:
+                with contextlib.suppress(OSError):
+                    out.truncate(start)
+                raise
+        return True
+    except OSError as exc:
+        log.error("could not save usage events to %s: %s", path, exc)
+        with contextlib.suppress(OSError):
+            if path.exists() and path.stat().st_size == 0:
+                path.unlink()
+        return False
 
 
 def _ingestable(recorded: Recorded, now: float) -> dict[str, Any]:
