@@ -24,7 +24,7 @@ from .config import Config
 from .digests import Digests
 from .maintenance import schedule_retention
 from .matrix_client import MatrixBot
-from .matrix_events import CommandContext
+from .matrix_events import CommandContext, server_of
 from .passive import PassiveCollector
 from .sending import FileTooLarge
 from .warnings import QuotaWatcher
@@ -81,7 +81,14 @@ class UsageBot:
             COMMANDS, services, is_room_admin=self.matrix.admins.is_admin, is_bot_admin=self.matrix.is_bot_admin
         )
         ingest = config.ingest
-        self.passive = PassiveCollector(config.storage.url, ingest.mindroom_agent_prefix) if ingest.mindroom else None
+        self.passive = (
+            PassiveCollector(
+                config.storage.url, own_server=server_of(config.matrix.user_id), agents=ingest.mindroom_agents,
+                agent_prefix=ingest.mindroom_agent_prefix, sender_of=self.matrix.event_sender,
+            )
+            if ingest.mindroom
+            else None
+        )  # fmt: skip
         self._watch_task: asyncio.Task[None] | None = None
 
     @classmethod
@@ -148,7 +155,7 @@ class UsageBot:
         self, room_id: str, event_id: str, sender: str, content: dict[str, Any], origin_server_ts: int
     ) -> None:
         if self.passive is not None:
-            self.passive.observe(room_id, event_id, sender, content, origin_server_ts)
+            await self.passive.observe(room_id, event_id, sender, content, origin_server_ts)
 
 
 async def run(config: Config) -> None:

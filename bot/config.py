@@ -108,6 +108,20 @@ class WarningSettings(Strict):
 class IngestSettings(Strict):
     mindroom: bool = False
     mindroom_agent_prefix: str = Field(default="mindroom_", description="only senders whose localpart starts so")
+    mindroom_agents: list[str] = Field(
+        default_factory=list,
+        description="trusted agent accounts: user id globs ('@mindroom_*:example.org') or servers (':example.org');"
+        " empty: accounts with the prefix on the bot's own homeserver",
+    )
+
+    @field_validator("mindroom_agents")
+    @classmethod
+    def _agents(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if not (entry.startswith("@") and ":" in entry) and not (entry.startswith(":") and len(entry) > 1):
+                raise ValueError(f"{entry!r} is neither a user id glob like '@mindroom_*:example.org' nor a server"
+                                 " like ':example.org'")  # fmt: skip
+        return value
 
 
 class Config(Strict):

@@ -609,6 +609,16 @@ class MatrixBot:
             tx_key=tx_key,
         )  # fmt: skip
 
+    async def event_sender(self, room_id: str, event_id: str) -> str | None:
+        """Who sent an event, asked of the homeserver; None if it cannot say."""
+        try:
+            resp = await self.client.room_get_event(room_id, event_id)
+        except CONNECTION_ERRORS as err:
+            log.warning("could not fetch %s in %s: %s", event_id, room_id, err)
+            return None
+        event = getattr(resp, "event", None)
+        return getattr(event, "sender", None)
+
     async def direct_room_with(self, user_id: str) -> str:
         """An existing direct chat with ``user_id`` (just the two of us), else a new one."""
         for room_id in list(self.client.rooms):

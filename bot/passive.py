@@ -8,7 +8,9 @@ a restart is not counted twice. A message still streaming is skipped: its final 
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from tracking import Tracker
@@ -41,14 +43,48 @@ def final_content(
     return event_id, content
 
 
-class PassiveCollector:
-    """Records MindRoom usage seen in rooms through a Tracker of its own (the bot's writer)."""
+SenderLookup = Callable[[str, str], Awaitable[str | None]]
 
-    def __init__(self, storage_url: str, agent_prefix: str = "mindroom_", remember_threads: int = 10_000) -> None:
+
+def trusted_agent(sender: str, entries: Sequence[str], prefix: str, own_server: str) -> bool:
+    """Whether ``sender`` is a configured agent account (see ``ingest.mindroom_agents``)."""
+    localpart, _, server = sender.removeprefix("@").partition(":")
+    if not entries:
+        return server.lower() == own_server.lower() and localpart.startswith(prefix)
+    for entry in entries:
+        if entry.startswith("@") and fnmatch.fnmatchcase(sender, entry):
+            return True
+        if entry.startswith(":") and server.lower() == entry[1:].lower() and localpart.startswith(prefix):
+            return True
+    return False
+
+
+class PassiveCollector:
+    """Records MindRoom usage seen in rooms through a Tracker of its own (the bot's writer).
+
+    Only trusted agent accounts are counted, and an edit only when its sender sent the original:
+    Matrix lets anyone send an `m.replace` naming any event, and an edit counted under the
+    original's id would shut out the agent's real final edit as a duplicate.
+    """
+
+    def __init__(
+        self,
+        storage_url: str,
+        *,
+        own_server: str,
+        agents: Sequence[str] = (),
+        agent_prefix: str = "mindroom_",
+        sender_of: SenderLookup | None = None,
+        remember: int = 10_000,
+    ) -> None:
         self.tracker = Tracker(storage_url)
+        self.own_server = own_server
+        self.agents = list(agents)
         self.agent_prefix = agent_prefix
+        self.sender_of = sender_of
         self._threads: dict[str, str] = {}
-        self._remember = remember_threads
+        self._senders: dict[str, str] = {}
+        self._remember = remember
 
     async def start(self) -> None:
         await asyncio.to_thread(self.tracker.start)
@@ -56,21 +92,32 @@ class PassiveCollector:
     async def close(self) -> None:
         await self.tracker.aclose()
 
-    def observe(self, room_id: str, event_id: str, sender: str, content: dict[str, Any], origin_server_ts: int) -> None:
+    def _note(self, table: dict[str, str], key: str, value: str) -> None:
+        table[key] = value
+        if len(table) > self._remember:
+            table.pop(next(iter(table)))
+
+    async def observe(
+        self, room_id: str, event_id: str, sender: str, content: dict[str, Any], origin_server_ts: int
+    ) -> None:
         relation = content.get("m.relates_to") or {}
         if relation.get("rel_type") == "m.thread" and isinstance(relation.get("event_id"), str):
-            self._threads[event_id] = relation["event_id"]
-            if len(self._threads) > self._remember:
-                self._threads.pop(next(iter(self._threads)))
+            self._note(self._threads, event_id, relation["event_id"])
+        if relation.get("rel_type") != "m.replace":
+            self._note(self._senders, event_id, sender)
         if "io.mindroom.ai_run" not in content and "io.mindroom.ai_run" not in (content.get("m.new_content") or {}):
             return
-        if not sender.removeprefix("@").startswith(self.agent_prefix):
-            log.warning("ignoring MindRoom usage from %s in %s: not a MindRoom agent account", sender, room_id)
+        if not trusted_agent(sender, self.agents, self.agent_prefix, self.own_server):
+            log.warning("ignoring MindRoom usage from %s in %s: not a trusted agent account", sender, room_id)
             return
         found = final_content(event_id, content, self._threads)
         if found is None:
             return
         original_id, final = found
+        if original_id != event_id and await self._original_sender(room_id, original_id) != sender:
+            log.warning("ignoring %s's edit of %s in %s: only the original's sender may change its usage",
+                        sender, original_id, room_id)  # fmt: skip
+            return
         from tracking.hooks.mindroom import event_from_matrix
 
         try:
@@ -81,3 +128,11 @@ class PassiveCollector:
         if event is None:
             return
         self.tracker.record(**event.model_dump(exclude={"cost_usd"}))
+
+    async def _original_sender(self, room_id: str, event_id: str) -> str | None:
+        known = self._senders.get(event_id)
+        if known is None and self.sender_of is not None:
+            known = await self.sender_of(room_id, event_id)
+            if known is not None:
+                self._note(self._senders, event_id, known)
+        return known
