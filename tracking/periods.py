@@ -13,7 +13,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PERIOD_HELP = "today, yesterday, week, month, Nd (e.g. 30d), YYYY-MM, YYYY-MM-DD, YYYY-MM-DD..YYYY-MM-DD, all"
-MAX_DAYS = 36600
+MAX_DAYS = 3660
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2099, 12, 31)
+"""Days a period may name: events are stored from 2000 to 2099 (tracking.events.MIN_TS, MAX_TS)."""
 _EPOCH_DAY = date(1970, 1, 1)
 
 
@@ -82,7 +85,7 @@ def parse_period(text: str, tz: ZoneInfo, now: datetime | None = None) -> Period
         return Period(first.strftime("%B %Y"), first, _next_month(first), tz)
     if spec == "all":
         return Period("all time", _EPOCH_DAY, tomorrow, tz)
-    if m := re.fullmatch(r"(\d{1,5})d", spec):
+    if m := re.fullmatch(r"(\d{1,9})d", spec):
         n = int(m.group(1))
         if not 1 <= n <= MAX_DAYS:
             raise PeriodError(f"period {text!r}: the number of days must be between 1 and {MAX_DAYS}")
@@ -110,8 +113,8 @@ def _date(text: str, year: int, month: int, day: int) -> date:
         value = date(year, month, day)
     except ValueError as exc:
         raise PeriodError(f"period {text!r}: {exc}") from exc
-    if value < _EPOCH_DAY:
-        raise PeriodError(f"period {text!r}: dates before 1970 hold no usage")
+    if not FIRST_DAY <= value <= LAST_DAY:
+        raise PeriodError(f"period {text!r}: dates lie between {FIRST_DAY.isoformat()} and {LAST_DAY.isoformat()}")
     return value
 
 

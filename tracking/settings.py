@@ -93,6 +93,8 @@ def read_config_file(path: str | Path, environ: dict[str, str] | None = None) ->
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the config file ({exc.strerror or exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not a YAML text file (byte {exc.start} is not UTF-8)") from exc
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
