@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,6 +18,7 @@ from zoneinfo import ZoneInfo
 from tracking.periods import Period
 from tracking.store import EVENT_COLUMNS, Sums
 
+from .csv_cells import ID_COLUMNS, csv_text
 from .numbers import exact_usd
 from .report_formats import ROW_FIELDS
 
@@ -28,8 +28,6 @@ TOTAL_KEY = "TOTAL"
 MAX_BYTES = 256 * 1024 * 1024  # past this the file is refused before the homeserver's own limit is asked
 TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
 _COL = {name: i for i, name in enumerate(EVENT_COLUMNS)}
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
-_MATRIX_ID = re.compile(r"^[@!$#][^:\s]+(:\S+)?$")
 
 
 class ExportTooLarge(Exception):
@@ -49,16 +47,6 @@ def export_filename(period: Period) -> str:
     last = period.end_day - timedelta(days=1)
     span = period.first_day.isoformat() if last == period.first_day else f"{period.first_day}_{last}"
     return f"usage-{span}.csv"
-
-
-def _text(value: object) -> str:
-    """A text cell; one that a spreadsheet would run as a formula gets a leading apostrophe."""
-    if value is None:
-        return ""
-    text = str(value)
-    if text.startswith(_FORMULA) and not _MATRIX_ID.match(text):
-        return "'" + text
-    return text
 
 
 def _figures(sums: Sums, cost: str) -> list[object]:
@@ -100,8 +88,8 @@ async def events_csv(rows: AsyncIterable[tuple], tz: ZoneInfo, max_bytes: int = 
         count += 1
         ts = datetime.fromtimestamp(row[_COL["ts_ms"]] / 1000, UTC).astimezone(tz).isoformat(timespec="milliseconds")
         cost = "" if sums.unpriced_calls else exact_usd(sums.cost_pusd)
-        attributes = [_text(row[_COL[c]]) if c != "ts" else ts for c in ATTRIBUTES]
-        writer.writerow([*attributes, *_figures(sums, cost), _text(row[_COL["status"]])])
+        attributes = [csv_text(row[_COL[c]], id_column=c in ID_COLUMNS) if c != "ts" else ts for c in ATTRIBUTES]
+        writer.writerow([*attributes, *_figures(sums, cost), csv_text(row[_COL["status"]])])
         if out.tell() > max_bytes:
             raise ExportTooLarge(out.tell())
     writer.writerow([TOTAL_KEY, *[""] * (len(ATTRIBUTES) - 1), *_figures(totals, exact_usd(totals.cost_pusd)), ""])

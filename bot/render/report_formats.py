@@ -11,6 +11,7 @@ from tracking.pricing import pico_to_usd
 from tracking.queries import Report
 from tracking.store import Sums
 
+from .csv_cells import csv_text
 from .numbers import exact_int, exact_usd
 from .table import plain_table
 
@@ -58,9 +59,11 @@ def report_csv(report: Report) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(ROW_FIELDS)
+    key_is_id = report.group in ("room", "user", "thread")
     for sums in report.rows or [report.totals]:
         row = row_dict(sums)
         row["cost_usd"] = exact_usd(sums.cost_pusd)
+        row["key"] = csv_text(row["key"], id_column=key_is_id) if row["key"] is not None else None
         writer.writerow(["" if row[f] is None else row[f] for f in ROW_FIELDS])
     return out.getvalue()
 

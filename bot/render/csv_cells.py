@@ -1,0 +1,29 @@
+"""CSV cells that a spreadsheet will not run as formulas (OWASP's advice on CSV injection).
+
+A text cell starting with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading apostrophe.
+Only a cell of an id column that is a well-formed Matrix id (no spaces, no parentheses: it cannot
+hold a formula's call) is left as it is, so ids stay readable and can be pasted back into Matrix.
+"""
+
+from __future__ import annotations
+
+import re
+
+_FORMULA = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
+_SERVER = r"[A-Za-z0-9.\-]+(?::\d{1,5})?"
+_MATRIX_ID = re.compile(
+    rf"@[a-z0-9._=\-/+]+:{_SERVER}"  # user
+    rf"|![A-Za-z0-9._~\-+/=]+:{_SERVER}"  # room
+    rf"|\$[A-Za-z0-9._~\-+/=]+(?::{_SERVER})?"  # event (thread roots too)
+)
+ID_COLUMNS = frozenset({"event_id", "room_id", "thread_id", "user_id"})
+
+
+def csv_text(value: object, *, id_column: bool = False) -> str:
+    """A text cell, neutralised unless it is a real Matrix id in an id column."""
+    if value is None:
+        return ""
+    text = str(value)
+    if text.startswith(_FORMULA) and not (id_column and _MATRIX_ID.fullmatch(text)):
+        return "'" + text
+    return text
