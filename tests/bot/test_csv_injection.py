@@ -36,7 +36,8 @@ def db(tmp_path):
         tracker.record(provider="openai", input_tokens=10, output_tokens=1, room_id=ROOM, ts=TS, event_id="@e(1)",
                        **EVIL)  # fmt: skip
         tracker.record(provider="openai", model="gpt-4o", input_tokens=10, output_tokens=1, room_id=ROOM, ts=TS,
-                       user_id="@alice:example.org", thread_id="$root_event-1", event_id="$ev1:example.org")  # fmt: skip
+                       user_id="@alice:example.org", thread_id="$root_event-1",
+                       event_id="$ev1:example.org")  # fmt: skip
     return url
 
 
