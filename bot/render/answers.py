@@ -61,15 +61,23 @@ def totals_line(sums: Sums) -> str:
     return line
 
 
+MAX_ROWS = 40
+"""Rows a breakdown shows: a Matrix event is at most 64 KiB, and a chat answer is read, not searched."""
+MAX_NAME = 80
+
+
 def breakdown_table(
     report: Report, label: Callable[[Sums], str] | None = None, limit: int | None = None
 ) -> tuple[str, str]:
-    """The rows of a breakdown with exact figures, as aligned plain text and as an HTML table."""
+    """The rows of a breakdown with exact figures, as aligned plain text and as an HTML table.
+
+    Past ``limit`` rows the rest is summed in one "(k more)" row; names are cut to ``MAX_NAME``.
+    """
     title = DIMENSION_TITLES.get(report.group or "", "Usage")
     headers = [title, "Calls", "Input", "Output", "Total", "Cost", "Unpriced"]
     rows = report.rows[:limit] if limit else report.rows
     name = label or default_label
-    cells = [_cells(name(r), r) for r in rows]
+    cells = [_cells(_short(name(r)), r) for r in rows]
     if limit and len(report.rows) > limit:
         rest = Sums("other")
         for r in report.rows[limit:]:
@@ -78,6 +86,10 @@ def breakdown_table(
     cells.append(_cells("Total", report.totals))
     align = "lrrrrrr"
     return plain_table(headers, cells, align), html_table(headers, cells, align)
+
+
+def _short(name: str) -> str:
+    return name if len(name) <= MAX_NAME else name[: MAX_NAME - 1] + "…"
 
 
 def default_label(row: Sums) -> str:
@@ -120,11 +132,14 @@ def breakdown_answer(heading: str, report: Report, label: Callable[[Sums], str] 
     if not report.totals.calls:
         text = f"{full_heading}: no usage."
         return Answer(text, f"<p>{escape(text)}</p>")
-    plain, html = breakdown_table(report, label)
+    plain, html = breakdown_table(report, label, limit=MAX_ROWS)
     summary = totals_line(report.totals)
+    more = len(report.rows) - MAX_ROWS
+    note = f"Showing {MAX_ROWS} of {len(report.rows)} rows; !usage export gives every call as CSV." if more > 0 else ""
     return Answer(
-        f"{full_heading}: {summary}\n{plain}",
-        f"<p><strong>{escape(full_heading)}</strong>: {escape(summary)}</p>{html}",
+        f"{full_heading}: {summary}\n{plain}" + (f"\n{note}" if note else ""),
+        f"<p><strong>{escape(full_heading)}</strong>: {escape(summary)}</p>{html}"
+        + (f"<p>{escape(note)}</p>" if note else ""),
     )
 
 
