@@ -18,7 +18,7 @@ import yaml
 from nio import AsyncClient, RoomSendResponse, SyncResponse
 
 import tracking
-from bot.homeserver import LocalSynapse
+from bot.demo.homeserver import LocalSynapse
 
 from . import common, data
 

@@ -21,13 +21,13 @@ from .commands.dispatch import Dispatcher
 from .commands.files import too_large_answer
 from .commands.request import Services
 from .config import Config
-from .digests import Digests
-from .maintenance import schedule_retention
-from .matrix_client import MatrixBot
-from .matrix_events import CommandContext, server_of
-from .passive import PassiveCollector
-from .sending import FileTooLarge
-from .warnings import QuotaWatcher
+from .features.digests import Digests
+from .features.passive_collection import PassiveCollector
+from .features.quota_warnings import QuotaWatcher
+from .features.retention import schedule_retention
+from .matrix.connection import MatrixBot
+from .matrix.events import CommandContext, server_of
+from .matrix.sending import FileTooLarge
 
 log = logging.getLogger(__name__)
 

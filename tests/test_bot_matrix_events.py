@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.matrix_events import (
+from bot.matrix.events import (
     inviter_allowed,
     is_command,
     is_edit,
@@ -12,7 +12,7 @@ from bot.matrix_events import (
     parse_retry_after,
     thread_root_of,
 )
-from bot.matrix_state import BotStateStore
+from bot.matrix.state import BotStateStore
 
 
 @pytest.mark.parametrize(

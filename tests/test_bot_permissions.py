@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.permissions import (
+from bot.matrix.permissions import (
     RoomPowerState,
     has_creator_power,
     is_room_admin,

@@ -11,7 +11,7 @@ from tracking.periods import Period, parse_period
 from tracking.quotas import QuotaBook
 
 if TYPE_CHECKING:
-    from ..digests import Digests
+    from ..features.digests import Digests
 from tracking.store import Store
 
 

@@ -15,7 +15,7 @@ import tracking
 
 from ..app import UsageBot
 from ..config import Config
-from ..homeserver import LocalSynapse
+from .homeserver import LocalSynapse
 from .provider import CannedUsage, StandInOpenAI
 
 PASSWORD = "demo password, loopback only"

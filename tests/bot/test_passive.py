@@ -1,6 +1,6 @@
 """Which version of a streamed MindRoom message is counted: the original when final, else the final edit."""
 
-from bot.passive import final_content
+from bot.features.passive_collection import final_content
 
 RUN = {"io.mindroom.ai_run": {"version": 1, "usage": {"input_tokens": 10}}}
 

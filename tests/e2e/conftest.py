@@ -27,9 +27,9 @@ from nio import (
     SyncResponse,
 )
 
-from bot.homeserver import LocalSynapse
-from bot.matrix_client import MatrixBot
-from bot.matrix_events import CommandContext, SimpleMatrixSettings
+from bot.demo.homeserver import LocalSynapse
+from bot.matrix.connection import MatrixBot
+from bot.matrix.events import CommandContext, SimpleMatrixSettings
 
 if importlib.util.find_spec("synapse") is None:  # the demo extra is not installed
     collect_ignore_glob = ["test_*.py"]

@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 from nio import AsyncClientConfig, ErrorResponse
 
-from bot.nio_client import UsageBotClient
+from bot.matrix.nio_client import UsageBotClient
 
 pytestmark = pytest.mark.synapse
 

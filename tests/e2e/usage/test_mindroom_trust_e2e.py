@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.passive import trusted_agent
+from bot.features.passive_collection import trusted_agent
 
 from .test_mindroom_e2e import ai_run, stored, wait_stored
 

@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import pytest
 
-from bot.sending import SendError
+from bot.matrix.sending import SendError
 from tracking.quotas import QuotaExceeded
 
 from .conftest import record

@@ -10,7 +10,7 @@ from urllib.parse import quote
 import pytest
 from nio import RoomMessageNotice, RoomMessageText
 
-from bot.digests import Digests
+from bot.features.digests import Digests
 
 from .conftest import record
 

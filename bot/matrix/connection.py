@@ -42,7 +42,7 @@ from nio import (
     WhoamiError,
 )
 
-from bot.matrix_events import (
+from bot.matrix.events import (
     CommandContext,
     MatrixSettings,
     inviter_allowed,
@@ -51,10 +51,11 @@ from bot.matrix_events import (
     server_of,
     thread_root_of,
 )
-from bot.matrix_state import BotStateStore
-from bot.nio_client import UsageBotClient
-from bot.permissions import RoomAdminCache
-from bot.sending import CONNECTION_ERRORS, Backoff, FileUpload, Sender, SendError
+from bot.matrix.permissions import RoomAdminCache
+from bot.matrix.sending import CONNECTION_ERRORS, Backoff, FileUpload, Sender, SendError
+from bot.matrix.state import BotStateStore
+
+from .nio_client import UsageBotClient
 
 log = logging.getLogger(__name__)
 

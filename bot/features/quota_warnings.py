@@ -17,8 +17,8 @@ from html import escape
 from tracking.quotas import QuotaBook, QuotaStatus
 from tracking.store import Store
 
-from .matrix_client import MatrixBot
-from .render.quotas import warning_message
+from ..matrix.connection import MatrixBot
+from ..render.quotas import warning_message
 
 log = logging.getLogger(__name__)
 

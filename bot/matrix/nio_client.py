@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import ClientResponse
 from nio import Api, AsyncClient, ErrorResponse, JoinError, JoinResponse, Response
 
-from bot.matrix_events import parse_retry_after
+from bot.matrix.events import parse_retry_after
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Sending messages: notices and texts with reply/thread relations, in plain or encrypted rooms.
 
-429s are retried inside nio (see ``bot.nio_client``). A lost connection is retried here
+429s are retried inside nio (see ``bot.matrix.nio_client``). A lost connection is retried here
 with the same transaction id, so a message that did reach the server before the
 connection dropped is not posted twice (the server deduplicates by transaction id).
 """
@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from aiohttp import ClientConnectionError
 from nio import AsyncClient, ContentRepositoryConfigError, RoomSendError, UploadError
 
-from bot.matrix_events import message_content
+from bot.matrix.events import message_content
 
 log = logging.getLogger(__name__)
 

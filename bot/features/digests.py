@@ -20,9 +20,9 @@ from tracking.queries import usage_report
 from tracking.quotas import QuotaBook
 from tracking.store import Store
 
-from .matrix_client import MatrixBot
-from .render.answers import Answer
-from .render.digest import DigestData, digest_answer
+from ..matrix.connection import MatrixBot
+from ..render.answers import Answer
+from ..render.digest import DigestData, digest_answer
 
 log = logging.getLogger(__name__)
 
