@@ -25,9 +25,9 @@ from .features.digests import Digests
 from .features.passive_collection import PassiveCollector
 from .features.quota_warnings import QuotaWatcher
 from .features.retention import schedule_retention
-from .matrix.connection import MatrixBot
 from .matrix.events import CommandContext, server_of
 from .matrix.sending import FileTooLarge
+from .matrix.session import MatrixSession
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class UsageBot:
         self.config = config
         self.store = store
         tz = zone(config.bot.timezone)
-        self.matrix = MatrixBot.from_config(
+        self.matrix = MatrixSession.from_config(
             config,
             on_command=self._on_command,
             on_message_content=self._on_message_content,
@@ -70,7 +70,7 @@ class UsageBot:
             store=store,
             tz=tz,
             room_lineage=self.room_lineage,
-            room_name=self.room_name,
+            room_name=self.matrix.rooms.display_name,
             help_rows=list,
             prefix=config.bot.command_prefix,
             quotas=self.quotas,
@@ -84,7 +84,7 @@ class UsageBot:
         self.passive = (
             PassiveCollector(
                 config.storage.url, own_server=server_of(config.matrix.user_id), agents=ingest.mindroom_agents,
-                agent_prefix=ingest.mindroom_agent_prefix, sender_of=self.matrix.event_sender,
+                agent_prefix=ingest.mindroom_agent_prefix, sender_of=self.matrix.rooms.event_sender,
             )
             if ingest.mindroom
             else None
@@ -124,12 +124,7 @@ class UsageBot:
         await self.store.close()
 
     def room_lineage(self, room_id: str) -> tuple[str, ...]:
-        """The room and every room it replaced through upgrades, newest first."""
-        return (room_id, *self.matrix.state.predecessors(room_id))
-
-    def room_name(self, room_id: str) -> str | None:
-        room = self.matrix.client.rooms.get(room_id)
-        return room.display_name if room is not None else None
+        return self.matrix.rooms.lineage(room_id)
 
     async def _on_command(self, ctx: CommandContext) -> None:
         answer = await self.dispatcher.answer(
@@ -137,13 +132,13 @@ class UsageBot:
             is_direct=ctx.is_direct,
         )  # fmt: skip
         if answer.attachment is None:
-            await self.matrix.reply(ctx, answer.plain, answer.html)
+            await self.matrix.outbox.reply(ctx, answer.plain, answer.html)
             return
         try:
-            await self.matrix.reply_file(ctx, answer.attachment, answer.plain, answer.html)
+            await self.matrix.outbox.reply_file(ctx, answer.attachment, answer.plain, answer.html)
         except FileTooLarge as exc:
             refusal = too_large_answer(ctx.body, answer.attachment.filename, exc.size, exc.limit)
-            await self.matrix.reply(ctx, refusal.plain, refusal.html)
+            await self.matrix.outbox.reply(ctx, refusal.plain, refusal.html)
 
     async def _on_room_upgraded(self, old_room_id: str, new_room_id: str) -> None:
         await self.store.copy_room_settings(old_room_id, new_room_id)

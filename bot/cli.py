@@ -168,7 +168,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from bot.app import run
     from bot.config import load_config
-    from bot.matrix.connection import BotLoginError
+    from bot.matrix.login import BotLoginError
 
     config = load_config(args.config)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -20,7 +20,7 @@ from tracking.queries import usage_report
 from tracking.quotas import QuotaBook
 from tracking.store import Store
 
-from ..matrix.connection import MatrixBot
+from ..matrix.session import MatrixSession
 from ..render.answers import Answer
 from ..render.digest import DigestData, digest_answer
 
@@ -32,7 +32,7 @@ class Digests:
         self,
         store: Store,
         book: QuotaBook,
-        matrix: MatrixBot,
+        matrix: MatrixSession,
         scheduler: AsyncIOScheduler,
         room_lineage: Callable[[str], tuple[str, ...]],
         *,
@@ -99,7 +99,7 @@ class Digests:
             return False
         try:
             answer = await self.build(room_id)
-            await self.matrix.send_notice(room_id, answer.plain, answer.html, tx_key=f"digest|{room_id}|{today}")
+            await self.matrix.outbox.notice(room_id, answer.plain, answer.html, tx_key=f"digest|{room_id}|{today}")
         except Exception:  # not posted: release the claim and try again a little later
             await self.store.release_digest(room_id, today.isoformat())
             self._retry_later(room_id)

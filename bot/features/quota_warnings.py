@@ -17,7 +17,7 @@ from html import escape
 from tracking.quotas import QuotaBook, QuotaStatus
 from tracking.store import Store
 
-from ..matrix.connection import MatrixBot
+from ..matrix.session import MatrixSession
 from ..render.quotas import warning_message
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ class QuotaWatcher:
         self,
         store: Store,
         book: QuotaBook,
-        matrix: MatrixBot,
+        matrix: MatrixSession,
         room_lineage: Callable[[str], tuple[str, ...]],
         *,
         thresholds: Sequence[int],
@@ -108,9 +108,9 @@ class QuotaWatcher:
 
     async def _warn(self, room_id: str, status: QuotaStatus, threshold: int, tx_key: str) -> None:
         """The transaction id is derived from the claim, so a resend after an unclear failure is one event."""
-        admins = sorted(a for a in await self.matrix.room_admins(room_id) if a != self.matrix.user_id)
+        admins = sorted(a for a in await self.matrix.admins.admins(room_id) if a != self.matrix.user_id)
         message = warning_message(status, threshold, admins)
-        await self.matrix.send_text(room_id, message.plain, message.html, mentions=admins, tx_key=tx_key)
+        await self.matrix.outbox.text(room_id, message.plain, message.html, mentions=admins, tx_key=tx_key)
         log.info("warned %s: %s%% of %s", room_id, threshold, status.quota.describe())
         if self.dm_admins:
             for admin in admins:
@@ -121,7 +121,7 @@ class QuotaWatcher:
         where = f"{room.display_name} ({room_id})" if room is not None else room_id
         message = warning_message(status, threshold, [])
         try:
-            dm = await self.matrix.direct_room_with(admin)
-            await self.matrix.send_text(dm, f"In {where}: {message.plain}", f"In {escape(where)}: {message.html}")
+            dm = await self.matrix.rooms.direct_room_with(admin)
+            await self.matrix.outbox.text(dm, f"In {where}: {message.plain}", f"In {escape(where)}: {message.html}")
         except Exception:
             log.exception("could not send the warning to %s directly", admin)

@@ -22,7 +22,7 @@ from bot.matrix.events import parse_retry_after
 log = logging.getLogger(__name__)
 
 
-class UsageBotClient(AsyncClient):
+class RateLimitAwareClient(AsyncClient):
     async def create_matrix_response(
         self,
         response_class: type,

@@ -28,8 +28,8 @@ from nio import (
 )
 
 from bot.demo.homeserver import LocalSynapse
-from bot.matrix.connection import MatrixBot
 from bot.matrix.events import CommandContext, SimpleMatrixSettings
+from bot.matrix.session import MatrixSession
 
 if importlib.util.find_spec("synapse") is None:  # the demo extra is not installed
     collect_ignore_glob = ["test_*.py"]
@@ -216,7 +216,7 @@ class Recorder:
     commands: list[CommandContext] = field(default_factory=list)
     contents: list[tuple[str, str, str, dict[str, Any], int]] = field(default_factory=list)
     upgrades: list[tuple[str, str]] = field(default_factory=list)
-    bot: MatrixBot | None = None
+    bot: MatrixSession | None = None
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     async def _note(self) -> None:
@@ -229,7 +229,7 @@ class Recorder:
         if ctx.body.strip() == "!usage boom":
             raise RuntimeError("boom (raised on purpose by the test)")
         assert self.bot is not None
-        await self.bot.reply(ctx, f"answer to {ctx.body}", f"<b>answer</b> to {ctx.body}")
+        await self.bot.outbox.reply(ctx, f"answer to {ctx.body}", f"<b>answer</b> to {ctx.body}")
 
     async def on_message_content(
         self, room_id: str, event_id: str, sender: str, content: dict[str, Any], ts: int
@@ -251,7 +251,7 @@ class Recorder:
 
 @dataclass
 class BotHandle:
-    bot: MatrixBot
+    bot: MatrixSession
     recorder: Recorder
     task: asyncio.Task[None]
     settings: SimpleMatrixSettings
@@ -267,7 +267,7 @@ class BotHandle:
 
 @pytest.fixture
 async def make_bot(synapse: LocalSynapse, tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[BotHandle]]]:
-    """Start a ``MatrixBot`` (own user unless ``settings`` is given) running ``run_forever``."""
+    """Start a ``MatrixSession`` (own user unless ``settings`` is given) running ``run_forever``."""
     handles: list[BotHandle] = []
 
     async def make(
@@ -290,7 +290,7 @@ async def make_bot(synapse: LocalSynapse, tmp_path: Path) -> AsyncIterator[Calla
         recorder = recorder or Recorder()
         kwargs.setdefault("backoff_max", 2.0)
         kwargs.setdefault("backoff_initial", 0.2)
-        bot = MatrixBot(
+        bot = MatrixSession(
             settings,
             on_command=recorder.on_command,
             on_message_content=recorder.on_message_content,

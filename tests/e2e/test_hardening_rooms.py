@@ -124,7 +124,7 @@ async def test_power_levels_in_a_syncs_state_block_refresh_the_admins(synapse, m
         bot = await make_bot(settings=settings, timeline_limit=1)
         room = await alice.room_with(bot, others=[bob], room_version="11")
         await barrier(alice, bot, room)
-        assert await bot.bot.room_admins(room) == {alice.user_id}
+        assert await bot.bot.admins.admins(room) == {alice.user_id}
 
         proxy.hold = True
         await alice.say(room, "wake the sync in flight")
@@ -136,7 +136,7 @@ async def test_power_levels_in_a_syncs_state_block_refresh_the_admins(synapse, m
         await barrier(alice, bot, room)
         proxy.hold = False
 
-        assert await bot.bot.room_admins(room) == {alice.user_id, bob.user_id}
+        assert await bot.bot.admins.admins(room) == {alice.user_id, bob.user_id}
     finally:
         await proxy.close()
 

@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 from nio import AsyncClientConfig, ErrorResponse
 
-from bot.matrix.nio_client import UsageBotClient
+from bot.matrix.nio_client import RateLimitAwareClient
 
 pytestmark = pytest.mark.synapse
 
@@ -32,7 +32,7 @@ async def test_rate_limited_bot_waits_and_retries(synapse, make_user, make_bot):
         limited.append(resp)
 
     bot.bot.client.add_response_callback(note, ErrorResponse)
-    sent = [await bot.bot.send_notice(room, f"notice {i}") for i in range(3)]
+    sent = [await bot.bot.outbox.notice(room, f"notice {i}") for i in range(3)]
     assert len(set(sent)) == 3
     assert limited and all(r.status_code == "M_LIMIT_EXCEEDED" and r.retry_after_ms for r in limited)
     bodies = []
@@ -61,7 +61,7 @@ async def test_retry_after_header_is_honoured(tmp_path: Path):
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = runner.addresses[0][1]
-    client = UsageBotClient(
+    client = RateLimitAwareClient(
         f"http://127.0.0.1:{port}", "@bot:test", device_id="DEV", config=AsyncClientConfig(encryption_enabled=False)
     )
     client.restore_login("@bot:test", "DEV", "token")
