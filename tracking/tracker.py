@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import atexit
 import concurrent.futures
 import logging
-import os
-import signal
-import threading
 import time
-import weakref
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from .context import _current
@@ -22,6 +16,7 @@ from .events import new_event_id
 from .pricing import PriceOverride, Pricer
 from .rows import Recorded
 from .settings import QuotaSettings
+from .shutdown import register, unregister
 from .store import Store, StoreError, open_store
 from .writer import FlushMarker, Writer, WriterStats
 
@@ -102,7 +97,7 @@ class Tracker:
             error = self._writer.open_error
             raise error if isinstance(error, StoreError) else StoreError(str(error))
         self._open = True
-        _register(self)
+        register(self)
         return self
 
     def close(self) -> None:
@@ -117,10 +112,10 @@ class Tracker:
         self._closed = True
         if self._writer.is_alive():
             self._writer.join()
-        _live.discard(self)
-        if self._writer.lost:
+        unregister(self)
+        if self._writer.spill.lost:
             raise StoreError(
-                f"{self._writer.lost} usage events could be neither stored nor saved to a file; "
+                f"{self._writer.spill.lost} usage events could be neither stored nor saved to a file; "
                 "the log holds each of them as JSON (lines starting 'unsaved usage event:')"
             )
 
@@ -248,7 +243,7 @@ class Tracker:
     @property
     def spill_path(self) -> Path | None:
         """Where unwritten events were saved if the store stayed unusable at close."""
-        return self._writer.spill_path
+        return self._writer.spill.path
 
     # quotas
 
@@ -293,42 +288,3 @@ class Tracker:
         if self._reader is None:
             self._reader = await open_store(self.url)
         return self._reader
-
-
-_live: weakref.WeakSet[Tracker] = weakref.WeakSet()
-_previous_sigterm: Any = None
-_hooks_installed = False
-_hooks_lock = threading.Lock()
-
-
-def _register(tracker: Tracker) -> None:
-    global _hooks_installed, _previous_sigterm
-    _live.add(tracker)
-    with _hooks_lock:
-        if _hooks_installed:
-            return
-        _hooks_installed = True
-        atexit.register(_close_all)
-        if threading.current_thread() is threading.main_thread():
-            _previous_sigterm = signal.signal(signal.SIGTERM, _on_sigterm)
-
-
-def _close_all() -> None:
-    for tracker in list(_live):
-        try:
-            tracker.close()
-        except Exception:
-            log.exception("draining a tracker at exit failed")
-
-
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    """Drain every open tracker, then do what SIGTERM would have done without us."""
-    _close_all()
-    previous = _previous_sigterm
-    if callable(previous):
-        previous(signum, frame)
-    elif previous == signal.SIG_IGN:
-        return
-    else:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTERM)

@@ -12,21 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import json
 import logging
-import os
-import tempfile
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TypeVar
 
 from .pricing import Pricer
 from .rows import InvalidRecord, Recorded, recorded_to_row
+from .spill import SpillFile
 from .store import EVENT_COLUMNS, RowBatch, Store, StoreError, open_store, prepare_batch
 from .store.isolation import DATA_ERRORS, insert_isolating, refusal_reason, row_payload
 
@@ -82,10 +79,7 @@ class Writer(threading.Thread):
         self.give_up_after = give_up_after
         self.ready = threading.Event()
         self.open_error: BaseException | None = None
-        self.spill_path: Path | None = None
-        self.lost = 0
-        """Events that could be neither stored nor saved to any file (each is in the log as JSON)."""
-        self._spill_lock = threading.Lock()
+        self.spill = SpillFile(url)
         self._spill_markers: list[FlushMarker] = []
         self._closing = False
         self._held: list[Recorded | FlushMarker] = []
@@ -262,7 +256,7 @@ class Writer(threading.Thread):
         self._held = []
         self.queue.clear()
         try:
-            path = self._save(pending)
+            path = self.spill.save(pending)
             if path is not None:
                 log.error("the usage database stayed unusable (%s); %d events saved to %s (load them with "
                           "usage-bot ingest)", exc, len(pending), path)  # fmt: skip
@@ -282,71 +276,13 @@ class Writer(threading.Thread):
                 self._spill_markers.append(item)
             else:
                 taken.append(item)
-        path = self._save(taken)
+        path = self.spill.save(taken)
         if path is not None:
             log.warning("the usage queue is full (the store is slower than record()); %d events saved to %s "
                         "(load them with usage-bot ingest)", len(taken), path)  # fmt: skip
         for marker in self._spill_markers:
             marker.complete()  # what came before it is saved, in the store or in the file
         self._spill_markers.clear()
-
-    def _save(self, events: list[Recorded]) -> Path | None:
-        """Append events as JSON lines beside the database, else in the temp directory; the path used.
-
-        A file that cannot be written whole (a full disk) is cut back to the lines written before, so
-        it never holds half a line; if no place takes them, each event is logged as JSON and counted
-        in ``lost``, and None is returned.
-        """
-        if not events:
-            return self.spill_path
-        now = time.time()
-        lines = [json.dumps(_ingestable(recorded, now), default=str) + "\n" for recorded in events]
-        base = Path(self.url.removeprefix("sqlite:///")).expanduser()
-        name = f"{base.name}.unwritten-{int(now)}.jsonl"
-        with self._spill_lock:
-            places = [self.spill_path] if self.spill_path is not None else []
-            places += [base.with_name(name), Path(tempfile.gettempdir()) / name]
-            for path in places:
-                if _append_whole(path, lines):
-                    self.spill_path = path
-                    return path
-            self.lost += len(lines)
-        log.critical("%d usage events could not be saved to any file (tried %s); they follow, one per line",
-                     len(lines), ", ".join(str(p) for p in places))  # fmt: skip
-        for line in lines:
-            log.critical("unsaved usage event: %s", line.rstrip())
-        return None
-
-
-def _append_whole(path: Path, lines: list[str]) -> bool:
-    """Append every line or none: on failure the file is cut back to its size before."""
-    try:
-        with path.open("a", encoding="utf-8") as out:
-            start = out.tell()
-            try:
-                out.write("".join(lines))
-                out.flush()
-                os.fsync(out.fileno())
-            except OSError:
-                with contextlib.suppress(OSError):
-                    out.truncate(start)
-                raise
-        return True
-    except OSError as exc:
-        log.error("could not save usage events to %s: %s", path, exc)
-        with contextlib.suppress(OSError):
-            if path.exists() and path.stat().st_size == 0:
-                path.unlink()
-        return False
-
-
-def _ingestable(recorded: Recorded, now: float) -> dict[str, Any]:
-    from datetime import UTC, datetime
-
-    data = {k: v for k, v in recorded._asdict().items() if v is not None}
-    ts = recorded.ts if recorded.ts is not None else now
-    data["ts"] = (ts if isinstance(ts, datetime) else datetime.fromtimestamp(ts, UTC)).isoformat()
-    return data
 
 
 __all__ = ["EVENT_COLUMNS", "FlushMarker", "Writer", "WriterStats"]

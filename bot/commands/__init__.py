@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from .registry import Registry
-
-COMMANDS = Registry()
-
-from . import digest, files, quota, usage  # noqa: E402,F401  (registers their commands)
+from . import digest, files, quota, usage  # noqa: F401  (registers their commands)
+from .catalogue import COMMANDS
 
 __all__ = ["COMMANDS"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from ..render.answers import Answer
-from . import COMMANDS as registry
+from .catalogue import COMMANDS as registry
 from .registry import Arg, Permission
 from .request import Request
 

@@ -18,8 +18,8 @@ from ..render.answers import Answer, Attachment, totals_line
 from ..render.chart import chart_summary, render_png
 from ..render.export import ExportTooLarge, events_csv, export_filename
 from ..render.numbers import exact_int
-from . import COMMANDS as registry
 from .args import PERIOD, choice
+from .catalogue import COMMANDS as registry
 from .request import Request
 
 MAX_TITLE = 60

@@ -10,8 +10,8 @@ from tracking.store.room_settings import QuotaRow
 
 from ..render.answers import Answer
 from ..render.quotas import quota_answer, used_of_limit
-from . import COMMANDS as registry
 from .args import choice
+from .catalogue import COMMANDS as registry
 from .registry import Arg, Permission
 from .request import Request
 

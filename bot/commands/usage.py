@@ -9,8 +9,8 @@ from tracking.queries import usage_report
 from tracking.store import Sums
 
 from ..render.answers import Answer, breakdown_answer, help_answer, summary_answer
-from . import COMMANDS as registry
 from .args import PERIOD
+from .catalogue import COMMANDS as registry
 from .registry import Permission
 from .request import Request
 

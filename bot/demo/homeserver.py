@@ -43,33 +43,9 @@ from typing import Any, Self
 
 import yaml
 
+from .synapse_config import synapse_config
+
 log = logging.getLogger(__name__)
-
-_UNLIMITED = {"per_second": 100_000, "burst_count": 100_000}
-
-#: Every rate limiter Synapse reads from its config (synapse/config/ratelimiting.py).
-_RATE_LIMITS: dict[str, Any] = {
-    "rc_message": _UNLIMITED,
-    "rc_registration": _UNLIMITED,
-    "rc_registration_token_validity": _UNLIMITED,
-    "rc_login": {"address": _UNLIMITED, "account": _UNLIMITED, "failed_attempts": _UNLIMITED},
-    "rc_admin_redaction": _UNLIMITED,
-    "rc_joins": {"local": _UNLIMITED, "remote": _UNLIMITED},
-    "rc_joins_per_room": _UNLIMITED,
-    "rc_key_requests": _UNLIMITED,
-    "rc_3pid_validation": _UNLIMITED,
-    "rc_invites": {"per_room": _UNLIMITED, "per_user": _UNLIMITED, "per_issuer": _UNLIMITED},
-    "rc_third_party_invite": _UNLIMITED,
-    "rc_media_create": _UNLIMITED,
-    "rc_presence": {"per_user": _UNLIMITED},
-    "rc_delayed_event_mgmt": _UNLIMITED,
-    "rc_room_creation": _UNLIMITED,
-    "rc_reports": _UNLIMITED,
-    "rc_user_directory": _UNLIMITED,
-    "rc_profile": _UNLIMITED,
-    "rc_federation": {"window_size": 1000, "sleep_limit": 10_000, "reject_limit": 10_000, "concurrent": 100},
-}
-
 
 class SynapseError(RuntimeError):
     """Synapse did not start, or an admin request to it failed."""
@@ -140,41 +116,7 @@ class LocalSynapse:
 
     def config(self) -> dict[str, Any]:
         """The homeserver.yaml content (secrets included: it never leaves the work directory)."""
-        work = str(self.workdir)
-        cfg: dict[str, Any] = {
-            "server_name": self.server_name,
-            "public_baseurl": self.base_url + "/",
-            "pid_file": os.path.join(work, "homeserver.pid"),
-            "listeners": [
-                {
-                    "port": self.port,
-                    "bind_addresses": ["127.0.0.1"],
-                    "type": "http",
-                    "tls": False,
-                    "x_forwarded": False,
-                    "resources": [{"names": ["client"], "compress": False}],
-                }
-            ],
-            "database": {"name": "sqlite3", "args": {"database": os.path.join(work, "homeserver.db")}},
-            "media_store_path": os.path.join(work, "media"),
-            "signing_key_path": os.path.join(work, "signing.key"),
-            "registration_shared_secret": self.shared_secret,
-            "macaroon_secret_key": secrets.token_hex(16),
-            "form_secret": secrets.token_hex(16),
-            "report_stats": False,
-            "enable_metrics": False,
-            "enable_registration": False,
-            "trusted_key_servers": [],
-            "suppress_key_server_warning": True,
-            "federation_domain_whitelist": [],
-            "federation_sender_instances": [],
-            "presence": {"enabled": False},
-            "url_preview_enabled": False,
-            "user_directory": {"enabled": False},
-            **_RATE_LIMITS,
-        }
-        cfg.update(self.extra_config)
-        return cfg
+        return synapse_config(self.server_name, self.port, self.workdir, self.shared_secret, self.extra_config)
 
     def _write_files(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,89 @@
+"""The last resort for usage events the store cannot take: JSON lines for `usage-bot ingest`, never lost.
+
+Each line carries the event's own `event_id`, so a file ingested twice counts every event once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from .rows import Recorded
+
+log = logging.getLogger(__name__)
+
+
+class SpillFile:
+    """Where a tracker's unwritten events go: beside the database, else in the temp directory."""
+
+    def __init__(self, url: str) -> None:
+        self.base = Path(url.removeprefix("sqlite:///")).expanduser()
+        self.path: Path | None = None
+        self.lost = 0
+        """Events that could be neither stored nor saved to any file (each is in the log as JSON)."""
+        self._lock = threading.Lock()
+
+    def save(self, events: list[Recorded]) -> Path | None:
+        """Append events as JSON lines beside the database, else in the temp directory; the path used.
+
+        A file that cannot be written whole (a full disk) is cut back to the lines written before, so
+        it never holds half a line; if no place takes them, each event is logged as JSON and counted
+        in ``lost``, and None is returned.
+        """
+        if not events:
+            return self.path
+        now = time.time()
+        lines = [json.dumps(_ingestable(recorded, now), default=str) + "\n" for recorded in events]
+        base = self.base
+        name = f"{base.name}.unwritten-{int(now)}.jsonl"
+        with self._lock:
+            places = [self.path] if self.path is not None else []
+            places += [base.with_name(name), Path(tempfile.gettempdir()) / name]
+            for path in places:
+                if _append_whole(path, lines):
+                    self.path = path
+                    return path
+            self.lost += len(lines)
+        log.critical("%d usage events could not be saved to any file (tried %s); they follow, one per line",
+                     len(lines), ", ".join(str(p) for p in places))  # fmt: skip
+        for line in lines:
+            log.critical("unsaved usage event: %s", line.rstrip())
+        return None
+
+
+def _append_whole(path: Path, lines: list[str]) -> bool:
+    """Append every line or none: on failure the file is cut back to its size before."""
+    try:
+        with path.open("a", encoding="utf-8") as out:
+            start = out.tell()
+            try:
+                out.write("".join(lines))
+                out.flush()
+                os.fsync(out.fileno())
+            except OSError:
+                with contextlib.suppress(OSError):
+                    out.truncate(start)
+                raise
+        return True
+    except OSError as exc:
+        log.error("could not save usage events to %s: %s", path, exc)
+        with contextlib.suppress(OSError):
+            if path.exists() and path.stat().st_size == 0:
+                path.unlink()
+        return False
+
+
+def _ingestable(recorded: Recorded, now: float) -> dict[str, Any]:
+    from datetime import UTC, datetime
+
+    data = {k: v for k, v in recorded._asdict().items() if v is not None}
+    ts = recorded.ts if recorded.ts is not None else now
+    data["ts"] = (ts if isinstance(ts, datetime) else datetime.fromtimestamp(ts, UTC)).isoformat()
+    return data
