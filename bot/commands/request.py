@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -47,5 +47,3 @@ class Request:
     def period(self, text: str | None, default: str = "month") -> Period:
         return parse_period(text or default, self.services.tz)
 
-
-PermissionCheck = Callable[[Request], Awaitable[bool]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from tracking.hooks.mindroom import agent_from_sender, event_from_matrix, record_matrix_event
+from tracking.hooks.mindroom import agent_from_sender, event_from_matrix
 from tracking.pricing import pico_to_usd
 
 from .helpers import expected_cost, stored
@@ -78,9 +78,11 @@ def test_agent_names():
 
 async def test_same_event_id_twice_is_stored_once(tracker):
     content = reply(model_id="gpt-4o")
-    assert record_matrix_event(tracker, ROOM, "$reply1", "@mindroom_calculator:example.org", content, 1_760_000_000_000)
-    assert record_matrix_event(tracker, ROOM, "$reply1", "@mindroom_calculator:example.org", content, 1_760_000_000_000)
-    assert not record_matrix_event(tracker, ROOM, "$other", "@alice:example.org", {"body": "hi"})
+    event = event_from_matrix(ROOM, "$reply1", "@mindroom_calculator:example.org", content, 1_760_000_000_000)
+    assert event is not None
+    for _ in range(2):
+        tracker.record(**event.model_dump(exclude={"cost_usd"}))
+    assert event_from_matrix(ROOM, "$other", "@alice:example.org", {"body": "hi"}) is None
     rows = await stored(tracker)
     assert len(rows) == 1 and rows[0]["event_id"] == "$reply1"
     assert tracker.stats.duplicates == 1

@@ -150,21 +150,3 @@ def event_from_matrix(
 
     fields = event_fields(room_id, event_id, sender, content, origin_server_ts, namespace=namespace)
     return None if fields is None else UsageEvent(**fields)
-
-
-def record_matrix_event(
-    tracker: Any,
-    room_id: str,
-    event_id: str,
-    sender: str,
-    content: dict[str, Any],
-    origin_server_ts: int | float | None = None,
-    *,
-    namespace: str | None = None,
-) -> bool:
-    """Record a MindRoom reply on the tracker; the same Matrix event id is stored once. True if it had usage."""
-    fields = event_fields(room_id, event_id, sender, content, origin_server_ts, namespace=namespace)
-    if fields is None:
-        return False
-    tracker.record(**fields)
-    return True

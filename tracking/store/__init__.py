@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .base import EVENT_COLUMNS, MS_PER_HOUR, Filters, StoreError, StoreLocked, Sums
+from .base import EVENT_COLUMNS, MS_PER_HOUR, Filters, StoreError, Sums
 from .rollups import RowBatch, prepare_batch
 from .sqlite import SQLiteStore
 
@@ -45,7 +45,6 @@ __all__ = [
     "SQLiteStore",
     "Store",
     "StoreError",
-    "StoreLocked",
     "Sums",
     "open_store",
     "prepare_batch",

@@ -92,7 +92,3 @@ class Sums:
 
 class StoreError(Exception):
     """The usage database cannot be used; the message says why in one line."""
-
-
-class StoreLocked(StoreError):
-    """Another writer held the database past the busy timeout; the write may be retried."""

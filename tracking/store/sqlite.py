@@ -16,7 +16,6 @@ from .base import (
     SPLIT,
     Filters,
     StoreError,
-    StoreLocked,
     Sums,
 )
 from .migrations import APP_ID, MIGRATIONS
@@ -118,7 +117,7 @@ class SQLiteStore(RoomSettingsMixin):
     async def insert_rows(self, rows: Sequence[tuple], rejected: Sequence[tuple[int, str, str]] = ()) -> int:
         """Insert event rows (EVENT_COLUMNS order) in one transaction; returns how many were new.
 
-        Raises StoreLocked when another writer holds the database past the busy timeout.
+        Raises StoreError when another writer holds the database past the busy timeout.
         """
         return await self.insert_batch(prepare_batch(rows, rejected))
 
@@ -130,7 +129,7 @@ class SQLiteStore(RoomSettingsMixin):
                 await self._conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
                 if _is_locked(exc):
-                    raise StoreLocked(str(exc)) from exc
+                    raise StoreError(f"the usage database is locked: {exc}") from exc
                 raise
             try:
                 before = (await self._fetchone("SELECT coalesce(max(seq), 0) FROM events"))[0]
@@ -150,7 +149,7 @@ class SQLiteStore(RoomSettingsMixin):
                 await self._conn.execute("ROLLBACK")
                 self._batch_table_ready = False  # a temp table created in this transaction is gone with it
                 if _is_locked(exc):
-                    raise StoreLocked(str(exc)) from exc
+                    raise StoreError(f"the usage database is locked: {exc}") from exc
                 if isinstance(exc, sqlite3.OperationalError) and "integer overflow" in str(exc):
                     raise OverflowError(f"a sum would pass 64 bits: {exc}") from exc
                 raise
