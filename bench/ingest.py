@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 import tracking
+from tracking.fields import COLUMN, SUM_NAMES, SUMS
 from tracking.pricing import Pricer
 from tracking.rows import Recorded, recorded_to_row
-from tracking.store.rollups import SUM_NAMES
 
 from . import common, data, ingest_stages
 
@@ -59,20 +59,21 @@ def check(path: Path, expected: int) -> list[str]:
     """Every rollup table sums to the raw events; returns the problems found."""
     problems = []
     with sqlite3.connect(path) as conn:
-        raw = conn.execute(
-            "SELECT count(*), sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), sum(cache_write_tokens),"
-            " sum(reasoning_tokens), sum(coalesce(cost_pusd, 0)), sum(cost_pusd IS NULL), sum(status = 'error')"
-            " FROM events"
-        ).fetchone()
+        raw = conn.execute(f"SELECT {', '.join(s.over_events for s in SUMS)} FROM events").fetchone()
         if raw[0] != expected:
             problems.append(f"events holds {raw[0]} rows, expected {expected}")
         for table in ROLLUPS:
             got = conn.execute(f"SELECT {', '.join(f'sum({c})' for c in SUM_NAMES)} FROM {table}").fetchone()
             if tuple(got) != tuple(raw):
                 problems.append(f"{table} sums {got} != raw {raw}")
-        if not raw[7]:
+        if not raw[SUM_NAMES.index("unpriced_calls")]:
             problems.append("no unpriced events: the variety is wrong")
     return problems
+
+
+BASELINE_COLUMNS = ("event_id", "ts_ms", "hour", "room_id", "thread_id", "agent", "user_id", "provider", "model",
+                    "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens",
+                    "cost_pusd", "latency_ms", "status")  # fmt: skip
 
 
 def baseline(path: Path, calls: list[dict]) -> dict:
@@ -94,10 +95,11 @@ def baseline(path: Path, calls: list[dict]) -> dict:
     started = time.perf_counter()
     for kw in calls:
         now = time.time()
-        rec = Recorded(**{f: kw.get(f) for f in fields} | {"status": kw.get("status", "ok")})
+        given = {"status": kw.get("status", "ok"), "cache_write_1h_tokens": 0}
+        rec = Recorded(**{f: kw.get(f) for f in fields} | given)
         row = recorded_to_row(rec, pricer, now)
-        (event_id, ts_ms, hour, room, thread, agent, user, _s, _o, provider, model, inp, out, cr, cw, rt, cost,
-         latency, status, _m) = row  # fmt: skip
+        (event_id, ts_ms, hour, room, thread, agent, user, provider, model, inp, out, cr, cw, rt, cost, latency,
+         status) = (row[COLUMN[name]] for name in BASELINE_COLUMNS)  # fmt: skip
         conn.execute(
             "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (event_id, ts_ms, room, thread, agent, user, provider, model, inp, out, cr, cw, rt, cost, latency, status),

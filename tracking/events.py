@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from random import getrandbits
@@ -11,20 +12,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-ATTRIBUTION_FIELDS = ("room_id", "thread_id", "agent", "user_id", "session_id", "operation")
+from .fields import ATTRIBUTION, COUNTERS, PARTS
+
+ATTRIBUTION_FIELDS = ATTRIBUTION
 MAX_TOKENS = 1_000_000_000
 """Tokens one call can count, at most: far above any context window, and small enough that a call's
 cost in pico-USD at any real price fits SQLite's 64-bit integers (a wrong unit must not stop the store)."""
 MAX_COST_USD = Decimal(1_000_000)
 """The largest cost one call may carry (an ingested `cost_usd`, or a price override's result)."""
 
-TOKEN_FIELDS = (
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "reasoning_tokens",
-)
+TOKEN_FIELDS = COUNTERS
 METADATA_MAX_BYTES = 4096
 
 MIN_TS = 946_684_800.0
@@ -64,34 +61,28 @@ def new_event_id() -> str:
     return f"{time.time_ns() // 1_000_000:012x}{getrandbits(80):020x}"
 
 
-def token_problem(
-    input_tokens: object,
-    output_tokens: object,
-    cache_read_tokens: object,
-    cache_write_tokens: object,
-    reasoning_tokens: object,
-) -> str | None:
-    """Why these counts break the conventions of SPEC section 2, or None. Shared by every entry point."""
-    counts = dict(zip(TOKEN_FIELDS, (input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
-                                     reasoning_tokens), strict=True))
-    for name, value in counts.items():
+def token_problem(counts: Mapping[str, object]) -> str | None:
+    """Why these counts (by the names of `COUNTERS`) break the conventions of SPEC section 2, or None.
+
+    Shared by every entry point. A missing count is 0.
+    """
+    values = {name: counts.get(name, 0) for name in COUNTERS}
+    for name, value in values.items():
         if type(value) is not int:
             return f"{name} must be an integer, got {value!r}"
         if value < 0:
             return f"{name} must not be negative, got {value}"
         if value > MAX_TOKENS:
             return f"{name} is {value:,}, more than one call can use (at most {MAX_TOKENS:,})"
-    cached = cache_read_tokens + cache_write_tokens  # type: ignore[operator]
-    if cached > input_tokens:  # type: ignore[operator]
+    cached = values["cache_read_tokens"] + values["cache_write_tokens"]  # type: ignore[operator]
+    if cached > values["input_tokens"]:  # type: ignore[operator]
         return (
-            f"cache_read_tokens + cache_write_tokens ({cached}) exceed input_tokens ({input_tokens});"
+            f"cache_read_tokens + cache_write_tokens ({cached}) exceed input_tokens ({values['input_tokens']});"
             " input_tokens must include cached tokens"
         )
-    if reasoning_tokens > output_tokens:  # type: ignore[operator]
-        return (
-            f"reasoning_tokens ({reasoning_tokens}) exceed output_tokens ({output_tokens});"
-            " output_tokens must include reasoning tokens"
-        )
+    for part, whole in PARTS:
+        if values[part] > values[whole]:  # type: ignore[operator]
+            return f"{part} ({values[part]}) exceed {whole} ({values[whole]}); {whole} must include {part}"
     return None
 
 
@@ -127,6 +118,7 @@ class UsageEvent(BaseModel):
     output_tokens: int = Field(default=0, ge=0, strict=True)
     cache_read_tokens: int = Field(default=0, ge=0, strict=True)
     cache_write_tokens: int = Field(default=0, ge=0, strict=True)
+    cache_write_1h_tokens: int = Field(default=0, ge=0, strict=True)
     reasoning_tokens: int = Field(default=0, ge=0, strict=True)
     cost_usd: Decimal | None = Field(default=None, ge=0, le=MAX_COST_USD)
     room_id: str | None = Field(default=None, max_length=255)
@@ -156,13 +148,7 @@ class UsageEvent(BaseModel):
 
     @model_validator(mode="after")
     def _parts_within_totals(self) -> UsageEvent:
-        problem = token_problem(
-            self.input_tokens,
-            self.output_tokens,
-            self.cache_read_tokens,
-            self.cache_write_tokens,
-            self.reasoning_tokens,
-        )
+        problem = token_problem({name: getattr(self, name) for name in COUNTERS})
         if problem:
             raise ValueError(problem)
         return self

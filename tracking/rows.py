@@ -18,6 +18,7 @@ from .events import (
     token_problem,
     ts_problem,
 )
+from .fields import COUNTERS
 from .pricing import Pricer, Tokens, usd_to_pico
 from .store import MS_PER_HOUR
 
@@ -45,6 +46,7 @@ class Recorded(NamedTuple):
     agent: str | None
     user_id: str | None
     session_id: str | None
+    cache_write_1h_tokens: Any = 0
 
 
 class InvalidRecord(ValueError):
@@ -59,10 +61,11 @@ def recorded_to_row(r: Recorded, pricer: Pricer, now: float) -> tuple:
     else goes through the checks that name the problem.
     """
     (ts, event_id, provider, model, inp, out, cache_read, cache_write, reasoning, operation, latency,
-     status, metadata, room_id, thread_id, agent, user_id, session_id) = r  # fmt: skip
+     status, metadata, room_id, thread_id, agent, user_id, session_id, cache_1h) = r  # fmt: skip
     if not (
         type(inp) is int and type(out) is int and type(cache_read) is int and type(cache_write) is int
         and type(reasoning) is int and 0 <= cache_read and 0 <= cache_write and cache_read + cache_write <= inp
+        and type(cache_1h) is int and 0 <= cache_1h <= cache_write
         and inp <= MAX_TOKENS and 0 <= reasoning <= out <= MAX_TOKENS
         and type(provider) is str and provider and type(model) is str and model
         and (status == "ok" or status == "error")
@@ -93,34 +96,23 @@ def recorded_to_row(r: Recorded, pricer: Pricer, now: float) -> tuple:
         log.exception("pricing %s/%s failed; the call is stored as unpriced", provider, model)
         cost = None
     _check_cost(provider, model, cost)
-    return (
-        event_id or new_event_id(),
-        ts_ms,
-        ts_ms // MS_PER_HOUR,
-        room_id or "",
-        thread_id or "",
-        agent or "",
-        user_id or "",
-        session_id,
-        operation or "chat",
-        provider,
-        model,
-        inp,
-        out,
-        cache_read,
-        cache_write,
-        reasoning,
-        cost,
-        latency,
-        status,
-        metadata_text,
-    )
+    return _row(event_id or new_event_id(), ts_ms, room_id, thread_id, agent, user_id, session_id, operation or "chat",
+                provider, model, (inp, out, cache_read, cache_write, cache_1h, reasoning), cost, latency, status,
+                metadata_text)  # fmt: skip
+
+
+def _row(event_id: str, ts_ms: int, room_id: str | None, thread_id: str | None, agent: str | None,
+         user_id: str | None, session_id: str | None, operation: str, provider: str, model: str,
+         counts: tuple[int, ...], cost: int | None, latency: float | None, status: str,
+         metadata: str | None) -> tuple:  # fmt: skip
+    """A stored row in `EVENT_COLUMNS` order; ``counts`` in `COUNTERS` order."""
+    return (event_id, ts_ms, ts_ms // MS_PER_HOUR, room_id or "", thread_id or "", agent or "", user_id or "",
+            session_id, operation, provider, model, *counts, cost, latency, status, metadata)  # fmt: skip
 
 
 def _raise_problem(r: Recorded) -> None:
     """Raise InvalidRecord naming what is wrong with a record that failed the fast check."""
-    problem = token_problem(r.input_tokens, r.output_tokens, r.cache_read_tokens, r.cache_write_tokens,
-                            r.reasoning_tokens)
+    problem = token_problem({name: getattr(r, name) for name in COUNTERS})
     if problem:
         raise InvalidRecord(problem)
     for name in ("provider", "model"):
@@ -181,28 +173,9 @@ def event_to_row(event: UsageEvent, pricer: Pricer) -> tuple:
         tokens = Tokens(event.input_tokens, event.output_tokens, event.cache_read_tokens, event.cache_write_tokens)
         cost = _price(pricer, event.provider, event.model, ts_ms, tokens)
     _check_cost(event.provider, event.model, cost)
-    return (
-        event.event_id,
-        ts_ms,
-        ts_ms // MS_PER_HOUR,
-        event.room_id or "",
-        event.thread_id or "",
-        event.agent or "",
-        event.user_id or "",
-        event.session_id,
-        event.operation,
-        event.provider,
-        event.model,
-        event.input_tokens,
-        event.output_tokens,
-        event.cache_read_tokens,
-        event.cache_write_tokens,
-        event.reasoning_tokens,
-        cost,
-        event.latency_ms,
-        event.status,
-        metadata_json(event.metadata),
-    )
+    return _row(event.event_id, ts_ms, event.room_id, event.thread_id, event.agent, event.user_id, event.session_id,
+                event.operation, event.provider, event.model, tuple(getattr(event, c) for c in COUNTERS), cost,
+                event.latency_ms, event.status, metadata_json(event.metadata))  # fmt: skip
 
 
 def _price(pricer: Pricer, provider: str, model: str, ts_ms: int, tokens: Tokens) -> int | None:

@@ -149,6 +149,7 @@ class Tracker:
         output_tokens: int = 0,
         cache_read_tokens: int = 0,
         cache_write_tokens: int = 0,
+        cache_write_1h_tokens: int = 0,
         reasoning_tokens: int = 0,
         room_id: str | None = None,
         thread_id: str | None = None,
@@ -189,7 +190,7 @@ class Tracker:
             Recorded(
                 ts, event_id, provider, model, input_tokens, output_tokens, cache_read_tokens,
                 cache_write_tokens, reasoning_tokens, operation, latency_ms, status, metadata,
-                room_id, thread_id, agent, user_id, session_id,
+                room_id, thread_id, agent, user_id, session_id, cache_write_1h_tokens,
             )
         )  # fmt: skip
 

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from tracking.fields import COLUMN, COUNTERS
 from tracking.periods import Period
-from tracking.store import EVENT_COLUMNS, Sums
+from tracking.store import Sums
 
 from .csv_cells import ID_COLUMNS, csv_text
 from .numbers import exact_usd
@@ -26,8 +27,6 @@ ATTRIBUTES = ("event_id", "ts", "room_id", "thread_id", "agent", "user_id", "ope
 EXPORT_FIELDS = (*ATTRIBUTES, *ROW_FIELDS[1:], "status")
 TOTAL_KEY = "TOTAL"
 MAX_BYTES = 256 * 1024 * 1024  # past this the file is refused before the homeserver's own limit is asked
-TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
-_COL = {name: i for i, name in enumerate(EVENT_COLUMNS)}
 
 
 class ExportTooLarge(Exception):
@@ -50,28 +49,18 @@ def export_filename(period: Period) -> str:
 
 
 def _figures(sums: Sums, cost: str) -> list[object]:
-    return [
-        sums.calls,
-        sums.input_tokens,
-        sums.output_tokens,
-        sums.total_tokens,
-        sums.cache_read_tokens,
-        sums.cache_write_tokens,
-        sums.reasoning_tokens,
-        cost,
-        sums.unpriced_calls,
-    ]
+    return [cost if name == "cost_usd" else getattr(sums, name) for name in ROW_FIELDS[1:]]
 
 
 def event_sums(row: tuple) -> Sums:
-    cost = row[_COL["cost_pusd"]]
+    cost = row[COLUMN["cost_pusd"]]
     return Sums(
-        row[_COL["event_id"]],
-        1,
-        *(int(row[_COL[c]] or 0) for c in TOKEN_COLUMNS),
+        row[COLUMN["event_id"]],
+        calls=1,
+        **{name: int(row[COLUMN[name]] or 0) for name in COUNTERS},
         cost_pusd=int(cost or 0),
         unpriced_calls=1 if cost is None else 0,
-        error_calls=1 if row[_COL["status"]] == "error" else 0,
+        error_calls=1 if row[COLUMN["status"]] == "error" else 0,
     )
 
 
@@ -86,10 +75,10 @@ async def events_csv(rows: AsyncIterable[tuple], tz: ZoneInfo, max_bytes: int = 
         sums = event_sums(row)
         totals.add(sums)
         count += 1
-        ts = datetime.fromtimestamp(row[_COL["ts_ms"]] / 1000, UTC).astimezone(tz).isoformat(timespec="milliseconds")
+        ts = datetime.fromtimestamp(row[COLUMN["ts_ms"]] / 1000, UTC).astimezone(tz).isoformat(timespec="milliseconds")
         cost = "" if sums.unpriced_calls else exact_usd(sums.cost_pusd)
-        attributes = [csv_text(row[_COL[c]], id_column=c in ID_COLUMNS) if c != "ts" else ts for c in ATTRIBUTES]
-        writer.writerow([*attributes, *_figures(sums, cost), csv_text(row[_COL["status"]])])
+        attributes = [csv_text(row[COLUMN[c]], id_column=c in ID_COLUMNS) if c != "ts" else ts for c in ATTRIBUTES]
+        writer.writerow([*attributes, *_figures(sums, cost), csv_text(row[COLUMN["status"]])])
         if out.tell() > max_bytes:
             raise ExportTooLarge(out.tell())
     writer.writerow([TOTAL_KEY, *[""] * (len(ATTRIBUTES) - 1), *_figures(totals, exact_usd(totals.cost_pusd)), ""])

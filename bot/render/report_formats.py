@@ -7,6 +7,7 @@ import io
 import json
 from typing import Any
 
+from tracking.fields import COUNTERS
 from tracking.pricing import pico_to_usd
 from tracking.queries import Report
 from tracking.store import Sums
@@ -16,32 +17,17 @@ from .numbers import exact_int, exact_usd
 from .table import plain_table
 
 ROW_FIELDS = (
-    "key",
-    "calls",
-    "input_tokens",
-    "output_tokens",
-    "total_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "reasoning_tokens",
-    "cost_usd",
-    "unpriced_calls",
-)
+    "key", "calls", "input_tokens", "output_tokens", "total_tokens",
+    *(name for name in COUNTERS if name not in ("input_tokens", "output_tokens")),
+    "cost_usd", "unpriced_calls",
+)  # fmt: skip
+"""The columns of a report row (SPEC section 4), counters from the field table."""
 
 
 def row_dict(sums: Sums) -> dict[str, Any]:
-    return {
-        "key": None if sums.key is None else str(sums.key),
-        "calls": sums.calls,
-        "input_tokens": sums.input_tokens,
-        "output_tokens": sums.output_tokens,
-        "total_tokens": sums.total_tokens,
-        "cache_read_tokens": sums.cache_read_tokens,
-        "cache_write_tokens": sums.cache_write_tokens,
-        "reasoning_tokens": sums.reasoning_tokens,
-        "cost_usd": float(pico_to_usd(sums.cost_pusd)),
-        "unpriced_calls": sums.unpriced_calls,
-    }
+    row: dict[str, Any] = {name: getattr(sums, name) for name in ROW_FIELDS[1:] if name != "cost_usd"}
+    row["cost_usd"] = float(pico_to_usd(sums.cost_pusd))
+    return {"key": None if sums.key is None else str(sums.key), **{name: row[name] for name in ROW_FIELDS[1:]}}
 
 
 def report_json(report: Report) -> str:

@@ -82,7 +82,7 @@ def test_ingest_then_json_report_exact(config):
     totals = report["totals"]
     assert totals == {
         "key": None, "calls": 4, "input_tokens": 7050, "output_tokens": 805, "total_tokens": 7855,
-        "cache_read_tokens": 3200, "cache_write_tokens": 1000, "reasoning_tokens": 0,
+        "cache_read_tokens": 3200, "cache_write_tokens": 1000, "cache_write_1h_tokens": 0, "reasoning_tokens": 0,
         "cost_usd": float(gpt4o + sonnet + ollama), "unpriced_calls": 1,
     }  # fmt: skip
     rows = {r["key"]: r for r in report["rows"]}
@@ -104,11 +104,11 @@ def test_rooms_and_csv(config):
     lines = out.stdout.strip().splitlines()
     assert lines[0] == (
         "key,calls,input_tokens,output_tokens,total_tokens,cache_read_tokens,cache_write_tokens,"
-        "reasoning_tokens,cost_usd,unpriced_calls"
+        "cache_write_1h_tokens,reasoning_tokens,cost_usd,unpriced_calls"
     )
-    assert lines[1].startswith("!a:x,5,7051,806,7857,3200,1000,0,")  # most expensive first
+    assert lines[1].startswith("!a:x,5,7051,806,7857,3200,1000,0,0,")  # most expensive first
     mini = price("openai", "gpt-4o-mini", 10000, 2000)
-    assert lines[2] == f"!b:x,1,10000,2000,12000,0,0,0,{mini},0"
+    assert lines[2] == f"!b:x,1,10000,2000,12000,0,0,0,0,{mini},0"
     table = run("report", "-c", str(config), "--period", "all", "--by", "model")
     assert table.returncode == 0 and "claude-sonnet-4-5" in table.stdout and "TOTAL" in table.stdout
 

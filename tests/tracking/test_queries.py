@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 import tracking
+from tracking.fields import COLUMN
 from tracking.maintenance import MS_PER_DAY, apply_retention
 from tracking.periods import parse_period, zone
 from tracking.queries import usage_report
@@ -54,7 +55,7 @@ async def loaded(database, tmp_path):
     store = await tracking.store.open_store(f"sqlite:///{copy}")
     costs = {}
     async for row in store.iter_events(-(10**15), 10**15, tracking.store.Filters()):
-        costs[row[0]] = row[16]
+        costs[row[0]] = row[COLUMN["cost_pusd"]]
     yield store, events, costs
     await store.close()
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from tracking.fields import COLUMN
 from tracking.pricing import Pricer
 from tracking.rows import InvalidRecord, Recorded, recorded_to_row
 
@@ -13,7 +14,7 @@ PRICER = Pricer()
 GOOD = dict(
     ts=1_767_225_600.0, event_id="e1", provider="openai", model="gpt-4o", input_tokens=1000, output_tokens=200,
     cache_read_tokens=400, cache_write_tokens=0, reasoning_tokens=0, operation=None, latency_ms=12.5, status="ok",
-    metadata=None, room_id="!r:x", thread_id=None, agent="a", user_id=None, session_id=None,
+    metadata=None, room_id="!r:x", thread_id=None, agent="a", user_id=None, session_id=None, cache_write_1h_tokens=0,
 )  # fmt: skip
 
 
@@ -25,9 +26,9 @@ def test_a_valid_record_becomes_a_priced_row():
     r = row()
     assert r[:11] == ("e1", 1_767_225_600_000, 1_767_225_600_000 // 3_600_000, "!r:x", "", "a", "", None, "chat",
                       "openai", "gpt-4o")  # fmt: skip
-    assert r[11:] == (1000, 200, 400, 0, 0, PRICER.price_pico_ms("openai", "gpt-4o", 1_767_225_600_000, 1000, 200,
+    assert r[11:] == (1000, 200, 400, 0, 0, 0, PRICER.price_pico_ms("openai", "gpt-4o", 1_767_225_600_000, 1000, 200,
                                                                  400, 0), 12.5, "ok", None)  # fmt: skip
-    assert r[16] is not None and r[16] > 0
+    assert r[COLUMN["cost_pusd"]] is not None and r[COLUMN["cost_pusd"]] > 0
 
 
 @pytest.mark.parametrize(
@@ -66,7 +67,7 @@ def test_values_the_fast_check_leaves_to_the_full_rules_are_still_accepted():
         pass
 
     assert row(provider=Name("openai"), latency_ms=3)[9:11] == ("openai", "gpt-4o")
-    assert row(metadata={"b": 1, "a": "x"})[19] == '{"a":"x","b":1}'
+    assert row(metadata={"b": 1, "a": "x"})[COLUMN["metadata"]] == '{"a":"x","b":1}'
     assert row(ts=None, event_id=None)[0] != row(ts=None, event_id=None)[0]
     assert row(room_id=Name("!r:x"))[3] == "!r:x"
 

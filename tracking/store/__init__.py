@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .base import EVENT_COLUMNS, MS_PER_HOUR, Filters, StoreError, Sums
+from ..fields import EVENT_COLUMNS
+from .base import MS_PER_HOUR, Filters, StoreError, Sums
 from .rollups import RowBatch, prepare_batch
 from .sqlite import SQLiteStore
 

@@ -2,30 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import make_dataclass
+from typing import Any
 
-EVENT_COLUMNS = (
-    "event_id",
-    "ts_ms",
-    "hour",
-    "room_id",
-    "thread_id",
-    "agent",
-    "user_id",
-    "session_id",
-    "operation",
-    "provider",
-    "model",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "reasoning_tokens",
-    "cost_pusd",
-    "latency_ms",
-    "status",
-    "metadata",
-)
+from ..fields import SUM_NAMES
 
 GROUP_COLUMNS = {
     "agent": "agent",
@@ -53,41 +33,30 @@ class Filters(dict[str, str | tuple[str, ...]]):
         super().__init__({key: value for key, value in values.items() if value is not None})
 
 
-@dataclass(slots=True)
-class Sums:
-    """Additive totals of a group of events. `cost_pusd` sums the priced calls only."""
+def _add(self: Any, other: Any) -> None:
+    for name in SUM_NAMES:
+        setattr(self, name, getattr(self, name) + getattr(other, name))
 
-    key: str | int | None = None
-    calls: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_read_tokens: int = 0
-    cache_write_tokens: int = 0
-    reasoning_tokens: int = 0
-    cost_pusd: int = 0
-    unpriced_calls: int = 0
-    error_calls: int = 0
 
-    @classmethod
-    def from_row(cls, row: tuple) -> Sums:
-        """A row of (key, calls, four token sums, reasoning, cost / SPLIT, cost % SPLIT, unpriced, errors)."""
-        v = [int(x or 0) for x in row[1:]]
-        return cls(row[0], v[0], v[1], v[2], v[3], v[4], v[5], v[6] * SPLIT + v[7], v[8], v[9])
+def _from_row(cls: type, row: tuple) -> Any:
+    """A row of (key, one column per sum, but cost as cost // SPLIT and cost % SPLIT), as SQL reads them."""
+    values = [int(v or 0) for v in row[1:]]
+    at = SUM_NAMES.index("cost_pusd")
+    cost = values[at] * SPLIT + values[at + 1]
+    return cls(row[0], *values[:at], cost, *values[at + 2 :])
 
-    def add(self, other: Sums) -> None:
-        self.calls += other.calls
-        self.input_tokens += other.input_tokens
-        self.output_tokens += other.output_tokens
-        self.cache_read_tokens += other.cache_read_tokens
-        self.cache_write_tokens += other.cache_write_tokens
-        self.reasoning_tokens += other.reasoning_tokens
-        self.cost_pusd += other.cost_pusd
-        self.unpriced_calls += other.unpriced_calls
-        self.error_calls += other.error_calls
 
-    @property
-    def total_tokens(self) -> int:
-        return self.input_tokens + self.output_tokens
+Sums = make_dataclass(
+    "Sums",
+    [("key", str | int | None, None), *((name, int, 0) for name in SUM_NAMES)],
+    namespace={
+        "__doc__": "Additive totals of a group of events, one attribute per `SUM_NAMES`; cost sums priced calls.",
+        "add": _add,
+        "from_row": classmethod(_from_row),
+        "total_tokens": property(lambda self: self.input_tokens + self.output_tokens),
+    },
+    slots=True,
+)
 
 
 class StoreError(Exception):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 
-from .base import EVENT_COLUMNS
+from ..fields import EVENT_COLUMNS
 from .rollups import prepare_batch
 
 DATA_ERRORS = (ValueError, TypeError, OverflowError, sqlite3.IntegrityError, sqlite3.InterfaceError,

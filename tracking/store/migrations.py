@@ -1,35 +1,19 @@
 """Numbered schema migrations for the SQLite store. `PRAGMA user_version` holds the applied number.
 
-Never edit a released migration; append a new one.
+Each migration is literal SQL, frozen once released: never edit one, append a new one. (A migration
+built from shared constants would change silently when they do.)
 """
 
 from __future__ import annotations
 
 APP_ID = "matrix-usage-bot"
 
-_ROLLUP_KEY = "room_id, hour, thread_id, agent, user_id, provider, model"
-_SUMS = """
-        calls INTEGER NOT NULL,
-        input_tokens INTEGER NOT NULL,
-        output_tokens INTEGER NOT NULL,
-        cache_read_tokens INTEGER NOT NULL,
-        cache_write_tokens INTEGER NOT NULL,
-        reasoning_tokens INTEGER NOT NULL,
-        cost_pusd INTEGER NOT NULL,
-        unpriced_calls INTEGER NOT NULL,
-        error_calls INTEGER NOT NULL,"""
-_SUM_NAMES = (
-    "calls, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_pusd,"
-    " unpriced_calls, error_calls"
-)
-_SUM_OF = ", ".join(f"sum({name})" for name in _SUM_NAMES.split(", "))
-
 MIGRATIONS: list[str] = [
     # 1: raw events, hourly rollups kept in step by a trigger (so a duplicate, which inserts nothing,
     # never touches a rollup), and the indexes the report queries use.
-    f"""
+    """
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    INSERT INTO meta (key, value) VALUES ('app', '{APP_ID}');
+    INSERT INTO meta (key, value) VALUES ('app', 'matrix-usage-bot');
 
     CREATE TABLE events (
         seq INTEGER PRIMARY KEY,
@@ -74,18 +58,18 @@ MIGRATIONS: list[str] = [
         cost_pusd INTEGER NOT NULL,
         unpriced_calls INTEGER NOT NULL,
         error_calls INTEGER NOT NULL,
-        PRIMARY KEY ({_ROLLUP_KEY})
+        PRIMARY KEY (room_id, hour, thread_id, agent, user_id, provider, model)
     ) WITHOUT ROWID;
     CREATE INDEX rollup_hour ON rollup_hourly (hour);
     CREATE INDEX rollup_user_hour ON rollup_hourly (user_id, hour);
 
     CREATE TRIGGER events_rollup AFTER INSERT ON events BEGIN
-        INSERT INTO rollup_hourly ({_ROLLUP_KEY}, calls, input_tokens, output_tokens, cache_read_tokens,
+        INSERT INTO rollup_hourly (room_id, hour, thread_id, agent, user_id, provider, model, calls, input_tokens, output_tokens, cache_read_tokens,
                                    cache_write_tokens, reasoning_tokens, cost_pusd, unpriced_calls, error_calls)
         VALUES (NEW.room_id, NEW.hour, NEW.thread_id, NEW.agent, NEW.user_id, NEW.provider, NEW.model, 1,
                 NEW.input_tokens, NEW.output_tokens, NEW.cache_read_tokens, NEW.cache_write_tokens,
                 NEW.reasoning_tokens, coalesce(NEW.cost_pusd, 0), NEW.cost_pusd IS NULL, NEW.status = 'error')
-        ON CONFLICT ({_ROLLUP_KEY}) DO UPDATE SET
+        ON CONFLICT (room_id, hour, thread_id, agent, user_id, provider, model) DO UPDATE SET
             calls = calls + 1,
             input_tokens = input_tokens + excluded.input_tokens,
             output_tokens = output_tokens + excluded.output_tokens,
@@ -142,14 +126,23 @@ MIGRATIONS: list[str] = [
     # hour // 24). Local days are still exact: the hours of a period outside whole UTC days come
     # from the hourly tables. The new tables are filled from rollup_hourly, which is complete
     # (raw events may have been removed by retention). A thread's report seeks its own rows.
-    f"""
+    """
     DROP TRIGGER events_rollup;
     CREATE INDEX rollup_thread_hour ON rollup_hourly (thread_id, hour);
 
     CREATE TABLE rollup_agent_hourly (
         room_id TEXT NOT NULL,
         hour INTEGER NOT NULL,
-        agent TEXT NOT NULL,{_SUMS}
+        agent TEXT NOT NULL,
+        calls INTEGER NOT NULL,
+        input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        cache_read_tokens INTEGER NOT NULL,
+        cache_write_tokens INTEGER NOT NULL,
+        reasoning_tokens INTEGER NOT NULL,
+        cost_pusd INTEGER NOT NULL,
+        unpriced_calls INTEGER NOT NULL,
+        error_calls INTEGER NOT NULL,
         PRIMARY KEY (room_id, hour, agent)
     ) WITHOUT ROWID;
     CREATE INDEX rollup_agent_hourly_hour ON rollup_agent_hourly (hour);
@@ -157,30 +150,68 @@ MIGRATIONS: list[str] = [
     CREATE TABLE rollup_agent_daily (
         room_id TEXT NOT NULL,
         day INTEGER NOT NULL,
-        agent TEXT NOT NULL,{_SUMS}
+        agent TEXT NOT NULL,
+        calls INTEGER NOT NULL,
+        input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        cache_read_tokens INTEGER NOT NULL,
+        cache_write_tokens INTEGER NOT NULL,
+        reasoning_tokens INTEGER NOT NULL,
+        cost_pusd INTEGER NOT NULL,
+        unpriced_calls INTEGER NOT NULL,
+        error_calls INTEGER NOT NULL,
         PRIMARY KEY (room_id, day, agent)
     ) WITHOUT ROWID;
     CREATE INDEX rollup_agent_daily_day ON rollup_agent_daily (day);
 
     CREATE TABLE rollup_room_hourly (
         hour INTEGER NOT NULL,
-        room_id TEXT NOT NULL,{_SUMS}
+        room_id TEXT NOT NULL,
+        calls INTEGER NOT NULL,
+        input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        cache_read_tokens INTEGER NOT NULL,
+        cache_write_tokens INTEGER NOT NULL,
+        reasoning_tokens INTEGER NOT NULL,
+        cost_pusd INTEGER NOT NULL,
+        unpriced_calls INTEGER NOT NULL,
+        error_calls INTEGER NOT NULL,
         PRIMARY KEY (hour, room_id)
     ) WITHOUT ROWID;
 
     CREATE TABLE rollup_room_daily (
         day INTEGER NOT NULL,
-        room_id TEXT NOT NULL,{_SUMS}
+        room_id TEXT NOT NULL,
+        calls INTEGER NOT NULL,
+        input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        cache_read_tokens INTEGER NOT NULL,
+        cache_write_tokens INTEGER NOT NULL,
+        reasoning_tokens INTEGER NOT NULL,
+        cost_pusd INTEGER NOT NULL,
+        unpriced_calls INTEGER NOT NULL,
+        error_calls INTEGER NOT NULL,
         PRIMARY KEY (day, room_id)
     ) WITHOUT ROWID;
 
-    INSERT INTO rollup_agent_hourly (room_id, hour, agent, {_SUM_NAMES})
-        SELECT room_id, hour, agent, {_SUM_OF} FROM rollup_hourly GROUP BY room_id, hour, agent;
-    INSERT INTO rollup_agent_daily (room_id, day, agent, {_SUM_NAMES})
-        SELECT room_id, hour / 24, agent, {_SUM_OF} FROM rollup_agent_hourly GROUP BY room_id, hour / 24, agent;
-    INSERT INTO rollup_room_hourly (hour, room_id, {_SUM_NAMES})
-        SELECT hour, room_id, {_SUM_OF} FROM rollup_agent_hourly GROUP BY hour, room_id;
-    INSERT INTO rollup_room_daily (day, room_id, {_SUM_NAMES})
-        SELECT day, room_id, {_SUM_OF} FROM rollup_agent_daily GROUP BY day, room_id;
+    INSERT INTO rollup_agent_hourly (room_id, hour, agent, calls, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_pusd, unpriced_calls, error_calls)
+        SELECT room_id, hour, agent, sum(calls), sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), sum(cache_write_tokens), sum(reasoning_tokens), sum(cost_pusd), sum(unpriced_calls), sum(error_calls) FROM rollup_hourly GROUP BY room_id, hour, agent;
+    INSERT INTO rollup_agent_daily (room_id, day, agent, calls, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_pusd, unpriced_calls, error_calls)
+        SELECT room_id, hour / 24, agent, sum(calls), sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), sum(cache_write_tokens), sum(reasoning_tokens), sum(cost_pusd), sum(unpriced_calls), sum(error_calls) FROM rollup_agent_hourly GROUP BY room_id, hour / 24, agent;
+    INSERT INTO rollup_room_hourly (hour, room_id, calls, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_pusd, unpriced_calls, error_calls)
+        SELECT hour, room_id, sum(calls), sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), sum(cache_write_tokens), sum(reasoning_tokens), sum(cost_pusd), sum(unpriced_calls), sum(error_calls) FROM rollup_agent_hourly GROUP BY hour, room_id;
+    INSERT INTO rollup_room_daily (day, room_id, calls, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_pusd, unpriced_calls, error_calls)
+        SELECT day, room_id, sum(calls), sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), sum(cache_write_tokens), sum(reasoning_tokens), sum(cost_pusd), sum(unpriced_calls), sum(error_calls) FROM rollup_agent_daily GROUP BY day, room_id;
+    """,
+    # 4: the part of cache writes that went to the 1-hour cache (priced apart from 5-minute writes),
+    # kept per event and summed in every rollup like the other counters.
+    """
+    ALTER TABLE events ADD COLUMN cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0
+        CHECK (cache_write_1h_tokens >= 0);
+    ALTER TABLE rollup_hourly ADD COLUMN cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE rollup_agent_hourly ADD COLUMN cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE rollup_agent_daily ADD COLUMN cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE rollup_room_hourly ADD COLUMN cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE rollup_room_daily ADD COLUMN cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0;
     """,
 ]

@@ -26,20 +26,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..fields import COLUMN, COUNTERS, SUM_NAMES, SUMS
 from .base import GROUP_COLUMNS, SPLIT, Filters
 
 FINE_KEY = ("room_id", "hour", "thread_id", "agent", "user_id", "provider", "model")
-SUM_NAMES = (
-    "calls",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "reasoning_tokens",
-    "cost_pusd",
-    "unpriced_calls",
-    "error_calls",
-)
 _SUM_LIST = ", ".join(SUM_NAMES)
 _SUM_OF = ", ".join(f"sum({name})" for name in SUM_NAMES)
 _INT64_MAX = 2**63 - 1
@@ -83,9 +73,7 @@ def _upsert(table: str, key: tuple[str, ...], select_key: tuple[str, ...]) -> st
 ROLLUP_UPDATES: tuple[str, ...] = (
     "DELETE FROM temp.batch_rollup",
     f"INSERT INTO temp.batch_rollup ({_FINE}, {_SUM_LIST})"
-    f" SELECT {_FINE}, count(*), sum(input_tokens), sum(output_tokens), sum(cache_read_tokens),"
-    " sum(cache_write_tokens), sum(reasoning_tokens), sum(coalesce(cost_pusd, 0)), sum(cost_pusd IS NULL),"
-    f" sum(status = 'error') FROM events WHERE seq > ? GROUP BY {_FINE}",
+    f" SELECT {_FINE}, {', '.join(s.over_events for s in SUMS)} FROM events WHERE seq > ? GROUP BY {_FINE}",
     _upsert("rollup_hourly", FINE_KEY, FINE_KEY),
     _upsert("rollup_agent_hourly", ("room_id", "hour", "agent"), ("room_id", "hour", "agent")),
     _upsert("rollup_agent_daily", ("room_id", "day", "agent"), ("room_id", "hour / 24", "agent")),
@@ -110,33 +98,34 @@ ROLLUP_UPSERTS: dict[str, str] = {
 }
 
 
+_FINE_AT = tuple(COLUMN[name] for name in FINE_KEY)
+_COUNTERS_AT = tuple(enumerate((COLUMN[name] for name in COUNTERS), start=1))
+_COST_AT, _STATUS_AT = COLUMN["cost_pusd"], COLUMN["status"]
+_COST, _UNPRICED, _ERRORS = (SUM_NAMES.index(name) for name in ("cost_pusd", "unpriced_calls", "error_calls"))
+
+
 def aggregate(rows: Sequence[tuple]) -> dict[str, list[tuple]]:
     """The rollup rows of a batch of event rows (EVENT_COLUMNS order), for ROLLUP_UPSERTS.
 
     Only valid when every row of the batch was inserted (no duplicate event_id): the store checks.
     """
     fine: dict[tuple, list[int]] = {}
-    get = fine.get
+    width = len(SUM_NAMES)
     for r in rows:
-        key = (r[3], r[2], r[4], r[5], r[6], r[9], r[10])
-        cost = r[16]
-        sums = get(key)
+        key = tuple(r[i] for i in _FINE_AT)
+        sums = fine.get(key)
         if sums is None:
-            fine[key] = [1, r[11], r[12], r[13], r[14], r[15], cost or 0, 1 if cost is None else 0,
-                         1 if r[18] == "error" else 0]  # fmt: skip
+            sums = fine[key] = [0] * width
+        sums[0] += 1
+        for at, column in _COUNTERS_AT:
+            sums[at] += r[column]
+        cost = r[_COST_AT]
+        if cost is None:
+            sums[_UNPRICED] += 1
         else:
-            sums[0] += 1
-            sums[1] += r[11]
-            sums[2] += r[12]
-            sums[3] += r[13]
-            sums[4] += r[14]
-            sums[5] += r[15]
-            if cost is None:
-                sums[7] += 1
-            else:
-                sums[6] += cost
-            if r[18] == "error":
-                sums[8] += 1
+            sums[_COST] += cost
+        if r[_STATUS_AT] == "error":
+            sums[_ERRORS] += 1
     agent_hourly: dict[tuple, list[int]] = {}
     room_hourly: dict[tuple, list[int]] = {}
     for (room, hour, _thread, agent, _user, _provider, _model), sums in fine.items():
@@ -179,8 +168,8 @@ def _add(table: dict[tuple, list[int]], key: tuple, sums: list[int]) -> None:
     if into is None:
         table[key] = sums.copy()
     else:
-        for i in range(9):
-            into[i] += sums[i]
+        for i, value in enumerate(sums):
+            into[i] += value
 
 
 _ROOM, _AGENT = frozenset({"room_id"}), frozenset({"room_id", "agent"})

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import aiosqlite
 
+from ..fields import EVENT_COLUMNS, SUMS
 from .base import (
-    EVENT_COLUMNS,
     GROUP_COLUMNS,
     SPLIT,
     Filters,
@@ -24,11 +24,11 @@ from .room_settings import RoomSettingsMixin
 
 log = logging.getLogger(__name__)
 
-_EVENT_SUM_COLUMNS = (
-    "count(*), sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), sum(cache_write_tokens),"
-    f" sum(reasoning_tokens), sum(coalesce(cost_pusd, 0) / {SPLIT}), sum(coalesce(cost_pusd, 0) % {SPLIT}),"
-    " sum(cost_pusd IS NULL), sum(status = 'error')"
-)
+_EVENT_SUM_COLUMNS = ", ".join(
+    f"sum(coalesce(cost_pusd, 0) / {SPLIT}), sum(coalesce(cost_pusd, 0) % {SPLIT})" if s.name == "cost_pusd"
+    else s.over_events
+    for s in SUMS
+)  # fmt: skip
 _INSERT = (
     f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' for _ in EVENT_COLUMNS)})"
     " ON CONFLICT (event_id) DO NOTHING"

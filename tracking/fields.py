@@ -1,0 +1,57 @@
+"""The usage event's columns and counters, declared once.
+
+Everything that lists them derives from here: the stored row (`EVENT_COLUMNS`), the validation of
+counts, the rollup sums and their SQL, `Sums`, the aggregation of a batch, and the CSV and JSON
+columns. Adding a counter is a line in `COUNTERS`, a migration that adds its column to `events`
+and to every rollup table, and the places that show it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ATTRIBUTION = ("room_id", "thread_id", "agent", "user_id", "session_id", "operation")
+
+COUNTERS = (
+    "input_tokens",  # every prompt token, cache reads and writes included
+    "output_tokens",  # every completion token, reasoning included
+    "cache_read_tokens",  # part of input_tokens
+    "cache_write_tokens",  # part of input_tokens
+    "cache_write_1h_tokens",  # part of cache_write_tokens written to the 1-hour cache
+    "reasoning_tokens",  # part of output_tokens
+)
+"""Integer counts of one call, stored per event and summed in every rollup."""
+
+PARTS = (
+    ("cache_read_tokens", "input_tokens"),
+    ("cache_write_tokens", "input_tokens"),
+    ("cache_write_1h_tokens", "cache_write_tokens"),
+    ("reasoning_tokens", "output_tokens"),
+)
+"""(part, whole): a part never exceeds its whole; cache reads and writes together never exceed input."""
+
+EVENT_COLUMNS = (
+    "event_id", "ts_ms", "hour", "room_id", "thread_id", "agent", "user_id", "session_id", "operation",
+    "provider", "model", *COUNTERS, "cost_pusd", "latency_ms", "status", "metadata",
+)  # fmt: skip
+"""A stored event row, in this order everywhere a row is a tuple."""
+
+COLUMN = {name: i for i, name in enumerate(EVENT_COLUMNS)}
+
+
+@dataclass(frozen=True)
+class SumSpec:
+    """One additive total of a group of events, and how SQL computes it over raw `events` rows."""
+
+    name: str
+    over_events: str
+
+
+SUMS = (
+    SumSpec("calls", "count(*)"),
+    *(SumSpec(name, f"sum({name})") for name in COUNTERS),
+    SumSpec("cost_pusd", "sum(coalesce(cost_pusd, 0))"),  # the priced calls only
+    SumSpec("unpriced_calls", "sum(cost_pusd IS NULL)"),
+    SumSpec("error_calls", "sum(status = 'error')"),
+)
+SUM_NAMES = tuple(s.name for s in SUMS)
