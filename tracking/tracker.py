@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from .context import _current
 from .events import new_event_id
 from .pricing import PriceOverride, Pricer
+from .reader import Reader
 from .rows import Recorded
 from .settings import QuotaSettings
 from .shutdown import register, unregister
@@ -58,6 +59,7 @@ class Tracker:
         self.clock = clock
         self.pricer = Pricer(price_overrides)
         self._writer = Writer(url, self.pricer, batch_size=batch_size, interval=flush_interval)
+        self._quota_reader = Reader(url)
         self.max_pending = max_pending
         self.full_wait = full_wait
         self._queue = self._writer.queue
@@ -96,6 +98,8 @@ class Tracker:
             self._closed = True
             error = self._writer.open_error
             raise error if isinstance(error, StoreError) else StoreError(str(error))
+        self._quota_reader.start()  # after the writer: the store exists and is migrated
+        self._quota_reader.ready.wait()
         self._open = True
         register(self)
         return self
@@ -110,6 +114,7 @@ class Tracker:
             self._open = False
             self._writer.request_close()
         self._closed = True
+        self._quota_reader.close()
         if self._writer.is_alive():
             self._writer.join()
         unregister(self)
@@ -257,7 +262,7 @@ class Tracker:
         async def run(store: Store) -> Any:
             return await getattr(QuotaBook(store, settings, tz, clock), method)(**attribution)
 
-        return self._writer.submit(run)
+        return self._quota_reader.submit(run)
 
     async def check_quota(
         self, *, room_id: str | None = None, agent: str | None = None, user_id: str | None = None

@@ -17,9 +17,8 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from .pricing import Pricer
 from .rows import InvalidRecord, Recorded, recorded_to_row
@@ -87,13 +86,6 @@ class Writer(threading.Thread):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self.store: Store | None = None
-
-    def submit(self, coro_fn: Callable[[Store], Coroutine[Any, Any, T]]) -> concurrent.futures.Future[T]:
-        """Run `coro_fn(store)` on the writer's loop (its connection sees every committed write)."""
-        if self._loop is None or self.store is None or not self.is_alive():
-            raise StoreError("the tracker's store is not open")
-        store = self.store
-        return asyncio.run_coroutine_threadsafe(coro_fn(store), self._loop)
 
     def run(self) -> None:
         asyncio.run(self._main())
