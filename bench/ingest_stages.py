@@ -18,9 +18,9 @@ from pathlib import Path
 from tracking.pricing import Pricer
 from tracking.rows import Recorded, recorded_to_row
 from tracking.store import EVENT_COLUMNS, open_store, prepare_batch
-from tracking.store.migrations import MIGRATIONS
-from tracking.store.rollups import aggregate
-from tracking.store.sqlite import _split_statements
+from tracking.store.batch import aggregate
+from tracking.store.sqlite.migrations import MIGRATIONS
+from tracking.store.sqlite.store import _split_statements
 
 from . import common
 

@@ -3,7 +3,7 @@
 Not through the hook: worker processes generate the calls of `bench/data.py` and turn them into
 priced rows with the writer's own `recorded_to_row`; the main process inserts them with
 executemany and adds them to the rollups with the store's own batch aggregation
-(`tracking.store.rollups.aggregate` and `ROLLUP_UPSERTS`), with the secondary indexes created at
+(`tracking.store.batch.aggregate` and `ROLLUP_UPSERTS`), with the secondary indexes created at
 the end. The result is the database the tracker would have written.
 """
 
@@ -19,7 +19,8 @@ from pathlib import Path
 from tracking.pricing import Pricer
 from tracking.rows import Recorded, recorded_to_row
 from tracking.store import EVENT_COLUMNS, open_store
-from tracking.store.rollups import ROLLUP_UPSERTS, aggregate
+from tracking.store.batch import aggregate
+from tracking.store.sqlite.rollups import ROLLUP_UPSERTS
 
 from . import common, data
 

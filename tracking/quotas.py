@@ -20,8 +20,7 @@ from .periods import Period, parse_period
 from .pricing import PICO, pico_to_usd
 from .queries import usage_report
 from .settings import QuotaSettings
-from .store import Store
-from .store.room_settings import QuotaRow
+from .store import QuotaRow, Store
 
 Scope = Literal["room", "agent", "user", "global"]
 log = logging.getLogger(__name__)

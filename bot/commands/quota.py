@@ -6,7 +6,7 @@ import re
 from html import escape
 
 from tracking.amounts import Amount, parse_amount
-from tracking.store.room_settings import QuotaRow
+from tracking.store import QuotaRow
 
 from ..render.answers import Answer
 from ..render.quotas import quota_answer, used_of_limit

@@ -7,7 +7,7 @@ import tracking
 from tracking.amounts import parse_amount
 from tracking.quotas import Quota, QuotaExceeded, effective_quotas
 from tracking.settings import QuotaSettings, QuotaSpec
-from tracking.store.room_settings import QuotaRow
+from tracking.store import QuotaRow
 
 
 class Clock:

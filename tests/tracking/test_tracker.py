@@ -9,7 +9,7 @@ import pytest
 
 import tracking
 from tracking.store import StoreError, open_store
-from tracking.store.migrations import MIGRATIONS
+from tracking.store.sqlite.migrations import MIGRATIONS
 from tracking.tracker import TrackerClosed
 
 

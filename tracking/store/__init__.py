@@ -6,10 +6,10 @@ from pathlib import Path
 
 from ..fields import EVENT_COLUMNS
 from .base import MS_PER_HOUR, Filters, StoreError, Sums
-from .rollups import RowBatch, prepare_batch
-from .sqlite import SQLiteStore
-
-Store = SQLiteStore
+from .batch import RowBatch, prepare_batch
+from .protocol import Store
+from .records import DigestRow, QuotaRow
+from .sqlite.store import SQLiteStore
 
 
 def sqlite_path(url: str) -> str:
@@ -41,7 +41,9 @@ async def open_store(url: str, *, must_exist: bool = False) -> Store:
 __all__ = [
     "EVENT_COLUMNS",
     "MS_PER_HOUR",
+    "DigestRow",
     "Filters",
+    "QuotaRow",
     "RowBatch",
     "SQLiteStore",
     "Store",

@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 
 from ..fields import EVENT_COLUMNS
-from .rollups import prepare_batch
+from .batch import prepare_batch
 
 DATA_ERRORS = (ValueError, TypeError, OverflowError, sqlite3.IntegrityError, sqlite3.InterfaceError,
                sqlite3.ProgrammingError, sqlite3.DataError)  # fmt: skip

@@ -10,16 +10,17 @@ from pathlib import Path
 
 import aiosqlite
 
-from ..fields import EVENT_COLUMNS, SUMS
-from .base import (
+from ...fields import EVENT_COLUMNS, SUMS
+from ..base import (
     GROUP_COLUMNS,
     SPLIT,
     Filters,
     StoreError,
     Sums,
 )
+from ..batch import RowBatch, prepare_batch
 from .migrations import APP_ID, MIGRATIONS
-from .rollups import BATCH_TABLE, ROLLUP_UPDATES, ROLLUP_UPSERTS, RowBatch, prepare_batch, rollup_query
+from .rollups import BATCH_TABLE, ROLLUP_UPDATES, ROLLUP_UPSERTS, rollup_query
 from .room_settings import RoomSettingsMixin
 
 log = logging.getLogger(__name__)

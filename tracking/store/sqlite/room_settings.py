@@ -4,29 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 
 import aiosqlite
 
-
-@dataclass(frozen=True)
-class QuotaRow:
-    room_id: str
-    scope: str
-    name: str
-    window: str
-    unit: str
-    limit_value: str
-    hard: bool
-    disabled: bool
-
-
-@dataclass(frozen=True)
-class DigestRow:
-    room_id: str
-    enabled: bool
-    at: str
-    last_posted: str | None
+from ..records import DigestRow, QuotaRow
 
 
 class RoomSettingsMixin:

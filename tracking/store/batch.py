@@ -1,0 +1,85 @@
+"""A batch of event rows ready to write, with the sums of every rollup computed ahead, in plain Python.
+
+Computing the sums is pure Python and independent of the database: doing it before the write lets
+the writer prepare one batch while the database thread is still writing the previous one, and any
+store adds them to its rollup tables (fine: room, hour, thread, agent, user, provider, model; then
+room and agent by hour and by day; room by hour and by day).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..fields import COLUMN, COUNTERS, SUM_NAMES
+
+FINE_KEY = ("room_id", "hour", "thread_id", "agent", "user_id", "provider", "model")
+
+_FINE_AT = tuple(COLUMN[name] for name in FINE_KEY)
+_COUNTERS_AT = tuple(enumerate((COLUMN[name] for name in COUNTERS), start=1))
+_COST_AT, _STATUS_AT = COLUMN["cost_pusd"], COLUMN["status"]
+_COST, _UNPRICED, _ERRORS = (SUM_NAMES.index(name) for name in ("cost_pusd", "unpriced_calls", "error_calls"))
+
+
+def aggregate(rows: Sequence[tuple]) -> dict[str, list[tuple]]:
+    """The rollup rows of a batch of event rows (EVENT_COLUMNS order), for ROLLUP_UPSERTS.
+
+    Only valid when every row of the batch was inserted (no duplicate event_id): the store checks.
+    """
+    fine: dict[tuple, list[int]] = {}
+    width = len(SUM_NAMES)
+    for r in rows:
+        key = tuple(r[i] for i in _FINE_AT)
+        sums = fine.get(key)
+        if sums is None:
+            sums = fine[key] = [0] * width
+        sums[0] += 1
+        for at, column in _COUNTERS_AT:
+            sums[at] += r[column]
+        cost = r[_COST_AT]
+        if cost is None:
+            sums[_UNPRICED] += 1
+        else:
+            sums[_COST] += cost
+        if r[_STATUS_AT] == "error":
+            sums[_ERRORS] += 1
+    agent_hourly: dict[tuple, list[int]] = {}
+    room_hourly: dict[tuple, list[int]] = {}
+    for (room, hour, _thread, agent, _user, _provider, _model), sums in fine.items():
+        _add(agent_hourly, (room, hour, agent), sums)
+        _add(room_hourly, (hour, room), sums)
+    agent_daily: dict[tuple, list[int]] = {}
+    for (room, hour, agent), sums in agent_hourly.items():
+        _add(agent_daily, (room, hour // 24, agent), sums)
+    room_daily: dict[tuple, list[int]] = {}
+    for (hour, room), sums in room_hourly.items():
+        _add(room_daily, (hour // 24, room), sums)
+    return {
+        "rollup_hourly": [(*key, *sums) for key, sums in fine.items()],
+        "rollup_agent_hourly": [(*key, *sums) for key, sums in agent_hourly.items()],
+        "rollup_agent_daily": [(*key, *sums) for key, sums in agent_daily.items()],
+        "rollup_room_hourly": [(*key, *sums) for key, sums in room_hourly.items()],
+        "rollup_room_daily": [(*key, *sums) for key, sums in room_daily.items()],
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class RowBatch:
+    """Event rows (EVENT_COLUMNS order) ready to write, their rollup sums computed ahead."""
+
+    rows: Sequence[tuple]
+    rejected: Sequence[tuple[int, str, str]]
+    sums: dict[str, list[tuple]]
+
+
+def prepare_batch(rows: Sequence[tuple], rejected: Sequence[tuple[int, str, str]] = ()) -> RowBatch:
+    return RowBatch(rows, rejected, aggregate(rows))
+
+
+def _add(table: dict[tuple, list[int]], key: tuple, sums: list[int]) -> None:
+    into = table.get(key)
+    if into is None:
+        table[key] = sums.copy()
+    else:
+        for i, value in enumerate(sums):
+            into[i] += value
