@@ -33,7 +33,9 @@ def make_calls(n: int, days: float = 10, seed: int = 1) -> list[dict]:
 
 async def ours(path: Path, calls: list[dict]) -> dict:
     common.remove_db(path)
-    async with tracking.Tracker(f"sqlite:///{path}") as tracker:
+    # The queue bound (500,000 by default) would make a tight loop of a million calls wait for the writer:
+    # lifted to the run's size, the caller's figure is record() alone, and the end-to-end rate is the same.
+    async with tracking.Tracker(f"sqlite:///{path}", max_pending=len(calls) + 1) as tracker:
         record = tracker.record
         started = time.perf_counter()
         for kw in calls:
@@ -164,7 +166,9 @@ def run(quick: bool = False, events: int | None = None, baseline_events: int | N
     )  # fmt: skip
     body += (
         f"\n\nCaller side: `record()` took {result['record_us']:.2f} µs per call on average (it only appends to a"
-        " deque; validation, pricing and writing happen on the writer thread). Events: the realistic mix of"
+        " deque; validation, pricing and writing happen on the writer thread; the queue bound is lifted to the run's"
+        " size here, since with the default of 500,000 a tight loop of a million calls waits for the writer, which"
+        " is that bound's purpose). Events: the realistic mix of"
         " `bench/data.py` (200 rooms, 50 agents, 30 models of 11 providers incl. unpriced local models, 2,000"
         f" users, threads, timestamps rising over 10 days). Every rollup table was checked to sum to the raw"
         f" events ({'ok' if not problems else '; '.join(problems)}). Database after the run: {size_mb:,.0f} MB."
