@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .rows import Recorded
+from .store import sqlite_path
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,7 @@ class SpillFile:
     """Where a tracker's unwritten events go: beside the database, else in the temp directory."""
 
     def __init__(self, url: str) -> None:
-        self.base = Path(url.removeprefix("sqlite:///")).expanduser()
+        self.base = Path(sqlite_path(url)).expanduser()
         self.path: Path | None = None
         self.lost = 0
         """Events that could be neither stored nor saved to any file (each is in the log as JSON)."""

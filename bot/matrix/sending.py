@@ -13,9 +13,9 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from aiohttp import ClientConnectionError
 from nio import AsyncClient, ContentRepositoryConfigError, RoomSendError, UploadError
@@ -23,6 +23,7 @@ from nio import AsyncClient, ContentRepositoryConfigError, RoomSendError, Upload
 from bot.matrix.events import message_content
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 UPLOAD_LIMIT_TTL = 3600.0
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (ClientConnectionError, TimeoutError, OSError)
@@ -84,23 +85,30 @@ class Sender:
         failure whose outcome was unclear, or a restart) is deduplicated by the homeserver.
         """
         tx_id = str(uuid.uuid4()) if tx_key is None else "usage-" + hashlib.sha256(tx_key.encode()).hexdigest()[:40]
+        resp = await self._retrying(
+            f"sending to {room_id}",
+            lambda: self.client.room_send(room_id, event_type, content, tx_id=tx_id, ignore_unverified_devices=True),
+        )
+        if isinstance(resp, RoomSendError):
+            raise SendError(f"sending to {room_id} failed: {resp.status_code} {resp.message}")
+        return str(resp.event_id)
+
+    async def _retrying(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        """``call()``, tried again with backoff while the homeserver is unreachable, for ``retry_seconds``.
+
+        A send keeps its transaction id across tries, so a try that did arrive is not doubled.
+        """
         backoff = Backoff(self.backoff_initial, self.backoff_max)
         deadline = time.monotonic() + self.retry_seconds
         while True:
             try:
-                resp = await self.client.room_send(
-                    room_id, event_type, content, tx_id=tx_id, ignore_unverified_devices=True
-                )
+                return await call()
             except CONNECTION_ERRORS as err:
                 if time.monotonic() >= deadline:
-                    raise SendError(f"homeserver unreachable while sending to {room_id}: {err}") from err
+                    raise SendError(f"homeserver unreachable while {what}: {err}") from err
                 delay = backoff.next_delay()
-                log.warning("Sending to %s failed (%s); retrying in %.1fs", room_id, err, delay)
+                log.warning("%s failed (%s); retrying in %.1fs", what.capitalize(), err, delay)
                 await asyncio.sleep(delay)
-                continue
-            if isinstance(resp, RoomSendError):
-                raise SendError(f"sending to {room_id} failed: {resp.status_code} {resp.message}")
-            return str(resp.event_id)
 
     async def notice(
         self,
@@ -155,25 +163,19 @@ class Sender:
         limit = await self.upload_limit()
         if limit is not None and len(data) > limit:
             raise FileTooLarge(len(data), limit)
-        backoff = Backoff(self.backoff_initial, self.backoff_max)
-        deadline = time.monotonic() + self.retry_seconds
-        while True:
-            try:
-                resp, keys = await self.client.upload(
-                    lambda *_: data, content_type=mimetype, filename=filename, encrypt=encrypt, filesize=len(data)
-                )
-            except CONNECTION_ERRORS as err:
-                if time.monotonic() >= deadline:
-                    raise SendError(f"homeserver unreachable while uploading {filename}: {err}") from err
-                await asyncio.sleep(backoff.next_delay())
-                continue
-            if isinstance(resp, UploadError):
-                if resp.status_code == "M_TOO_LARGE":
-                    raise FileTooLarge(len(data), limit or len(data) - 1)
-                raise SendError(f"uploading {filename} failed: {resp.status_code} {resp.message}")
-            if keys is None:
-                return {"url": resp.content_uri}
-            return {"file": {**keys, "url": resp.content_uri}}
+        resp, keys = await self._retrying(
+            f"uploading {filename}",
+            lambda: self.client.upload(
+                lambda *_: data, content_type=mimetype, filename=filename, encrypt=encrypt, filesize=len(data)
+            ),
+        )
+        if isinstance(resp, UploadError):
+            if resp.status_code == "M_TOO_LARGE":
+                raise FileTooLarge(len(data), limit or len(data) - 1)
+            raise SendError(f"uploading {filename} failed: {resp.status_code} {resp.message}")
+        if keys is None:
+            return {"url": resp.content_uri}
+        return {"file": {**keys, "url": resp.content_uri}}
 
     async def file(
         self,
