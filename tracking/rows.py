@@ -18,7 +18,7 @@ from .events import (
     token_problem,
     ts_problem,
 )
-from .fields import COUNTERS
+from .fields import ATTRIBUTION, COUNTERS
 from .pricing import Pricer, Tokens, usd_to_pico
 from .store import MS_PER_HOUR
 
@@ -146,12 +146,12 @@ def _ts_ms(ts: object) -> int:
     return int(seconds * 1000)
 
 
-_ATTRIBUTION = ("event_id", "room_id", "thread_id", "agent", "user_id", "session_id", "operation", "provider", "model")
+_TEXT_FIELDS = ("event_id", *ATTRIBUTION, "provider", "model")
 
 
 def _check_attribution(r: Recorded) -> None:
     """Raise InvalidRecord for a text field that is not a string or is too long (the rules of UsageEvent)."""
-    for name in _ATTRIBUTION:
+    for name in _TEXT_FIELDS:
         problem = name_problem(name, getattr(r, name))
         if problem:
             raise InvalidRecord(problem)

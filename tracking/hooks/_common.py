@@ -7,12 +7,14 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..fields import ATTRIBUTION
+
 log = logging.getLogger("tracking.hooks")
 
 # (input, output, cache_read, cache_write, reasoning), in the conventions of SPEC section 2.
 Counts = tuple[int, int, int, int, int]
 ZERO: Counts = (0, 0, 0, 0, 0)
-_ATTRIBUTION = frozenset({"room_id", "thread_id", "agent", "user_id", "session_id", "operation"})
+_ATTRIBUTION = frozenset(ATTRIBUTION)
 
 _HOSTS = {
     "api.openai.com": "openai",
