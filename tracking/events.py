@@ -162,17 +162,15 @@ class UsageEvent(BaseModel):
         return self.cost_usd is not None
 
 
-def describe_validation_error(exc: Exception) -> str:
-    """One line naming each bad field and why, for CLI and log messages."""
+def describe_validation_error(exc: Exception, *, top: str = "event", unknown: str = "unknown field") -> str:
+    """One line naming each bad field (its dotted path; ``top`` when it has none) and why."""
     from pydantic import ValidationError
 
     if not isinstance(exc, ValidationError):
         return str(exc)
     parts = []
     for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "event"
-        message = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            message = "unknown field"
+        where = ".".join(str(p) for p in err["loc"]) or top
+        message = unknown if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
         parts.append(f"{where}: {message}")
     return "; ".join(parts)

@@ -14,6 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .events import describe_validation_error
 from .periods import PeriodError, zone
 from .pricing import PriceOverride
 
@@ -129,14 +130,7 @@ def _substitute(value: Any, environ: dict[str, str] | os._Environ[str], path: Pa
 
 
 def describe_config_error(path: str | Path, exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        message = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            message = "unknown key"
-        parts.append(f"{key}: {message}")
-    return f"{path}: " + "; ".join(parts)
+    return f"{path}: " + describe_validation_error(exc, top="(top level)", unknown="unknown key")
 
 
 def load_tracking_settings(path: str | Path) -> TrackingSettings:
