@@ -115,6 +115,20 @@ def rollup_tables(filters: Filters, group: str | None) -> tuple[str, str | None]
     return f"rollup_{level}_hourly", daily
 
 
+def where_clause(time_col: str, start: int, end: int, filters: Filters) -> tuple[str, list]:
+    """``start <= time_col < end`` and the filters (a value, or a tuple of accepted values), with parameters."""
+    clauses = [f"{time_col} >= ?", f"{time_col} < ?"]
+    params: list = [start, end]
+    for column, value in filters.items():
+        if isinstance(value, tuple):
+            clauses.append(f"{column} IN ({', '.join('?' for _ in value)})")
+            params.extend(value)
+        else:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    return " AND ".join(clauses), params
+
+
 def rollup_query(start_hour: int, end_hour: int, filters: Filters, group: str | None) -> tuple[str, list]:
     """One SELECT summing [start_hour, end_hour) by group (key NULL without a group)."""
     hourly, daily = rollup_tables(filters, group)
@@ -131,16 +145,9 @@ def rollup_query(start_hour: int, end_hour: int, filters: Filters, group: str | 
     key = "NULL" if group is None else GROUP_COLUMNS[group]
     arms, params = [], []
     for table, bucket, start, end in spans:
-        clauses = [f"{bucket} >= ?", f"{bucket} < ?"]
-        params.extend((start, end))
-        for column, value in filters.items():
-            if isinstance(value, tuple):
-                clauses.append(f"{column} IN ({', '.join('?' for _ in value)})")
-                params.extend(value)
-            else:
-                clauses.append(f"{column} = ?")
-                params.append(value)
-        arms.append((table, " AND ".join(clauses)))
+        where, where_params = where_clause(bucket, start, end, filters)
+        params.extend(where_params)
+        arms.append((table, where))
     group_by = "" if group is None else " GROUP BY k"
     if len(arms) == 1:
         table, where = arms[0]

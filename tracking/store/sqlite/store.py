@@ -20,7 +20,7 @@ from ..base import (
 )
 from ..batch import RowBatch, prepare_batch
 from .migrations import APP_ID, MIGRATIONS
-from .rollups import BATCH_TABLE, ROLLUP_UPDATES, ROLLUP_UPSERTS, rollup_query
+from .rollups import BATCH_TABLE, ROLLUP_UPDATES, ROLLUP_UPSERTS, rollup_query, where_clause
 from .room_settings import RoomSettingsMixin
 
 log = logging.getLogger(__name__)
@@ -183,7 +183,7 @@ class SQLiteStore(RoomSettingsMixin):
     async def _sums(
         self, table: str, columns: str, time_col: str, start: int, end: int, filters: Filters, group: str | None
     ) -> list[Sums]:
-        where, params = _where(time_col, start, end, filters)
+        where, params = where_clause(time_col, start, end, filters)
         if group is None:
             sql = f"SELECT NULL, {columns} FROM {table} WHERE {where}"
             rows = await self._fetchall(sql, params)
@@ -194,7 +194,7 @@ class SQLiteStore(RoomSettingsMixin):
 
     async def iter_events(self, start_ms: int, end_ms: int, filters: Filters) -> AsyncIterator[tuple]:
         """Raw event rows (EVENT_COLUMNS order) in time order."""
-        where, params = _where("ts_ms", start_ms, end_ms, filters)
+        where, params = where_clause("ts_ms", start_ms, end_ms, filters)
         sql = f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE {where} ORDER BY ts_ms, seq"
         async with self._conn.execute(sql, params) as cursor:
             async for row in cursor:
@@ -250,19 +250,6 @@ class SQLiteStore(RoomSettingsMixin):
     async def _fetchall(self, sql: str, params: Sequence = ()) -> list[tuple]:
         async with self._conn.execute(sql, params) as cursor:
             return list(await cursor.fetchall())
-
-
-def _where(time_col: str, start: int, end: int, filters: Filters) -> tuple[str, list]:
-    clauses = [f"{time_col} >= ?", f"{time_col} < ?"]
-    params: list = [start, end]
-    for column, value in filters.items():
-        if isinstance(value, tuple):
-            clauses.append(f"{column} IN ({', '.join('?' for _ in value)})")
-            params.extend(value)
-        else:
-            clauses.append(f"{column} = ?")
-            params.append(value)
-    return " AND ".join(clauses), params
 
 
 def _split_statements(script: str) -> list[str]:
