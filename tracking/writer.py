@@ -79,7 +79,6 @@ class Writer(threading.Thread):
         self.ready = threading.Event()
         self.open_error: BaseException | None = None
         self.spill = SpillFile(url)
-        self._spill_markers: list[FlushMarker] = []
         self._closing = False
         self._held: list[Recorded | FlushMarker] = []
         self._preparer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="usage-writer-prepare")
@@ -259,22 +258,22 @@ class Writer(threading.Thread):
     def spill_oldest(self, count: int) -> None:
         """Save the oldest ``count`` queued events to the spill file, making room in a full queue."""
         taken: list[Recorded] = []
+        markers: list[FlushMarker] = []
         while len(taken) < count:
             try:
                 item = self.queue.popleft()
             except IndexError:
                 break
             if isinstance(item, FlushMarker):
-                self._spill_markers.append(item)
+                markers.append(item)
             else:
                 taken.append(item)
         path = self.spill.save(taken)
         if path is not None:
             log.warning("the usage queue is full (the store is slower than record()); %d events saved to %s "
                         "(load them with usage-bot ingest)", len(taken), path)  # fmt: skip
-        for marker in self._spill_markers:
+        for marker in markers:
             marker.complete()  # what came before it is saved, in the store or in the file
-        self._spill_markers.clear()
 
 
 __all__ = ["EVENT_COLUMNS", "FlushMarker", "Writer", "WriterStats"]

@@ -22,13 +22,13 @@ def _hhmm(token: str) -> str:
 async def digest_on(req: Request, at: str | None) -> Answer:
     at = await req.services.digests.enable(req.room_id, at)
     text = f"Daily digest on: every day at {at} ({req.services.tz.key}), covering the day before."
-    return Answer(text, text)
+    return Answer.words(text)
 
 
 @registry.command("digest off", help="stop the daily digest in this room", permission=Permission.ROOM_ADMIN)
 async def digest_off(req: Request) -> Answer:
     await req.services.digests.disable(req.room_id)
-    return Answer("Daily digest off.", "Daily digest off.")
+    return Answer.words("Daily digest off.")
 
 
 @registry.command("digest now", help="post yesterday's digest now")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from html import escape
 
 from tracking.periods import PeriodError
 
@@ -54,4 +53,4 @@ class Dispatcher:
             return None
         who = "bot admins" if command.permission is Permission.BOT_ADMIN else "this room's admins and bot admins"
         text = f"Sorry, only {who} may run {command.usage()}."
-        return Answer(text, escape(text))
+        return Answer.words(text)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from html import escape
 
 from tracking.amounts import Amount, parse_amount
 from tracking.store import QuotaRow
@@ -52,19 +51,19 @@ async def _set(req: Request, scope: str, name: str, window: str, amount: Amount,
     statuses = await req.services.quotas.statuses(req.rooms)
     status = next(s for s in statuses if (s.quota.scope, s.quota.name, s.quota.window) == (scope, name, window))
     text = f"Set {status.quota.describe()} ({'hard' if row.hard else 'soft'}); used so far: {used_of_limit(status)}."
-    return Answer(text, escape(text))
+    return Answer.words(text)
 
 
 async def _clear(req: Request, scope: str, name: str, window: str) -> Answer:
     before = {(q.scope, q.name, q.window) for q in await req.services.quotas.for_room(req.rooms)}
     if (scope, name, window) not in before:
         text = "There is no such quota in this room; see !usage quota."
-        return Answer(text, escape(text))
+        return Answer.words(text)
     row = QuotaRow(req.room_id, scope, name, window, "tokens", "0", False, True)
     await req.services.store.set_room_quota(row, req.sender)
     req.services.on_quota_change()
     text = f"Cleared the {window} {scope} quota{' of ' + name if name else ''} in this room."
-    return Answer(text, escape(text))
+    return Answer.words(text)
 
 
 @registry.command("quota set room", help="set this room's budget: AMOUNT is tokens (200k, 1.5m) or dollars ($50)",

@@ -150,7 +150,7 @@ class Timeline:
             sender=ev.sender,
             body=ev.body,
             thread_root=thread_root_of(content),
-            is_direct=self.rooms.is_direct_chat(room_id, ev.sender),
+            is_direct=False,  # decided from membership when the command is answered (_run_command)
             encrypted=bool(ev.decrypted),
             origin_server_ts=ts,
         )

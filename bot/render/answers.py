@@ -33,6 +33,11 @@ class Answer:
     html: str
     attachment: Attachment | None = None
 
+    @classmethod
+    def words(cls, text: str) -> Answer:
+        """A one-line answer; its HTML is the same text, escaped (it may hold names from users or agents)."""
+        return cls(text, escape(text))
+
 
 DIMENSION_TITLES = {
     "agent": "Agent",

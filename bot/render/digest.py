@@ -37,7 +37,7 @@ def digest_answer(data: DigestData) -> Answer:
     sums = data.totals.totals
     if not sums.calls:
         text = f"Daily digest: no LLM usage in this room on {day}."
-        return Answer(text, escape(text))
+        return Answer.words(text)
     tokens = sums.total_tokens
     headline = f"Daily digest for {day}: {totals_line(sums)}"
     change = (

@@ -72,7 +72,7 @@ def warning_message(status: QuotaStatus, threshold: int, admins: Sequence[str]) 
     if status.exhausted and status.quota.hard:
         text += " Calls that count against it are refused until then."
     if not admins:
-        return Answer(text, escape(text))
+        return Answer.words(text)
     plain_names = ", ".join(admins)
     pills = ", ".join(f'<a href="https://matrix.to/#/{escape(a, quote=True)}">{escape(a)}</a>' for a in admins)
     return Answer(f"{plain_names}: {text}", f"{pills}: {escape(text)}")
