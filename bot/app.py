@@ -8,6 +8,7 @@ import logging
 import signal
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -22,12 +23,14 @@ from .commands.files import too_large_answer
 from .commands.request import Services
 from .config import Config
 from .features.digests import Digests
+from .features.parts import BotParts
 from .features.passive_collection import PassiveCollector
 from .features.quota_warnings import QuotaWatcher
 from .features.retention import schedule_retention
 from .matrix.events import CommandContext, server_of
 from .matrix.sending import FileTooLarge
 from .matrix.session import MatrixSession
+from .state import BotState
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,7 @@ class UsageBot:
         self,
         config: Config,
         store: Store,
+        state: BotState,
         *,
         clock: Callable[[], datetime] | None = None,
         watch_interval: float = 5.0,
@@ -47,9 +51,11 @@ class UsageBot:
         """`clock` (tests) replaces the wall clock for quota windows and digests."""
         self.config = config
         self.store = store
+        self.state = state
         tz = zone(config.bot.timezone)
         self.matrix = MatrixSession.from_config(
             config,
+            state,
             on_command=self._on_command,
             on_message_content=self._on_message_content,
             on_room_upgraded=self._on_room_upgraded,
@@ -57,12 +63,13 @@ class UsageBot:
         )
         self.scheduler = AsyncIOScheduler(timezone=tz)
         self.quotas = QuotaBook(store, config.quotas, tz, clock)
+        parts = BotParts(store, state, self.quotas, self.matrix)
         self.watcher = QuotaWatcher(
-            store, self.quotas, self.matrix, self.room_lineage, thresholds=config.quotas.thresholds,
+            parts, thresholds=config.quotas.thresholds,
             dm_admins=config.warnings.dm_admins, interval=watch_interval,
         )  # fmt: skip
         self.digests = Digests(
-            store, self.quotas, self.matrix, self.scheduler, self.room_lineage, tz=tz,
+            parts, self.scheduler, tz=tz,
             default_time=config.digests.default_time, enabled_by_default=config.digests.enabled_by_default,
             clock=clock,
         )  # fmt: skip
@@ -94,7 +101,13 @@ class UsageBot:
     @classmethod
     async def open(cls, config: Config, **options: Any) -> UsageBot:
         store = await open_store(config.storage.url)
-        return cls(config, store, **options)
+        try:
+            state = await BotState.load(store)
+            await state.import_legacy(Path(config.matrix.store_path))
+        except BaseException:
+            await store.close()
+            raise
+        return cls(config, store, state, **options)
 
     async def start(self) -> None:
         if self.passive is not None:
@@ -141,10 +154,10 @@ class UsageBot:
             await self.matrix.outbox.reply(ctx, refusal.plain, refusal.html)
 
     async def _on_room_upgraded(self, old_room_id: str, new_room_id: str) -> None:
-        await self.store.copy_room_settings(old_room_id, new_room_id)
-        rows = {row.room_id: row for row in await self.store.digest_settings()}
-        if new_room_id in rows and rows[new_room_id].enabled:
-            await self.digests.enable(new_room_id, rows[new_room_id].at)
+        await self.state.inherit(old_room_id, new_room_id)
+        setting = (await self.state.digest_settings()).get(new_room_id)
+        if setting is not None and setting.enabled:
+            await self.digests.enable(new_room_id, setting.at)
 
     async def _on_message_content(
         self, room_id: str, event_id: str, sender: str, content: dict[str, Any], origin_server_ts: int

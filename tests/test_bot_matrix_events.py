@@ -12,7 +12,6 @@ from bot.matrix.events import (
     parse_retry_after,
     thread_root_of,
 )
-from bot.matrix.state import BotStateStore
 
 
 @pytest.mark.parametrize(
@@ -83,32 +82,3 @@ def test_parse_retry_after():
     assert parse_retry_after("3") == 3000
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412480.0) == 10_000
     assert parse_retry_after("soon") is None
-
-
-def test_state_store_claims_once_and_survives_reopen(tmp_path):
-    store = BotStateStore(tmp_path, max_handled=3)
-    assert store.claim("$a", "!r") and not store.claim("$a", "!r")
-    store.record_join("!r", 100)
-    store.record_join("!r", 50)
-    store.note_upgrade("!old", "!new")
-    store.close()
-
-    store = BotStateStore(tmp_path, max_handled=3)
-    assert store.is_handled("$a") and not store.claim("$a", "!r")
-    assert store.joined_ts("!r") == 100 and store.joined_ts("!other") is None
-    assert store.pending_upgrades_to("!new") == ["!old"]
-    assert store.predecessors("!new") == []  # a tombstone alone links nothing
-    assert store.finish_upgrade("!old") and not store.finish_upgrade("!old")
-    assert store.pending_upgrades_to("!new") == []
-    assert store.predecessors("!new") == ["!old"]
-    store.close()
-
-
-def test_state_store_is_bounded(tmp_path):
-    store = BotStateStore(tmp_path, max_handled=100)
-    for i in range(1000):
-        store.claim(f"$e{i}", "!r")
-    count = store._db.execute("SELECT COUNT(*) FROM handled_events").fetchone()[0]
-    assert count <= 600
-    assert store.is_handled("$e999") and not store.is_handled("$e0")
-    store.close()

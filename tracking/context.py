@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from .events import ATTRIBUTION_FIELDS
 
@@ -18,25 +18,23 @@ _EMPTY: MappingProxyType[str, Any] = MappingProxyType({})
 _current: ContextVar[MappingProxyType[str, Any]] = ContextVar("tracking_attribution", default=_EMPTY)
 
 
+class Attribution(TypedDict, total=False):
+    """Who and where a call belongs to: the attribution fields of an event (`tracking.fields.ATTRIBUTION`)."""
+
+    room_id: str | None
+    thread_id: str | None
+    agent: str | None
+    user_id: str | None
+    session_id: str | None
+    operation: str | None
+
+
 @contextmanager
-def attribute(
-    *,
-    room_id: str | None = None,
-    thread_id: str | None = None,
-    agent: str | None = None,
-    user_id: str | None = None,
-    session_id: str | None = None,
-    operation: str | None = None,
-) -> Iterator[MappingProxyType[str, Any]]:
+def attribute(**given: Unpack[Attribution]) -> Iterator[MappingProxyType[str, Any]]:
     """Attribute every call recorded inside the block; arguments left as None inherit the outer value."""
-    given = {
-        "room_id": room_id,
-        "thread_id": thread_id,
-        "agent": agent,
-        "user_id": user_id,
-        "session_id": session_id,
-        "operation": operation,
-    }
+    unknown = sorted(set(given) - set(ATTRIBUTION_FIELDS))
+    if unknown:
+        raise TypeError(f"attribute() got unexpected keyword arguments: {', '.join(unknown)}")
     merged = dict(_current.get())
     merged.update({key: value for key, value in given.items() if value is not None})
     token = _current.set(MappingProxyType(merged))
@@ -51,4 +49,4 @@ def current_attribution() -> MappingProxyType[str, Any]:
     return _current.get()
 
 
-__all__ = ["ATTRIBUTION_FIELDS", "attribute", "current_attribution"]
+__all__ = ["ATTRIBUTION_FIELDS", "Attribution", "attribute", "current_attribution"]

@@ -63,28 +63,31 @@ async def me(req: Request, period: str | None) -> Answer:
     return summary_answer(f"Usage by {req.sender} in this room", reports, top)
 
 
-ONLY_IN_DIRECT_CHAT = Answer(
-    "This answer covers every room, so I give it only in a direct chat with you: ask me there.",
-    "This answer covers every room, so I give it only in a direct chat with you: ask me there.",
+ONLY_IN_DIRECT_CHAT = Answer.words(
+    "This answer covers every room, so I give it only in a direct chat with you: ask me there."
 )
 
 
 @registry.command("rooms", help="every room, one row each (in a direct chat with the bot)", args=[PERIOD],
                   permission=Permission.BOT_ADMIN)  # fmt: skip
 async def rooms(req: Request, period: str | None) -> Answer:
-    if not req.is_direct:
-        return ONLY_IN_DIRECT_CHAT
-    report = await usage_report(req.services.store, req.period(period), group="room")
-    return breakdown_answer("Usage in all rooms by room", report, _room_label(req))
+    return await _across_rooms(req, period, "room", _room_label(req))
 
 
 @registry.command("all", help="every room together, by agent (in a direct chat with the bot)", args=[PERIOD],
                   permission=Permission.BOT_ADMIN)  # fmt: skip
 async def all_rooms(req: Request, period: str | None) -> Answer:
+    return await _across_rooms(req, period, "agent")
+
+
+async def _across_rooms(
+    req: Request, period: str | None, group: str, label: Callable[[Sums], str] | None = None
+) -> Answer:
+    """Every room together: an answer only for a direct chat, where nobody else reads it."""
     if not req.is_direct:
         return ONLY_IN_DIRECT_CHAT
-    report = await usage_report(req.services.store, req.period(period), group="agent")
-    return breakdown_answer("Usage in all rooms by agent", report)
+    report = await usage_report(req.services.store, req.period(period), group=group)
+    return breakdown_answer(f"Usage in all rooms by {group}", report, label)
 
 
 @registry.command("help", help="this list")

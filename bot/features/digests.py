@@ -17,12 +17,10 @@ from apscheduler.triggers.cron import CronTrigger
 
 from tracking.periods import Period
 from tracking.queries import usage_report
-from tracking.quotas import QuotaBook
-from tracking.store import Store
 
-from ..matrix.session import MatrixSession
 from ..render.answers import Answer
 from ..render.digest import DigestData, digest_answer
+from .parts import BotParts
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +28,8 @@ log = logging.getLogger(__name__)
 class Digests:
     def __init__(
         self,
-        store: Store,
-        book: QuotaBook,
-        matrix: MatrixSession,
+        parts: BotParts,
         scheduler: AsyncIOScheduler,
-        room_lineage: Callable[[str], tuple[str, ...]],
         *,
         tz: ZoneInfo,
         default_time: str,
@@ -43,11 +38,8 @@ class Digests:
         retry_seconds: float = 60.0,
     ) -> None:
         self.retry_seconds = retry_seconds
-        self.store = store
-        self.book = book
-        self.matrix = matrix
+        self.parts = parts
         self.scheduler = scheduler
-        self.room_lineage = room_lineage
         self.tz = tz
         self.default_time = default_time
         self.enabled_by_default = enabled_by_default
@@ -60,30 +52,29 @@ class Digests:
 
     async def start(self) -> None:
         """Schedule every enabled room, and post today's digest where its time has passed unposted."""
-        rows = {row.room_id: row for row in await self.store.digest_settings()}
+        settings = await self.parts.state.digest_settings()
         if self.enabled_by_default:
-            for room_id in self.matrix.client.rooms:
-                if room_id not in rows:
-                    await self.store.set_digest(room_id, True, self.default_time)
-            rows = {row.room_id: row for row in await self.store.digest_settings()}
-        for row in rows.values():
-            if row.enabled:
-                self._schedule(row.room_id, row.at)
+            for room_id in self.parts.matrix.client.rooms:
+                if room_id not in settings:
+                    await self.parts.state.set_digest(room_id, True, self.default_time)
+            settings = await self.parts.state.digest_settings()
+        for room_id, setting in settings.items():
+            if setting.enabled:
+                self._schedule(room_id, setting.at)
                 try:
-                    await self._catch_up(row.room_id, row.at)
+                    await self._catch_up(room_id, setting.at)
                 except Exception:  # that room's retry is scheduled; the others still get theirs
-                    log.exception("catching up on the digest of %s failed", row.room_id)
+                    log.exception("catching up on the digest of %s failed", room_id)
 
     async def enable(self, room_id: str, at: str | None) -> str:
         at = at or self.default_time
-        await self.store.set_digest(room_id, True, at)
+        await self.parts.state.set_digest(room_id, True, at)
         self._schedule(room_id, at)
         return at
 
     async def disable(self, room_id: str) -> None:
-        rows = {row.room_id: row for row in await self.store.digest_settings()}
-        at = rows[room_id].at if room_id in rows else self.default_time
-        await self.store.set_digest(room_id, False, at)
+        setting = (await self.parts.state.digest_settings()).get(room_id)
+        await self.parts.state.set_digest(room_id, False, setting.at if setting is not None else self.default_time)
         job = self.scheduler.get_job(self._job_id(room_id))
         if job is not None:
             job.remove()
@@ -95,13 +86,14 @@ class Digests:
     async def post_due(self, room_id: str) -> bool:
         """The scheduled run: post yesterday's digest unless today's was posted already."""
         today = self.clock().astimezone(self.tz).date()
-        if not await self.store.claim_digest(room_id, today.isoformat()):
+        if not await self.parts.state.claim_digest(room_id, today.isoformat()):
             return False
         try:
             answer = await self.build(room_id)
-            await self.matrix.outbox.notice(room_id, answer.plain, answer.html, tx_key=f"digest|{room_id}|{today}")
+            outbox = self.parts.matrix.outbox
+            await outbox.notice(room_id, answer.plain, answer.html, tx_key=f"digest|{room_id}|{today}")
         except Exception:  # not posted: release the claim and try again a little later
-            await self.store.release_digest(room_id, today.isoformat())
+            await self.parts.state.release_digest(room_id, today.isoformat())
             self._retry_later(room_id)
             raise
         log.info("posted the digest of %s in %s", today - timedelta(days=1), room_id)
@@ -116,20 +108,20 @@ class Digests:
 
     async def build(self, room_id: str) -> Answer:
         """Yesterday in this room (and the rooms it replaced), as of the clock."""
-        rooms = self.room_lineage(room_id)
+        rooms = self.parts.room_lineage(room_id)
         today = self.clock().astimezone(self.tz).date()
         yesterday = today - timedelta(days=1)
 
         def day(d: date) -> Period:
             return Period(d.isoformat(), d, d + timedelta(days=1), self.tz)
 
-        totals = await usage_report(self.store, day(yesterday), room_id=rooms)
-        by_agent = await usage_report(self.store, day(yesterday), group="agent", room_id=rooms)
-        by_model = await usage_report(self.store, day(yesterday), group="model", room_id=rooms)
-        before = await usage_report(self.store, day(yesterday - timedelta(days=1)), room_id=rooms)
+        totals = await usage_report(self.parts.store, day(yesterday), room_id=rooms)
+        by_agent = await usage_report(self.parts.store, day(yesterday), group="agent", room_id=rooms)
+        by_model = await usage_report(self.parts.store, day(yesterday), group="model", room_id=rooms)
+        before = await usage_report(self.parts.store, day(yesterday - timedelta(days=1)), room_id=rooms)
         week = Period("week", yesterday - timedelta(days=7), yesterday, self.tz)
-        week_total = (await usage_report(self.store, week, room_id=rooms)).totals.total_tokens
-        statuses = [s for s in await self.book.statuses(rooms) if s.quota.scope != "global"]
+        week_total = (await usage_report(self.parts.store, week, room_id=rooms)).totals.total_tokens
+        statuses = [s for s in await self.parts.quotas.statuses(rooms) if s.quota.scope != "global"]
         data = DigestData(
             yesterday, totals, by_agent, by_model, before.totals.total_tokens, week_total / 7, statuses
         )

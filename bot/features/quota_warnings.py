@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from html import escape
 
-from tracking.quotas import QuotaBook, QuotaStatus
-from tracking.store import Store
+from tracking.quotas import QuotaStatus
 
-from ..matrix.session import MatrixSession
 from ..render.quotas import warning_message
+from .parts import BotParts
 
 log = logging.getLogger(__name__)
 
@@ -26,19 +25,13 @@ log = logging.getLogger(__name__)
 class QuotaWatcher:
     def __init__(
         self,
-        store: Store,
-        book: QuotaBook,
-        matrix: MatrixSession,
-        room_lineage: Callable[[str], tuple[str, ...]],
+        parts: BotParts,
         *,
         thresholds: Sequence[int],
         dm_admins: bool = False,
         interval: float = 5.0,
     ) -> None:
-        self.store = store
-        self.book = book
-        self.matrix = matrix
-        self.room_lineage = room_lineage
+        self.parts = parts
         self.thresholds = sorted(thresholds)
         self.dm_admins = dm_admins
         self.interval = interval
@@ -53,7 +46,7 @@ class QuotaWatcher:
     async def run(self) -> None:
         while True:
             try:
-                seq = await self.store.last_seq()
+                seq = await self.parts.store.last_seq()
                 if seq != self._seen_seq or self._poked.is_set() or self._retry:
                     self._poked.clear()
                     self._retry = False
@@ -75,7 +68,7 @@ class QuotaWatcher:
         and checked again next time, and never keeps the other rooms from their warnings.
         """
         sent = 0
-        for room_id in list(self.matrix.client.rooms):
+        for room_id in list(self.parts.matrix.client.rooms):
             try:
                 sent += await self.check_room(room_id)
             except asyncio.CancelledError:
@@ -87,41 +80,42 @@ class QuotaWatcher:
 
     async def check_room(self, room_id: str) -> int:
         sent = 0
-        for status in await self.book.statuses(self.room_lineage(room_id)):
+        for status in await self.parts.quotas.statuses(self.parts.room_lineage(room_id)):
             if status.quota.scope == "global":
                 continue
             crossed = [t for t in self.thresholds if status.used * 100 >= t * status.limit]
             if not crossed:
                 continue
             key, period = status.quota.key(room_id), status.period.first_day.isoformat()
-            fresh = [t for t in crossed if await self.store.claim_warning(key, period, t, room_id)]
+            fresh = [t for t in crossed if await self.parts.state.claim_warning(key, period, t, room_id)]
             if crossed[-1] not in fresh:
                 continue
             try:
                 await self._warn(room_id, status, crossed[-1], tx_key=f"{key}|{period}|{crossed[-1]}")
             except BaseException:  # not accepted by the homeserver: claim nothing, warn on the next check
                 for threshold in fresh:
-                    await self.store.release_warning(key, period, threshold)
+                    await self.parts.state.release_warning(key, period, threshold)
                 raise
             sent += 1
         return sent
 
     async def _warn(self, room_id: str, status: QuotaStatus, threshold: int, tx_key: str) -> None:
         """The transaction id is derived from the claim, so a resend after an unclear failure is one event."""
-        admins = sorted(a for a in await self.matrix.admins.admins(room_id) if a != self.matrix.user_id)
+        admins = sorted(a for a in await self.parts.matrix.admins.admins(room_id) if a != self.parts.matrix.user_id)
         message = warning_message(status, threshold, admins)
-        await self.matrix.outbox.text(room_id, message.plain, message.html, mentions=admins, tx_key=tx_key)
+        await self.parts.matrix.outbox.text(room_id, message.plain, message.html, mentions=admins, tx_key=tx_key)
         log.info("warned %s: %s%% of %s", room_id, threshold, status.quota.describe())
         if self.dm_admins:
             for admin in admins:
                 await self._direct_message(admin, room_id, status, threshold)
 
     async def _direct_message(self, admin: str, room_id: str, status: QuotaStatus, threshold: int) -> None:
-        room = self.matrix.client.rooms.get(room_id)
+        room = self.parts.matrix.client.rooms.get(room_id)
         where = f"{room.display_name} ({room_id})" if room is not None else room_id
         message = warning_message(status, threshold, [])
         try:
-            dm = await self.matrix.rooms.direct_room_with(admin)
-            await self.matrix.outbox.text(dm, f"In {where}: {message.plain}", f"In {escape(where)}: {message.html}")
+            dm = await self.parts.matrix.rooms.direct_room_with(admin)
+            plain, html = f"In {where}: {message.plain}", f"In {escape(where)}: {message.html}"
+            await self.parts.matrix.outbox.text(dm, plain, html)
         except Exception:
             log.exception("could not send the warning to %s directly", admin)

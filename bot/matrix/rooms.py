@@ -13,10 +13,10 @@ from typing import Any
 
 from nio import InviteMemberEvent, JoinError, RoomMemberEvent, RoomUpgradeEvent
 
+from ..state import BotState
 from .events import MatrixSettings, inviter_allowed, server_of
 from .nio_client import RateLimitAwareClient
 from .sending import CONNECTION_ERRORS, SendError
-from .state import BotStateStore
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ class Rooms:
         self,
         client: RateLimitAwareClient,
         settings: MatrixSettings,
-        state: BotStateStore,
+        state: BotState,
         on_room_upgraded: UpgradeHandler | None = None,
     ) -> None:
         self.client = client
@@ -70,7 +70,7 @@ class Rooms:
         log.info("Joined %s on the invite of %s", room_id, ev.sender)
         await self._finish_upgrades_to(room_id)
 
-    def note_joins(self, room_id: str, events: Iterable[Any]) -> bool:
+    async def note_joins(self, room_id: str, events: Iterable[Any]) -> bool:
         """Record the bot's new joins among ``events``; True if there was one.
 
         A full-state sync repeats the join that made the bot a member; only a newer one is a new join.
@@ -85,7 +85,7 @@ class Rooms:
                 and ev.prev_membership != "join"
                 and (known is None or ev.server_timestamp > known)
             ):
-                self.state.record_join(room_id, ev.server_timestamp)
+                await self.state.record_join(room_id, ev.server_timestamp)
                 joined = True
         return joined
 
@@ -96,7 +96,7 @@ class Rooms:
         new_room_id = ev.replacement_room
         if not new_room_id or new_room_id == old_room_id:
             return
-        self.state.note_upgrade(old_room_id, new_room_id)
+        await self.state.note_upgrade(old_room_id, new_room_id)
         if new_room_id not in self.client.rooms:
             if not inviter_allowed(ev.sender, self.settings.allowed_inviters):
                 log.info("Room %s was upgraded to %s by %s, not an allowed inviter; waiting for an invite",
@@ -127,9 +127,9 @@ class Rooms:
             if old_room_id != predecessor:
                 log.warning("A tombstone in %s names %s, whose create event does not name it as predecessor;"
                             " not followed", old_room_id, new_room_id)  # fmt: skip
-                self.state.drop_upgrade(old_room_id, new_room_id)
+                await self.state.drop_upgrade(old_room_id, new_room_id)
                 continue
-            if self.state.finish_upgrade(old_room_id) and self._on_room_upgraded is not None:
+            if await self.state.finish_upgrade(old_room_id) and self._on_room_upgraded is not None:
                 try:
                     await self._on_room_upgraded(old_room_id, new_room_id)
                 except Exception:

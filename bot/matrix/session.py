@@ -17,6 +17,7 @@ from typing import Any
 
 from nio import AsyncClientConfig, LocalProtocolError, SyncError, SyncResponse
 
+from ..state import BotState
 from .events import MatrixSettings
 from .login import BotLoginError, log_in
 from .nio_client import RateLimitAwareClient
@@ -24,7 +25,6 @@ from .outbox import Outbox
 from .permissions import RoomAdminCache
 from .rooms import Rooms, UpgradeHandler
 from .sending import CONNECTION_ERRORS, Backoff, Sender
-from .state import BotStateStore
 from .timeline import CommandHandler, ContentHandler, Timeline
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,7 @@ class MatrixSession:
     def __init__(
         self,
         settings: MatrixSettings,
+        state: BotState,
         *,
         command_prefix: str = "!usage",
         grace_seconds: int = 300,
@@ -75,7 +76,7 @@ class MatrixSession:
             settings.homeserver, settings.user_id, device_id=settings.device_id, store_path=str(store_path),
             config=config,
         )  # fmt: skip
-        self.state = BotStateStore(store_path)
+        self.state = state
         self.admins = RoomAdminCache(self.client)
         self._synced = asyncio.Condition()
         sender = Sender(self.client, backoff_initial=backoff_initial, backoff_max=backoff_max)
@@ -96,11 +97,11 @@ class MatrixSession:
         self._closed = False
 
     @classmethod
-    def from_config(cls, config: Any, **kwargs: Any) -> MatrixSession:
+    def from_config(cls, config: Any, state: BotState, **kwargs: Any) -> MatrixSession:
         """Build from the whole config (``bot.config.Config``): its ``matrix`` and ``bot`` sections."""
         kwargs.setdefault("command_prefix", config.bot.command_prefix)
         kwargs.setdefault("grace_seconds", config.bot.grace_seconds)
-        return cls(config.matrix, **kwargs)
+        return cls(config.matrix, state, **kwargs)
 
     @property
     def user_id(self) -> str:
@@ -161,7 +162,6 @@ class MatrixSession:
         if not self._closed:
             self._closed = True
             await self.client.close()
-            self.state.close()
 
     async def _lost(self, err: BaseException, backoff: Backoff) -> None:
         self._set_connected(False)

@@ -27,13 +27,13 @@ from nio import (
     RoomUpgradeEvent,
 )
 
+from ..state import BotState
 from .events import CommandContext, is_command, is_edit, thread_root_of
 from .nio_client import RateLimitAwareClient
 from .outbox import Outbox
 from .permissions import RoomAdminCache
 from .rooms import Rooms
 from .sending import CONNECTION_ERRORS
-from .state import BotStateStore
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class Timeline:
         self,
         client: RateLimitAwareClient,
         rooms: Rooms,
-        state: BotStateStore,
+        state: BotState,
         admins: RoomAdminCache,
         outbox: Outbox,
         *,
@@ -76,7 +76,7 @@ class Timeline:
         events: list[Any] = list(info.timeline.events)
         for state_event in info.state:  # state that changed in a gap arrives here, not in the timeline
             self.admins.observe(room_id, state_event.source.get("type"))
-        just_joined = self.rooms.note_joins(room_id, [*info.state, *events])
+        just_joined = await self.rooms.note_joins(room_id, [*info.state, *events])
         if info.timeline.limited and since and info.timeline.prev_batch and not just_joined:
             events = await self._fill_gap(room_id, info.timeline.prev_batch, since) + events
         for ev in events:
@@ -128,7 +128,7 @@ class Timeline:
             except Exception:
                 log.exception("on_message_content failed for %s", ev.event_id)
         ctx = self._command_context(room_id, ev, content)
-        if ctx is not None and self.state.claim(ctx.event_id, room_id):
+        if ctx is not None and await self.state.claim_command(ctx.event_id, room_id):
             task = asyncio.create_task(self._run_command(ctx))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)

@@ -30,6 +30,8 @@ from nio import (
 from bot.demo.homeserver import LocalSynapse
 from bot.matrix.events import CommandContext, SimpleMatrixSettings
 from bot.matrix.session import MatrixSession
+from bot.state import BotState
+from tracking.store import Store, open_store
 
 if importlib.util.find_spec("synapse") is None:  # the demo extra is not installed
     collect_ignore_glob = ["test_*.py"]
@@ -255,14 +257,18 @@ class BotHandle:
     recorder: Recorder
     task: asyncio.Task[None]
     settings: SimpleMatrixSettings
+    store: Store
 
     @property
     def user_id(self) -> str:
         return self.bot.user_id
 
     async def stop(self) -> None:
-        await self.bot.stop()
-        await self.task
+        try:
+            await self.bot.stop()
+            await self.task
+        finally:
+            await self.store.close()
 
 
 @pytest.fixture
@@ -290,8 +296,10 @@ async def make_bot(synapse: LocalSynapse, tmp_path: Path) -> AsyncIterator[Calla
         recorder = recorder or Recorder()
         kwargs.setdefault("backoff_max", 2.0)
         kwargs.setdefault("backoff_initial", 0.2)
+        store = await open_store(f"sqlite:///{Path(settings.store_path) / 'usage.db'}")
         bot = MatrixSession(
             settings,
+            await BotState.load(store),
             on_command=recorder.on_command,
             on_message_content=recorder.on_message_content,
             on_room_upgraded=recorder.on_room_upgraded,
@@ -304,7 +312,7 @@ async def make_bot(synapse: LocalSynapse, tmp_path: Path) -> AsyncIterator[Calla
         if task.done():
             task.result()
         assert bot.ready.is_set(), "bot did not become ready"
-        handle = BotHandle(bot, recorder, task, settings)
+        handle = BotHandle(bot, recorder, task, settings, store)
         handles.append(handle)
         return handle
 
@@ -312,3 +320,5 @@ async def make_bot(synapse: LocalSynapse, tmp_path: Path) -> AsyncIterator[Calla
     for handle in handles:
         if not handle.task.done():
             await handle.stop()
+        else:
+            await handle.store.close()

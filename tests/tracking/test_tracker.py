@@ -284,3 +284,18 @@ async def test_migrations_are_versioned_and_reopen_cleanly(db_url):
         conn.execute("PRAGMA user_version = 99")
     with pytest.raises(StoreError, match="schema version 99, newer than"):
         await open_store(db_url)
+
+
+def test_attribute_takes_exactly_the_attribution_fields():
+    from typing import get_type_hints
+
+    from tracking.context import Attribution, attribute
+    from tracking.fields import ATTRIBUTION
+
+    assert set(get_type_hints(Attribution)) == set(ATTRIBUTION)
+    with pytest.raises(TypeError, match="room"):
+        with attribute(room="!r:x"):  # type: ignore[call-arg]
+            pass
+    with attribute(room_id="!r:x", agent="a") as outer, attribute(agent="b") as inner:
+        assert dict(outer) == {"room_id": "!r:x", "agent": "a"}
+        assert dict(inner) == {"room_id": "!r:x", "agent": "b"}

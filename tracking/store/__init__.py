@@ -8,7 +8,7 @@ from ..fields import EVENT_COLUMNS
 from .base import MS_PER_HOUR, Filters, StoreError, Sums
 from .batch import RowBatch, prepare_batch
 from .protocol import Store
-from .records import DigestRow, QuotaRow
+from .records import QuotaRow
 from .sqlite.store import SQLiteStore
 
 
@@ -41,7 +41,6 @@ async def open_store(url: str, *, must_exist: bool = False) -> Store:
 __all__ = [
     "EVENT_COLUMNS",
     "MS_PER_HOUR",
-    "DigestRow",
     "Filters",
     "QuotaRow",
     "RowBatch",

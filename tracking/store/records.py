@@ -1,4 +1,4 @@
-"""Rows of the small tables kept beside the usage: quotas set in rooms, and digest settings."""
+"""Rows of the small tables kept beside the usage: quotas set in rooms."""
 
 from __future__ import annotations
 
@@ -16,10 +16,3 @@ class QuotaRow:
     hard: bool
     disabled: bool
 
-
-@dataclass(frozen=True)
-class DigestRow:
-    room_id: str
-    enabled: bool
-    at: str
-    last_posted: str | None

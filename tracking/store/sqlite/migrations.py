@@ -214,4 +214,36 @@ MIGRATIONS: list[str] = [
     ALTER TABLE rollup_room_hourly ADD COLUMN cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE rollup_room_daily ADD COLUMN cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0;
     """,
+    # 5: the small bookkeeping of the store's users, kept apart from their meaning: claims (a key taken
+    # once, e.g. a warning sent or a command answered) and named values per room (e.g. a digest time).
+    # The warnings sent and the digest settings move there; a digest posted is a claim of its day.
+    """
+    CREATE TABLE claims (
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        room_id TEXT,
+        claimed_ms INTEGER NOT NULL,
+        PRIMARY KEY (kind, key)
+    );
+    CREATE INDEX claims_room ON claims (kind, room_id);
+    CREATE INDEX claims_time ON claims (kind, claimed_ms);
+
+    CREATE TABLE room_values (
+        room_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        value TEXT NOT NULL,
+        set_ms INTEGER NOT NULL,
+        PRIMARY KEY (room_id, name)
+    );
+
+    INSERT INTO claims (kind, key, room_id, claimed_ms)
+        SELECT 'warning', quota_key || '|' || period_start || '|' || threshold, room_id, fired_ms FROM quota_warnings;
+    INSERT INTO claims (kind, key, room_id, claimed_ms)
+        SELECT 'digest', room_id || '|' || last_posted, room_id, 0 FROM digests WHERE last_posted IS NOT NULL;
+    INSERT INTO room_values (room_id, name, value, set_ms)
+        SELECT room_id, 'digest.enabled', CASE WHEN enabled THEN '1' ELSE '0' END, 0 FROM digests;
+    INSERT INTO room_values (room_id, name, value, set_ms) SELECT room_id, 'digest.at', at, 0 FROM digests;
+    DROP TABLE quota_warnings;
+    DROP TABLE digests;
+    """,
 ]

@@ -19,9 +19,10 @@ from ..base import (
     Sums,
 )
 from ..batch import RowBatch, prepare_batch
+from .bookkeeping import BookkeepingMixin
 from .migrations import APP_ID, MIGRATIONS
 from .rollups import BATCH_TABLE, ROLLUP_UPDATES, ROLLUP_UPSERTS, rollup_query, where_clause
-from .room_settings import RoomSettingsMixin
+from .room_quotas import RoomQuotasMixin
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ def _is_locked(exc: BaseException) -> bool:
     )
 
 
-class SQLiteStore(RoomSettingsMixin):
+class SQLiteStore(RoomQuotasMixin, BookkeepingMixin):
     """One connection to a usage database. Open it with `await SQLiteStore.open(path)`."""
 
     def __init__(self, path: str, conn: aiosqlite.Connection) -> None:

@@ -1,0 +1,23 @@
+"""What the bot's features share: the usage store, the bot's own state, the quotas and the Matrix session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tracking.quotas import QuotaBook
+from tracking.store import Store
+
+from ..matrix.session import MatrixSession
+from ..state import BotState
+
+
+@dataclass(frozen=True)
+class BotParts:
+    store: Store
+    state: BotState
+    quotas: QuotaBook
+    matrix: MatrixSession
+
+    def room_lineage(self, room_id: str) -> tuple[str, ...]:
+        """The room and the rooms it replaced: every answer about a room covers them all."""
+        return self.matrix.rooms.lineage(room_id)
