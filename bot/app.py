@@ -27,6 +27,7 @@ from .features.parts import BotParts
 from .features.passive_collection import PassiveCollector
 from .features.quota_warnings import QuotaWatcher
 from .features.retention import schedule_retention
+from .features.spikes import SpikeCheck
 from .matrix.events import CommandContext, server_of
 from .matrix.sending import FileTooLarge
 from .matrix.session import MatrixSession
@@ -64,9 +65,10 @@ class UsageBot:
         self.scheduler = AsyncIOScheduler(timezone=tz)
         self.quotas = QuotaBook(store, config.quotas, tz, clock)
         parts = BotParts(store, state, self.quotas, self.matrix)
+        spikes = SpikeCheck(parts, factor=config.warnings.spike_factor, min_usd=config.warnings.spike_min_usd)
         self.watcher = QuotaWatcher(
             parts, thresholds=config.quotas.thresholds,
-            dm_admins=config.warnings.dm_admins, interval=watch_interval,
+            dm_admins=config.warnings.dm_admins, interval=watch_interval, spikes=spikes,
         )  # fmt: skip
         self.digests = Digests(
             parts, self.scheduler, tz=tz,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from pathlib import Path
 
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -103,6 +104,10 @@ class DigestSettings(Strict):
 class WarningSettings(Strict):
     enabled: bool = True
     dm_admins: bool = False
+    spike_factor: Decimal = Field(
+        default=Decimal(10), ge=0, le=10_000, description="warn when the last hour costs this many times usual; 0: off"
+    )
+    spike_min_usd: Decimal = Field(default=Decimal(5), ge=0, le=1_000_000, description="and at least this much")
 
 
 class IngestSettings(Strict):

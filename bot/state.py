@@ -3,7 +3,7 @@
 - the commands it answered, so none is answered twice (restarts and a second process included);
 - when it joined each room, so history from before the join is never answered;
 - room upgrades: noted from tombstones, verified from the new room's create event, then linked;
-- each room's digest setting and the digests posted; the quota warnings sent.
+- each room's digest setting and the digests posted; the quota and spike warnings sent.
 
 Joins and upgrades are read on every synced event, so they are also held in memory; every change is
 written to the store first. The Matrix sync token and E2EE keys stay with the client (nio's store).
@@ -21,7 +21,7 @@ from tracking.store import Store
 
 log = logging.getLogger(__name__)
 
-COMMAND, UPGRADE, DIGEST, WARNING = "command", "upgrade", "digest", "warning"
+COMMAND, UPGRADE, DIGEST, WARNING, SPIKE = "command", "upgrade", "digest", "warning", "spike"
 JOINED, UPGRADED_TO, DIGEST_ENABLED, DIGEST_AT = "joined_ms", "upgraded_to", "digest.enabled", "digest.at"
 LEGACY_FILENAME = "usage_bot_state.sqlite3"
 
@@ -145,6 +145,13 @@ class BotState:
     async def release_warning(self, quota_key: str, period_start: str, threshold: int) -> None:
         """Undo `claim_warning` for a warning the homeserver did not accept."""
         await self.store.release(WARNING, f"{quota_key}|{period_start}|{threshold}")
+
+    async def claim_spike(self, key: str, room_id: str) -> bool:
+        """Mark the spike warning of a room's hour as sent; False if it was."""
+        return await self.store.claim(SPIKE, key, room_id)
+
+    async def release_spike(self, key: str) -> None:
+        await self.store.release(SPIKE, key)
 
     async def inherit(self, old_room_id: str, new_room_id: str) -> None:
         """A room upgrade: the new room takes the old one's quotas and digest setting where it has none,

@@ -41,7 +41,7 @@ def test_example_config_without_credentials_says_so(monkeypatch):
         ("matrix: {homeserver: https://h, user_id: '@b:h', password: x}\nbot: {timezone: Mars/Base}",
          "bot.timezone: unknown timezone 'Mars/Base'"),
         ("matrix: {homeserver: https://h, user_id: '@b:h', password: x}\nquotas: {defaults: [{scope: room, "
-         "window: weekly, limit: 5}]}", "quotas.defaults.0.window: Input should be 'daily' or 'monthly'"),
+         "window: weekly, limit: 5}]}", "quotas.defaults.0.window: Input should be 'hourly', 'daily' or 'monthly'"),
         ("matrix: {homeserver: https://h, user_id: '@b:h', password: x}\nquotas: {defaults: [{scope: room, "
          "window: daily, limit: lots}]}", "quotas.defaults.0.limit: amount 'lots'"),
         ("matrix: {homeserver: https://h, user_id: '@b:h', password: x}\ndigests: {default_time: '25:00'}",

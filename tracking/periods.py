@@ -1,8 +1,9 @@
 """The period grammar of SPEC section 6, as calendar periods in a timezone.
 
-today, yesterday, week (the last 7 days, today included), month (this calendar month), Nd (the
-last N days, today included), YYYY-MM, YYYY-MM-DD, YYYY-MM-DD..YYYY-MM-DD (both days included), all.
-A period is the half-open interval [start, end) between local midnights.
+today, yesterday, week (the last 7 days, today included), month (this calendar month), Nh (the last
+N hours, up to now), Nd (the last N days, today included), YYYY-MM, YYYY-MM-DD,
+YYYY-MM-DD..YYYY-MM-DD (both days included), all. A period is the half-open interval [start, end)
+between local midnights, or, for hours, between two instants.
 """
 
 from __future__ import annotations
@@ -12,7 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-PERIOD_HELP = "today, yesterday, week, month, Nd (e.g. 30d), YYYY-MM, YYYY-MM-DD, YYYY-MM-DD..YYYY-MM-DD, all"
+PERIOD_HELP = (
+    "today, yesterday, week, month, Nh (e.g. 6h), Nd (e.g. 30d), YYYY-MM, YYYY-MM-DD, YYYY-MM-DD..YYYY-MM-DD, all"
+)
+MAX_HOURS = 24 * 31
+MS_PER_HOUR = 3_600_000
 MAX_DAYS = 3660
 FIRST_DAY = date(2000, 1, 1)
 LAST_DAY = date(2099, 12, 31)
@@ -26,33 +31,57 @@ class PeriodError(ValueError):
 
 @dataclass(frozen=True)
 class Period:
+    """Whole local days from `first_day` up to `end_day`, or, with `bounds_ms`, exactly that span
+    (hours: `Nh`, an hourly quota window); the days then are the ones the span touches."""
+
     label: str
     first_day: date
     end_day: date
     tz: ZoneInfo
+    bounds_ms: tuple[int, int] | None = None
 
     @property
     def start(self) -> datetime:
+        if self.bounds_ms is not None:
+            return datetime.fromtimestamp(self.bounds_ms[0] / 1000, UTC)
         return local_midnight(self.first_day, self.tz)
 
     @property
     def end(self) -> datetime:
+        if self.bounds_ms is not None:
+            return datetime.fromtimestamp(self.bounds_ms[1] / 1000, UTC)
         return local_midnight(self.end_day, self.tz)
 
     @property
     def start_ms(self) -> int:
-        return int(self.start.timestamp() * 1000)
+        return self.bounds_ms[0] if self.bounds_ms is not None else int(self.start.timestamp() * 1000)
 
     @property
     def end_ms(self) -> int:
-        return int(self.end.timestamp() * 1000)
+        return self.bounds_ms[1] if self.bounds_ms is not None else int(self.end.timestamp() * 1000)
 
     def days(self) -> list[date]:
         return [self.first_day + timedelta(days=n) for n in range((self.end_day - self.first_day).days)]
 
     def midnights_ms(self) -> list[int]:
         """Every local midnight strictly inside the period, in epoch milliseconds."""
-        return [int(local_midnight(d, self.tz).timestamp() * 1000) for d in self.days()[1:]]
+        cuts = [int(local_midnight(d, self.tz).timestamp() * 1000) for d in self.days()[1:]]
+        return [c for c in cuts if self.start_ms < c < self.end_ms]
+
+
+def hours_period(label: str, start_ms: int, end_ms: int, tz: ZoneInfo) -> Period:
+    """The span [start_ms, end_ms) as a Period (its days are the local days it touches)."""
+    first = datetime.fromtimestamp(start_ms / 1000, UTC).astimezone(tz).date()
+    last = datetime.fromtimestamp((end_ms - 1) / 1000, UTC).astimezone(tz).date()
+    return Period(label, first, last + timedelta(days=1), tz, (start_ms, end_ms))
+
+
+def this_hour(tz: ZoneInfo, now: datetime | None = None) -> Period:
+    """The current local clock hour (in zones offset by half hours, it is not a UTC hour)."""
+    local = (now or datetime.now(UTC)).astimezone(tz)
+    start = local.replace(minute=0, second=0, microsecond=0)
+    start_ms = int(start.timestamp() * 1000)
+    return hours_period(f"{start:%H}:00 to {(start + timedelta(hours=1)):%H}:00", start_ms, start_ms + MS_PER_HOUR, tz)
 
 
 def local_midnight(day: date, tz: ZoneInfo) -> datetime:
@@ -85,6 +114,12 @@ def parse_period(text: str, tz: ZoneInfo, now: datetime | None = None) -> Period
         return Period(first.strftime("%B %Y"), first, _next_month(first), tz)
     if spec == "all":
         return Period("all time", _EPOCH_DAY, tomorrow, tz)
+    if m := re.fullmatch(r"(\d{1,9})h", spec):
+        n = int(m.group(1))
+        if not 1 <= n <= MAX_HOURS:
+            raise PeriodError(f"period {text!r}: the number of hours must be between 1 and {MAX_HOURS}")
+        end_ms = int((now or datetime.now(UTC)).timestamp() * 1000)
+        return hours_period(f"last {n} hour{'s' if n > 1 else ''}", end_ms - n * MS_PER_HOUR, end_ms, tz)
     if m := re.fullmatch(r"(\d{1,9})d", spec):
         n = int(m.group(1))
         if not 1 <= n <= MAX_DAYS:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .events import describe_validation_error
 from .periods import PeriodError, zone
@@ -40,8 +40,10 @@ class PricingSettings(Strict):
 
 class QuotaSpec(Strict):
     scope: Literal["room", "agent", "user", "global"]
-    name: str | None = Field(default=None, description="the agent name or user id, for those scopes")
-    window: Literal["daily", "monthly"]
+    name: str | None = Field(
+        default=None, description="the agent name or user id; none for a user quota means every user, each on their own"
+    )
+    window: Literal["hourly", "daily", "monthly"]
     limit: str = Field(description="tokens ('200k', '1.5m', '5000') or dollars ('$50')")
     hard: bool = False
 
@@ -55,9 +57,15 @@ class QuotaSpec(Strict):
 
 
 class QuotaSettings(Strict):
-    defaults: list[QuotaSpec] = Field(default_factory=list)
+    defaults: list[QuotaSpec] = Field(default_factory=list, description="every room's quotas, counted in the room")
+    everywhere: list[QuotaSpec] = Field(default_factory=list, description="quotas counted across all rooms")
+    plans: dict[str, list[QuotaSpec]] = Field(default_factory=dict, description="named sets of quotas (tiers)")
+    room_plans: dict[str, str] = Field(default_factory=dict, description="room id to plan name")
+    user_plans: dict[str, str] = Field(default_factory=dict, description="user id to plan name")
     thresholds: list[int] = Field(default_factory=lambda: [75, 90, 100])
     enforce: bool = False
+    reserve_output_tokens: int = Field(default=4096, ge=0, le=10_000_000)
+    reservation_timeout_s: float = Field(default=600.0, gt=0, le=86_400)
 
     @field_validator("thresholds")
     @classmethod
@@ -65,6 +73,29 @@ class QuotaSettings(Strict):
         if not value or any(not 1 <= v <= 1000 for v in value):
             raise ValueError("thresholds are percentages between 1 and 1000")
         return sorted(set(value))
+
+    @field_validator("everywhere")
+    @classmethod
+    def _no_room_scope(cls, value: list[QuotaSpec]) -> list[QuotaSpec]:
+        if any(spec.scope == "room" for spec in value):
+            raise ValueError("a quota counted everywhere is for a user, an agent or global, not a room")
+        return value
+
+    @field_validator("plans")
+    @classmethod
+    def _plan_scopes(cls, value: dict[str, list[QuotaSpec]]) -> dict[str, list[QuotaSpec]]:
+        for name, specs in value.items():
+            if not name or any(spec.scope == "global" for spec in specs):
+                raise ValueError(f"plan {name!r}: a plan holds room, agent and user quotas (global ones: everywhere)")
+        return value
+
+    @model_validator(mode="after")
+    def _known_plans(self) -> QuotaSettings:
+        for where, assigned in (("room_plans", self.room_plans), ("user_plans", self.user_plans)):
+            for who, plan in assigned.items():
+                if plan not in self.plans:
+                    raise ValueError(f"{where}: {who} is put on plan {plan!r}, which quotas.plans does not define")
+        return self
 
 
 def validate_timezone(value: str) -> str:

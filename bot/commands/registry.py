@@ -92,9 +92,18 @@ class Command:
 
 
 def _could_be_later(args: Sequence[Arg], current: Arg, token: str) -> bool:
-    """An optional argument may be skipped when a later keyword argument starts with this token."""
+    """An optional argument may be skipped when a later keyword argument starts with this token, or
+    when the next argument takes it (`user [@ID] WINDOW`: `user daily` skips the id)."""
     later = list(args)[list(args).index(current) + 1 :]
-    return any(a.keyword == token.lower() for a in later)
+    if any(a.keyword == token.lower() for a in later):
+        return True
+    if not later or later[0].keyword is not None:
+        return False
+    try:
+        later[0].parse(token)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Threshold warnings: when a room's quota crosses 75, 90 or 100 percent, tell the room admins once.
+"""Threshold warnings: when a quota crosses 75, 90 or 100 percent, tell the room admins once (and for a
+quota counted across all rooms, the bot admins and the user concerned, by direct message).
 
 The agents may be another process, so the watcher looks at the store: when new events arrive (or a
 quota changes) it recomputes the room's quotas. Each (quota, period, threshold) is claimed in the
@@ -11,15 +12,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from html import escape
 
 from tracking.quotas import QuotaStatus
+from tracking.store import EVERYWHERE
 
-from ..render.quotas import warning_message
+from ..render.answers import Answer
+from ..render.quotas import mention, warning_message
 from .parts import BotParts
+from .spikes import SpikeCheck
 
 log = logging.getLogger(__name__)
+
+Send = Callable[[int, str], Awaitable[None]]
+
+
+def window_key(status: QuotaStatus) -> str:
+    """The quota window a warning belongs to: its first day, or for an hour its start."""
+    if status.quota.window == "hourly":
+        return status.period.start.isoformat()
+    return status.period.first_day.isoformat()
 
 
 class QuotaWatcher:
@@ -30,8 +44,10 @@ class QuotaWatcher:
         thresholds: Sequence[int],
         dm_admins: bool = False,
         interval: float = 5.0,
+        spikes: SpikeCheck | None = None,
     ) -> None:
         self.parts = parts
+        self.spikes = spikes
         self.thresholds = sorted(thresholds)
         self.dm_admins = dm_admins
         self.interval = interval
@@ -68,46 +84,92 @@ class QuotaWatcher:
         and checked again next time, and never keeps the other rooms from their warnings.
         """
         sent = 0
-        for room_id in list(self.parts.matrix.client.rooms):
+        for room_id in [*self.parts.matrix.client.rooms, None]:
             try:
-                sent += await self.check_room(room_id)
+                sent += await (self.check_room(room_id) if room_id is not None else self.check_everywhere())
             except asyncio.CancelledError:
                 raise
             except Exception:
                 self._retry = True
-                log.exception("checking the quotas of %s failed; trying again later", room_id)
+                log.exception("checking the quotas of %s failed; trying again later", room_id or "all rooms")
         return sent
 
     async def check_room(self, room_id: str) -> int:
         sent = 0
         for status in await self.parts.quotas.statuses(self.parts.room_lineage(room_id)):
-            if status.quota.scope == "global":
-                continue
-            crossed = [t for t in self.thresholds if status.used * 100 >= t * status.limit]
-            if not crossed:
-                continue
-            key, period = status.quota.key(room_id), status.period.first_day.isoformat()
-            fresh = [t for t in crossed if await self.parts.state.claim_warning(key, period, t, room_id)]
-            if crossed[-1] not in fresh:
-                continue
-            try:
-                await self._warn(room_id, status, crossed[-1], tx_key=f"{key}|{period}|{crossed[-1]}")
-            except BaseException:  # not accepted by the homeserver: claim nothing, warn on the next check
-                for threshold in fresh:
-                    await self.parts.state.release_warning(key, period, threshold)
-                raise
-            sent += 1
+            sent += await self._fire(status, room_id, partial(self._warn, room_id, status))
+        return sent + await self.check_spike(room_id)
+
+    async def check_everywhere(self) -> int:
+        """Quotas counted across all rooms warn by direct message: the bot admins, and a user their own."""
+        sent = 0
+        for status in await self.parts.quotas.everywhere_statuses():
+            sent += await self._fire(status, None, partial(self._warn_directly, status))
         return sent
 
+    async def _fire(self, status: QuotaStatus, room_id: str | None, send: Send) -> int:
+        """Warn of the highest threshold newly crossed, once per quota, window and threshold."""
+        crossed = [t for t in self.thresholds if status.used * 100 >= t * status.limit]
+        if not crossed:
+            return 0
+        key, period = status.quota.key(room_id), window_key(status)
+        state = self.parts.state
+        fresh = [t for t in crossed if await state.claim_warning(key, period, t, room_id or EVERYWHERE)]
+        if crossed[-1] not in fresh:
+            return 0
+        try:
+            await send(crossed[-1], f"{key}|{period}|{crossed[-1]}")
+        except BaseException:  # not accepted by the homeserver: claim nothing, warn on the next check
+            for threshold in fresh:
+                await state.release_warning(key, period, threshold)
+            raise
+        return 1
+
+    async def _warn_directly(self, status: QuotaStatus, threshold: int, tx_key: str) -> None:
+        matrix = self.parts.matrix
+        people = set(matrix.settings.bot_admins)
+        if status.quota.scope == "user" and status.quota.name.startswith("@"):
+            people.add(status.quota.name)
+        message = warning_message(status, threshold, [])
+        for person in sorted(people - {matrix.user_id}):
+            dm = await matrix.rooms.direct_room_with(person)
+            await matrix.outbox.text(dm, message.plain, message.html, tx_key=f"{tx_key}|{person}")
+        log.info("warned %s directly: %s%% of %s", ", ".join(sorted(people)), threshold, status.quota.describe())
+
     async def _warn(self, room_id: str, status: QuotaStatus, threshold: int, tx_key: str) -> None:
-        """The transaction id is derived from the claim, so a resend after an unclear failure is one event."""
-        admins = sorted(a for a in await self.parts.matrix.admins.admins(room_id) if a != self.parts.matrix.user_id)
-        message = warning_message(status, threshold, admins)
-        await self.parts.matrix.outbox.text(room_id, message.plain, message.html, mentions=admins, tx_key=tx_key)
+        admins = await self._room_admins(room_id)
+        await self._tell_room(room_id, warning_message(status, threshold, admins), admins, tx_key)
         log.info("warned %s: %s%% of %s", room_id, threshold, status.quota.describe())
         if self.dm_admins:
             for admin in admins:
                 await self._direct_message(admin, room_id, status, threshold)
+
+    async def _room_admins(self, room_id: str) -> list[str]:
+        matrix = self.parts.matrix
+        return sorted(a for a in await matrix.admins.admins(room_id) if a != matrix.user_id)
+
+    async def _tell_room(self, room_id: str, message: Answer, admins: list[str], tx_key: str) -> None:
+        """An m.text mentioning the admins. The transaction id is derived from the claim, so a resend
+        after an unclear failure is one event."""
+        await self.parts.matrix.outbox.text(room_id, message.plain, message.html, mentions=admins, tx_key=tx_key)
+
+    async def check_spike(self, room_id: str) -> int:
+        if self.spikes is None or not self.spikes.enabled:
+            return 0
+        found = await self.spikes.spike(room_id)
+        if found is None:
+            return 0
+        key, message = found
+        if not await self.parts.state.claim_spike(key, room_id):
+            return 0
+        try:
+            admins = await self._room_admins(room_id)
+            await self._tell_room(room_id, mention(message, admins), admins, f"spike|{key}")
+        except BaseException:
+            await self.parts.state.release_spike(key)
+            raise
+        log.info("warned %s of a usage spike", room_id)
+        return 1
 
     async def _direct_message(self, admin: str, room_id: str, status: QuotaStatus, threshold: int) -> None:
         room = self.parts.matrix.client.rooms.get(room_id)

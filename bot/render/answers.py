@@ -38,6 +38,10 @@ class Answer:
         """A one-line answer; its HTML is the same text, escaped (it may hold names from users or agents)."""
         return cls(text, escape(text))
 
+    def then(self, other: Answer) -> Answer:
+        """This answer followed by another, as one message."""
+        return Answer(f"{self.plain}\n\n{other.plain}", f"{self.html}<br>{other.html}", self.attachment)
+
 
 DIMENSION_TITLES = {
     "agent": "Agent",

@@ -25,40 +25,56 @@ def used_of_limit(status: QuotaStatus) -> str:
 
 
 def resets_text(status: QuotaStatus) -> str:
-    day = status.resets
-    return f"{day.day} {day:%B}"
+    when = status.resets
+    return f"{when:%H:%M}" if status.quota.window == "hourly" else f"{when.day} {when:%B}"
 
 
-def quota_answer(statuses: Sequence[QuotaStatus], hidden_global: int = 0) -> Answer:
-    """The room's quotas; ``hidden_global`` counts global quotas whose figures the asker may not see."""
-    note = (
-        f"{hidden_global} global quota{'s' if hidden_global > 1 else ''} across all rooms also "
-        f"appl{'y' if hidden_global > 1 else 'ies'}; bot admins see {'their' if hidden_global > 1 else 'its'} use."
-        if hidden_global
-        else ""
-    )
-    if not statuses:
-        text = "This room has no quotas. Room admins can add one with !usage quota set."
-        text = f"{text}\n{note}" if note else text
-        return Answer(text, escape(text).replace("\n", "<br>"))
+def _kind(status: QuotaStatus) -> str:
+    quota = status.quota
+    origin = {"config": ", default", "plan": f", plan {quota.plan}", "room": "", "everywhere": ""}[quota.source]
+    return ("hard" if quota.hard else "soft") + origin
+
+
+def _table(title: str, statuses: Sequence[QuotaStatus], note: str) -> Answer:
     headers = ["Budget", "Used", "Limit", "Used %", "Resets", "Kind"]
     rows = [
-        [
-            s.quota.describe(),
-            amount_text(s, s.used),
-            amount_text(s, s.limit),
-            f"{s.percent}%",
-            resets_text(s),
-            ("hard" if s.quota.hard else "soft") + (", default" if s.quota.source == "config" else ""),
-        ]
+        [s.quota.describe(), amount_text(s, s.used), amount_text(s, s.limit), f"{s.percent}%", resets_text(s), _kind(s)]
         for s in statuses
     ]
     align = "lrrrll"
     return Answer(
-        "Quotas of this room:\n" + plain_table(headers, rows, align) + (f"\n{note}" if note else ""),
-        "<p><strong>Quotas of this room</strong></p>" + html_table(headers, rows, align)
+        f"{title}:\n" + plain_table(headers, rows, align) + (f"\n{note}" if note else ""),
+        f"<p><strong>{escape(title)}</strong></p>" + html_table(headers, rows, align)
         + (f"<p>{escape(note)}</p>" if note else ""),
     )
+
+
+def quota_answer(statuses: Sequence[QuotaStatus], plan: str | None = None, everywhere_count: int = 0) -> Answer:
+    """The room's quotas; quotas counted across all rooms are only counted here, their figures being
+    every room's usage (they are shown in a direct chat with the bot)."""
+    notes = []
+    if plan:
+        notes.append(f"This room is on plan {plan}.")
+    if everywhere_count:
+        many = everywhere_count > 1
+        notes.append(
+            f"{everywhere_count} quota{'s' if many else ''} counted across all rooms also appl{'y' if many else 'ies'}:"
+            " ask me in a direct chat."
+        )
+    note = " ".join(notes)
+    if not statuses:
+        text = "This room has no quotas. Room admins can add one with !usage quota set."
+        text = f"{text}\n{note}" if note else text
+        return Answer(text, escape(text).replace("\n", "<br>"))
+    return _table("Quotas of this room", statuses, note)
+
+
+def everywhere_answer(statuses: Sequence[QuotaStatus], for_admin: bool) -> Answer:
+    """In a direct chat: every quota counted across all rooms (bot admins), or the asker's own."""
+    if not statuses:
+        whose = "There are no quotas" if for_admin else "No quota"
+        return Answer.words(f"{whose} counted across all rooms{'' if for_admin else ' applies to you'}.")
+    return _table("Quotas across all rooms" if for_admin else "Your quotas across all rooms", statuses, "")
 
 
 def warning_text(status: QuotaStatus, threshold: int) -> str:
@@ -67,12 +83,16 @@ def warning_text(status: QuotaStatus, threshold: int) -> str:
 
 
 def warning_message(status: QuotaStatus, threshold: int, admins: Sequence[str]) -> Answer:
-    """The plain text names the admins; the HTML links them as matrix.to pills."""
     text = warning_text(status, threshold)
     if status.exhausted and status.quota.hard:
         text += " Calls that count against it are refused until then."
+    return mention(Answer.words(text), admins)
+
+
+def mention(message: Answer, admins: Sequence[str]) -> Answer:
+    """The message addressed to the admins: the plain text names them, the HTML links them as matrix.to pills."""
     if not admins:
-        return Answer.words(text)
+        return message
     plain_names = ", ".join(admins)
     pills = ", ".join(f'<a href="https://matrix.to/#/{escape(a, quote=True)}">{escape(a)}</a>' for a in admins)
-    return Answer(f"{plain_names}: {text}", f"{pills}: {escape(text)}")
+    return Answer(f"{plain_names}: {message.plain}", f"{pills}: {message.html}")

@@ -74,11 +74,11 @@ async def test_an_upgraded_room_inherits_quotas_digest_setting_and_posted_digest
 
     store = await open_store(url(tmp_path / "usage.db"))
     state = await BotState.load(store)
-    await store.set_room_quota(QuotaRow("!old", "room", "", "daily", "tokens", "1000", False, False), "@a:x")
+    await store.set_quota(QuotaRow("!old", "room", "", "daily", "tokens", "1000", False, False), "@a:x")
     await state.set_digest("!old", True, "07:00")
     await state.claim_digest("!old", "2026-11-24")
     await state.inherit("!old", "!new")
-    assert [q.room_id for q in await store.room_quotas(["!new"])] == ["!new"]
+    assert [q.place for q in await store.quota_rows(["!new"])] == ["!new"]
     assert (await state.digest_settings())["!new"] == DigestSetting(True, "07:00")
     assert not await state.claim_digest("!new", "2026-11-24")
     await store.close()
@@ -127,7 +127,7 @@ async def test_migration_moves_sent_warnings_and_digest_settings(tmp_path):
     """A store written before the bookkeeping tables keeps its fired warnings and digest settings."""
     path = tmp_path / "usage.db"
     db = sqlite3.connect(path)
-    for number, script in enumerate(MIGRATIONS[:4], start=1):
+    for number, script in enumerate(MIGRATIONS[:4], start=1):  # the store as version 4 left it
         db.executescript(script)
         db.execute(f"PRAGMA user_version = {number}")
     db.executescript(

@@ -49,7 +49,7 @@ async def test_hard_quota_blocks_before_the_request_and_reopens_next_period(prov
             with pytest.raises(tracking.QuotaExceeded) as info:
                 await ask()
             assert len(providers.requests) == sent == 2  # refused before any request
-            assert info.value.resets.isoformat() == "2026-07-01" and info.value.used == 2000
+            assert info.value.resets.date().isoformat() == "2026-07-01" and info.value.used == 2000
             with tracking.attribute(agent="writer"):
                 await ask()  # another agent is not limited by coder's quota
             clock.now = datetime(2026, 6, 30, 22, 30, tzinfo=UTC)  # 00:30 on 1 July in Berlin

@@ -1,11 +1,12 @@
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 
 import tracking
 from tracking.amounts import parse_amount
-from tracking.quotas import Quota, QuotaExceeded, effective_quotas
+from tracking.quotas import Quota, QuotaExceeded, layered
 from tracking.settings import QuotaSettings, QuotaSpec
 from tracking.store import QuotaRow
 
@@ -43,9 +44,10 @@ def test_room_quotas_replace_and_clear_defaults():
     rows = [
         QuotaRow("!r:x", "room", "", "monthly", "tokens", "500000", True, False),
         QuotaRow("!r:x", "agent", "coder", "daily", "usd", "5", False, True),
+        QuotaRow("!r:x", "room", "", "monthly", "usd", "0", False, True),  # clears nothing: no such quota
         QuotaRow("!r:x", "user", "@u:x", "daily", "tokens", "1000", False, False),
     ]
-    quotas = effective_quotas(defaults, rows)
+    quotas = layered(defaults, rows=rows)
     assert [(q.scope, q.name, q.limit, q.hard, q.source) for q in quotas] == [
         ("room", "", 500_000, True, "room"),
         ("user", "@u:x", 1000, False, "room"),
@@ -66,7 +68,7 @@ async def test_check_and_enforce_with_calendar_windows(db_url):
             await tracker.flush()
             status = await tracker.check_quota(room_id="!r:x", agent="coder")
             assert status.quota.scope == "room" and status.used == 7500 and status.percent == 75
-            assert status.resets == date(2026, 3, 29)
+            assert status.resets == datetime(2026, 3, 29, tzinfo=ZoneInfo("Europe/Berlin"))
             await tracker.enforce_quota()  # 75 %: allowed
             tracker.record(provider="openai", model="gpt-4o", input_tokens=2500, output_tokens=0, ts=clock.now)
             await tracker.flush()

@@ -8,7 +8,7 @@ from ..fields import EVENT_COLUMNS
 from .base import MS_PER_HOUR, Filters, StoreError, Sums
 from .batch import RowBatch, prepare_batch
 from .protocol import Store
-from .records import QuotaRow
+from .records import EVERYWHERE, QuotaRow
 from .sqlite.store import SQLiteStore
 
 
@@ -40,6 +40,7 @@ async def open_store(url: str, *, must_exist: bool = False) -> Store:
 
 __all__ = [
     "EVENT_COLUMNS",
+    "EVERYWHERE",
     "MS_PER_HOUR",
     "Filters",
     "QuotaRow",

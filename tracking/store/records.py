@@ -1,13 +1,17 @@
-"""Rows of the small tables kept beside the usage: quotas set in rooms."""
+"""Rows of the small tables kept beside the usage: quotas set in rooms or for all rooms."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+EVERYWHERE = "*"
+
 
 @dataclass(frozen=True)
 class QuotaRow:
-    room_id: str
+    """A quota set in a room (`place` is its id) or for every room (`place` is EVERYWHERE)."""
+
+    place: str
     scope: str
     name: str
     window: str
@@ -15,4 +19,3 @@ class QuotaRow:
     limit_value: str
     hard: bool
     disabled: bool
-

@@ -21,10 +21,13 @@ COMMANDS_TO_TRY = [
     "!usage", "!usage all", "!usage today", "!usage agents all", "!usage models all", "!usage users all",
     "!usage threads all", "!usage days all", "!usage thread all", "!usage me all", "!usage quota",
     "!usage rooms all", "!usage digest now", "!usage chart all", "!usage chart all by model", "!usage export all",
-    "!usage help", "!usage quota set room daily 10k", "!usage quota clear room daily", "!usage plan",
+    "!usage help", "!usage quota set room daily 10k", "!usage quota clear room daily tokens", "!usage plan",
     "!usage digest on 09:00", "!usage digest off", "!usage nonsense",
-    "!usage quota set agent plain-agent daily 10k", "!usage quota clear agent plain-agent daily",
-    "!usage quota set user @someone:localhost monthly $5", "!usage quota clear user @someone:localhost monthly",
+    "!usage quota set agent plain-agent daily 10k", "!usage quota clear agent plain-agent daily tokens",
+    "!usage quota set user @someone:localhost monthly $5", "!usage quota clear user @someone:localhost monthly usd",
+    "!usage quota set everywhere user monthly $5", "!usage quota clear everywhere user monthly usd",
+    "!usage quota set everywhere agent plain-agent daily 10k", "!usage quota clear everywhere agent daily tokens",
+    "!usage quota set everywhere global monthly $500", "!usage quota clear everywhere global monthly usd",
 ]  # fmt: skip
 
 

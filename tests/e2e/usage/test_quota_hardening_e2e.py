@@ -28,7 +28,7 @@ async def test_absurd_quota_amounts_are_refused_with_the_usage_line(make_user, m
     room = await alice.room_with(bot)
     answer = await ask(alice, bot, room, f"!usage quota set room monthly {amount}")
     assert f"amount {amount!r}" in answer.body
-    assert "!usage quota set room daily|monthly AMOUNT [hard]" in answer.body
+    assert "!usage quota set room hourly|daily|monthly AMOUNT [hard]" in answer.body
     assert "no quotas" in (await ask(alice, bot, room, "!usage quota")).body
 
 
@@ -36,7 +36,8 @@ def poison(db_url: str, room_id: str, limit_value: str) -> None:
     """A quota row as an older version could write it, with an amount no quota may have."""
     with sqlite3.connect(db_url.removeprefix("sqlite:///")) as db:
         db.execute(
-            "INSERT INTO quotas (room_id, scope, name, window_kind, unit, limit_value, hard, disabled, set_by, set_ms)"
+            "INSERT INTO quota_rules (place, scope, name, window_kind, unit, limit_value, hard, disabled, set_by,"
+            " set_ms)"
             " VALUES (?, 'room', '', 'monthly', 'usd', ?, 1, 0, NULL, 0)",
             (room_id, limit_value),
         )
@@ -68,7 +69,7 @@ async def test_a_poisoned_quota_stops_nothing_for_other_rooms(make_user, make_us
     await book.enforce(room_id=poisoned)  # nothing usable there: no refusal, no crash
 
 
-async def test_global_quota_use_is_shown_to_bot_admins_only(make_user, make_usage_bot, agents):
+async def test_global_quota_use_is_shown_to_bot_admins_only_in_a_direct_chat(make_user, make_usage_bot, agents):
     alice, carol = await make_user("alice"), await make_user("carol")
     bot = await make_usage_bot(
         admins=[carol.user_id],
@@ -79,13 +80,21 @@ async def test_global_quota_use_is_shown_to_bot_admins_only(make_user, make_usag
     record(agents, busy, input_tokens=123_456, output_tokens=0)
     await agents.flush()
 
-    seen_by_alice = await ask(alice, bot, quiet, "!usage quota")
-    assert "123" not in seen_by_alice.body and "global" not in seen_by_alice.body.split("\n")[0]
-    assert "1 global quota across all rooms also applies; bot admins see its use." in seen_by_alice.body
-    assert "123" not in seen_by_alice.source["content"]["formatted_body"]
+    for asker in (alice, carol):  # in a shared room nobody sees every room's usage, not even a bot admin
+        seen = await ask(asker, bot, quiet, "!usage quota")
+        assert "123" not in seen.body and "global" not in seen.body
+        assert "1 quota counted across all rooms also applies: ask me in a direct chat." in seen.body
+        assert "123" not in seen.source["content"]["formatted_body"]
 
-    seen_by_carol = await ask(carol, bot, quiet, "!usage quota")
+    dm = (await carol.client.room_create(invite=[bot.user_id], is_direct=True)).room_id
+    await carol.wait_membership(dm, bot.user_id, "join")
+    seen_by_carol = await ask(carol, bot, dm, "!usage quota")
     assert "the global monthly token budget" in seen_by_carol.body and "123.5k" in seen_by_carol.body
+    alice_dm = (await alice.client.room_create(invite=[bot.user_id], is_direct=True)).room_id
+    await alice.wait_membership(alice_dm, bot.user_id, "join")
+    assert (await ask(alice, bot, alice_dm, "!usage quota")).body.endswith(
+        "\n\nNo quota counted across all rooms applies to you."
+    )
 
 
 async def test_quota_answers_escape_the_agent_name(make_user, make_usage_bot):
@@ -95,7 +104,7 @@ async def test_quota_answers_escape_the_agent_name(make_user, make_usage_bot):
     answer = await ask(alice, bot, room, "!usage quota set agent <b>x</b>& daily 10k")
     html = answer.source["content"]["formatted_body"]
     assert "agent &lt;b&gt;x&lt;/b&gt;&amp;&#x27;s daily token budget" in html and "<b>" not in html
-    cleared = await ask(alice, bot, room, "!usage quota clear agent <b>x</b>& daily")
+    cleared = await ask(alice, bot, room, "!usage quota clear agent <b>x</b>& daily tokens")
     assert "&lt;b&gt;x&lt;/b&gt;&amp;" in cleared.source["content"]["formatted_body"]
 
 

@@ -118,9 +118,11 @@ async def test_quota_set_needs_a_room_admin(make_user, make_usage_bot, agents):
     shown = await ask(bob, bot, room, "!usage quota")
     assert "agent coder's daily dollar budget" in shown.body and "hard" in shown.body
     bad = await ask(alice, bot, room, "!usage quota set agent coder weekly 5")
-    assert "'weekly' is not one of daily, monthly" in bad.body
-    cleared = await ask(alice, bot, room, "!usage quota clear agent coder daily")
-    assert cleared.body == "Cleared the daily agent quota of coder in this room."
+    assert "'weekly' is not one of hourly, daily, monthly" in bad.body
+    wrong_unit = await ask(alice, bot, room, "!usage quota clear agent coder daily tokens")
+    assert wrong_unit.body == "There is no such quota in this room; see !usage quota."
+    cleared = await ask(alice, bot, room, "!usage quota clear agent coder daily usd")
+    assert cleared.body == "Cleared agent coder's daily dollar budget in this room."
     assert "no quotas" in (await ask(bob, bot, room, "!usage quota")).body
 
 

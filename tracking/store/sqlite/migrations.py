@@ -246,4 +246,33 @@ MIGRATIONS: list[str] = [
     DROP TABLE quota_warnings;
     DROP TABLE digests;
     """,
+    # 6: a quota is identified by (place, scope, name, window, unit): a token and a dollar quota on the
+    # same window live side by side; place is a room id, or '*' for a quota counted across all rooms.
+    # A room's quota used to replace the default of the same window whatever its unit, so each old row
+    # also disables the default of the other unit; a cleared quota clears both.
+    """
+    CREATE TABLE quota_rules (
+        place TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        name TEXT NOT NULL,
+        window_kind TEXT NOT NULL,
+        unit TEXT NOT NULL,
+        limit_value TEXT NOT NULL,
+        hard INTEGER NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0,
+        set_by TEXT,
+        set_ms INTEGER NOT NULL,
+        PRIMARY KEY (place, scope, name, window_kind, unit)
+    );
+    INSERT INTO quota_rules (place, scope, name, window_kind, unit, limit_value, hard, disabled, set_by, set_ms)
+        SELECT room_id, scope, name, window_kind, unit, limit_value, hard, disabled, set_by, set_ms FROM quotas
+        WHERE disabled = 0;
+    INSERT INTO quota_rules (place, scope, name, window_kind, unit, limit_value, hard, disabled, set_by, set_ms)
+        SELECT room_id, scope, name, window_kind, 'tokens', '0', 0, 1, set_by, set_ms FROM quotas
+        WHERE disabled = 1 OR unit = 'usd';
+    INSERT INTO quota_rules (place, scope, name, window_kind, unit, limit_value, hard, disabled, set_by, set_ms)
+        SELECT room_id, scope, name, window_kind, 'usd', '0', 0, 1, set_by, set_ms FROM quotas
+        WHERE disabled = 1 OR unit = 'tokens';
+    DROP TABLE quotas;
+    """,
 ]

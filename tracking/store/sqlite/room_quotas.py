@@ -1,4 +1,4 @@
-"""Quotas set in rooms, kept beside the usage so that every process checking quotas sees them."""
+"""Quotas set in rooms (or for all rooms), kept beside the usage so every process checking quotas sees them."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import aiosqlite
 
 from ..records import QuotaRow
 
+_COLUMNS = "place, scope, name, window_kind, unit, limit_value, hard, disabled, set_by, set_ms"
+
 
 class RoomQuotasMixin:
     """Mixed into a store that has `_conn` and `_write(sql, params)`."""
@@ -16,31 +18,31 @@ class RoomQuotasMixin:
     _conn: aiosqlite.Connection
     _write: Callable[[str, Sequence], Awaitable[int]]
 
-    async def room_quotas(self, room_ids: Sequence[str]) -> list[QuotaRow]:
-        marks = ",".join("?" for _ in room_ids)
+    async def quota_rows(self, places: Sequence[str]) -> list[QuotaRow]:
+        """The quotas set in these places (room ids, or EVERYWHERE), cleared ones included."""
+        marks = ",".join("?" for _ in places)
         sql = (
-            "SELECT room_id, scope, name, window_kind, unit, limit_value, hard, disabled FROM quotas"
-            f" WHERE room_id IN ({marks}) ORDER BY scope, name, window_kind"
+            "SELECT place, scope, name, window_kind, unit, limit_value, hard, disabled FROM quota_rules"
+            f" WHERE place IN ({marks}) ORDER BY place, scope, name, window_kind, unit"
         )
-        async with self._conn.execute(sql, list(room_ids)) as cursor:
+        async with self._conn.execute(sql, list(places)) as cursor:
             rows = await cursor.fetchall()
         return [QuotaRow(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), bool(r[7])) for r in rows]
 
-    async def set_room_quota(self, row: QuotaRow, set_by: str | None) -> None:
+    async def set_quota(self, row: QuotaRow, set_by: str | None) -> None:
         await self._write(
-            "INSERT INTO quotas (room_id, scope, name, window_kind, unit, limit_value, hard, disabled, set_by, set_ms)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (room_id, scope, name, window_kind) DO UPDATE SET"
-            " unit = excluded.unit, limit_value = excluded.limit_value, hard = excluded.hard,"
+            f"INSERT INTO quota_rules ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (place, scope, name, window_kind, unit) DO UPDATE SET"
+            " limit_value = excluded.limit_value, hard = excluded.hard,"
             " disabled = excluded.disabled, set_by = excluded.set_by, set_ms = excluded.set_ms",
-            (row.room_id, row.scope, row.name, row.window, row.unit, row.limit_value, int(row.hard),
+            (row.place, row.scope, row.name, row.window, row.unit, row.limit_value, int(row.hard),
              int(row.disabled), set_by, int(time.time() * 1000)),
         )  # fmt: skip
 
     async def copy_room_quotas(self, old_room_id: str, new_room_id: str) -> None:
         """A room upgrade: the new room inherits the quotas it does not have yet."""
         await self._write(
-            "INSERT OR IGNORE INTO quotas (room_id, scope, name, window_kind, unit, limit_value, hard, disabled,"
-            " set_by, set_ms) SELECT ?, scope, name, window_kind, unit, limit_value, hard, disabled, set_by, set_ms"
-            " FROM quotas WHERE room_id = ?",
+            f"INSERT OR IGNORE INTO quota_rules ({_COLUMNS}) SELECT ?, scope, name, window_kind, unit,"
+            " limit_value, hard, disabled, set_by, set_ms FROM quota_rules WHERE place = ?",
             (new_room_id, old_room_id),
         )
