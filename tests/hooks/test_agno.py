@@ -9,7 +9,7 @@ from agno.team import Team
 from agno.utils.team import get_member_id
 
 from tests.fakes.providers import Reply, Usage
-from tracking.hooks.agno import cache_outside_input, instrument_agno, metrics_counts
+from tracking.hooks.agno import ANTHROPIC, OPENAI, instrument_agno, metrics_counts, model_family
 from tracking.pricing import pico_to_usd
 
 from .helpers import expected_cost, stored
@@ -117,7 +117,7 @@ def test_anthropic_family_usage_gets_cache_back_into_input():
     from agno.models.anthropic import Claude
 
     metrics = MessageMetrics(input_tokens=1000, output_tokens=250, cache_read_tokens=3000, cache_write_tokens=500)
-    assert cache_outside_input(Claude(id="claude-sonnet-4-5"))
-    assert not cache_outside_input(OpenAIChat(id="gpt-4o"))
-    assert metrics_counts(metrics, True) == (4500, 250, 3000, 500, 0)
-    assert metrics_counts(metrics, False)[0] == 1000
+    assert model_family(Claude(id="claude-sonnet-4-5")) == ANTHROPIC
+    assert model_family(OpenAIChat(id="gpt-4o")) == OPENAI
+    assert metrics_counts(metrics, ANTHROPIC) == (4500, 250, 3000, 500, 0, 0)
+    assert metrics_counts(metrics, OPENAI)[0] == 1000
