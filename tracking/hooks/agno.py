@@ -12,8 +12,10 @@ but what they mean depends on the model's family. Anthropic-family models (Claud
 Bedrock) report `input_tokens` without cache reads and writes: they are added back. Gemini (Google AI
 and Vertex) reports `output_tokens` without the thinking tokens (Agno copies `candidates_token_count`
 and puts `thoughts_token_count` in `reasoning_tokens`): they are added to output. Every other model
-(OpenAI, Groq, LiteLLM, OpenRouter, ...) already follows SPEC section 2. MindRoom publishes these same
-metrics, so its collector converts them here too.
+(OpenAI, Groq, LiteLLM, OpenRouter, ...) already follows SPEC section 2. Agno's metrics keep only the
+total of Claude's cache writes, so the part written with a 1-hour TTL is read from the raw response Agno
+parsed (`_parse_provider_response*`). MindRoom publishes these same metrics, so its collector converts
+them here too.
 """
 
 from __future__ import annotations
