@@ -13,7 +13,7 @@ from langchain_core.messages.ai import UsageMetadata
 
 import tracking
 from tests.fakes.providers import Usage
-from tracking.hooks.langchain import UsageCallbackHandler
+from tracking.hooks.langchain import UsageCallbackHandler, usage_counts
 
 from .helpers import assert_event, stored
 
@@ -97,3 +97,10 @@ async def test_anthropic_ttl_breakdown_and_gemini_thinking(tracker, mode):
                                "cache_write_1h_tokens", "reasoning_tokens")]  # fmt: skip
     assert got == [4500, 250, 3000, 500, 400, 90]
     assert_event(gemini, "google", "gemini-2.5-flash", 2000, 1500, 500, 0, 1200)
+
+
+def test_cache_writes_counted_once_whether_total_or_split_or_both():
+    split = {"cache_read": 3000, "ephemeral_5m_input_tokens": 100, "ephemeral_1h_input_tokens": 400}
+    for details in (split | {"cache_creation": 0}, split | {"cache_creation": 500}, {"cache_creation": 500}):
+        usage = UsageMetadata(input_tokens=4500, output_tokens=250, total_tokens=4750, input_token_details=details)
+        assert usage_counts(usage)[:4] == (4500, 250, details.get("cache_read", 0), 500)

@@ -10,7 +10,8 @@ Anthropic's and Bedrock's cache counts back themselves); `output_tokens` include
 `output_token_details.reasoning` (langchain-google-genai adds Gemini's thoughts itself). Cache writes are
 `input_token_details.cache_creation`, except that langchain-anthropic and langchain-aws, when the provider
 gives the TTL breakdown, report them as `ephemeral_5m_input_tokens` + `ephemeral_1h_input_tokens` and set
-`cache_creation` to 0; the 1-hour part is `ephemeral_1h_input_tokens`.
+`cache_creation` to 0 (so the writes are the larger of the two); the 1-hour part is
+`ephemeral_1h_input_tokens`.
 
 The handler runs inline (in the caller's thread or task), so `tracking.attribute` applies; it works for
 sync and async runs alike. For streamed OpenAI calls, ChatOpenAI must report usage (`stream_usage=True`).
@@ -46,7 +47,8 @@ def usage_counts(usage: Any) -> Counts:
     """From a LangChain UsageMetadata dict."""
     details, out = usage.get("input_token_details") or {}, usage.get("output_token_details") or {}
     one_hour = number(details, "ephemeral_1h_input_tokens")
-    write = number(details, "cache_creation") + number(details, "ephemeral_5m_input_tokens") + one_hour
+    # Either the total or its TTL split carries the writes (the other is 0, or the same total again).
+    write = max(number(details, "cache_creation"), number(details, "ephemeral_5m_input_tokens") + one_hour)
     return Counts(number(usage, "input_tokens"), number(usage, "output_tokens"), number(details, "cache_read"),
                   write, number(out, "reasoning"), one_hour)  # fmt: skip
 
