@@ -80,15 +80,15 @@ def provider_from_base_url(base_url: object) -> str:
     return host or "unknown"
 
 
-def number(source: Any, name: str) -> int:
-    """An integer field of an SDK object or a dict (runtimes hand over both); 0 when missing or not an int."""
-    value = source.get(name) if isinstance(source, Mapping) else getattr(source, name, None)
-    return value if type(value) is int else 0
-
-
 def part(source: Any, name: str) -> Any:
-    """A nested usage object (or dict) of an SDK object or a dict, None when missing."""
+    """A field of an SDK object or of a dict (runtimes hand over both), None when missing."""
     return source.get(name) if isinstance(source, Mapping) else getattr(source, name, None)
+
+
+def number(source: Any, name: str) -> int:
+    """An integer field of an SDK object or a dict; 0 when missing or not an integer."""
+    value = part(source, name)
+    return value if type(value) is int else 0
 
 
 def openai_counts(usage: Any) -> Counts:
