@@ -9,7 +9,9 @@ Endpoints (wire formats as the providers document them):
 - `POST /v1/responses` (OpenAI Responses API; SSE ending with `response.completed` carrying usage),
 - `POST /v1/embeddings` (float or base64),
 - `POST /v1/messages` (Anthropic Messages; SSE `message_start`, deltas, `message_delta` with cumulative
-  usage, `message_stop`).
+  usage, `message_stop`),
+- `POST .../models/{model}:generateContent` and `:streamGenerateContent?alt=sse` under any prefix (Gemini:
+  `/v1/` through google-genai, `/v1beta1/publishers/google/` for Vertex AI, none through LiteLLM).
 
 A model named `error-400`, `error-429` or `error-500` gets that HTTP error in the provider's error shape.
 `FakeProviders.responder` may script replies (text, tool calls, usage) per request; every usage sent is
@@ -42,6 +44,7 @@ class Usage:
     cache_read: int = 200
     cache_write: int = 0
     reasoning: int = 64
+    cache_write_1h: int = 0  # the part of cache_write with a 1-hour TTL (Anthropic)
 
     def openai_chat(self) -> dict[str, Any]:
         return {
@@ -70,11 +73,26 @@ class Usage:
             "input_tokens": self.input - self.cache_read - self.cache_write,
             "cache_creation_input_tokens": self.cache_write,
             "cache_read_input_tokens": self.cache_read,
+            "cache_creation": {"ephemeral_5m_input_tokens": self.cache_write - self.cache_write_1h,
+                               "ephemeral_1h_input_tokens": self.cache_write_1h},
             "output_tokens": out,
             "service_tier": "standard",
-        }
+        }  # fmt: skip
         if self.reasoning and output is None:
             usage["output_tokens_details"] = {"thinking_tokens": self.reasoning}
+        return usage
+
+    def gemini(self, final: bool = True) -> dict[str, Any]:
+        """Gemini's usageMetadata: the prompt count includes cached content; candidates exclude the thoughts."""
+        if not final:
+            return {"promptTokenCount": self.input, "totalTokenCount": self.input}
+        usage: dict[str, Any] = {"promptTokenCount": self.input, "candidatesTokenCount": self.output - self.reasoning,
+                                 "totalTokenCount": self.input + self.output,
+                                 "promptTokensDetails": [{"modality": "TEXT", "tokenCount": self.input}]}  # fmt: skip
+        if self.reasoning:
+            usage["thoughtsTokenCount"] = self.reasoning
+        if self.cache_read:
+            usage["cachedContentTokenCount"] = self.cache_read
         return usage
 
 
@@ -116,6 +134,8 @@ class FakeProviders:
         app.router.add_post("/v1/responses", self._responses)
         app.router.add_post("/v1/embeddings", self._embeddings)
         app.router.add_post("/v1/messages", self._messages)
+        app.router.add_post(r"/{prefix:.*}models/{model:[^/:]+}:{method:generateContent|streamGenerateContent}",
+                            self._gemini)  # fmt: skip
         return app
 
     async def serve(self, host: str = "127.0.0.1", port: int = 0) -> str:
@@ -370,8 +390,38 @@ class FakeProviders:
         await send("content_block_stop", index=0)
         final = usage.anthropic()
         final.pop("service_tier")
+        final.pop("cache_creation")  # the TTL breakdown comes with message_start only
         await send("message_delta", delta={"stop_reason": "end_turn", "stop_sequence": None}, usage=final)
         await send("message_stop")
+        return await self._end(response)
+
+    # Gemini (Google AI and Vertex AI)
+
+    async def _gemini(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        model, stream = request.match_info["model"], request.match_info["method"] == "streamGenerateContent"
+        self.requests.append({"endpoint": "gemini", "model": model, **body})
+        if model in ("error-400", "error-429", "error-500"):
+            status = int(model[-3:])
+            error = {"code": status, "message": f"stand-in {status}", "status": "INVALID_ARGUMENT"}
+            return web.json_response({"error": error}, status=status)
+        reply = self._reply("gemini", body)
+        usage: Usage = reply.usage  # type: ignore[assignment]
+        self.sent.append(Sent("gemini", model, usage, stream))
+
+        def chunk(text: str, final: bool) -> dict[str, Any]:
+            candidate: dict[str, Any] = {"content": {"parts": [{"text": text}], "role": "model"}, "index": 0}
+            if final:
+                candidate["finishReason"] = "STOP"
+            return {"candidates": [candidate], "usageMetadata": usage.gemini(final), "modelVersion": model,
+                    "responseId": self._id("gemini")}  # fmt: skip
+
+        if not stream:
+            return web.json_response(chunk(reply.text, True))
+        response = await self._sse(request)
+        pieces = self._pieces(reply.text)
+        for i, piece in enumerate(pieces):
+            await self._event(response, chunk(piece, i == len(pieces) - 1))
         return await self._end(response)
 
 

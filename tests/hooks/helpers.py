@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
+from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import tracking
@@ -18,18 +21,27 @@ async def stored(tracker: tracking.Tracker) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: (r["ts_ms"], r["event_id"]))
 
 
-def expected_cost(provider: str, model: str, inp: int, out: int, read: int = 0, write: int = 0) -> Decimal:
+def rejected(db: Path) -> list[tuple[str, str]]:
+    """(reason, the record as JSON) of every event the writer refused, from the store's rejected_events."""
+    with sqlite3.connect(db) as conn:
+        return [tuple(row) for row in conn.execute("SELECT reason, payload FROM rejected_events ORDER BY id")]
+
+
+def expected_cost(provider: str, model: str, inp: int, out: int, read: int = 0, write: int = 0,
+                  ts_ms: int | None = None) -> Decimal:  # fmt: skip
+    """genai-prices' own price for this usage, at the event's timestamp when given."""
     from genai_prices import Usage, calc_price
 
     usage = Usage(input_tokens=inp, output_tokens=out, cache_read_tokens=read, cache_write_tokens=write)
-    return calc_price(usage, model, provider_id=provider).total_price
+    when = datetime.fromtimestamp(ts_ms / 1000, UTC) if ts_ms is not None else None
+    return calc_price(usage, model, provider_id=provider, genai_request_timestamp=when).total_price
 
 
 def assert_event(row: dict[str, Any], provider: str, model: str, inp: int, out: int, read: int, write: int,
-                 reasoning: int) -> None:  # fmt: skip
-    """Exact tokens and the exact genai-prices cost."""
+                 reasoning: int, write_1h: int = 0) -> None:  # fmt: skip
+    """Exact tokens and the exact genai-prices cost at the event's own timestamp."""
     got = (row["provider"], row["model"], row["input_tokens"], row["output_tokens"], row["cache_read_tokens"],
-           row["cache_write_tokens"], row["reasoning_tokens"])  # fmt: skip
-    assert got == (provider, model, inp, out, read, write, reasoning)
+           row["cache_write_tokens"], row["reasoning_tokens"], row["cache_write_1h_tokens"])  # fmt: skip
+    assert got == (provider, model, inp, out, read, write, reasoning, write_1h)
     assert row["cost_pusd"] is not None
-    assert pico_to_usd(row["cost_pusd"]) == expected_cost(provider, model, inp, out, read, write)
+    assert pico_to_usd(row["cost_pusd"]) == expected_cost(provider, model, inp, out, read, write, row["ts_ms"])

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import pytest
 from agno.agent import Agent
+from agno.metrics import MessageMetrics
 from agno.models.openai import OpenAIChat
 from agno.team import Team
 from agno.utils.team import get_member_id
 
 from tests.fakes.providers import Reply, Usage
-from tracking.hooks.agno import cache_outside_input, instrument_agno, metrics_counts
+from tracking.hooks.agno import ANTHROPIC, GEMINI, OPENAI, family, instrument_agno, metrics_counts, model_family
 from tracking.pricing import pico_to_usd
 
-from .helpers import expected_cost, stored
+from .helpers import assert_event, expected_cost, stored
 
 USAGE = {
     "gpt-4o": Usage(input=1000, output=100, cache_read=200, cache_write=0, reasoning=0),
@@ -40,6 +41,17 @@ def delegating(providers, members: list[Agent]):
     providers.responder = respond
 
 
+async def run(runner, mode: str, prompt: str):
+    """One run of an Agent or a Team, in each of the four ways Agno offers; the output of a plain run."""
+    if mode == "run":
+        return runner.run(prompt)
+    if mode == "run-stream":
+        return list(runner.run(prompt, stream=True))
+    if mode == "arun":
+        return await runner.arun(prompt)
+    return [event async for event in runner.arun(prompt, stream=True)]
+
+
 def totals(rows, key):
     sums = {}
     for row in rows:
@@ -57,14 +69,9 @@ async def test_team_run_records_leader_and_each_member(providers, tracker, mode)
     team = Team(name="Editor", model=model(providers, "gpt-4o"), members=[researcher, writer])
     delegating(providers, [researcher, writer])
     instrument_agno(team, tracker, provider="openai")
+    result = await run(team, mode, "Write about otters")
     if mode == "run":
-        assert team.run("Write about otters").content == "answer from gpt-4o"
-    elif mode == "run-stream":
-        list(team.run("Write about otters", stream=True))
-    elif mode == "arun":
-        await team.arun("Write about otters")
-    else:
-        [event async for event in team.arun("Write about otters", stream=True)]
+        assert result.content == "answer from gpt-4o"
     rows = await stored(tracker)
     assert totals(rows, "agent") == {"Editor": [2000, 200, 400, 0, 0], "Researcher": [500, 50, 0, 0, 0],
                                      "Writer": [700, 70, 100, 0, 10]}  # fmt: skip
@@ -113,11 +120,93 @@ async def test_model_error_is_recorded(providers, tracker):
 
 
 def test_anthropic_family_usage_gets_cache_back_into_input():
-    from agno.metrics import MessageMetrics
     from agno.models.anthropic import Claude
 
     metrics = MessageMetrics(input_tokens=1000, output_tokens=250, cache_read_tokens=3000, cache_write_tokens=500)
-    assert cache_outside_input(Claude(id="claude-sonnet-4-5"))
-    assert not cache_outside_input(OpenAIChat(id="gpt-4o"))
-    assert metrics_counts(metrics, True) == (4500, 250, 3000, 500, 0)
-    assert metrics_counts(metrics, False)[0] == 1000
+    assert model_family(Claude(id="claude-sonnet-4-5")) == ANTHROPIC
+    assert model_family(OpenAIChat(id="gpt-4o")) == OPENAI
+    assert metrics_counts(metrics, ANTHROPIC) == (4500, 250, 3000, 500, 0, 0)
+    assert metrics_counts(metrics, OPENAI)[0] == 1000
+
+
+# Gemini reports thinking apart: on the wire candidatesTokenCount 300 and thoughtsTokenCount 1,200; Agno's
+# metrics copy them as output_tokens 300 and reasoning_tokens 1,200. The prompt (2,000) includes 500 cached.
+THINKING = Usage(input=2000, output=1500, cache_read=500, cache_write=0, reasoning=1200)
+
+
+def gemini(providers, vertex: bool):
+    """Agno's own Gemini model (google-genai underneath) on the stand-in: Google AI, or Vertex AI in express mode."""
+    pytest.importorskip("google.genai")
+    from agno.models.google import Gemini
+
+    options = {"http_options": {"base_url": providers.url}}
+    if vertex:
+        return Gemini(id="gemini-2.5-flash", vertexai=True,
+                      client_params={**options, "api_key": "k", "project": None, "location": None})  # fmt: skip
+    return Gemini(id="gemini-2.5-flash", api_key="k", client_params=options)
+
+
+@pytest.mark.parametrize("vertex", [False, True], ids=["google-ai", "vertex"])
+@pytest.mark.parametrize("mode", ["run", "run-stream", "arun", "arun-stream"])
+async def test_gemini_thinking_is_output(providers, tracker, vertex, mode):
+    providers.usage = THINKING
+    assert (THINKING.gemini()["candidatesTokenCount"], THINKING.gemini()["thoughtsTokenCount"]) == (300, 1200)
+    agent = Agent(name="Thinker", model=gemini(providers, vertex))
+    instrument_agno(agent, tracker)
+    await run(agent, mode, "think")
+    [row] = await stored(tracker)
+    assert_event(row, "google", "gemini-2.5-flash", 2000, 1500, 500, 0, 1200)
+    assert (row["agent"], row["status"], row["metadata"]) == ("Thinker", "ok", None)
+
+
+async def test_gemini_thinking_costs_what_genai_prices_makes_of_the_raw_reply(providers, tracker):
+    """Independently of our conversion: genai-prices' own Gemini extractor, on the body the server sent."""
+    from datetime import UTC, datetime
+
+    from genai_prices import calc_price, extract_usage
+
+    providers.usage = THINKING
+    agent = Agent(name="Thinker", model=gemini(providers, False))
+    instrument_agno(agent, tracker)
+    agent.run("think")
+    [row] = await stored(tracker)
+    extracted = extract_usage({"usageMetadata": THINKING.gemini(), "modelVersion": "gemini-2.5-flash"},
+                              provider_id="google")  # fmt: skip
+    when = datetime.fromtimestamp(row["ts_ms"] / 1000, UTC)
+    price = calc_price(extracted.usage, "gemini-2.5-flash", provider_id="google", genai_request_timestamp=when)
+    assert extracted.usage.output_tokens == 1500
+    assert pico_to_usd(row["cost_pusd"]) == price.total_price
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+async def test_claude_one_hour_cache_writes(providers, tracker, stream):
+    """Agno's metrics keep only the cache-write total; the hook reads the TTL breakdown from the raw reply."""
+    from agno.models.anthropic import Claude
+
+    providers.usage = Usage(input=4500, output=250, cache_read=3000, cache_write=500, reasoning=90, cache_write_1h=400)
+    model = Claude(id="claude-sonnet-4-5", api_key="k", client_params={"base_url": providers.url, "max_retries": 0})
+    agent = Agent(name="Writer", model=model)
+    instrument_agno(agent, tracker)
+    if stream:
+        list(agent.run("write", stream=True))
+    else:
+        agent.run("write")
+    [row] = await stored(tracker)
+    got = [row[k] for k in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
+                            "cache_write_1h_tokens")]  # fmt: skip
+    # Agno's Claude metrics leave out thinking_tokens, so reasoning is 0 here.
+    assert got == [4500, 250, 3000, 500, 400] and row["reasoning_tokens"] == 0
+
+
+@pytest.mark.parametrize(("provider", "model_id", "expected"), [
+    ("Anthropic", "claude-sonnet-4-5", ANTHROPIC), ("VertexAI", "claude-sonnet-4-5", ANTHROPIC),
+    ("AwsBedrock", "amazon.nova-pro-v1:0", ANTHROPIC), ("vertexai_claude", "sonnet", ANTHROPIC),
+    ("Google", "gemini-2.5-pro", GEMINI), ("gemini", "gemini-2.5-pro", GEMINI),
+    ("OpenAI", "gpt-5", OPENAI), ("Groq", "openai/gpt-oss-120b", OPENAI), ("LiteLLM", "gemini/gemini-2.5-pro", OPENAI),
+    ("OpenRouter", "google/gemini-2.5-pro", OPENAI),
+])  # fmt: skip
+def test_model_families_by_agno_provider_name(provider, model_id, expected):
+    assert family(provider, model_id) == expected
+    metrics = MessageMetrics(input_tokens=1000, output_tokens=300, cache_read_tokens=200, reasoning_tokens=100)
+    inp, out = {ANTHROPIC: (1200, 300), GEMINI: (1000, 400), OPENAI: (1000, 300)}[expected]
+    assert metrics_counts(metrics, expected) == (inp, out, 200, 0, 100, 0)

@@ -106,3 +106,33 @@ def test_instrumenting_twice_wraps_once(providers, tmp_path):
         client.messages.create(**ARGS)
         tracker.flush_sync()
         assert tracker.stats.stored == 1
+
+
+# A 1-hour cache write: of the 500 written tokens, 400 with ttl "1h" (cache_creation.ephemeral_1h_input_tokens).
+ONE_HOUR = Usage(input=4500, output=250, cache_read=3000, cache_write=500, reasoning=90, cache_write_1h=400)
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("how", ["json", "stream", "stream-helper"])
+async def test_one_hour_cache_writes(providers, tracker, is_async, how):
+    providers.usage = ONE_HOUR
+    client = client_for(providers, tracker, is_async)
+    if how == "stream-helper" and is_async:
+        async with client.messages.stream(**ARGS) as stream:
+            await stream.get_final_message()
+    elif how == "stream-helper":
+        with client.messages.stream(**ARGS) as stream:
+            stream.get_final_message()
+    elif is_async:
+        result = await client.messages.create(**ARGS, stream=how == "stream")
+        if how == "stream":
+            [e async for e in result]
+    else:
+        result = client.messages.create(**ARGS, stream=how == "stream")
+        if how == "stream":
+            list(result)
+    [row] = await stored(tracker)
+    got = {k: row[k] for k in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
+                               "cache_write_1h_tokens", "reasoning_tokens")}  # fmt: skip
+    assert got == {"input_tokens": 4500, "output_tokens": 250, "cache_read_tokens": 3000, "cache_write_tokens": 500,
+                   "cache_write_1h_tokens": 400, "reasoning_tokens": 90}  # fmt: skip

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
+from langchain_core.language_models import LangSmithParams
+from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
+from langchain_core.messages import AIMessage
+from langchain_core.messages.ai import UsageMetadata
 
 import tracking
 from tests.fakes.providers import Usage
-from tracking.hooks.langchain import UsageCallbackHandler
+from tracking.hooks.langchain import UsageCallbackHandler, usage_counts
 
 from .helpers import assert_event, stored
 
@@ -50,3 +56,51 @@ async def test_error_recorded(providers, tracker):
         chat(providers, "error-400").invoke("hi", config={"callbacks": [UsageCallbackHandler(tracker)]})
     [row] = await stored(tracker)
     assert (row["status"], row["model"]) == ("error", "error-400")
+
+
+class ReportingModel(FakeMessagesListChatModel):
+    """LangChain's own fake chat model, named like a provider integration, answering the given messages."""
+
+    provider: str = "anthropic"
+    model: str = "claude-sonnet-4-5"
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        return LangSmithParams(ls_provider=self.provider, ls_model_name=self.model, ls_model_type="chat")
+
+
+# What langchain-anthropic (1.7, `_create_usage_metadata`) makes of Anthropic usage with input_tokens 1,000,
+# cache_read 3,000 and cache_creation 500 split as {ephemeral_5m: 100, ephemeral_1h: 400}: the generic
+# cache_creation is set to 0 and the two TTL keys carry the writes.
+ANTHROPIC_1H = UsageMetadata(input_tokens=4500, output_tokens=250, total_tokens=4750,
+                             input_token_details={"cache_read": 3000, "cache_creation": 0,
+                                                  "ephemeral_5m_input_tokens": 100, "ephemeral_1h_input_tokens": 400},
+                             output_token_details={"reasoning": 90})  # fmt: skip
+# What langchain-google-genai (4.4, `_response_to_result`) makes of candidates 300 + thoughts 1,200.
+GEMINI_THINKING = UsageMetadata(input_tokens=2000, output_tokens=1500, total_tokens=3500,
+                                input_token_details={"cache_read": 500}, output_token_details={"reasoning": 1200})
+
+
+@pytest.mark.parametrize("mode", ["invoke", "ainvoke"])
+async def test_anthropic_ttl_breakdown_and_gemini_thinking(tracker, mode):
+    handler = UsageCallbackHandler(tracker)
+    for provider, model, usage in (("anthropic", "claude-sonnet-4-5", ANTHROPIC_1H),
+                                   ("google_genai", "gemini-2.5-flash", GEMINI_THINKING)):  # fmt: skip
+        chat_model = ReportingModel(responses=[AIMessage(content="ok", usage_metadata=usage)], provider=provider,
+                                    model=model)  # fmt: skip
+        if mode == "invoke":
+            chat_model.invoke("hi", config={"callbacks": [handler]})
+        else:
+            await chat_model.ainvoke("hi", config={"callbacks": [handler]})
+    rows = {row["provider"]: row for row in await stored(tracker)}
+    claude, gemini = rows["anthropic"], rows["google"]
+    got = [claude[k] for k in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
+                               "cache_write_1h_tokens", "reasoning_tokens")]  # fmt: skip
+    assert got == [4500, 250, 3000, 500, 400, 90]
+    assert_event(gemini, "google", "gemini-2.5-flash", 2000, 1500, 500, 0, 1200)
+
+
+def test_cache_writes_counted_once_whether_total_or_split_or_both():
+    split = {"cache_read": 3000, "ephemeral_5m_input_tokens": 100, "ephemeral_1h_input_tokens": 400}
+    for details in (split | {"cache_creation": 0}, split | {"cache_creation": 500}, {"cache_creation": 500}):
+        usage = UsageMetadata(input_tokens=4500, output_tokens=250, total_tokens=4750, input_token_details=details)
+        assert usage_counts(usage)[:4] == (4500, 250, details.get("cache_read", 0), 500)

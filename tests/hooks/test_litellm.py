@@ -91,3 +91,26 @@ async def test_one_call_is_recorded_once_per_tracker(providers, tracker, logger,
         finally:
             uninstrument_litellm(second)
     assert isinstance(second, UsageLogger)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+async def test_anthropic_one_hour_cache_writes_through_litellm(providers, tracker, logger, stream):
+    """LiteLLM keeps Anthropic's TTL breakdown in prompt_tokens_details.cache_creation_token_details."""
+    providers.usage = Usage(input=4500, output=250, cache_read=3000, cache_write=500, reasoning=90, cache_write_1h=400)
+    await completion(True, stream, model="anthropic/claude-sonnet-4-5", api_base=providers.url, api_key="k",
+                     messages=MESSAGES, max_tokens=100)  # fmt: skip
+    [row] = await wait_for(tracker, 1)
+    got = [row[k] for k in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
+                            "cache_write_1h_tokens", "reasoning_tokens")]  # fmt: skip
+    assert got == [4500, 250, 3000, 500, 400, 90]
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+async def test_gemini_thinking_through_litellm(providers, tracker, logger, is_async, stream):
+    """LiteLLM folds Gemini's thoughtsTokenCount into completion_tokens itself: nothing to add here."""
+    providers.usage = Usage(input=2000, output=1500, cache_read=500, cache_write=0, reasoning=1200)
+    await completion(is_async, stream, model="gemini/gemini-2.5-flash", api_base=providers.url, api_key="k",
+                     messages=MESSAGES)  # fmt: skip
+    [row] = await wait_for(tracker, 1)
+    assert_event(row, "google", "gemini-2.5-flash", 2000, 1500, 500, 0, 1200)

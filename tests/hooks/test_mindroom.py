@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
+import pytest
+
+from tests.fakes.providers import Usage
 from tracking.hooks.mindroom import agent_from_sender, event_from_matrix
 from tracking.pricing import pico_to_usd
 
-from .helpers import expected_cost, stored
+from .helpers import assert_event, expected_cost, rejected, stored
 
 ROOM = "!lobby:example.org"
 
@@ -87,3 +91,71 @@ async def test_same_event_id_twice_is_stored_once(tracker):
     assert len(rows) == 1 and rows[0]["event_id"] == "$reply1"
     assert tracker.stats.duplicates == 1
     assert pico_to_usd(rows[0]["cost_pusd"]) == expected_cost("openai", "gpt-4o", 1800, 240, 1024)
+
+
+def mindroom_ai_run(run_output) -> dict:
+    """What MindRoom puts under io.mindroom.ai_run for a finished Agno run (ai_run_metadata.py): the run's
+    `metrics.to_dict()` keeping strings, ints, booleans and None, floats as strings, nested objects dropped."""
+    usage = {k: (format(v, ".12g") if isinstance(v, float) else v) for k, v in run_output.metrics.to_dict().items()
+             if isinstance(v, str | int | float | bool) or v is None}  # fmt: skip
+    return {"version": 1, "run_id": run_output.run_id, "session_id": run_output.session_id, "status": "completed",
+            "model": {"config": "default", "id": run_output.model, "provider": run_output.model_provider},
+            "usage": usage, "tools": {"count": 0}}  # fmt: skip
+
+
+async def test_gemini_thinking_through_mindroom_metadata(providers, tracker):
+    """A real Agno run on Gemini (output 300 + thinking 1,200 on the wire), published as MindRoom publishes it."""
+    from agno.agent import Agent
+
+    from .test_agno import THINKING, gemini
+
+    providers.usage = THINKING
+    run_output = Agent(name="thinker", model=gemini(providers, False)).run("think")
+    ai_run = mindroom_ai_run(run_output)
+    assert ai_run["model"]["provider"] == "Google"
+    assert (ai_run["usage"]["output_tokens"], ai_run["usage"]["reasoning_tokens"]) == (300, 1200)
+    event = event_from_matrix(ROOM, "$think", "@mindroom_thinker:example.org", {"body": "…", "io.mindroom.ai_run":
+                              ai_run}, 1_760_000_000_000)  # fmt: skip
+    got = (event.input_tokens, event.output_tokens, event.cache_read_tokens, event.reasoning_tokens)
+    assert got == (2000, 1500, 500, 1200)
+    tracker.record(**event.model_dump(exclude={"cost_usd"}))
+    [row] = await stored(tracker)
+    assert_event(row, "google", "gemini-2.5-flash", 2000, 1500, 500, 0, 1200)
+
+
+@pytest.mark.parametrize(("provider", "model_id"), [("Google", "gemini-2.5-pro"), ("gemini", "gemini-2.5-pro"),
+                                                     ("google", "gemini-2.5-pro")])  # fmt: skip
+def test_gemini_family_names(provider, model_id):
+    usage = {"input_tokens": 2000, "output_tokens": 300, "reasoning_tokens": 1200, "cache_read_tokens": 500}
+    event = event_from_matrix(ROOM, "$e", "@mindroom_a:example.org", reply(provider, model_id, usage))
+    assert (event.provider, event.input_tokens, event.output_tokens, event.reasoning_tokens) == ("google", 2000,
+                                                                                                1500, 1200)
+
+
+def test_openai_style_reasoning_is_already_output():
+    usage = {"input_tokens": 2000, "output_tokens": 1500, "reasoning_tokens": 1200}
+    for provider, model_id in [("OpenAI", "o4-mini"), ("OpenRouter", "google/gemini-2.5-pro"), ("groq", "qwen3")]:
+        event = event_from_matrix(ROOM, "$e", "@mindroom_a:example.org", reply(provider, model_id, usage))
+        assert (event.output_tokens, event.reasoning_tokens) == (1500, 1200), provider
+
+
+async def test_unfit_usage_is_logged_once_and_kept_as_reported(tracker, tmp_path, caplog):
+    """An OpenAI-style report with reasoning above output is no Gemini: nothing is added, nothing clamped."""
+    usage = {"input_tokens": 1000, "output_tokens": 100, "reasoning_tokens": 400}
+    caplog.set_level(logging.WARNING, logger="tracking.hooks")
+    for n in range(2):
+        event = event_from_matrix(ROOM, f"$odd{n}", "@mindroom_a:example.org", reply("openai", "o3-odd", usage))
+        assert (event.output_tokens, event.reasoning_tokens) == (100, 400)
+        tracker.record(**event.model_dump(exclude={"cost_usd"}))
+    assert await stored(tracker) == []
+    warnings = [r for r in caplog.records if r.name == "tracking.hooks" and "o3-odd" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING
+    assert "reasoning (400) exceeds output (100)" in warnings[0].getMessage()
+    reasons = rejected(tmp_path / "usage.db")
+    why = "reasoning_tokens (400) exceed output_tokens (100); output_tokens must include reasoning_tokens"
+    assert [reason for reason, _ in reasons] == [why, why]
+    assert all('"reasoning_tokens": 400' in payload and '"output_tokens": 100' in payload for _, payload in reasons)
+
+
+def test_standin_usage_is_what_the_wire_says():
+    assert Usage(input=2000, output=1500, reasoning=1200).gemini()["candidatesTokenCount"] == 300

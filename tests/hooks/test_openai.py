@@ -185,3 +185,24 @@ async def test_public_entry_point_takes_provider_from_base_url(providers, tracke
 )
 def test_provider_from_base_url(url, provider):
     assert provider_from_base_url(url) == provider
+
+
+async def test_unfit_report_is_logged_once_and_kept_as_reported(providers, tracker, tmp_path, caplog):
+    """A server whose reasoning_tokens exceed completion_tokens: not clamped, one warning, kept by the writer."""
+    import logging
+
+    from .helpers import rejected
+
+    providers.usage = Usage(input=100, output=50, cache_read=0, cache_write=0, reasoning=80)
+    client = tracking.instrument_openai(openai.OpenAI(base_url=providers.url + "/v1", api_key="k"), tracker,
+                                        provider="openai")  # fmt: skip
+    caplog.set_level(logging.WARNING, logger="tracking.hooks")
+    for _ in range(3):
+        client.chat.completions.create(model="odd-reasoner", messages=[{"role": "user", "content": "hi"}])
+    assert await stored(tracker) == []
+    warnings = [r.getMessage() for r in caplog.records if r.name == "tracking.hooks"]
+    assert len(warnings) == 1 and "openai usage of openai/odd-reasoner" in warnings[0]
+    assert "reasoning (80) exceeds output (50)" in warnings[0]
+    kept = rejected(tmp_path / "usage.db")
+    assert len(kept) == 3 and tracker.stats.rejected == 3
+    assert all('"reasoning_tokens": 80' in payload and '"output_tokens": 50' in payload for _, payload in kept)

@@ -1,20 +1,39 @@
-"""What every hook shares: recording that never raises, token sanity, provider names, quota checks."""
+"""What every hook shares: recording that never raises, reading usage fields, unfit reports, provider names, quotas."""
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from ..fields import ATTRIBUTION
 
 log = logging.getLogger("tracking.hooks")
 
-# (input, output, cache_read, cache_write, reasoning), in the conventions of SPEC section 2.
-Counts = tuple[int, int, int, int, int]
-ZERO: Counts = (0, 0, 0, 0, 0)
 _ATTRIBUTION = frozenset(ATTRIBUTION)
+
+
+class Counts(NamedTuple):
+    """One call's usage in the conventions of SPEC section 2, which every hook converts its runtime's report to.
+
+    `input` includes cache reads and writes, `output` includes reasoning; `cache_write_1h` is the part of
+    `cache_write` written to a 1-hour cache (priced higher than the default 5-minute one).
+    """
+
+    input: int
+    output: int
+    cache_read: int = 0
+    cache_write: int = 0
+    reasoning: int = 0
+    cache_write_1h: int = 0
+
+    def plus(self, other: Counts) -> Counts:
+        return Counts(*(a + b for a, b in zip(self, other, strict=True)))
+
+
+ZERO = Counts(0, 0)
 
 _HOSTS = {
     "api.openai.com": "openai",
@@ -61,15 +80,65 @@ def provider_from_base_url(base_url: object) -> str:
     return host or "unknown"
 
 
-def fit(counts: Counts) -> Counts:
-    """Clamp parts into their totals so a provider's odd report is stored (the writer rejects broken events)."""
-    inp, out, read, write, reasoning = (c if type(c) is int and c > 0 else 0 for c in counts)
-    if read + write > inp or reasoning > out:
-        log.debug("usage parts exceed totals, clamped: %r", counts)
-        read = min(read, inp)
-        write = min(write, inp - read)
-        reasoning = min(reasoning, out)
-    return inp, out, read, write, reasoning
+def part(source: Any, name: str) -> Any:
+    """A field of an SDK object or of a dict (runtimes hand over both), None when missing."""
+    return source.get(name) if isinstance(source, Mapping) else getattr(source, name, None)
+
+
+def number(source: Any, name: str) -> int:
+    """An integer field of an SDK object or a dict; 0 when missing or not an integer."""
+    value = part(source, name)
+    return value if type(value) is int else 0
+
+
+def openai_counts(usage: Any) -> Counts:
+    """OpenAI Chat Completions usage, a shape many runtimes copy (LiteLLM, Groq, OpenRouter, vLLM, ...).
+
+    `prompt_tokens` already include `prompt_tokens_details.cached_tokens` (and `cache_write_tokens` where a
+    server reports them); `completion_tokens` already include `completion_tokens_details.reasoning_tokens`.
+    """
+    prompt, completion = part(usage, "prompt_tokens_details"), part(usage, "completion_tokens_details")
+    return Counts(number(usage, "prompt_tokens"), number(usage, "completion_tokens"),
+                  number(prompt, "cached_tokens"), number(prompt, "cache_write_tokens"),
+                  number(completion, "reasoning_tokens"))  # fmt: skip
+
+
+def unfit(counts: Counts) -> str | None:
+    """Why these counts break SPEC section 2 (a part larger than its whole, a negative count), or None."""
+    if min(counts) < 0:
+        return "a count is negative"
+    if counts.cache_read + counts.cache_write > counts.input:
+        return f"cache reads + writes ({counts.cache_read + counts.cache_write}) exceed input ({counts.input})"
+    if counts.reasoning > counts.output:
+        return f"reasoning ({counts.reasoning}) exceeds output ({counts.output})"
+    if counts.cache_write_1h > counts.cache_write:
+        return f"1-hour cache writes ({counts.cache_write_1h}) exceed cache writes ({counts.cache_write})"
+    return None
+
+
+_warned: set[tuple[str, str, str]] = set()
+_warned_lock = threading.Lock()
+
+
+def checked(counts: Counts, runtime: str, provider: str, model: str | None) -> Counts:
+    """The counts unchanged; a report whose parts do not fit its totals is logged once per (runtime, provider, model).
+
+    Clamping would hide a runtime whose convention is not the one its hook converts (it once turned 1,200
+    thinking tokens into 300), so an unfit report goes on as the provider said it. The writer refuses
+    such an event and keeps it, with the reason, in the store's `rejected_events`.
+    """
+    problem = unfit(counts)
+    if problem is None:
+        return counts
+    key = (runtime, provider, model or "unknown")
+    with _warned_lock:
+        first = key not in _warned
+        _warned.add(key)
+    if first:
+        log.warning("%s usage of %s/%s does not fit its totals (%s): %r; passed on as reported, not clamped "
+                    "(logged once per runtime, provider and model)", runtime, provider, model, problem,
+                    counts._asdict())  # fmt: skip
+    return counts
 
 
 def record(
@@ -79,6 +148,7 @@ def record(
     counts: Counts,
     latency_ms: float | None,
     *,
+    runtime: str,
     status: str = "ok",
     operation: str | None = None,
     agent: str | None = None,
@@ -87,20 +157,21 @@ def record(
 ) -> None:
     """Queue one call on the tracker; a failure is logged, never raised into the caller's LLM call.
 
-    `attribution` is a captured `tracking.current_attribution()`, for callbacks that run outside the
-    caller's context; the context in force at record time fills what it leaves out.
+    `counts` are already converted to SPEC section 2 by the runtime's hook (`runtime` names it for the
+    log). `attribution` is a captured `tracking.current_attribution()`, for callbacks that run outside
+    the caller's context; the context in force at record time fills what it leaves out.
     """
     try:
-        inp, out, read, write, reasoning = fit(counts)
+        c = checked(counts, runtime, provider, model)
         extra = {k: v for k, v in attribution.items() if k in _ATTRIBUTION} if attribution else {}
         if operation:
             extra["operation"] = operation
         if agent:
             extra["agent"] = agent
         tracker.record(
-            provider=provider, model=model or "unknown", input_tokens=inp, output_tokens=out,
-            cache_read_tokens=read, cache_write_tokens=write, reasoning_tokens=reasoning,
-            latency_ms=latency_ms, status=status, metadata=metadata, **extra,
+            provider=provider, model=model or "unknown", input_tokens=c.input, output_tokens=c.output,
+            cache_read_tokens=c.cache_read, cache_write_tokens=c.cache_write, cache_write_1h_tokens=c.cache_write_1h,
+            reasoning_tokens=c.reasoning, latency_ms=latency_ms, status=status, metadata=metadata, **extra,
         )  # fmt: skip
     except Exception:
         log.warning("could not record usage of a %s/%s call", provider, model, exc_info=True)

@@ -14,9 +14,13 @@ from ._common import ZERO, Counts, error_metadata, record
 
 
 class StreamCall:
-    """One streamed call: what is known of it so far, and the one-time recording."""
+    """One streamed call: what is known of it so far, and the one-time recording.
+
+    Subclasses read their SDK's events (`observe`) and name their runtime for the log.
+    """
 
     __slots__ = ("agent", "chunks", "counts", "done", "model", "operation", "provider", "t0", "tracker", "usage_seen")
+    runtime = "unknown"
 
     def __init__(self, tracker: Any, provider: str, model: str | None, t0: float,
                  operation: str | None = None, agent: str | None = None) -> None:  # fmt: skip
@@ -49,7 +53,7 @@ class StreamCall:
         elif outcome != "completed":
             metadata = {"stream": outcome, "chunks": self.chunks}
         latency = (time.perf_counter() - self.t0) * 1000.0
-        record(self.tracker, self.provider, self.model, self.counts, latency, status=status,
+        record(self.tracker, self.provider, self.model, self.counts, latency, runtime=self.runtime, status=status,
                operation=self.operation, agent=self.agent, metadata=metadata)  # fmt: skip
 
     def end(self) -> None:
@@ -58,33 +62,50 @@ class StreamCall:
     def abandon(self) -> None:
         self.finish("abandoned")
 
+    def stopped(self, exc: BaseException, errors: tuple[type[BaseException], ...]) -> None:
+        """The stream raised: its normal end, the provider's error, or the caller leaving (cancelled, interrupted)."""
+        if isinstance(exc, StopIteration | StopAsyncIteration):
+            self.end()
+        elif isinstance(exc, errors):
+            self.finish("error", exc)
+        else:
+            self.abandon()
 
-class TrackedStream:
-    """Wraps a synchronous SDK stream (iterator with close() and context manager)."""
+
+class _Tracked:
+    """What both proxies share: the wrapped stream, its call, and the SDK attributes passed through."""
 
     def __init__(self, inner: Any, call: StreamCall, error_types: tuple[type[BaseException], ...]) -> None:
         self._inner = inner
         self._call = call
         self._errors = error_types
 
+    def __del__(self) -> None:
+        call = self.__dict__.get("_call")
+        if call is not None and not call.done:
+            try:
+                call.abandon()
+            except Exception:
+                pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.__dict__["_inner"], name)
+
+
+class TrackedStream(_Tracked):
+    """Wraps a synchronous SDK stream (iterator with close() and context manager)."""
+
     def __iter__(self) -> TrackedStream:
         return self
 
     def __next__(self) -> Any:
-        call = self._call
         while True:
             try:
                 item = next(self._inner)
-            except StopIteration:
-                call.end()
+            except BaseException as exc:
+                self._call.stopped(exc, self._errors)
                 raise
-            except self._errors as exc:
-                call.finish("error", exc)
-                raise
-            except BaseException:
-                call.abandon()
-                raise
-            if call.observe(item):
+            if self._call.observe(item):
                 return item
 
     def close(self) -> None:
@@ -99,45 +120,25 @@ class TrackedStream:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __del__(self) -> None:
-        call = self.__dict__.get("_call")
-        if call is not None and not call.done:
-            try:
-                call.abandon()
-            except Exception:
-                pass
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.__dict__["_inner"], name)
-
-
-class TrackedAsyncStream:
+class TrackedAsyncStream(_Tracked):
     """Wraps an asynchronous SDK stream (async iterator with async close() and async context manager)."""
-
-    def __init__(self, inner: Any, call: StreamCall, error_types: tuple[type[BaseException], ...]) -> None:
-        self._inner = inner
-        self._call = call
-        self._errors = error_types
 
     def __aiter__(self) -> TrackedAsyncStream:
         return self
 
     async def __anext__(self) -> Any:
-        call = self._call
-        while True:
-            try:
-                item = await self._inner.__anext__()
-            except StopAsyncIteration:
-                call.end()
-                raise
-            except self._errors as exc:
-                call.finish("error", exc)
-                raise
-            except BaseException:
-                call.abandon()
-                raise
-            if call.observe(item):
-                return item
+        item = await self._next()
+        while not self._call.observe(item):
+            item = await self._next()
+        return item
+
+    async def _next(self) -> Any:
+        try:
+            return await self._inner.__anext__()
+        except BaseException as exc:
+            self._call.stopped(exc, self._errors)
+            raise
 
     async def close(self) -> None:
         try:
@@ -150,14 +151,3 @@ class TrackedAsyncStream:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
-
-    def __del__(self) -> None:
-        call = self.__dict__.get("_call")
-        if call is not None and not call.done:
-            try:
-                call.abandon()
-            except Exception:
-                pass
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.__dict__["_inner"], name)

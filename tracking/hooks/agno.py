@@ -7,9 +7,15 @@ that records those calls, each attributed to the agent or team whose run made it
 / `team_name`). A team's `run` / `arun` instruments its members again before each run, so members added
 later are covered; copies that Agno makes of a model or an agent keep the subclass, so they are covered too.
 
-Usage normalisation: Agno reports Anthropic-family usage (Claude, AWS Bedrock, Claude on Vertex) with
-`input_tokens` that exclude cache reads and writes; they are added back (SPEC section 2). Other providers'
-`input_tokens` already include cached tokens.
+Usage conversion (docs/conversions.md): Agno hands each model's own counts over in one `Metrics` shape,
+but what they mean depends on the model's family. Anthropic-family models (Claude, Claude on Vertex, AWS
+Bedrock) report `input_tokens` without cache reads and writes: they are added back. Gemini (Google AI
+and Vertex) reports `output_tokens` without the thinking tokens (Agno copies `candidates_token_count`
+and puts `thoughts_token_count` in `reasoning_tokens`): they are added to output. Every other model
+(OpenAI, Groq, LiteLLM, OpenRouter, ...) already follows SPEC section 2. Agno's metrics keep only the
+total of Claude's cache writes, so the part written with a 1-hour TTL is read from the raw response Agno
+parsed (`_parse_provider_response*`). MindRoom publishes these same metrics, so its collector converts
+them here too.
 """
 
 from __future__ import annotations
@@ -18,32 +24,17 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from ._common import ZERO, Counts, error_metadata, record, warm_up
+from ._common import ZERO, Counts, error_metadata, number, part, record, warm_up
 from ._common import provider_from_base_url as _host_provider
 
 _PROVIDERS = {
-    "openai": "openai",
-    "openai chat": "openai",
-    "anthropic": "anthropic",
-    "google": "google",
-    "gemini": "google",
-    "vertexai": "google",
-    "awsbedrock": "aws",
-    "aws": "aws",
-    "bedrock": "aws",
-    "azure": "azure",
-    "azureopenai": "azure",
-    "azureaifoundry": "azure",
-    "xai": "x-ai",
-    "mistral": "mistral",
-    "groq": "groq",
-    "cerebras": "cerebras",
-    "together": "together",
-    "deepseek": "deepseek",
-    "openrouter": "openrouter",
-    "ollama": "ollama",
-    "fireworks": "fireworks",
-}
+    "openai": "openai", "openai chat": "openai", "anthropic": "anthropic", "google": "google", "gemini": "google",
+    "vertexai": "google", "awsbedrock": "aws", "aws": "aws", "bedrock": "aws", "azure": "azure",
+    "azureopenai": "azure", "azureaifoundry": "azure", "xai": "x-ai", "mistral": "mistral", "groq": "groq",
+    "cerebras": "cerebras", "together": "together", "deepseek": "deepseek", "openrouter": "openrouter",
+    "ollama": "ollama", "fireworks": "fireworks",
+}  # fmt: skip
+_CACHE_1H = "_usage_cache_write_1h"
 _MODEL_ATTRS = ("model", "reasoning_model", "parser_model", "output_model")
 _classes: dict[tuple[type, int, str | None], type] = {}
 
@@ -60,27 +51,48 @@ def model_provider(model: Any) -> str:
     return _PROVIDERS.get(name, name.replace(" ", "") or "unknown")
 
 
-def cache_outside_input(model: Any) -> bool:
-    """Whether Agno's input_tokens leave out the cached parts for this model (MindRoom's model_usage rule)."""
-    provider = str(getattr(model, "provider", "") or "").lower()
-    model_id = str(getattr(model, "id", "") or "").lower()
-    if "anthropic" in provider or "bedrock" in provider:
-        return True
-    if any(c.__module__.startswith("agno.models.anthropic") for c in type(model).__mro__):
-        return True
-    return "vertex" in provider and "claude" in model_id
+ANTHROPIC, GEMINI, OPENAI = "anthropic", "gemini", "openai"
 
 
-def metrics_counts(metrics: Any, add_cache: bool) -> Counts:
+def family(provider: str, model_id: str) -> str:
+    """How a model's Agno metrics count, from Agno's provider name (`Model.provider`) and the model id.
+
+    Anthropic-family: MindRoom's rule (`model_usage._provider_reports_cache_tokens_outside_input`):
+    providers named anthropic or bedrock, and Claude on Vertex. Gemini: Agno's Google models
+    (`Gemini`, `GeminiInteractions`, provider "Google", Vertex included); MindRoom also names them
+    gemini.
+    """
+    key, model_key = provider.lower().replace("-", "_"), model_id.lower()
+    claude_on_vertex = key == "vertexai_claude" or ("vertex" in key and "claude" in model_key)
+    if "anthropic" in key or "bedrock" in key or claude_on_vertex:
+        return ANTHROPIC
+    if key in ("google", "gemini"):
+        return GEMINI
+    return OPENAI
+
+
+def model_family(model: Any) -> str:
+    """`family` of an Agno model object; a subclass of Agno's Claude or Gemini counts as its base."""
+    modules = [c.__module__ for c in type(model).__mro__]
+    if any(m.startswith("agno.models.anthropic") for m in modules):
+        return ANTHROPIC
+    if any(m.startswith("agno.models.google") for m in modules):
+        return GEMINI
+    return family(str(getattr(model, "provider", "") or ""), str(getattr(model, "id", "") or ""))
+
+
+def metrics_counts(metrics: Any, kind: str) -> Counts:
+    """Agno metrics (a `Metrics` object or its `to_dict()`) of a model of family `kind`, in SPEC section 2 terms."""
     if metrics is None:
         return ZERO
-    inp = getattr(metrics, "input_tokens", 0) or 0
-    read = getattr(metrics, "cache_read_tokens", 0) or 0
-    write = getattr(metrics, "cache_write_tokens", 0) or 0
-    if add_cache:
+    inp, out = number(metrics, "input_tokens"), number(metrics, "output_tokens")
+    read, write = number(metrics, "cache_read_tokens"), number(metrics, "cache_write_tokens")
+    reasoning = number(metrics, "reasoning_tokens")
+    if kind == ANTHROPIC:
         inp += read + write
-    return (inp, getattr(metrics, "output_tokens", 0) or 0, read, write,
-            getattr(metrics, "reasoning_tokens", 0) or 0)  # fmt: skip
+    elif kind == GEMINI:
+        out += reasoning
+    return Counts(inp, out, read, write, reasoning)
 
 
 def _owner(kwargs: dict[str, Any]) -> str | None:
@@ -92,26 +104,42 @@ def _owner(kwargs: dict[str, Any]) -> str | None:
 
 
 class _Call:
-    """One model request: usage summed over stream deltas, recorded once."""
+    """One model request: usage summed over stream deltas, recorded once when the `with` block around it ends."""
 
-    __slots__ = ("add_cache", "agent", "counts", "done", "model", "provider", "seen", "t0", "tracker")
+    __slots__ = ("agent", "counts", "done", "family", "model", "provider", "seen", "t0", "tracker")
 
     def __init__(self, model: Any, kwargs: dict[str, Any]) -> None:
         self.tracker = type(model)._usage_tracker
         self.provider = model_provider(model)
         self.model = getattr(model, "id", None)
         self.agent = _owner(kwargs)
-        self.add_cache = cache_outside_input(model)
+        self.family = model_family(model)
         self.counts: Counts = ZERO
         self.seen = False
         self.done = False
         self.t0 = time.perf_counter()
 
-    def add(self, metrics: Any) -> None:
+    def add(self, response: Any) -> None:
+        """Count one ModelResponse (a whole reply, or a stream delta) that carries Agno's usage."""
+        metrics = getattr(response, "response_usage", None)
         if metrics is None:
             return
         self.seen = True
-        self.counts = tuple(a + b for a, b in zip(self.counts, metrics_counts(metrics, self.add_cache), strict=True))  # type: ignore[assignment]
+        counts = metrics_counts(metrics, self.family)
+        self.counts = self.counts.plus(counts._replace(cache_write_1h=getattr(response, _CACHE_1H, 0)))
+
+    def __enter__(self) -> _Call:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        """A model error is recorded as such; a stream left early (closed, cancelled) as abandoned."""
+        if exc is None:
+            self.finish()
+        elif isinstance(exc, Exception):
+            self.finish(exc=exc)
+        else:
+            self.finish("abandoned")
+        return False
 
     def finish(self, outcome: str = "completed", exc: BaseException | None = None) -> None:
         if self.done:
@@ -125,61 +153,67 @@ class _Call:
         elif not self.seen:
             metadata = {"usage": "missing"}
         record(self.tracker, self.provider, self.model, self.counts, (time.perf_counter() - self.t0) * 1000.0,
-               status=status, agent=self.agent, metadata=metadata)  # fmt: skip
+               runtime="agno", status=status, agent=self.agent, metadata=metadata)  # fmt: skip
+
+
+def raw_cache_write_1h(raw: Any) -> int:
+    """The 1-hour cache writes in an Anthropic response (a Message, or the stream's closing event's message).
+
+    Agno's metrics keep only the total `cache_creation_input_tokens`; the TTL breakdown
+    (`usage.cache_creation.ephemeral_1h_input_tokens`) is read from the raw response Agno parsed.
+    """
+    usage = part(raw, "usage") or part(part(raw, "message"), "usage")
+    return number(part(usage, "cache_creation"), "ephemeral_1h_input_tokens")
+
+
+def _note_cache_ttl(parsed: Any, raw: Any) -> Any:
+    """Mark the parsed ModelResponse that carries usage with the 1-hour cache writes of its raw response."""
+    model_response = parsed[0] if isinstance(parsed, tuple) else parsed
+    if getattr(model_response, "response_usage", None) is not None:
+        one_hour = raw_cache_write_1h(raw)
+        if one_hour:
+            try:
+                setattr(model_response, _CACHE_1H, one_hour)
+            except (AttributeError, TypeError):
+                pass
+    return parsed
+
+
+def _parse_provider_response(self: Any, response: Any, *args: Any, **kwargs: Any) -> Any:
+    return _note_cache_ttl(type(self)._usage_base._parse_provider_response(self, response, *args, **kwargs), response)
+
+
+def _parse_provider_response_delta(self: Any, response: Any, *args: Any, **kwargs: Any) -> Any:
+    parsed = type(self)._usage_base._parse_provider_response_delta(self, response, *args, **kwargs)
+    return _note_cache_ttl(parsed, response)
 
 
 def _invoke(self: Any, *args: Any, **kwargs: Any) -> Any:
-    call = _Call(self, kwargs)
-    try:
+    with _Call(self, kwargs) as call:
         result = type(self)._usage_base.invoke(self, *args, **kwargs)
-    except Exception as exc:
-        call.finish(exc=exc)
-        raise
-    call.add(getattr(result, "response_usage", None))
-    call.finish()
+        call.add(result)
     return result
 
 
 async def _ainvoke(self: Any, *args: Any, **kwargs: Any) -> Any:
-    call = _Call(self, kwargs)
-    try:
+    with _Call(self, kwargs) as call:
         result = await type(self)._usage_base.ainvoke(self, *args, **kwargs)
-    except Exception as exc:
-        call.finish(exc=exc)
-        raise
-    call.add(getattr(result, "response_usage", None))
-    call.finish()
+        call.add(result)
     return result
 
 
 def _invoke_stream(self: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
-    call = _Call(self, kwargs)
-    try:
+    with _Call(self, kwargs) as call:
         for delta in type(self)._usage_base.invoke_stream(self, *args, **kwargs):
-            call.add(getattr(delta, "response_usage", None))
+            call.add(delta)
             yield delta
-    except Exception as exc:
-        call.finish(exc=exc)
-        raise
-    except BaseException:
-        call.finish("abandoned")
-        raise
-    call.finish()
 
 
 async def _ainvoke_stream(self: Any, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
-    call = _Call(self, kwargs)
-    try:
+    with _Call(self, kwargs) as call:
         async for delta in type(self)._usage_base.ainvoke_stream(self, *args, **kwargs):
-            call.add(getattr(delta, "response_usage", None))
+            call.add(delta)
             yield delta
-    except Exception as exc:
-        call.finish(exc=exc)
-        raise
-    except BaseException:
-        call.finish("abandoned")
-        raise
-    call.finish()
 
 
 def _run(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -197,7 +231,8 @@ def _arun(self: Any, *args: Any, **kwargs: Any) -> Any:
 # Methods of the recording subclasses. A plain subclass (no mixin) keeps the instance layout, so an
 # existing object can take the new class.
 _MODEL_METHODS = {"invoke": _invoke, "ainvoke": _ainvoke, "invoke_stream": _invoke_stream,
-                  "ainvoke_stream": _ainvoke_stream}  # fmt: skip
+                  "ainvoke_stream": _ainvoke_stream, "_parse_provider_response": _parse_provider_response,
+                  "_parse_provider_response_delta": _parse_provider_response_delta}  # fmt: skip
 _RUNNER_METHODS = {"run": _run, "arun": _arun}
 
 
@@ -216,7 +251,7 @@ def _swap(obj: Any, methods: dict[str, Any], tracker: Any, provider: str | None)
             "__module__": base.__module__,
             "__qualname__": base.__qualname__,
             "__doc__": base.__doc__,
-            **methods,
+            **{name: method for name, method in methods.items() if hasattr(base, name)},
         }
         tracked = type(base.__name__, (base,), attrs)  # fmt: skip
         _classes[key] = tracked

@@ -1,10 +1,17 @@
 """LangChain callback handler: `model.invoke(..., config={"callbacks": [UsageCallbackHandler(tracker)]})`.
 
 It reads `usage_metadata` of each chat model result (`on_llm_end`), streaming included (LangChain hands the
-aggregated chunk to `on_llm_end`). LangChain's convention matches SPEC section 2: `input_tokens` is the sum
-of every input token type (`input_token_details.cache_read` / `cache_creation` are parts of it) and
-`output_tokens` includes `output_token_details.reasoning`. Provider and model come from LangChain's
-`ls_provider` / `ls_model_name` metadata and the response's `model_name`.
+aggregated chunk to `on_llm_end`). Provider and model come from LangChain's `ls_provider` / `ls_model_name`
+metadata and the response's `model_name`.
+
+Usage conversion (docs/conversions.md): LangChain's convention is SPEC section 2's. `input_tokens` is the
+sum of every input token type, cache reads and writes included (langchain-anthropic and langchain-aws add
+Anthropic's and Bedrock's cache counts back themselves); `output_tokens` includes
+`output_token_details.reasoning` (langchain-google-genai adds Gemini's thoughts itself). Cache writes are
+`input_token_details.cache_creation`, except that langchain-anthropic and langchain-aws, when the provider
+gives the TTL breakdown, report them as `ephemeral_5m_input_tokens` + `ephemeral_1h_input_tokens` and set
+`cache_creation` to 0 (so the writes are the larger of the two); the 1-hour part is
+`ephemeral_1h_input_tokens`.
 
 The handler runs inline (in the caller's thread or task), so `tracking.attribute` applies; it works for
 sync and async runs alike. For streamed OpenAI calls, ChatOpenAI must report usage (`stream_usage=True`).
@@ -19,7 +26,7 @@ from uuid import UUID
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.outputs import LLMResult
 
-from ._common import ZERO, Counts, error_metadata, log, record, warm_up
+from ._common import ZERO, Counts, error_metadata, log, number, openai_counts, record, warm_up
 
 PROVIDERS = {
     "google_genai": "google",
@@ -38,12 +45,12 @@ PROVIDERS = {
 
 def usage_counts(usage: Any) -> Counts:
     """From a LangChain UsageMetadata dict."""
-    inp = usage.get("input_tokens") or 0
-    out = usage.get("output_tokens") or 0
-    in_details = usage.get("input_token_details") or {}
-    out_details = usage.get("output_token_details") or {}
-    return (inp, out, in_details.get("cache_read") or 0, in_details.get("cache_creation") or 0,
-            out_details.get("reasoning") or 0)  # fmt: skip
+    details, out = usage.get("input_token_details") or {}, usage.get("output_token_details") or {}
+    one_hour = number(details, "ephemeral_1h_input_tokens")
+    # Either the total or its TTL split carries the writes (the other is 0, or the same total again).
+    write = max(number(details, "cache_creation"), number(details, "ephemeral_5m_input_tokens") + one_hour)
+    return Counts(number(usage, "input_tokens"), number(usage, "output_tokens"), number(details, "cache_read"),
+                  write, number(out, "reasoning"), one_hour)  # fmt: skip
 
 
 class UsageCallbackHandler(BaseCallbackHandler):
@@ -81,35 +88,30 @@ class UsageCallbackHandler(BaseCallbackHandler):
         except Exception:
             log.warning("unexpected LangChain result; usage not recorded", exc_info=True)
             return
-        record(self.tracker, provider, model, counts, latency, agent=self.agent,
+        record(self.tracker, provider, model, counts, latency, runtime="langchain", agent=self.agent,
                metadata=None if found else {"usage": "missing"})  # fmt: skip
 
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         provider, model, t0 = self._runs.pop(run_id, ("unknown", None, None))
         latency = (time.perf_counter() - t0) * 1000.0 if t0 is not None else None
-        record(self.tracker, provider, model, ZERO, latency, status="error", agent=self.agent,
+        record(self.tracker, provider, model, ZERO, latency, runtime="langchain", status="error", agent=self.agent,
                metadata=error_metadata(error))  # fmt: skip
 
     @staticmethod
     def _read(response: LLMResult, model: str | None) -> tuple[Counts, str | None, bool]:
         """Sum one usage per prompt: with n > 1 every choice repeats the same usage."""
-        totals = [0, 0, 0, 0, 0]
-        found = False
+        totals, found = ZERO, False
         for choices in response.generations:
             for generation in choices:
                 message = getattr(generation, "message", None)
                 usage = getattr(message, "usage_metadata", None)
                 if usage:
-                    for i, value in enumerate(usage_counts(usage)):
-                        totals[i] += value
-                    found = True
+                    totals, found = totals.plus(usage_counts(usage)), True
                     model = (getattr(message, "response_metadata", None) or {}).get("model_name") or model
                     break
         if not found:
             token_usage = (response.llm_output or {}).get("token_usage") or {}
-            if token_usage:
-                totals[0] = token_usage.get("prompt_tokens") or 0
-                totals[1] = token_usage.get("completion_tokens") or 0
-                found = True
+            if token_usage:  # an older chat model's OpenAI-shaped `llm_output`
+                totals, found = openai_counts(token_usage), True
             model = (response.llm_output or {}).get("model_name") or model
-        return (totals[0], totals[1], totals[2], totals[3], totals[4]), model, found
+        return totals, model, found

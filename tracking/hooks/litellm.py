@@ -4,8 +4,14 @@ LiteLLM calls `log_success_event` for sync calls and `async_log_success_event` f
 calls them once, when the stream ends, with the assembled response. A call id seen before is not recorded
 again, so a logger registered twice or called on both paths counts a call once.
 
-LiteLLM normalises usage to the OpenAI shape, Anthropic included: `prompt_tokens` already contains cache
-reads and writes. For exact streaming numbers pass `stream_options={"include_usage": True}` to
+Usage conversion (docs/conversions.md): LiteLLM normalises every provider's usage to the OpenAI shape
+before the callback sees it: `prompt_tokens` include cache reads and writes (it adds Anthropic's and Bedrock
+Converse's cache counts back itself), `completion_tokens` include reasoning (it adds Gemini's and Vertex's
+`thoughtsTokenCount` itself). The cache writes are `prompt_tokens_details.cache_creation_tokens` (or the
+top-level `cache_creation_input_tokens`), their 1-hour part
+`prompt_tokens_details.cache_creation_token_details.ephemeral_1h_input_tokens` (Anthropic's
+`cache_creation`, Bedrock's `cacheDetails`).
+For exact streaming numbers pass `stream_options={"include_usage": True}` to
 `litellm.completion`: without it OpenAI-style servers send no usage, and the call is stored with zero
 tokens and `metadata.usage = "missing"`.
 """
@@ -20,7 +26,7 @@ from typing import Any
 from litellm.integrations.custom_logger import CustomLogger
 
 from ..context import current_attribution
-from ._common import ZERO, Counts, error_metadata, log, record, warm_up
+from ._common import ZERO, Counts, error_metadata, log, number, openai_counts, part, record, warm_up
 
 PROVIDERS = {
     "vertex_ai": "google",
@@ -39,18 +45,13 @@ _REMEMBERED = 4096
 
 
 def litellm_counts(usage: Any) -> Counts:
-    prompt = getattr(usage, "prompt_tokens", 0) or 0
-    read = write = reasoning = 0
-    details = getattr(usage, "prompt_tokens_details", None)
-    if details is not None:
-        read = getattr(details, "cached_tokens", 0) or 0
-        write = getattr(details, "cache_write_tokens", 0) or getattr(details, "cache_creation_tokens", 0) or 0
-    read = read or getattr(usage, "cache_read_input_tokens", 0) or 0
-    write = write or getattr(usage, "cache_creation_input_tokens", 0) or 0
-    out_details = getattr(usage, "completion_tokens_details", None)
-    if out_details is not None:
-        reasoning = getattr(out_details, "reasoning_tokens", 0) or 0
-    return prompt, getattr(usage, "completion_tokens", 0) or 0, read, write, reasoning
+    counts = openai_counts(usage)
+    details = part(usage, "prompt_tokens_details")
+    read = counts.cache_read or number(usage, "cache_read_input_tokens")
+    write = (counts.cache_write or number(details, "cache_creation_tokens")
+             or number(usage, "cache_creation_input_tokens"))  # fmt: skip
+    one_hour = number(part(details, "cache_creation_token_details"), "ephemeral_1h_input_tokens")
+    return counts._replace(cache_read=read, cache_write=write, cache_write_1h=one_hour)
 
 
 def _latency(start: Any, end: Any) -> float | None:
@@ -130,9 +131,9 @@ class UsageLogger(CustomLogger):
                 usage = response.get("usage")
             counts = litellm_counts(usage) if usage is not None else ZERO
             if operation == "embedding":
-                counts = (counts[0], 0, 0, 0, 0)
-            metadata = {"usage": "missing"} if counts[0] == 0 and counts[1] == 0 else None
-            record(self.tracker, provider, model, counts, _latency(start, end), operation=operation,
+                counts = Counts(counts.input, 0)
+            metadata = {"usage": "missing"} if counts.input == 0 and counts.output == 0 else None
+            record(self.tracker, provider, model, counts, _latency(start, end), runtime="litellm", operation=operation,
                    metadata=metadata, attribution=self._attribution(kwargs))  # fmt: skip
         except Exception:
             log.warning("could not read a LiteLLM success event", exc_info=True)
@@ -143,8 +144,8 @@ class UsageLogger(CustomLogger):
         provider, model, operation = self._who(kwargs)
         exc = kwargs.get("exception")
         metadata = error_metadata(exc) if isinstance(exc, BaseException) else {"error": "unknown"}
-        record(self.tracker, provider, model, ZERO, _latency(start, end), status="error", operation=operation,
-               metadata=metadata, attribution=self._attribution(kwargs))  # fmt: skip
+        record(self.tracker, provider, model, ZERO, _latency(start, end), runtime="litellm", status="error",
+               operation=operation, metadata=metadata, attribution=self._attribution(kwargs))  # fmt: skip
 
     def log_success_event(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
         self._success(kwargs, response_obj, start_time, end_time)

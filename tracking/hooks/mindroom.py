@@ -2,10 +2,16 @@
 
 Facts taken from MindRoom's source (mindroom-ai/mindroom): `ai_run_metadata.build_ai_run_metadata_content`
 puts `{"version": 1, "run_id", "session_id", "status", "model": {"config", "id", "provider"}, "usage": ...}`
-under `io.mindroom.ai_run` (`constants.AI_RUN_METADATA_KEY`); `usage` is Agno's `RunMetrics.to_dict()` with
-floats sent as strings. `model_usage.provider_reports_cache_tokens_outside_input` names the providers whose
-`input_tokens` leave out cache reads and writes (anthropic, bedrock, Claude on Vertex): those are added back.
-A team's reply carries its members' usage aggregated, so one message is one event.
+under `io.mindroom.ai_run` (`constants.AI_RUN_METADATA_KEY`); `usage` is Agno's `RunMetrics.to_dict()` (or,
+for a streamed run, the sum of Agno's per-request metrics) with floats sent as strings and nested objects
+dropped. `model.provider` is Agno's `Model.provider` ("Anthropic", "Google", "VertexAI", "AwsBedrock",
+"OpenAI", ...) or MindRoom's configured provider ("anthropic", "gemini", "vertexai_claude", ...).
+
+Usage conversion (docs/conversions.md): these are Agno's metrics, so they are converted as the Agno hook
+converts them (`tracking.hooks.agno.metrics_counts`): the Anthropic family (MindRoom's own rule in
+`model_usage.py`) gets its cache reads and writes added to input, Gemini its thinking tokens added to
+output; OpenAI-style providers already follow SPEC section 2. A team's reply carries its members' usage
+aggregated, so one message is one event.
 
 Agent name: MindRoom agents are Matrix users `@mindroom_<name>[_<namespace>]:<domain>`
 (`matrix.identity.agent_username_localpart`); the agent is `<name>`, the localpart without the `mindroom_`
@@ -20,7 +26,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from ._common import fit
+from ._common import checked, unfit
+from .agno import family, metrics_counts
 
 AI_RUN_KEY = "io.mindroom.ai_run"
 AGENT_PREFIX = "mindroom_"
@@ -45,14 +52,6 @@ _PROVIDERS = {
 }
 
 
-def cache_outside_input(provider: str, model_id: str) -> bool:
-    """MindRoom's rule (model_usage.py) for usage whose input_tokens exclude cache reads and writes."""
-    key, model_key = provider.lower(), model_id.lower()
-    if "anthropic" in key or "bedrock" in key or key == "vertexai_claude":
-        return True
-    return "vertex" in key and "claude" in model_key
-
-
 def agent_from_sender(sender: str, namespace: str | None = None) -> str | None:
     if not sender.startswith("@"):
         return None
@@ -65,75 +64,12 @@ def agent_from_sender(sender: str, namespace: str | None = None) -> str | None:
     return name or None
 
 
-def _int(usage: dict[str, Any], key: str) -> int:
-    value = usage.get(key)
-    return value if type(value) is int and value > 0 else 0
-
-
 def _float(value: Any) -> float | None:
     try:
         number = float(value)
     except (TypeError, ValueError):
         return None
     return number if number >= 0 else None
-
-
-def event_fields(
-    room_id: str,
-    event_id: str,
-    sender: str,
-    content: dict[str, Any],
-    origin_server_ts: int | float | None = None,
-    *,
-    namespace: str | None = None,
-) -> dict[str, Any] | None:
-    """The fields of `Tracker.record` / `UsageEvent` for one MindRoom reply, or None when it carries no usage."""
-    run = content.get(AI_RUN_KEY) if isinstance(content, dict) else None
-    if not isinstance(run, dict):
-        return None
-    usage, model = run.get("usage"), run.get("model")
-    if not isinstance(usage, dict) or not isinstance(model, dict):
-        return None
-    model_id = model.get("id") or model.get("config")
-    raw_provider = str(model.get("provider") or "").strip()
-    if not isinstance(model_id, str) or not model_id or not raw_provider:
-        return None
-    read, write = _int(usage, "cache_read_tokens"), _int(usage, "cache_write_tokens")
-    inp = _int(usage, "input_tokens")
-    if cache_outside_input(raw_provider, model_id):
-        inp += read + write
-    counts = fit((inp, _int(usage, "output_tokens"), read, write, _int(usage, "reasoning_tokens")))
-    if not any(counts[:2]):
-        return None
-    relates = content.get("m.relates_to")
-    thread_id = None
-    if isinstance(relates, dict) and relates.get("rel_type") == "m.thread":
-        thread_id = relates.get("event_id")
-    duration = _float(usage.get("duration"))
-    metadata = {key: run[key] for key in ("run_id", "status") if isinstance(run.get(key), str)}
-    metadata["source"] = "mindroom"
-    key = raw_provider.lower().replace("-", "_")
-    fields: dict[str, Any] = {
-        "event_id": event_id,
-        "provider": _PROVIDERS.get(key, key),
-        "model": model_id,
-        "input_tokens": counts[0],
-        "output_tokens": counts[1],
-        "cache_read_tokens": counts[2],
-        "cache_write_tokens": counts[3],
-        "reasoning_tokens": counts[4],
-        "room_id": room_id,
-        "thread_id": thread_id,
-        "agent": agent_from_sender(sender, namespace),
-        "session_id": run.get("session_id") if isinstance(run.get("session_id"), str) else None,
-        "operation": "chat",
-        "latency_ms": duration * 1000.0 if duration is not None else None,
-        "status": "error" if str(run.get("status", "")).lower() in ("error", "failed") else "ok",
-        "metadata": metadata,
-    }
-    if origin_server_ts is not None:
-        fields["ts"] = datetime.fromtimestamp(origin_server_ts / 1000, UTC)
-    return fields
 
 
 def event_from_matrix(
@@ -145,8 +81,52 @@ def event_from_matrix(
     *,
     namespace: str | None = None,
 ) -> Any:
-    """A `tracking.UsageEvent` for a MindRoom reply (event_id = the Matrix event id), or None without usage."""
+    """A `tracking.UsageEvent` for a MindRoom reply (event_id = the Matrix event id), or None without usage.
+
+    Usage whose parts do not fit its totals is logged once and passed on as reported (not clamped); the
+    tracker's writer then keeps it in `rejected_events` with the reason.
+    """
     from ..events import UsageEvent
 
-    fields = event_fields(room_id, event_id, sender, content, origin_server_ts, namespace=namespace)
-    return None if fields is None else UsageEvent(**fields)
+    run = content.get(AI_RUN_KEY) if isinstance(content, dict) else None
+    if not isinstance(run, dict):
+        return None
+    usage, model = run.get("usage"), run.get("model")
+    if not isinstance(usage, dict) or not isinstance(model, dict):
+        return None
+    model_id = model.get("id") or model.get("config")
+    raw_provider = str(model.get("provider") or "").strip()
+    if not isinstance(model_id, str) or not model_id or not raw_provider:
+        return None
+    key = raw_provider.lower().replace("-", "_")
+    provider = _PROVIDERS.get(key, key)
+    counts = checked(metrics_counts(usage, family(raw_provider, model_id)), "mindroom", provider, model_id)
+    if not (counts.input or counts.output):
+        return None
+    relates = content.get("m.relates_to")
+    thread_id = None
+    if isinstance(relates, dict) and relates.get("rel_type") == "m.thread":
+        thread_id = relates.get("event_id")
+    duration = _float(usage.get("duration"))
+    metadata = {key: run[key] for key in ("run_id", "status") if isinstance(run.get(key), str)}
+    metadata["source"] = "mindroom"
+    fields: dict[str, Any] = {
+        "event_id": event_id,
+        "provider": provider,
+        "model": model_id,
+        "room_id": room_id,
+        "thread_id": thread_id,
+        "agent": agent_from_sender(sender, namespace),
+        "session_id": run.get("session_id") if isinstance(run.get("session_id"), str) else None,
+        "operation": "chat",
+        "latency_ms": duration * 1000.0 if duration is not None else None,
+        "status": "error" if str(run.get("status", "")).lower() in ("error", "failed") else "ok",
+        "metadata": metadata,
+    }
+    if origin_server_ts is not None:
+        fields["ts"] = datetime.fromtimestamp(origin_server_ts / 1000, UTC)
+    tokens = {"input_tokens": counts.input, "output_tokens": counts.output, "cache_read_tokens": counts.cache_read,
+              "cache_write_tokens": counts.cache_write, "reasoning_tokens": counts.reasoning}  # fmt: skip
+    if unfit(counts) is None:
+        return UsageEvent(**fields, **tokens)
+    return UsageEvent(**fields).model_copy(update=tokens)

@@ -7,61 +7,41 @@
 Streaming chat calls: the hook asks for `stream_options.include_usage` when the caller did not, and then
 hides the extra usage-only chunk (empty `choices`) from the caller, who sees exactly the chunks they would
 see without the hook; a caller that asked for usage gets that chunk as OpenAI documents it.
+
+Usage conversion (docs/conversions.md): OpenAI already follows SPEC section 2. Chat Completions'
+`prompt_tokens` include `prompt_tokens_details.cached_tokens` and `completion_tokens` include
+`completion_tokens_details.reasoning_tokens`; the Responses API says the same with `input_tokens` /
+`input_tokens_details.cached_tokens` and `output_tokens` / `output_tokens_details.reasoning_tokens`.
 """
 
 from __future__ import annotations
 
-import functools
 import inspect
-import time
 from collections.abc import Callable
 from typing import Any
 
 import openai
 
-from ._common import (
-    Counts,
-    enforce_async,
-    enforce_sync,
-    error_metadata,
-    log,
-    provider_from_base_url,
-    record,
-    warm_up,
-)
-from ._streams import StreamCall, TrackedAsyncStream, TrackedStream
+from ._client import ClientHook, Pending, wrap
+from ._common import ZERO, Counts, number, openai_counts, part, provider_from_base_url, warm_up
+from ._streams import StreamCall
 
 _MARK = "_usage_tracking_hook"
 
 
-def chat_counts(usage: Any) -> Counts:
-    """Chat Completions usage: prompt_tokens already include cached tokens, completion_tokens reasoning."""
-    prompt = getattr(usage, "prompt_tokens", 0) or 0
-    read = write = reasoning = 0
-    details = getattr(usage, "prompt_tokens_details", None)
-    if details is not None:
-        read = getattr(details, "cached_tokens", 0) or 0
-        write = getattr(details, "cache_write_tokens", 0) or 0
-    out_details = getattr(usage, "completion_tokens_details", None)
-    if out_details is not None:
-        reasoning = getattr(out_details, "reasoning_tokens", 0) or 0
-    return prompt, getattr(usage, "completion_tokens", 0) or 0, read, write, reasoning
+chat_counts = openai_counts
 
 
 def responses_counts(usage: Any) -> Counts:
-    read = write = reasoning = 0
-    details = getattr(usage, "input_tokens_details", None)
-    if details is not None:
-        read = getattr(details, "cached_tokens", 0) or 0
-        write = getattr(details, "cache_write_tokens", 0) or 0
-    out_details = getattr(usage, "output_tokens_details", None)
-    if out_details is not None:
-        reasoning = getattr(out_details, "reasoning_tokens", 0) or 0
-    return getattr(usage, "input_tokens", 0) or 0, getattr(usage, "output_tokens", 0) or 0, read, write, reasoning
+    """Responses API usage: input_tokens include cached tokens, output_tokens include reasoning."""
+    inp, out = part(usage, "input_tokens_details"), part(usage, "output_tokens_details")
+    return Counts(number(usage, "input_tokens"), number(usage, "output_tokens"), number(inp, "cached_tokens"),
+                  number(inp, "cache_write_tokens"), number(out, "reasoning_tokens"))  # fmt: skip
 
 
 class ChatStreamCall(StreamCall):
     __slots__ = ("hide_usage_chunk",)
+    runtime = "openai"
 
     def observe(self, chunk: Any) -> bool:
         self.chunks += 1
@@ -80,6 +60,7 @@ class ChatStreamCall(StreamCall):
 
 class ResponsesStreamCall(StreamCall):
     __slots__ = ()
+    runtime = "openai"
     _TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
 
     def observe(self, event: Any) -> bool:
@@ -106,92 +87,42 @@ def _ask_for_usage(kwargs: dict[str, Any]) -> bool:
     return True
 
 
-class _Hook:
+_COUNTS: dict[str, Callable[[Any], Counts]] = {
+    "chat": chat_counts,
+    "responses": responses_counts,
+    "embeddings": lambda usage: Counts(number(usage, "prompt_tokens"), 0),
+}
+
+
+class _Hook(ClientHook):
     """The facts shared by every wrapped method of one client."""
 
+    runtime = "openai"
+
     def __init__(self, tracker: Any, provider: str, enforce: bool) -> None:
-        self.tracker = tracker
-        self.provider = provider
-        self.enforce = enforce
-        self.errors: tuple[type[BaseException], ...] = (openai.APIError,)
+        super().__init__(tracker, provider, enforce, (openai.APIError,))
 
-    def done(self, kind: str, result: Any, kwargs: dict[str, Any], t0: float) -> None:
-        latency = (time.perf_counter() - t0) * 1000.0
-        try:
-            usage = result.usage
-            if kind == "chat":
-                counts = chat_counts(usage) if usage is not None else (0, 0, 0, 0, 0)
-                operation = None
-            elif kind == "responses":
-                counts = responses_counts(usage) if usage is not None else (0, 0, 0, 0, 0)
-                operation = None
-            else:
-                counts = (getattr(usage, "prompt_tokens", 0) or 0, 0, 0, 0, 0)
-                operation = "embedding"
-            model = getattr(result, "model", None) or kwargs.get("model")
-        except Exception:
-            log.warning("unexpected %s result from %s; usage not recorded", kind, self.provider, exc_info=True)
-            return
-        record(self.tracker, self.provider, model, counts, latency, operation=operation)
+    def begin(self, kind: str, kwargs: dict[str, Any]) -> Pending:
+        stream = kind != "embeddings" and kwargs.get("stream") is True
+        return Pending(self, kind, kwargs, stream, stream and kind == "chat" and _ask_for_usage(kwargs))
 
-    def failed(self, kind: str, kwargs: dict[str, Any], t0: float, exc: BaseException) -> None:
-        latency = (time.perf_counter() - t0) * 1000.0
-        operation = "embedding" if kind == "embeddings" else None
-        record(self.tracker, self.provider, kwargs.get("model"), (0, 0, 0, 0, 0), latency, status="error",
-               operation=operation, metadata=error_metadata(exc))  # fmt: skip
+    def operation(self, kind: str) -> str | None:
+        return "embedding" if kind == "embeddings" else None
 
-    def stream_call(self, kind: str, kwargs: dict[str, Any], t0: float, hide: bool) -> StreamCall:
-        if kind == "chat":
-            call = ChatStreamCall(self.tracker, self.provider, kwargs.get("model"), t0)
-            call.hide_usage_chunk = hide
+    def counts(self, kind: str, result: Any) -> Counts:
+        usage = result.usage
+        return _COUNTS[kind](usage) if usage is not None else ZERO
+
+    def stream_call(self, pending: Pending) -> StreamCall:
+        if pending.kind == "chat":
+            call = ChatStreamCall(self.tracker, self.provider, pending.model, pending.t0)
+            call.hide_usage_chunk = pending.hide
             return call
-        return ResponsesStreamCall(self.tracker, self.provider, kwargs.get("model"), t0)
+        return ResponsesStreamCall(self.tracker, self.provider, pending.model, pending.t0)
 
 
 def _sync(hook: _Hook, kind: str, original: Callable[..., Any]) -> Callable[..., Any]:
-    streams = kind != "embeddings"
-
-    @functools.wraps(original)
-    def create(*args: Any, **kwargs: Any) -> Any:
-        if hook.enforce:
-            enforce_sync(hook.tracker)
-        stream = streams and kwargs.get("stream") is True
-        hide = stream and kind == "chat" and _ask_for_usage(kwargs)
-        t0 = time.perf_counter()
-        try:
-            result = original(*args, **kwargs)
-        except hook.errors as exc:
-            hook.failed(kind, kwargs, t0, exc)
-            raise
-        if stream:
-            return TrackedStream(result, hook.stream_call(kind, kwargs, t0, hide), hook.errors)
-        hook.done(kind, result, kwargs, t0)
-        return result
-
-    return create
-
-
-def _async(hook: _Hook, kind: str, original: Callable[..., Any]) -> Callable[..., Any]:
-    streams = kind != "embeddings"
-
-    @functools.wraps(original)
-    async def create(*args: Any, **kwargs: Any) -> Any:
-        if hook.enforce:
-            await enforce_async(hook.tracker)
-        stream = streams and kwargs.get("stream") is True
-        hide = stream and kind == "chat" and _ask_for_usage(kwargs)
-        t0 = time.perf_counter()
-        try:
-            result = await original(*args, **kwargs)
-        except hook.errors as exc:
-            hook.failed(kind, kwargs, t0, exc)
-            raise
-        if stream:
-            return TrackedAsyncStream(result, hook.stream_call(kind, kwargs, t0, hide), hook.errors)
-        hook.done(kind, result, kwargs, t0)
-        return result
-
-    return create
+    return wrap(hook, kind, original, False)
 
 
 def _wrap(hook: _Hook, resource: Any, method: str, kind: str, is_async: bool) -> None:
@@ -201,8 +132,8 @@ def _wrap(hook: _Hook, resource: Any, method: str, kind: str, is_async: bool) ->
     # Bind the raw/streaming-response helpers to the SDK's own methods before ours replace them.
     for helper in ("with_raw_response", "with_streaming_response"):
         getattr(resource, helper, None)
-    factory = _async if is_async or inspect.iscoroutinefunction(inspect.unwrap(original)) else _sync
-    setattr(resource, method, factory(hook, kind, original))
+    is_async = is_async or inspect.iscoroutinefunction(inspect.unwrap(original))
+    setattr(resource, method, wrap(hook, kind, original, is_async))
 
 
 def instrument_openai(client: Any, tracker: Any, enforce: bool = False, *, provider: str | None = None) -> Any:
