@@ -56,9 +56,11 @@ class SQLiteStore(RoomQuotasMixin, BookkeepingMixin):
     async def open(cls, path: str, *, busy_timeout_ms: int = 5000, cache_kib: int = 32768) -> SQLiteStore:
         if path != ":memory:":
             Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        pending = aiosqlite.connect(path, isolation_level=None)
         try:
-            conn = await aiosqlite.connect(path, isolation_level=None)
+            conn = await pending
         except sqlite3.Error as exc:
+            await _stopped(pending)
             raise StoreError(f"cannot open the usage database {path}: {exc}") from exc
         store = cls(path, conn)
         try:
@@ -251,6 +253,14 @@ class SQLiteStore(RoomQuotasMixin, BookkeepingMixin):
     async def _fetchall(self, sql: str, params: Sequence = ()) -> list[tuple]:
         async with self._conn.execute(sql, params) as cursor:
             return list(await cursor.fetchall())
+
+
+async def _stopped(conn: aiosqlite.Connection) -> None:
+    """Wait for the worker thread of a connection that failed to open: it answers on this event loop,
+    and would print a traceback if the loop closed first (a command line exits right after the error)."""
+    thread = getattr(conn, "_thread", None)
+    if thread is not None and thread.is_alive():
+        await asyncio.to_thread(thread.join, 5)
 
 
 def _split_statements(script: str) -> list[str]:
