@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -62,9 +63,10 @@ def new_event_id() -> str:
 
 
 def token_problem(counts: Mapping[str, object]) -> str | None:
-    """Why these counts (by the names of `COUNTERS`) break the conventions of SPEC section 2, or None.
+    """Why these counts (by the names of `COUNTERS`) cannot be stored, or None. Shared by every entry point.
 
-    Shared by every entry point. A missing count is 0.
+    Counts whose parts do not fit their totals (`token_misfit`) are stored as reported, not refused.
+    A missing count is 0.
     """
     values = {name: counts.get(name, 0) for name in COUNTERS}
     for name, value in values.items():
@@ -74,16 +76,35 @@ def token_problem(counts: Mapping[str, object]) -> str | None:
             return f"{name} must not be negative, got {value}"
         if value > MAX_TOKENS:
             return f"{name} is {value:,}, more than one call can use (at most {MAX_TOKENS:,})"
-    cached = values["cache_read_tokens"] + values["cache_write_tokens"]  # type: ignore[operator]
-    if cached > values["input_tokens"]:  # type: ignore[operator]
-        return (
-            f"cache_read_tokens + cache_write_tokens ({cached}) exceed input_tokens ({values['input_tokens']});"
-            " input_tokens must include cached tokens"
-        )
-    for part, whole in PARTS:
-        if values[part] > values[whole]:  # type: ignore[operator]
-            return f"{part} ({values[part]}) exceed {whole} ({values[whole]}); {whole} must include {part}"
     return None
+
+
+def token_misfit(counts: Mapping[str, int]) -> str | None:
+    """How integer counts break the conventions of SPEC section 2 (a part above its whole), or None.
+
+    Such a report is kept as the provider made it, never clamped: the entry point logs it, once.
+    """
+    values = {name: counts.get(name, 0) for name in COUNTERS}
+    cached = values["cache_read_tokens"] + values["cache_write_tokens"]
+    if cached > values["input_tokens"]:
+        return f"cache_read_tokens + cache_write_tokens ({cached}) exceed input_tokens ({values['input_tokens']})"
+    for part, whole in PARTS:
+        if values[part] > values[whole]:
+            return f"{part} ({values[part]}) exceed {whole} ({values[whole]})"
+    return None
+
+
+_misfits_noted: set[tuple[str, str]] = set()
+_misfits_lock = threading.Lock()
+
+
+def first_misfit(provider: str, model: str) -> bool:
+    """True the first time a misfit of (provider, model) is noted, by a hook or the writer: it is logged once."""
+    with _misfits_lock:
+        if (provider, model) in _misfits_noted or len(_misfits_noted) >= 10_000:
+            return False
+        _misfits_noted.add((provider, model))
+        return True
 
 
 def metadata_json(value: dict[str, Any] | None) -> str | None:

@@ -12,9 +12,11 @@ from .events import (
     MAX_TS,
     MIN_TS,
     UsageEvent,
+    first_misfit,
     metadata_json,
     name_problem,
     new_event_id,
+    token_misfit,
     token_problem,
     ts_problem,
 )
@@ -64,14 +66,16 @@ def recorded_to_row(r: Recorded, pricer: Pricer, now: float) -> tuple:
      status, metadata, room_id, thread_id, agent, user_id, session_id, cache_1h) = r  # fmt: skip
     if not (
         type(inp) is int and type(out) is int and type(cache_read) is int and type(cache_write) is int
-        and type(reasoning) is int and 0 <= cache_read and 0 <= cache_write and cache_read + cache_write <= inp
-        and type(cache_1h) is int and 0 <= cache_1h <= cache_write
-        and inp <= MAX_TOKENS and 0 <= reasoning <= out <= MAX_TOKENS
+        and type(reasoning) is int and type(cache_1h) is int
+        and 0 <= inp <= MAX_TOKENS and 0 <= out <= MAX_TOKENS and 0 <= cache_read <= MAX_TOKENS
+        and 0 <= cache_write <= MAX_TOKENS and 0 <= cache_1h <= MAX_TOKENS and 0 <= reasoning <= MAX_TOKENS
         and type(provider) is str and provider and type(model) is str and model
         and (status == "ok" or status == "error")
         and (latency is None or ((type(latency) is float or type(latency) is int) and latency >= 0))
     ):  # fmt: skip
         _raise_problem(r)
+    if cache_read + cache_write > inp or cache_1h > cache_write or reasoning > out:
+        _note_misfit(provider, model, {name: getattr(r, name) for name in COUNTERS})
     metadata_text = _metadata(metadata) if metadata else None
     if ts is None:
         ts = now
@@ -108,6 +112,15 @@ def _row(event_id: str, ts_ms: int, room_id: str | None, thread_id: str | None, 
     """A stored row in `EVENT_COLUMNS` order; ``counts`` in `COUNTERS` order."""
     return (event_id, ts_ms, ts_ms // MS_PER_HOUR, room_id or "", thread_id or "", agent or "", user_id or "",
             session_id, operation, provider, model, *counts, cost, latency, status, metadata)  # fmt: skip
+
+
+def _note_misfit(provider: str, model: str, counts: dict[str, int]) -> None:
+    """A report whose parts exceed their totals is stored as the provider made it; say so once per model."""
+    problem = token_misfit(counts)
+    if problem is None or not first_misfit(provider, model):
+        return
+    log.warning("%s/%s reported usage whose parts do not fit its totals (%s); stored as reported",
+                provider, model, problem)  # fmt: skip
 
 
 def _raise_problem(r: Recorded) -> None:
@@ -173,6 +186,7 @@ def event_to_row(event: UsageEvent, pricer: Pricer) -> tuple:
         tokens = Tokens(event.input_tokens, event.output_tokens, event.cache_read_tokens, event.cache_write_tokens)
         cost = _price(pricer, event.provider, event.model, ts_ms, tokens)
     _check_cost(event.provider, event.model, cost)
+    _note_misfit(event.provider, event.model, {c: getattr(event, c) for c in COUNTERS})
     return _row(event.event_id, ts_ms, event.room_id, event.thread_id, event.agent, event.user_id, event.session_id,
                 event.operation, event.provider, event.model, tuple(getattr(event, c) for c in COUNTERS), cost,
                 event.latency_ms, event.status, metadata_json(event.metadata))  # fmt: skip

@@ -37,8 +37,6 @@ def test_a_valid_record_becomes_a_priced_row():
         ({"input_tokens": -1, "cache_read_tokens": 0}, "input_tokens must not be negative, got -1"),
         ({"output_tokens": 1.5}, "output_tokens must be an integer, got 1.5"),
         ({"input_tokens": True}, "input_tokens must be an integer, got True"),
-        ({"cache_write_tokens": 601}, "cache_read_tokens + cache_write_tokens (1001) exceed input_tokens (1000)"),
-        ({"reasoning_tokens": 201}, "reasoning_tokens (201) exceed output_tokens (200)"),
         ({"provider": ""}, "provider must be a non-empty string, got ''"),
         ({"model": None}, "model must be a non-empty string, got None"),
         ({"status": "maybe"}, "status must be 'ok' or 'error', got 'maybe'"),
@@ -86,3 +84,19 @@ def test_a_cost_above_what_one_call_may_cost_is_refused_not_left_to_overflow_the
     pricer = Pricer([PriceOverride(match="openai/gpt-4o", input=10**9, output=0)])
     with pytest.raises(InvalidRecord, match=re.escape("openai/gpt-4o prices this call at $1,000,000,000.00")):
         recorded_to_row(Recorded(**(GOOD | {"input_tokens": 1_000_000})), pricer, time.time())
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({"cache_write_tokens": 601}, "cache_read_tokens + cache_write_tokens (1001) exceed input_tokens (1000)"),
+        ({"reasoning_tokens": 201}, "reasoning_tokens (201) exceed output_tokens (200)"),
+    ],
+)
+def test_a_report_whose_parts_do_not_fit_is_stored_as_reported_and_logged_once(changes, problem, caplog):
+    model = f"gpt-4o-{len(problem)}"  # a model of its own, so this test's note is its first
+    stored = [row(model=model, **changes) for _ in range(3)]
+    for r in stored:
+        assert [r[COLUMN[name]] for name in changes] == list(changes.values())
+    notes = [rec.getMessage() for rec in caplog.records if "do not fit" in rec.getMessage()]
+    assert notes == [f"openai/{model} reported usage whose parts do not fit its totals ({problem}); stored as reported"]

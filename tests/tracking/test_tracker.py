@@ -111,7 +111,7 @@ def test_sync_use_and_record_after_close(tmp_path):
 
 async def test_invalid_records_are_kept_aside_and_never_raise(db_url):
     async with tracking.Tracker(db_url) as tracker:
-        tracker.record(provider="openai", model="gpt-4o", input_tokens=5, cache_read_tokens=9)
+        tracker.record(provider="openai", model="gpt-4o", input_tokens=5, cache_read_tokens=-9)
         tracker.record(provider="", model="gpt-4o")
         tracker.record(provider="openai", model="gpt-4o", input_tokens=1.5)  # type: ignore[arg-type]
         tracker.record(provider="openai", model="gpt-4o", input_tokens=5)

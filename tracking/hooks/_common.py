@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
+from ..events import first_misfit
 from ..fields import ATTRIBUTION
 
 log = logging.getLogger("tracking.hooks")
@@ -116,27 +116,21 @@ def unfit(counts: Counts) -> str | None:
     return None
 
 
-_warned: set[tuple[str, str, str]] = set()
-_warned_lock = threading.Lock()
 
 
 def checked(counts: Counts, runtime: str, provider: str, model: str | None) -> Counts:
     """The counts unchanged; a report whose parts do not fit its totals is logged once per (runtime, provider, model).
 
     Clamping would hide a runtime whose convention is not the one its hook converts (it once turned 1,200
-    thinking tokens into 300), so an unfit report goes on as the provider said it. The writer refuses
-    such an event and keeps it, with the reason, in the store's `rejected_events`.
+    thinking tokens into 300), so an unfit report goes on as the provider said it and is stored so. The
+    note is shared with the writer's, so a model's misfit is logged once, here where the runtime is known.
     """
     problem = unfit(counts)
     if problem is None:
         return counts
-    key = (runtime, provider, model or "unknown")
-    with _warned_lock:
-        first = key not in _warned
-        _warned.add(key)
-    if first:
+    if first_misfit(provider, model or "unknown"):
         log.warning("%s usage of %s/%s does not fit its totals (%s): %r; passed on as reported, not clamped "
-                    "(logged once per runtime, provider and model)", runtime, provider, model, problem,
+                    "(logged once per provider and model)", runtime, provider, model, problem,
                     counts._asdict())  # fmt: skip
     return counts
 

@@ -83,8 +83,8 @@ def event_from_matrix(
 ) -> Any:
     """A `tracking.UsageEvent` for a MindRoom reply (event_id = the Matrix event id), or None without usage.
 
-    Usage whose parts do not fit its totals is logged once and passed on as reported (not clamped); the
-    tracker's writer then keeps it in `rejected_events` with the reason.
+    Usage whose parts do not fit its totals is logged once and passed on as reported (not clamped), and
+    stored so.
     """
     from ..events import UsageEvent
 
