@@ -18,14 +18,14 @@ from .store import StoreError
 from .tracker import Tracker, TrackerClosed
 
 
-def instrument_openai(client: Any, tracker: Tracker, enforce: bool = False, **options: Any) -> Any:
+def instrument_openai(client: Any, tracker: Tracker, enforce: bool | None = None, **options: Any) -> Any:
     """Record every call of an openai.OpenAI / AsyncOpenAI client (see tracking.hooks.openai)."""
     from .hooks.openai import instrument_openai as instrument
 
     return instrument(client, tracker, enforce=enforce, **options)
 
 
-def instrument_anthropic(client: Any, tracker: Tracker, enforce: bool = False, **options: Any) -> Any:
+def instrument_anthropic(client: Any, tracker: Tracker, enforce: bool | None = None, **options: Any) -> Any:
     """Record every call of an anthropic.Anthropic / AsyncAnthropic client (see tracking.hooks.anthropic)."""
     from .hooks.anthropic import instrument_anthropic as instrument
 

@@ -49,6 +49,8 @@ class Recorded(NamedTuple):
     user_id: str | None
     session_id: str | None
     cache_write_1h_tokens: Any = 0
+    reservation: str | None = None
+    """The quota reservation this call held, ended when the event is stored."""
 
 
 class InvalidRecord(ValueError):
@@ -63,7 +65,7 @@ def recorded_to_row(r: Recorded, pricer: Pricer, now: float) -> tuple:
     else goes through the checks that name the problem.
     """
     (ts, event_id, provider, model, inp, out, cache_read, cache_write, reasoning, operation, latency,
-     status, metadata, room_id, thread_id, agent, user_id, session_id, cache_1h) = r  # fmt: skip
+     status, metadata, room_id, thread_id, agent, user_id, session_id, cache_1h, _reservation) = r  # fmt: skip
     if not (
         type(inp) is int and type(out) is int and type(cache_read) is int and type(cache_write) is int
         and type(reasoning) is int and type(cache_1h) is int

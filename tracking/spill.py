@@ -84,7 +84,7 @@ def _append_whole(path: Path, lines: list[str]) -> bool:
 def _ingestable(recorded: Recorded, now: float) -> dict[str, Any]:
     from datetime import UTC, datetime
 
-    data = {k: v for k, v in recorded._asdict().items() if v is not None}
+    data = {k: v for k, v in recorded._asdict().items() if v is not None and k != "reservation"}
     ts = recorded.ts if recorded.ts is not None else now
     data["ts"] = (ts if isinstance(ts, datetime) else datetime.fromtimestamp(ts, UTC)).isoformat()
     return data

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
 import time
 from collections.abc import Callable
@@ -19,22 +18,19 @@ from .rows import Recorded
 from .settings import QuotaSettings
 from .shutdown import register, unregister
 from .store import Store, StoreError, open_store
+from .tracker_quotas import TrackerQuotas
 from .writer import FlushMarker, Writer, WriterStats
 
 if TYPE_CHECKING:
-    from .quotas import QuotaStatus
+    pass
 
 log = logging.getLogger(__name__)
-
-QUOTA_TIMEOUT = 5.0
-"""Seconds a quota check may wait for the store (busy writer, locked database) before it gives up."""
-
 
 class TrackerClosed(RuntimeError):
     """record() was called on a tracker that is closed or was never started."""
 
 
-class Tracker:
+class Tracker(TrackerQuotas):
     """Records LLM usage without blocking the caller; a background writer stores it in batches.
 
     Use it as a context manager, sync (`with`) or async (`async with`); leaving it drains the queue.
@@ -167,6 +163,7 @@ class Tracker:
         metadata: dict[str, Any] | None = None,
         ts: datetime | float | None = None,
         event_id: str | None = None,
+        reservation: str | None = None,
     ) -> None:
         """Queue one call. Never blocks on I/O; attribution not given here comes from `tracking.attribute`.
 
@@ -195,7 +192,7 @@ class Tracker:
             Recorded(
                 ts, event_id, provider, model, input_tokens, output_tokens, cache_read_tokens,
                 cache_write_tokens, reasoning_tokens, operation, latency_ms, status, metadata,
-                room_id, thread_id, agent, user_id, session_id, cache_write_1h_tokens,
+                room_id, thread_id, agent, user_id, session_id, cache_write_1h_tokens, reservation,
             )
         )  # fmt: skip
 
@@ -250,44 +247,6 @@ class Tracker:
     def spill_path(self) -> Path | None:
         """Where unwritten events were saved if the store stayed unusable at close."""
         return self._writer.spill.path
-
-    # quotas
-
-    def _quota_call(self, method: str, **attribution: str | None) -> concurrent.futures.Future[Any]:
-        from .periods import zone
-        from .quotas import QuotaBook
-
-        settings, tz, clock = self.quota_settings, zone(self.timezone), self.clock
-
-        async def run(store: Store) -> Any:
-            return await getattr(QuotaBook(store, settings, tz, clock), method)(**attribution)
-
-        return self._quota_reader.submit(run)
-
-    async def check_quota(
-        self, *, room_id: str | None = None, agent: str | None = None, user_id: str | None = None
-    ) -> QuotaStatus | None:
-        """The tightest quota that a call with this attribution counts against, with its use; None if none."""
-        future = self._quota_call("check", room_id=room_id, agent=agent, user_id=user_id)
-        return await asyncio.wait_for(asyncio.wrap_future(future), QUOTA_TIMEOUT)
-
-    def check_quota_sync(
-        self, *, room_id: str | None = None, agent: str | None = None, user_id: str | None = None
-    ) -> QuotaStatus | None:
-        return self._quota_call("check", room_id=room_id, agent=agent, user_id=user_id).result(QUOTA_TIMEOUT)
-
-    async def enforce_quota(self, **attribution: str | None) -> None:
-        """Raise tracking.QuotaExceeded if a hard quota for this attribution (or the context's) is used up."""
-        future = self._quota_call("enforce", **self._attribution(attribution))
-        await asyncio.wait_for(asyncio.wrap_future(future), QUOTA_TIMEOUT)
-
-    def enforce_quota_sync(self, **attribution: str | None) -> None:
-        self._quota_call("enforce", **self._attribution(attribution)).result(QUOTA_TIMEOUT)
-
-    @staticmethod
-    def _attribution(given: dict[str, str | None]) -> dict[str, str | None]:
-        ctx = _current.get()
-        return {key: given.get(key) or ctx.get(key) for key in ("room_id", "agent", "user_id")}
 
     async def store(self) -> Store:
         """A read connection to the store, for queries from the caller's event loop."""

@@ -178,7 +178,7 @@ class Writer(threading.Thread):
     def _prepare(self, batch: list[Recorded]) -> RowBatch:
         started = time.perf_counter()
         rows, rejected = self._rows(batch)
-        prepared = prepare_batch(rows, rejected)
+        prepared = prepare_batch(rows, rejected, [r.reservation for r in batch if r.reservation])
         self.stats.prepare_seconds += time.perf_counter() - started
         return prepared
 

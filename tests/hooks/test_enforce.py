@@ -28,7 +28,8 @@ class Clock:
 async def test_hard_quota_blocks_before_the_request_and_reopens_next_period(providers, tmp_path: Path, is_async):
     providers.usage = Usage(input=600, output=400, cache_read=0, cache_write=0, reasoning=0)
     clock = Clock(datetime(2026, 6, 30, 20, tzinfo=UTC))
-    quotas = QuotaSettings(defaults=[QuotaSpec(scope="agent", name="coder", window="daily", limit="2k", hard=True)])
+    quotas = QuotaSettings(defaults=[QuotaSpec(scope="agent", name="coder", window="daily", limit="2k", hard=True)],
+                           reserve_output_tokens=400)  # a call holds its input and 400 tokens of output  # fmt: skip
     url = f"sqlite:///{tmp_path / 'usage.db'}"
     async with tracking.Tracker(url, quotas=quotas, timezone="Europe/Berlin", clock=clock,
                                 flush_interval=0.01) as tracker:  # fmt: skip
@@ -58,7 +59,8 @@ async def test_hard_quota_blocks_before_the_request_and_reopens_next_period(prov
 
 
 async def test_anthropic_hook_enforces_too(providers, tmp_path: Path):
-    quotas = QuotaSettings(defaults=[QuotaSpec(scope="room", window="monthly", limit="$0.000001", hard=True)])
+    providers.usage = Usage(input=600, output=400, cache_read=0, cache_write=0, reasoning=0)  # $0.0078
+    quotas = QuotaSettings(defaults=[QuotaSpec(scope="room", window="monthly", limit="$0.001", hard=True)])
     async with tracking.Tracker(f"sqlite:///{tmp_path / 'u.db'}", quotas=quotas, flush_interval=0.01) as tracker:
         client = tracking.instrument_anthropic(
             anthropic.AsyncAnthropic(base_url=providers.url, api_key="k", max_retries=0), tracker, enforce=True

@@ -1,6 +1,6 @@
 """What the OpenAI and Anthropic SDK hooks share: one wrapper around a client's method, sync or async.
 
-The wrapper checks quotas (with enforce=True), times the call, records a failure the SDK raises, and
+The wrapper reserves against hard quotas (with enforcement on), times the call, records a failure the SDK raises, and
 either records the result or hands a stream to a proxy that records it when it ends. What a result
 means (its usage, its stream events) is each hook's own business (`ClientHook.done`, `stream_call`).
 """
@@ -12,17 +12,18 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ._common import ZERO, Counts, enforce_async, enforce_sync, error_metadata, log, record
+from ._common import ZERO, Counts, enforcing, error_metadata, log, record, release, reserve_async, reserve_sync
 from ._streams import StreamCall, TrackedAsyncStream, TrackedStream
 
 
 class Pending:
     """One call in flight. As a context manager around the SDK call it records the SDK's own errors."""
 
-    __slots__ = ("hide", "hook", "kind", "kwargs", "stream", "t0")
+    __slots__ = ("hide", "hook", "kind", "kwargs", "reservation", "stream", "t0")
 
     def __init__(self, hook: ClientHook, kind: str, kwargs: dict[str, Any], stream: bool, hide: bool = False) -> None:
         self.hook, self.kind, self.kwargs, self.stream, self.hide = hook, kind, kwargs, stream, hide
+        self.reservation: str | None = None
         self.t0 = time.perf_counter()
 
     @property
@@ -38,12 +39,14 @@ class Pending:
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
         if exc is not None and isinstance(exc, self.hook.errors):
             self.hook.failed(self, exc)
+        elif exc is not None:  # not the provider's failure (cancelled, interrupted): nothing is recorded
+            release(self.hook.tracker, self.reservation)
         return False
 
     def done(self, result: Any, proxy: type[TrackedStream] | type[TrackedAsyncStream]) -> Any:
         """The SDK returned: a stream goes back inside a recording proxy, anything else is recorded now."""
         if self.stream:
-            return proxy(result, self.hook.stream_call(self), self.hook.errors)
+            return proxy(result, self.hook.open_stream(self), self.hook.errors)
         self.hook.done(self, result)
         return result
 
@@ -53,7 +56,8 @@ class ClientHook:
 
     runtime = "unknown"
 
-    def __init__(self, tracker: Any, provider: str, enforce: bool, errors: tuple[type[BaseException], ...]) -> None:
+    def __init__(self, tracker: Any, provider: str, enforce: bool | None,
+                 errors: tuple[type[BaseException], ...]) -> None:  # fmt: skip
         self.tracker = tracker
         self.provider = provider
         self.enforce = enforce
@@ -71,9 +75,20 @@ class ClientHook:
     def stream_call(self, pending: Pending) -> StreamCall:
         raise NotImplementedError
 
+    def open_stream(self, pending: Pending) -> StreamCall:
+        """The stream's recorder, which ends the call's reservation when it records."""
+        call = self.stream_call(pending)
+        call.reservation = pending.reservation
+        return call
+
+    def begin_enforced(self, kind: str, kwargs: dict[str, Any], reservation: str | None) -> Pending:
+        pending = self.begin(kind, kwargs)
+        pending.reservation = reservation
+        return pending
+
     def record(self, pending: Pending, model: str | None, counts: Counts, **kwargs: Any) -> None:
         record(self.tracker, self.provider, model, counts, pending.latency_ms(), runtime=self.runtime,
-               operation=self.operation(pending.kind), **kwargs)  # fmt: skip
+               operation=self.operation(pending.kind), reservation=pending.reservation, **kwargs)  # fmt: skip
 
     def done(self, pending: Pending, result: Any) -> None:
         try:
@@ -94,9 +109,10 @@ def wrap(hook: ClientHook, kind: str, original: Callable[..., Any], is_async: bo
 
         @functools.wraps(original)
         async def call_async(*args: Any, **kwargs: Any) -> Any:
-            if hook.enforce:
-                await enforce_async(hook.tracker)
-            pending = hook.begin(kind, kwargs)
+            held = None
+            if enforcing(hook.enforce, hook.tracker):
+                held = await reserve_async(hook.tracker, hook.provider, kwargs.get("model"), kwargs)
+            pending = hook.begin_enforced(kind, kwargs, held)
             with pending:
                 result = await original(*args, **kwargs)
             return pending.done(result, TrackedAsyncStream)
@@ -105,9 +121,10 @@ def wrap(hook: ClientHook, kind: str, original: Callable[..., Any], is_async: bo
 
     @functools.wraps(original)
     def call(*args: Any, **kwargs: Any) -> Any:
-        if hook.enforce:
-            enforce_sync(hook.tracker)
-        pending = hook.begin(kind, kwargs)
+        held = None
+        if enforcing(hook.enforce, hook.tracker):
+            held = reserve_sync(hook.tracker, hook.provider, kwargs.get("model"), kwargs)
+        pending = hook.begin_enforced(kind, kwargs, held)
         with pending:
             result = original(*args, **kwargs)
         return pending.done(result, TrackedStream)

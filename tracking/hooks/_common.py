@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from typing import Any, NamedTuple
@@ -148,6 +149,7 @@ def record(
     agent: str | None = None,
     metadata: dict[str, Any] | None = None,
     attribution: Mapping[str, Any] | None = None,
+    reservation: str | None = None,
 ) -> None:
     """Queue one call on the tracker; a failure is logged, never raised into the caller's LLM call.
 
@@ -165,7 +167,8 @@ def record(
         tracker.record(
             provider=provider, model=model or "unknown", input_tokens=c.input, output_tokens=c.output,
             cache_read_tokens=c.cache_read, cache_write_tokens=c.cache_write, cache_write_1h_tokens=c.cache_write_1h,
-            reasoning_tokens=c.reasoning, latency_ms=latency_ms, status=status, metadata=metadata, **extra,
+            reasoning_tokens=c.reasoning, latency_ms=latency_ms, status=status, metadata=metadata,
+            reservation=reservation, **extra,
         )  # fmt: skip
     except Exception:
         log.warning("could not record usage of a %s/%s call", provider, model, exc_info=True)
@@ -181,33 +184,73 @@ def error_metadata(exc: BaseException, extra: dict[str, Any] | None = None) -> d
     return meta
 
 
-def enforce_sync(tracker: Any) -> None:
-    """With enforce=True: raise tracking.QuotaExceeded before the call when a hard quota is used up.
+def enforcing(flag: bool | None, tracker: Any) -> bool:
+    """A hook's own enforce flag when given, else the tracker's `quotas.enforce` (from its config)."""
+    if flag is not None:
+        return flag
+    return bool(getattr(getattr(tracker, "quota_settings", None), "enforce", False))
+
+
+_REQUEST_TEXT = ("system", "instructions", "messages", "input", "prompt", "contents", "tools")
+_OUTPUT_LIMITS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
+
+
+def request_tokens(payload: Mapping[str, Any]) -> int:
+    """The input tokens a request may use, estimated from its text at four characters a token (rounded up):
+    enough for a reservation, which the call's reported usage replaces once it is stored."""
+    parts = [payload[key] for key in _REQUEST_TEXT if payload.get(key) is not None]
+    return -(-len(json.dumps(parts, default=str, ensure_ascii=False)) // 4)
+
+
+def output_limit(payload: Mapping[str, Any]) -> int | None:
+    for key in _OUTPUT_LIMITS:
+        value = payload.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+    return None
+
+
+def reserve_sync(tracker: Any, provider: str, model: str | None, payload: Mapping[str, Any]) -> str | None:
+    """Before a call under enforcement: hold its estimated use, or raise tracking.QuotaExceeded.
 
     The single place where hooks check quotas. A failing check (store down) lets the call through.
     """
-    check = getattr(tracker, "enforce_quota_sync", None)
-    if check is None:
-        return
+    reserve = getattr(tracker, "reserve_sync", None)
+    if reserve is None:
+        return None
     from ..quotas import QuotaExceeded
 
     try:
-        check()
+        return reserve(provider=provider, model=model or "unknown", input_tokens=request_tokens(payload),
+                       max_output_tokens=output_limit(payload))  # fmt: skip
     except QuotaExceeded:
         raise
     except Exception:
         log.warning("quota check failed; the call goes ahead", exc_info=True)
+        return None
 
 
-async def enforce_async(tracker: Any) -> None:
-    check = getattr(tracker, "enforce_quota", None)
-    if check is None:
-        return
+async def reserve_async(tracker: Any, provider: str, model: str | None, payload: Mapping[str, Any]) -> str | None:
+    reserve = getattr(tracker, "reserve", None)
+    if reserve is None:
+        return None
     from ..quotas import QuotaExceeded
 
     try:
-        await check()
+        return await reserve(provider=provider, model=model or "unknown", input_tokens=request_tokens(payload),
+                             max_output_tokens=output_limit(payload))  # fmt: skip
     except QuotaExceeded:
         raise
     except Exception:
         log.warning("quota check failed; the call goes ahead", exc_info=True)
+        return None
+
+
+def release(tracker: Any, reservation: str | None) -> None:
+    """End the reservation of a call that will not be recorded; it would expire anyway."""
+    if reservation is None:
+        return
+    try:
+        tracker.release_sync(reservation)
+    except Exception:
+        log.debug("could not end reservation %s; it expires on its own", reservation, exc_info=True)

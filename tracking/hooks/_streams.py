@@ -19,7 +19,8 @@ class StreamCall:
     Subclasses read their SDK's events (`observe`) and name their runtime for the log.
     """
 
-    __slots__ = ("agent", "chunks", "counts", "done", "model", "operation", "provider", "t0", "tracker", "usage_seen")
+    __slots__ = ("agent", "chunks", "counts", "done", "model", "operation", "provider", "reservation", "t0", "tracker",
+                 "usage_seen")
     runtime = "unknown"
 
     def __init__(self, tracker: Any, provider: str, model: str | None, t0: float,
@@ -34,6 +35,7 @@ class StreamCall:
         self.usage_seen = False
         self.chunks = 0
         self.done = False
+        self.reservation: str | None = None
 
     def observe(self, item: Any) -> bool:
         """Look at one item; False hides it from the caller (only what the hook itself asked for)."""
@@ -54,7 +56,7 @@ class StreamCall:
             metadata = {"stream": outcome, "chunks": self.chunks}
         latency = (time.perf_counter() - self.t0) * 1000.0
         record(self.tracker, self.provider, self.model, self.counts, latency, runtime=self.runtime, status=status,
-               operation=self.operation, agent=self.agent, metadata=metadata)  # fmt: skip
+               operation=self.operation, agent=self.agent, metadata=metadata, reservation=self.reservation)  # fmt: skip
 
     def end(self) -> None:
         self.finish("completed" if self.usage_seen else "no_usage")

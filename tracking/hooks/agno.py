@@ -24,7 +24,8 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from ._common import ZERO, Counts, error_metadata, number, part, record, warm_up
+from ..context import attribute
+from ._common import ZERO, Counts, enforcing, error_metadata, number, part, record, reserve_sync, warm_up
 from ._common import provider_from_base_url as _host_provider
 
 _PROVIDERS = {
@@ -106,9 +107,11 @@ def _owner(kwargs: dict[str, Any]) -> str | None:
 class _Call:
     """One model request: usage summed over stream deltas, recorded once when the `with` block around it ends."""
 
-    __slots__ = ("agent", "counts", "done", "family", "model", "provider", "seen", "t0", "tracker")
+    __slots__ = ("agent", "counts", "done", "family", "held", "model", "provider", "seen", "t0", "tracker")
 
     def __init__(self, model: Any, kwargs: dict[str, Any]) -> None:
+        """Under enforcement, reserves the request's estimated use first: a refusal (tracking.QuotaExceeded)
+        is raised from the model call before anything reaches the provider."""
         self.tracker = type(model)._usage_tracker
         self.provider = model_provider(model)
         self.model = getattr(model, "id", None)
@@ -117,6 +120,11 @@ class _Call:
         self.counts: Counts = ZERO
         self.seen = False
         self.done = False
+        self.held = None
+        if enforcing(type(model)._usage_enforce, self.tracker):
+            request = {"messages": kwargs.get("messages"), "max_tokens": getattr(model, "max_tokens", None)}
+            with attribute(agent=self.agent):
+                self.held = reserve_sync(self.tracker, self.provider, self.model, request)
         self.t0 = time.perf_counter()
 
     def add(self, response: Any) -> None:
@@ -153,7 +161,7 @@ class _Call:
         elif not self.seen:
             metadata = {"usage": "missing"}
         record(self.tracker, self.provider, self.model, self.counts, (time.perf_counter() - self.t0) * 1000.0,
-               runtime="agno", status=status, agent=self.agent, metadata=metadata)  # fmt: skip
+               runtime="agno", status=status, agent=self.agent, metadata=metadata, reservation=self.held)  # fmt: skip
 
 
 def raw_cache_write_1h(raw: Any) -> int:
@@ -218,13 +226,13 @@ async def _ainvoke_stream(self: Any, *args: Any, **kwargs: Any) -> AsyncIterator
 
 def _run(self: Any, *args: Any, **kwargs: Any) -> Any:
     cls = type(self)
-    _instrument_tree(self, cls._usage_tracker, cls._usage_provider)
+    _instrument_tree(self, cls._usage_tracker, cls._usage_provider, cls._usage_enforce)
     return cls._usage_base.run(self, *args, **kwargs)
 
 
 def _arun(self: Any, *args: Any, **kwargs: Any) -> Any:
     cls = type(self)
-    _instrument_tree(self, cls._usage_tracker, cls._usage_provider)
+    _instrument_tree(self, cls._usage_tracker, cls._usage_provider, cls._usage_enforce)
     return cls._usage_base.arun(self, *args, **kwargs)
 
 
@@ -236,18 +244,20 @@ _MODEL_METHODS = {"invoke": _invoke, "ainvoke": _ainvoke, "invoke_stream": _invo
 _RUNNER_METHODS = {"run": _run, "arun": _arun}
 
 
-def _swap(obj: Any, methods: dict[str, Any], tracker: Any, provider: str | None) -> None:
+def _swap(obj: Any, methods: dict[str, Any], tracker: Any, provider: str | None, enforce: bool | None) -> None:
     cls = type(obj)
     base = getattr(cls, "_usage_base", cls)
-    if cls is not base and cls._usage_tracker is tracker and cls._usage_provider == provider:
+    if (cls is not base and cls._usage_tracker is tracker and cls._usage_provider == provider
+            and cls._usage_enforce == enforce):  # fmt: skip
         return
-    key = (base, id(tracker), provider)
+    key = (base, id(tracker), provider, enforce)
     tracked = _classes.get(key)  # type: ignore[call-overload]
     if tracked is None:
         attrs = {
             "_usage_base": base,
             "_usage_tracker": tracker,
             "_usage_provider": provider,
+            "_usage_enforce": enforce,
             "__module__": base.__module__,
             "__qualname__": base.__qualname__,
             "__doc__": base.__doc__,
@@ -258,27 +268,30 @@ def _swap(obj: Any, methods: dict[str, Any], tracker: Any, provider: str | None)
     obj.__class__ = tracked
 
 
-def _instrument_tree(obj: Any, tracker: Any, provider: str | None) -> None:
+def _instrument_tree(obj: Any, tracker: Any, provider: str | None, enforce: bool | None) -> None:
     from agno.models.base import Model
 
     for attr in _MODEL_ATTRS:
         model = getattr(obj, attr, None)
         if isinstance(model, Model):
-            _swap(model, _MODEL_METHODS, tracker, provider)
+            _swap(model, _MODEL_METHODS, tracker, provider, enforce)
     members = getattr(obj, "members", None)
     if isinstance(members, list | tuple):
         for member in members:
-            _instrument_tree(member, tracker, provider)
+            _instrument_tree(member, tracker, provider, enforce)
     if hasattr(obj, "run") and hasattr(obj, "arun"):
-        _swap(obj, _RUNNER_METHODS, tracker, provider)
+        _swap(obj, _RUNNER_METHODS, tracker, provider, enforce)
 
 
-def instrument_agno(agent_or_team: Any, tracker: Any, enforce: bool = False, *, provider: str | None = None) -> Any:
-    """Record every model call of this Agno Agent or Team (leader and members) on `tracker`.
+def instrument_agno(agent_or_team: Any, tracker: Any, enforce: bool | None = None, *,
+                    provider: str | None = None) -> Any:  # fmt: skip
+    """Record every model call of this Agno Agent or Team (leader and members, nested teams) on `tracker`.
 
-    `provider` overrides the provider name of every model (for gateways and proxies). `enforce` is
-    accepted for symmetry with the other hooks; quota enforcement for Agno runs is not wired yet.
+    `provider` overrides the provider name of every model (for gateways and proxies). With enforcement
+    (`enforce=True`, or the tracker's `quotas.enforce` when not given) every model call, members' too,
+    first reserves against the hard quotas it counts against and raises tracking.QuotaExceeded instead
+    of calling the provider when one has no room.
     """
     warm_up()
-    _instrument_tree(agent_or_team, tracker, provider)
+    _instrument_tree(agent_or_team, tracker, provider, enforce)
     return agent_or_team

@@ -18,7 +18,7 @@ from typing import Any
 import anthropic
 
 from ._client import ClientHook, Pending, wrap
-from ._common import ZERO, Counts, enforce_async, enforce_sync, number, part, warm_up
+from ._common import ZERO, Counts, enforcing, number, part, reserve_async, reserve_sync, warm_up
 from ._streams import StreamCall
 
 _MARK = "_usage_tracking_hook"
@@ -66,7 +66,7 @@ def _reported(usage: Any) -> dict[str, Any]:
 class _Hook(ClientHook):
     runtime = "anthropic"
 
-    def __init__(self, tracker: Any, provider: str, enforce: bool) -> None:
+    def __init__(self, tracker: Any, provider: str, enforce: bool | None) -> None:
         super().__init__(tracker, provider, enforce, (anthropic.APIError,))
 
     def counts(self, kind: str, result: Any) -> Counts:
@@ -78,7 +78,7 @@ class _Hook(ClientHook):
 
     def from_snapshot(self, stream: Any, pending: Pending, exc: BaseException | None) -> None:
         """Record a `messages.stream()` call from the helper's accumulated message when its block exits."""
-        call = self.stream_call(pending)
+        call = self.open_stream(pending)
         snapshot = None
         try:
             snapshot = stream.current_message_snapshot
@@ -104,14 +104,19 @@ class _StreamManager:
         self._stream: Any = None
         self._pending: Pending | None = None
 
-    def _enter(self) -> Pending:
+    def _enter(self, reservation: str | None) -> Pending:
         self._pending = Pending(self._hook, "stream", self._kwargs, True)
+        self._pending.reservation = reservation
         return self._pending
 
+    def _enforced(self) -> bool:
+        return enforcing(self._hook.enforce, self._hook.tracker)
+
     def __enter__(self) -> Any:
-        if self._hook.enforce:
-            enforce_sync(self._hook.tracker)
-        with self._enter():
+        hook, held = self._hook, None
+        if self._enforced():
+            held = reserve_sync(hook.tracker, hook.provider, self._kwargs.get("model"), self._kwargs)
+        with self._enter(held):
             self._stream = self._manager.__enter__()
         return self._stream
 
@@ -122,9 +127,10 @@ class _StreamManager:
             self._hook.from_snapshot(self._stream, self._pending, exc)  # type: ignore[arg-type]
 
     async def __aenter__(self) -> Any:
-        if self._hook.enforce:
-            await enforce_async(self._hook.tracker)
-        with self._enter():
+        hook, held = self._hook, None
+        if self._enforced():
+            held = await reserve_async(hook.tracker, hook.provider, self._kwargs.get("model"), self._kwargs)
+        with self._enter(held):
             self._stream = await self._manager.__aenter__()
         return self._stream
 
@@ -152,7 +158,7 @@ def _default_provider(client: Any) -> str:
     return "anthropic"
 
 
-def instrument_anthropic(client: Any, tracker: Any, enforce: bool = False, *, provider: str | None = None) -> Any:
+def instrument_anthropic(client: Any, tracker: Any, enforce: bool | None = None, *, provider: str | None = None) -> Any:
     """Record every `messages.create` / `messages.stream` call of this Anthropic / AsyncAnthropic client."""
     existing: _Hook | None = getattr(client, _MARK, None)
     name = provider or _default_provider(client)

@@ -26,7 +26,7 @@ from uuid import UUID
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.outputs import LLMResult
 
-from ._common import ZERO, Counts, error_metadata, log, number, openai_counts, record, warm_up
+from ._common import ZERO, Counts, enforcing, error_metadata, log, number, openai_counts, record, reserve_sync, warm_up
 
 PROVIDERS = {
     "google_genai": "google",
@@ -57,31 +57,41 @@ class UsageCallbackHandler(BaseCallbackHandler):
     """Records every chat model call seen through LangChain callbacks on `tracker`."""
 
     run_inline = True
-    raise_error = False
 
-    def __init__(self, tracker: Any, *, agent: str | None = None) -> None:
+    def __init__(self, tracker: Any, *, agent: str | None = None, enforce: bool | None = None) -> None:
         self.tracker = tracker
         self.agent = agent
-        self._runs: dict[UUID, tuple[str, str | None, float]] = {}
+        self.enforce = enforce
+        self._runs: dict[UUID, tuple[str, str | None, float, str | None]] = {}
         warm_up()
 
+    @property
+    def raise_error(self) -> bool:  # type: ignore[override]
+        """LangChain lets a handler's exception out only when this is set: so a refusal stops the call."""
+        return enforcing(self.enforce, self.tracker)
+
     def _start(self, serialized: dict[str, Any] | None, run_id: UUID, metadata: dict[str, Any] | None,
-               kwargs: dict[str, Any]) -> None:  # fmt: skip
+               kwargs: dict[str, Any], request: list[Any]) -> None:  # fmt: skip
         metadata = metadata or {}
         provider = metadata.get("ls_provider") or ((serialized or {}).get("id") or ["unknown"])[-1]
-        model = metadata.get("ls_model_name") or (kwargs.get("invocation_params") or {}).get("model")
-        self._runs[run_id] = (PROVIDERS.get(provider, provider), model, time.perf_counter())
+        provider = PROVIDERS.get(provider, provider)
+        params = kwargs.get("invocation_params") or {}
+        model = metadata.get("ls_model_name") or params.get("model")
+        held = None
+        if self.raise_error:  # raises tracking.QuotaExceeded before the model is called
+            held = reserve_sync(self.tracker, provider, model, {**params, "messages": request})
+        self._runs[run_id] = (provider, model, time.perf_counter(), held)
 
     def on_chat_model_start(self, serialized: dict[str, Any], messages: list[list[Any]], *, run_id: UUID,
                             metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:  # fmt: skip
-        self._start(serialized, run_id, metadata, kwargs)
+        self._start(serialized, run_id, metadata, kwargs, messages)
 
     def on_llm_start(self, serialized: dict[str, Any], prompts: list[str], *, run_id: UUID,
                      metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:  # fmt: skip
-        self._start(serialized, run_id, metadata, kwargs)
+        self._start(serialized, run_id, metadata, kwargs, prompts)
 
     def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
-        provider, model, t0 = self._runs.pop(run_id, ("unknown", None, None))
+        provider, model, t0, held = self._runs.pop(run_id, ("unknown", None, None, None))
         latency = (time.perf_counter() - t0) * 1000.0 if t0 is not None else None
         try:
             counts, model, found = self._read(response, model)
@@ -89,13 +99,13 @@ class UsageCallbackHandler(BaseCallbackHandler):
             log.warning("unexpected LangChain result; usage not recorded", exc_info=True)
             return
         record(self.tracker, provider, model, counts, latency, runtime="langchain", agent=self.agent,
-               metadata=None if found else {"usage": "missing"})  # fmt: skip
+               metadata=None if found else {"usage": "missing"}, reservation=held)  # fmt: skip
 
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-        provider, model, t0 = self._runs.pop(run_id, ("unknown", None, None))
+        provider, model, t0, held = self._runs.pop(run_id, ("unknown", None, None, None))
         latency = (time.perf_counter() - t0) * 1000.0 if t0 is not None else None
         record(self.tracker, provider, model, ZERO, latency, runtime="langchain", status="error", agent=self.agent,
-               metadata=error_metadata(error))  # fmt: skip
+               metadata=error_metadata(error), reservation=held)  # fmt: skip
 
     @staticmethod
     def _read(response: LLMResult, model: str | None) -> tuple[Counts, str | None, bool]:

@@ -18,6 +18,7 @@ tokens and `metadata.usage = "missing"`.
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 from datetime import datetime
 from threading import Lock
@@ -26,7 +27,19 @@ from typing import Any
 from litellm.integrations.custom_logger import CustomLogger
 
 from ..context import current_attribution
-from ._common import ZERO, Counts, error_metadata, log, number, openai_counts, part, record, warm_up
+from ._common import (
+    ZERO,
+    Counts,
+    enforcing,
+    error_metadata,
+    log,
+    number,
+    openai_counts,
+    part,
+    record,
+    reserve_sync,
+    warm_up,
+)
 
 PROVIDERS = {
     "vertex_ai": "google",
@@ -78,6 +91,7 @@ class UsageLogger(CustomLogger):
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._contexts: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._lock = Lock()
+        self._enforce: bool | None = None
         warm_up()
 
     def _first_time(self, kwargs: dict[str, Any]) -> bool:
@@ -109,6 +123,12 @@ class UsageLogger(CustomLogger):
         with self._lock:
             return self._contexts.pop(call_id, None)
 
+    def _held(self, kwargs: dict[str, Any]) -> str | None:
+        """The reservation this logger's tracker took for the call (see `_guard`), carried in its metadata."""
+        metadata = (kwargs.get("litellm_params") or {}).get("metadata") or kwargs.get("metadata") or {}
+        held = metadata.get(HELD_KEY) if isinstance(metadata, dict) else None
+        return held.get(self.usage_tracker_id) if isinstance(held, dict) else None
+
     @staticmethod
     def _who(kwargs: dict[str, Any]) -> tuple[str, str | None, str | None]:
         provider = kwargs.get("custom_llm_provider") or ""
@@ -134,7 +154,8 @@ class UsageLogger(CustomLogger):
                 counts = Counts(counts.input, 0)
             metadata = {"usage": "missing"} if counts.input == 0 and counts.output == 0 else None
             record(self.tracker, provider, model, counts, _latency(start, end), runtime="litellm", operation=operation,
-                   metadata=metadata, attribution=self._attribution(kwargs))  # fmt: skip
+                   metadata=metadata, attribution=self._attribution(kwargs),
+                   reservation=self._held(kwargs))  # fmt: skip
         except Exception:
             log.warning("could not read a LiteLLM success event", exc_info=True)
 
@@ -145,7 +166,8 @@ class UsageLogger(CustomLogger):
         exc = kwargs.get("exception")
         metadata = error_metadata(exc) if isinstance(exc, BaseException) else {"error": "unknown"}
         record(self.tracker, provider, model, ZERO, _latency(start, end), runtime="litellm", status="error",
-               operation=operation, metadata=metadata, attribution=self._attribution(kwargs))  # fmt: skip
+               operation=operation, metadata=metadata, attribution=self._attribution(kwargs),
+               reservation=self._held(kwargs))  # fmt: skip
 
     def log_success_event(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
         self._success(kwargs, response_obj, start_time, end_time)
@@ -160,16 +182,71 @@ class UsageLogger(CustomLogger):
         self._failure(kwargs, start_time, end_time)
 
 
-def instrument_litellm(tracker: Any) -> UsageLogger:
-    """Register a UsageLogger in `litellm.callbacks` (once per tracker) and return it."""
+def instrument_litellm(tracker: Any, enforce: bool | None = None) -> UsageLogger:
+    """Register a UsageLogger in `litellm.callbacks` (once per tracker) and return it.
+
+    With enforcement (`enforce=True`, or the tracker's `quotas.enforce` when not given), `litellm.completion`
+    and `litellm.acompletion` first reserve against the hard quotas the call counts against and raise
+    tracking.QuotaExceeded instead of calling the provider when one has no room. LiteLLM's own callbacks
+    cannot stop a call, so those two functions are wrapped; call them as `litellm.completion(...)`.
+    """
     import litellm
 
     for callback in litellm.callbacks:
         if isinstance(callback, UsageLogger) and callback.tracker is tracker:
+            callback._enforce = enforce
             return callback
     logger = UsageLogger(tracker)
+    logger._enforce = enforce
     litellm.callbacks.append(logger)
+    _guard(litellm)
     return logger
+
+
+HELD_KEY = "usage_reservations"
+
+
+def _guard(litellm: Any) -> None:
+    """Wrap litellm.completion / acompletion once: each enforcing logger's tracker reserves first."""
+    for name, is_async in (("completion", False), ("acompletion", True)):
+        original = getattr(litellm, name)
+        if getattr(original, "_usage_guarded", False):
+            continue
+        setattr(litellm, name, _guarded(litellm, original, is_async))
+
+
+def _guarded(litellm: Any, original: Any, is_async: bool) -> Any:
+    def reserve(args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:
+        loggers = [c for c in litellm.callbacks if isinstance(c, UsageLogger) and enforcing(c._enforce, c.tracker)]
+        if not loggers:
+            return kwargs
+        model = kwargs.get("model") or (args[0] if args else None)
+        try:
+            found = litellm.get_llm_provider(model)[1]
+            provider = PROVIDERS.get(found, found)
+            bare = str(model).split("/", 1)[-1] if "/" in str(model) else model
+        except Exception:
+            provider, bare = "unknown", model
+        payload = {**kwargs, "messages": kwargs.get("messages") or (args[1] if len(args) > 1 else None)}
+        held = {logger.usage_tracker_id: reserve_sync(logger.tracker, provider, bare, payload) for logger in loggers}
+        metadata = {**(kwargs.get("metadata") or {}), HELD_KEY: {k: v for k, v in held.items() if v}}
+        return {**kwargs, "metadata": metadata}
+
+    if is_async:
+
+        @functools.wraps(original)
+        async def acall(*args: Any, **kwargs: Any) -> Any:
+            return await original(*args, **reserve(args, kwargs))
+
+        acall._usage_guarded = True  # type: ignore[attr-defined]
+        return acall
+
+    @functools.wraps(original)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return original(*args, **reserve(args, kwargs))
+
+    call._usage_guarded = True  # type: ignore[attr-defined]
+    return call
 
 
 def uninstrument_litellm(logger: UsageLogger) -> None:

@@ -99,7 +99,7 @@ class _Hook(ClientHook):
 
     runtime = "openai"
 
-    def __init__(self, tracker: Any, provider: str, enforce: bool) -> None:
+    def __init__(self, tracker: Any, provider: str, enforce: bool | None) -> None:
         super().__init__(tracker, provider, enforce, (openai.APIError,))
 
     def begin(self, kind: str, kwargs: dict[str, Any]) -> Pending:
@@ -136,7 +136,7 @@ def _wrap(hook: _Hook, resource: Any, method: str, kind: str, is_async: bool) ->
     setattr(resource, method, wrap(hook, kind, original, is_async))
 
 
-def instrument_openai(client: Any, tracker: Any, enforce: bool = False, *, provider: str | None = None) -> Any:
+def instrument_openai(client: Any, tracker: Any, enforce: bool | None = None, *, provider: str | None = None) -> Any:
     """Record every chat, responses and embeddings call of this OpenAI / AsyncOpenAI client on `tracker`.
 
     `provider` overrides the name taken from the client's base_url (for gateways and proxies).

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from ..periods import Period, parse_period, this_hour
 from ..queries import usage_report
 from ..settings import QuotaSettings
-from ..store import EVERYWHERE, Store
+from ..store import EVERYWHERE, Filters, Store
+from ..store.sqlite.reservations import ReservationRow
 from .model import Quota, QuotaExceeded, QuotaStatus
 from .rules import PLAN_VALUE, QuotaRules
 
@@ -135,3 +137,29 @@ class QuotaBook:
         for status in await self._applying(room_id, agent, user_id):
             if status.quota.hard and status.exhausted:
                 raise QuotaExceeded(status)
+
+    async def reserve(self, row: ReservationRow) -> bool:
+        """Hold `row` (a call's estimated tokens and cost) if every hard quota the call counts against has
+        room for it, counting what calls under way already hold; raise QuotaExceeded naming the first
+        that has not. False, and nothing held, when no hard quota applies."""
+
+        async def allowed() -> bool:
+            statuses = await self._applying(row.room_id or None, row.agent or None, row.user_id or None)
+            hard = [s for s in statuses if s.quota.hard]
+            for status in hard:
+                tokens, pusd = await self.store.reserved(_held_by(status.quota, row.room_id), row.created_ms)
+                held, need = (tokens, row.tokens) if status.quota.amount.unit == "tokens" else (pusd, row.cost_pusd)
+                if status.used >= status.limit or status.used + held + need > status.limit:
+                    raise QuotaExceeded(replace(status, reserved=held))
+            return bool(hard)
+
+        return await self.store.reserve_if(row, allowed)
+
+
+def _held_by(quota: Quota, room_id: str) -> Filters:
+    """The reservations that count against `quota`: the same room (unless counted everywhere), agent, user."""
+    return Filters(
+        room_id=None if quota.counts_everywhere else room_id,
+        agent=quota.name if quota.scope == "agent" else None,
+        user_id=quota.name if quota.scope == "user" else None,
+    )

@@ -70,10 +70,14 @@ class RowBatch:
     rows: Sequence[tuple]
     rejected: Sequence[tuple[int, str, str]]
     sums: dict[str, list[tuple]]
+    settles: Sequence[str] = ()
+    """Reservations these events end: deleted in the transaction that stores them."""
 
 
-def prepare_batch(rows: Sequence[tuple], rejected: Sequence[tuple[int, str, str]] = ()) -> RowBatch:
-    return RowBatch(rows, rejected, aggregate(rows))
+def prepare_batch(
+    rows: Sequence[tuple], rejected: Sequence[tuple[int, str, str]] = (), settles: Sequence[str] = ()
+) -> RowBatch:
+    return RowBatch(rows, rejected, aggregate(rows), settles)
 
 
 def _add(table: dict[tuple, list[int]], key: tuple, sums: list[int]) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Protocol
 
 from .base import Filters, Sums
 from .batch import RowBatch
 from .records import QuotaRow
+from .sqlite.reservations import ReservationRow
 
 
 class Store(Protocol):
@@ -31,6 +32,11 @@ class Store(Protocol):
     async def quota_rows(self, places: Sequence[str]) -> list[QuotaRow]: ...
     async def set_quota(self, row: QuotaRow, set_by: str | None) -> None: ...
     async def copy_room_quotas(self, old_room_id: str, new_room_id: str) -> None: ...
+
+    # reservations held by calls under way against hard quotas
+    async def reserve_if(self, row: ReservationRow, allowed: Callable[[], Awaitable[bool]]) -> bool: ...
+    async def reserved(self, filters: Filters, now_ms: int) -> tuple[int, int]: ...
+    async def end_reservations(self, ids: Sequence[str]) -> None: ...
 
     # bookkeeping for the store's users: claims taken once, and named values per room
     async def claim(self, kind: str, key: str, room_id: str | None = None) -> bool: ...

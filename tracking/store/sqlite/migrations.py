@@ -275,4 +275,20 @@ MIGRATIONS: list[str] = [
         WHERE disabled = 1 OR unit = 'tokens';
     DROP TABLE quotas;
     """,
+    # 7: reservations: what calls under way hold against hard quotas until their usage is stored (the
+    # event's batch deletes its reservation in the same transaction) or until they expire.
+    """
+    CREATE TABLE reservations (
+        id TEXT PRIMARY KEY,
+        room_id TEXT NOT NULL,
+        thread_id TEXT NOT NULL DEFAULT '',
+        agent TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        tokens INTEGER NOT NULL CHECK (tokens >= 0),
+        cost_pusd INTEGER NOT NULL CHECK (cost_pusd >= 0),
+        created_ms INTEGER NOT NULL,
+        expires_ms INTEGER NOT NULL
+    );
+    CREATE INDEX reservations_expiry ON reservations (expires_ms);
+    """,
 ]

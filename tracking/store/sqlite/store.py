@@ -21,8 +21,10 @@ from ..base import (
 from ..batch import RowBatch, prepare_batch
 from .bookkeeping import BookkeepingMixin
 from .migrations import APP_ID, MIGRATIONS
+from .reservations import ReservationsMixin
 from .rollups import BATCH_TABLE, ROLLUP_UPDATES, ROLLUP_UPSERTS, rollup_query, where_clause
 from .room_quotas import RoomQuotasMixin
+from .transactions import rollback
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +45,7 @@ def _is_locked(exc: BaseException) -> bool:
     )
 
 
-class SQLiteStore(RoomQuotasMixin, BookkeepingMixin):
+class SQLiteStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin):
     """One connection to a usage database. Open it with `await SQLiteStore.open(path)`."""
 
     def __init__(self, path: str, conn: aiosqlite.Connection) -> None:
@@ -112,7 +114,7 @@ class SQLiteStore(RoomQuotasMixin, BookkeepingMixin):
                 log.info("usage database %s migrated to schema version %d", self.path, number)
             await self._conn.execute("COMMIT")
         except BaseException:
-            await self._conn.execute("ROLLBACK")
+            await rollback(self._conn)
             raise
 
     async def schema_version(self) -> int:
@@ -148,9 +150,11 @@ class SQLiteStore(RoomQuotasMixin, BookkeepingMixin):
                     await self._conn.executemany(
                         "INSERT INTO rejected_events (received_ms, reason, payload) VALUES (?, ?, ?)", rejected
                     )
+                if batch.settles:
+                    await self._conn.executemany("DELETE FROM reservations WHERE id = ?", [(i,) for i in batch.settles])
                 await self._conn.execute("COMMIT")
             except BaseException as exc:
-                await self._conn.execute("ROLLBACK")
+                await rollback(self._conn)
                 self._batch_table_ready = False  # a temp table created in this transaction is gone with it
                 if _is_locked(exc):
                     raise StoreError(f"the usage database is locked: {exc}") from exc
@@ -220,7 +224,7 @@ class SQLiteStore(RoomQuotasMixin, BookkeepingMixin):
                     count = cursor.rowcount
                     await self._conn.execute("COMMIT")
                 except BaseException:
-                    await self._conn.execute("ROLLBACK")
+                    await rollback(self._conn)
                     raise
             deleted += count
             if count < batch:
@@ -235,7 +239,7 @@ class SQLiteStore(RoomQuotasMixin, BookkeepingMixin):
                 changed = cursor.rowcount
                 await self._conn.execute("COMMIT")
             except BaseException:
-                await self._conn.execute("ROLLBACK")
+                await rollback(self._conn)
                 raise
         return changed
 
