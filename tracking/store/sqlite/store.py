@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
@@ -56,9 +57,15 @@ class SQLiteStore(RoomQuotasMixin, BookkeepingMixin):
     async def open(cls, path: str, *, busy_timeout_ms: int = 5000, cache_kib: int = 32768) -> SQLiteStore:
         if path != ":memory:":
             Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        conn = aiosqlite.connect(path, isolation_level=None)
         try:
-            conn = await aiosqlite.connect(path, isolation_level=None)
+            await conn
         except sqlite3.Error as exc:
+            # aiosqlite (0.22) stops its worker thread after a failed connect without waiting for it;
+            # wait here, while the loop runs, or the thread reports into a closed loop at exit
+            thread = getattr(conn, "_thread", None)
+            if isinstance(thread, threading.Thread) and thread.is_alive():
+                await asyncio.to_thread(thread.join, 5.0)
             raise StoreError(f"cannot open the usage database {path}: {exc}") from exc
         store = cls(path, conn)
         try:
