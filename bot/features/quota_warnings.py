@@ -62,7 +62,7 @@ class QuotaWatcher:
                 pass
 
     async def check_all(self) -> int:
-        """Check every joined room; returns how many warnings were sent.
+        """Check every joined room this bot posts in; returns how many warnings were sent.
 
         Each room on its own: one room whose check fails (a broken quota, a refused send) is logged
         and checked again next time, and never keeps the other rooms from their warnings.
@@ -70,7 +70,8 @@ class QuotaWatcher:
         sent = 0
         for room_id in list(self.parts.matrix.client.rooms):
             try:
-                sent += await self.check_room(room_id)
+                if await self.parts.matrix.rooms.posts_in(room_id):
+                    sent += await self.check_room(room_id)
             except asyncio.CancelledError:
                 raise
             except Exception:
