@@ -1,171 +1,86 @@
-"""The running bot: config, store, commands and the Matrix client wired together (`usage-bot run`)."""
+"""``usage-bot run``: the usage plugin attached to a small standalone host of its own account.
+
+The host (``bot.matrix.session``) logs in, syncs, fills cut timelines, joins on invites and
+tombstones; everything about usage is the plugin's (``bot.plugin``), the same one other bots embed.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-
-from tracking.periods import zone
 from tracking.quotas import QuotaBook
-from tracking.store import Store, open_store
 
-from .commands import COMMANDS
-from .commands.dispatch import Dispatcher
-from .commands.files import too_large_answer
-from .commands.request import Services
 from .config import Config
 from .features.digests import Digests
-from .features.parts import BotParts
-from .features.passive_collection import PassiveCollector
 from .features.quota_warnings import QuotaWatcher
-from .features.retention import schedule_retention
-from .features.spikes import SpikeCheck
-from .matrix.events import CommandContext, server_of
-from .matrix.sending import FileTooLarge
+from .matrix.outbox import Outbox
 from .matrix.session import MatrixSession
-from .state import BotState
+from .plugin import UsagePlugin
 
 log = logging.getLogger(__name__)
 
+_SESSION_OPTIONS = ("sync_timeout_ms", "timeline_limit", "backoff_initial", "backoff_max")
+
 
 class UsageBot:
-    """Owns the store connection, the dispatcher and the Matrix client for one bot account."""
+    """The standalone bot: ``matrix`` is the host session, ``plugin`` the usage plugin on its client."""
 
     def __init__(
         self,
         config: Config,
-        store: Store,
-        state: BotState,
         *,
         clock: Callable[[], datetime] | None = None,
         watch_interval: float = 5.0,
-        **matrix_options: Any,
+        **options: Any,
     ) -> None:
-        """`clock` (tests) replaces the wall clock for quota windows and digests."""
+        """``clock`` (tests) replaces the wall clock for quota windows and digests; ``options`` go to the
+        session (sync and reconnect settings) and, for the send retry's backoff, to the plugin too."""
         self.config = config
-        self.store = store
-        self.state = state
-        tz = zone(config.bot.timezone)
-        self.matrix = MatrixSession.from_config(
-            config,
-            state,
-            on_command=self._on_command,
-            on_message_content=self._on_message_content,
-            on_room_upgraded=self._on_room_upgraded,
-            **matrix_options,
-        )
-        self.scheduler = AsyncIOScheduler(timezone=tz)
-        self.quotas = QuotaBook(store, config.quotas, tz, clock)
-        parts = BotParts(store, state, self.quotas, self.matrix)
-        spikes = SpikeCheck(parts, factor=config.warnings.spike_factor, min_usd=config.warnings.spike_min_usd)
-        self.watcher = QuotaWatcher(
-            parts, thresholds=config.quotas.thresholds,
-            dm_admins=config.warnings.dm_admins, interval=watch_interval, spikes=spikes,
-        )  # fmt: skip
-        self.digests = Digests(
-            parts, self.scheduler, tz=tz,
-            default_time=config.digests.default_time, enabled_by_default=config.digests.enabled_by_default,
-            clock=clock,
-        )  # fmt: skip
-        services = Services(
-            store=store,
-            tz=tz,
-            room_lineage=self.room_lineage,
-            room_name=self.matrix.rooms.display_name,
-            help_rows=list,
-            prefix=config.bot.command_prefix,
-            quotas=self.quotas,
-            digests=self.digests,
-            on_quota_change=self.watcher.poke,
-        )
-        self.dispatcher = Dispatcher(
-            COMMANDS, services, is_room_admin=self.matrix.admins.is_admin, is_bot_admin=self.matrix.is_bot_admin
-        )
-        ingest = config.ingest
-        self.passive = (
-            PassiveCollector(
-                config.storage.url, own_server=server_of(config.matrix.user_id), agents=ingest.mindroom_agents,
-                agent_prefix=ingest.mindroom_agent_prefix, sender_of=self.matrix.rooms.event_sender,
-            )
-            if ingest.mindroom
-            else None
-        )  # fmt: skip
-        self._watch_task: asyncio.Task[None] | None = None
+        session_options = {k: v for k, v in options.items() if k in _SESSION_OPTIONS}
+        link_options = {k: v for k, v in options.items() if k not in _SESSION_OPTIONS or k.startswith("backoff")}
+        self.matrix = MatrixSession(config.standalone(), **session_options)
+        self.plugin = UsagePlugin(config, clock=clock, watch_interval=watch_interval, **link_options)
 
     @classmethod
     async def open(cls, config: Config, **options: Any) -> UsageBot:
-        store = await open_store(config.storage.url)
-        try:
-            state = await BotState.load(store)
-            await state.import_legacy(Path(config.matrix.store_path))
-        except BaseException:
-            await store.close()
-            raise
-        return cls(config, store, state, **options)
+        return cls(config, **options)
+
+    @property
+    def quotas(self) -> QuotaBook:
+        return self.plugin.quotas
+
+    @property
+    def digests(self) -> Digests:
+        return self.plugin.digests
+
+    @property
+    def watcher(self) -> QuotaWatcher:
+        return self.plugin.watcher
+
+    @property
+    def outbox(self) -> Outbox:
+        return self.plugin.link.outbox
 
     async def start(self) -> None:
-        if self.passive is not None:
-            await self.passive.start()
+        """Attach the plugin first, so it sees the first sync (commands sent while the bot was down)."""
+        if not self.plugin.attached:
+            await self.plugin.attach(self.matrix.client)
         await self.matrix.start()
-        schedule_retention(self.scheduler, self.store, self.config.storage.retention_days)
-        if not self.scheduler.running:
-            self.scheduler.start()
-        await self.digests.start()
-        if self.config.warnings.enabled and self._watch_task is None:
-            self._watch_task = asyncio.create_task(self.watcher.run())
 
     async def run_forever(self) -> None:
         await self.start()
         await self.matrix.run_forever()
 
     async def close(self) -> None:
-        if self._watch_task is not None:
-            self._watch_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watch_task
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+        """Stop syncing, let the plugin finish its commands and stop, then close the client."""
         await self.matrix.stop()
-        if self.passive is not None:
-            await self.passive.close()
-        await self.store.close()
-
-    def room_lineage(self, room_id: str) -> tuple[str, ...]:
-        return self.matrix.rooms.lineage(room_id)
-
-    async def _on_command(self, ctx: CommandContext) -> None:
-        answer = await self.dispatcher.answer(
-            room_id=ctx.room_id, sender=ctx.sender, body=ctx.body, thread_root=ctx.thread_root,
-            is_direct=ctx.is_direct,
-        )  # fmt: skip
-        if answer.attachment is None:
-            await self.matrix.outbox.reply(ctx, answer.plain, answer.html)
-            return
-        try:
-            await self.matrix.outbox.reply_file(ctx, answer.attachment, answer.plain, answer.html)
-        except FileTooLarge as exc:
-            refusal = too_large_answer(ctx.body, answer.attachment.filename, exc.size, exc.limit)
-            await self.matrix.outbox.reply(ctx, refusal.plain, refusal.html)
-
-    async def _on_room_upgraded(self, old_room_id: str, new_room_id: str) -> None:
-        await self.state.inherit(old_room_id, new_room_id)
-        setting = (await self.state.digest_settings()).get(new_room_id)
-        if setting is not None and setting.enabled:
-            await self.digests.enable(new_room_id, setting.at)
-
-    async def _on_message_content(
-        self, room_id: str, event_id: str, sender: str, content: dict[str, Any], origin_server_ts: int
-    ) -> None:
-        if self.passive is not None:
-            await self.passive.observe(room_id, event_id, sender, content, origin_server_ts)
+        await self.plugin.detach()
+        await self.matrix.close()
 
 
 async def run(config: Config) -> None:

@@ -171,6 +171,7 @@ def _run(args: argparse.Namespace) -> int:
     from bot.matrix.login import BotLoginError
 
     config = load_config(args.config)
+    config.standalone()  # the matrix section: a clear line now rather than an error once running
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         asyncio.run(run(config))
@@ -190,7 +191,8 @@ def _check_config(args: argparse.Namespace) -> int:
     from bot.config import load_config
 
     config = load_config(args.config)
-    print(f"{args.config}: OK (homeserver {config.matrix.homeserver}, storage {config.storage.url})")
+    where = f"homeserver {config.matrix.homeserver}" if config.matrix else "no matrix section: plugin mode only"
+    print(f"{args.config}: OK ({where}, storage {config.storage.url})")
     return 0
 
 

@@ -75,6 +75,18 @@ class BotSettings(Strict):
     command_prefix: str = Field(default="!usage", min_length=1)
     timezone: str = "UTC"
     grace_seconds: int = Field(default=300, ge=0)
+    admins: list[str] = Field(default_factory=list, description="bot admins, also in plugin mode")
+    responders: list[str] = Field(
+        default_factory=list, description="where several bots run this plugin in one room: who answers, in order"
+    )
+
+    @field_validator("admins", "responders")
+    @classmethod
+    def _user_ids(cls, value: list[str]) -> list[str]:
+        for user in value:
+            if not _USER_ID.match(user):
+                raise ValueError(f"{user!r} is not a full Matrix user id")
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -130,7 +142,9 @@ class IngestSettings(Strict):
 
 
 class Config(Strict):
-    matrix: MatrixConfig
+    """The ``matrix`` section is the standalone bot's account; plugin mode runs on the host's and needs none."""
+
+    matrix: MatrixConfig | None = None
     bot: BotSettings = Field(default_factory=BotSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     pricing: PricingSettings = Field(default_factory=PricingSettings)
@@ -138,6 +152,17 @@ class Config(Strict):
     digests: DigestSettings = Field(default_factory=DigestSettings)
     warnings: WarningSettings = Field(default_factory=WarningSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+
+    def bot_admins(self) -> set[str]:
+        """``bot.admins`` and, for the standalone bot, ``matrix.bot_admins``: both lists count."""
+        return set(self.bot.admins) | set(self.matrix.bot_admins if self.matrix is not None else ())
+
+    def standalone(self) -> MatrixConfig:
+        """The ``matrix`` section, which ``usage-bot run`` needs (it logs in as its own account)."""
+        if self.matrix is None:
+            raise ConfigError("matrix: this section is required to run the bot on its own account"
+                              " (only the plugin inside another bot does without it)")  # fmt: skip
+        return self.matrix
 
     def tracking(self) -> TrackingSettings:
         return TrackingSettings(

@@ -78,6 +78,17 @@ class BotState:
             await self.store.set_room_value(room_id, JOINED, str(joined_ts))
             self._joined[room_id] = joined_ts
 
+    async def record_leave(self, room_id: str, left_ts: int) -> None:
+        """Forget the join when the bot left (or was removed) after it: its next join is a new one.
+
+        Until the next join is known, the join time is asked of the homeserver, so commands sent
+        while the bot was away are never answered when it comes back.
+        """
+        known = self._joined.get(room_id)
+        if known is not None and left_ts > known:
+            await self.store.set_room_value(room_id, JOINED, None)
+            del self._joined[room_id]
+
     # -- upgrades ------------------------------------------------------------------------
 
     async def note_upgrade(self, old_room_id: str, new_room_id: str) -> None:

@@ -50,7 +50,8 @@ def test_example_config_without_credentials_says_so(monkeypatch):
          "input: -1, output: 0}]}", "pricing.overrides.0.input: Input should be greater than or equal to 0"),
         ("matrix: [1, 2", "not valid YAML at line 1"),
         ("- a list", "the top level must be a mapping"),
-        ("storage: {url: x}", "matrix: Field required"),
+        ("bot: {responders: ['@a:h', bob]}", "bot.responders: 'bob' is not a full Matrix user id"),
+        ("bot: {admins: [carol]}", "bot.admins: 'carol' is not a full Matrix user id"),
     ],
 )
 def test_bad_config_names_key_path_and_reason(tmp_path, text, message):
@@ -89,3 +90,25 @@ def test_check_config_refuses_absurd_quota_amounts(tmp_path, capsys, limit, reas
     assert main(["check-config", "-c", str(write(tmp_path, text))]) == 2
     err = capsys.readouterr().err.strip()
     assert "quotas.defaults.0.limit" in err and reason in err and "Traceback" not in err and "\n" not in err
+
+
+def test_plugin_mode_needs_no_matrix_section_and_run_says_it_does(tmp_path, capsys):
+    from bot.cli import main
+
+    path = write(tmp_path, f"storage: {{url: 'sqlite:///{tmp_path}/u.db'}}\n"
+                           "bot: {admins: ['@boss:h'], responders: ['@main:h', '@backup:h']}")  # fmt: skip
+    config = load_config(path)
+    assert config.matrix is None and config.bot.responders == ["@main:h", "@backup:h"]
+    assert config.bot_admins() == {"@boss:h"}
+    assert main(["check-config", "-c", str(path)]) == 0
+    assert "no matrix section: plugin mode only" in capsys.readouterr().out
+    assert main(["run", "-c", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "usage-bot run: matrix: this section is required to run the bot on its own account (only the " \
+                  "plugin inside another bot does without it)"  # fmt: skip
+
+
+def test_bot_admins_from_both_places(tmp_path):
+    path = write(tmp_path, "matrix: {homeserver: https://h, user_id: '@b:h', password: x, bot_admins: ['@old:h']}\n"
+                           "bot: {admins: ['@new:h']}")  # fmt: skip
+    assert load_config(path).bot_admins() == {"@old:h", "@new:h"}

@@ -54,7 +54,7 @@ class Digests:
         """Schedule every enabled room, and post today's digest where its time has passed unposted."""
         settings = await self.parts.state.digest_settings()
         if self.enabled_by_default:
-            for room_id in self.parts.matrix.client.rooms:
+            for room_id in list(self.parts.matrix.client.rooms):
                 if room_id not in settings:
                     await self.parts.state.set_digest(room_id, True, self.default_time)
             settings = await self.parts.state.digest_settings()
@@ -65,6 +65,11 @@ class Digests:
                     await self._catch_up(room_id, setting.at)
                 except Exception:  # that room's retry is scheduled; the others still get theirs
                     log.exception("catching up on the digest of %s failed", room_id)
+
+    async def adopt(self, room_id: str) -> None:
+        """A room the bot just joined gets the daily digest when digests are on by default."""
+        if self.enabled_by_default and room_id not in await self.parts.state.digest_settings():
+            await self.enable(room_id, None)
 
     async def enable(self, room_id: str, at: str | None) -> str:
         at = at or self.default_time
@@ -84,8 +89,11 @@ class Digests:
         return None if job is None else job.next_run_time
 
     async def post_due(self, room_id: str) -> bool:
-        """The scheduled run: post yesterday's digest unless today's was posted already."""
+        """The scheduled run: post yesterday's digest unless today's was posted already (or another
+        bot posts in this room, see ``bot.responders``)."""
         today = self.clock().astimezone(self.tz).date()
+        if not await self.parts.matrix.rooms.posts_in(room_id):
+            return False
         if not await self.parts.state.claim_digest(room_id, today.isoformat()):
             return False
         try:

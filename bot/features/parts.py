@@ -1,4 +1,4 @@
-"""What the bot's features share: the usage store, the bot's own state, the quotas and the Matrix session."""
+"""What the bot's features share: the usage store, the bot's own state, the quotas and the Matrix link."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from tracking.quotas import QuotaBook
 from tracking.store import Store
 
-from ..matrix.session import MatrixSession
+from ..matrix.link import MatrixLink
 from ..state import BotState
 
 
@@ -16,7 +16,7 @@ class BotParts:
     store: Store
     state: BotState
     quotas: QuotaBook
-    matrix: MatrixSession
+    matrix: MatrixLink
 
     def room_lineage(self, room_id: str) -> tuple[str, ...]:
         """The room and the rooms it replaced: every answer about a room covers them all."""

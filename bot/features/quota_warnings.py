@@ -45,8 +45,10 @@ class QuotaWatcher:
         dm_admins: bool = False,
         interval: float = 5.0,
         spikes: SpikeCheck | None = None,
+        bot_admins: Sequence[str] = (),
     ) -> None:
         self.parts = parts
+        self.bot_admins = tuple(bot_admins)
         self.spikes = spikes
         self.thresholds = sorted(thresholds)
         self.dm_admins = dm_admins
@@ -78,7 +80,7 @@ class QuotaWatcher:
                 pass
 
     async def check_all(self) -> int:
-        """Check every joined room; returns how many warnings were sent.
+        """Check every joined room this bot posts in; returns how many warnings were sent.
 
         Each room on its own: one room whose check fails (a broken quota, a refused send) is logged
         and checked again next time, and never keeps the other rooms from their warnings.
@@ -86,7 +88,10 @@ class QuotaWatcher:
         sent = 0
         for room_id in [*self.parts.matrix.client.rooms, None]:
             try:
-                sent += await (self.check_room(room_id) if room_id is not None else self.check_everywhere())
+                if room_id is None:
+                    sent += await self.check_everywhere()
+                elif await self.parts.matrix.rooms.posts_in(room_id):
+                    sent += await self.check_room(room_id)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -127,7 +132,7 @@ class QuotaWatcher:
 
     async def _warn_directly(self, status: QuotaStatus, threshold: int, tx_key: str) -> None:
         matrix = self.parts.matrix
-        people = set(matrix.settings.bot_admins)
+        people = set(self.bot_admins)
         if status.quota.scope == "user" and status.quota.name.startswith("@"):
             people.add(status.quota.name)
         message = warning_message(status, threshold, [])

@@ -53,6 +53,12 @@ class CommandContext:
     origin_server_ts: int = 0
 
 
+def own_user_id(client: Any) -> str:
+    """The account a nio client acts for: ``user_id`` once logged in, else the one it was built for
+    (the standalone host attaches the plugin before its first login)."""
+    return str(client.user_id or client.user or "")
+
+
 def server_of(user_id: str) -> str:
     """The server name of a user id: the part after the first colon."""
     return user_id.partition(":")[2].lower()
@@ -75,6 +81,16 @@ def is_command(body: str, prefix: str) -> bool:
         return False
     rest = body[len(prefix) :]
     return rest == "" or rest[0].isspace()
+
+
+def is_own_join(ev: Any, user_id: str) -> bool:
+    """A membership event in which ``user_id`` joined (not a profile change of someone already joined)."""
+    return (
+        getattr(ev, "state_key", None) == user_id
+        and getattr(ev, "membership", None) == "join"
+        and getattr(ev, "prev_membership", None) != "join"
+        and ev.source.get("type") == "m.room.member"
+    )
 
 
 def relation(content: Mapping[str, Any]) -> Mapping[str, Any]:

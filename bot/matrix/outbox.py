@@ -1,12 +1,16 @@
 """Everything the bot posts: answers to commands (in their thread, or as replies), notices, texts, files.
 
 One retry policy for all of them lives in ``Sender``; this class adds only the Matrix shape of
-each message and waits until a sync has shown a room before sending to it.
+each message and waits until a sync has shown a room before sending to it. ``synced`` is notified
+whenever the host's client hands on events (see ``bot.matrix.timeline``): the plugin has no sync loop
+of its own to learn it from.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from collections.abc import Iterable
 
 from nio import AsyncClient
@@ -26,13 +30,14 @@ class Outbox:
 
         nio must know a room's state (encrypted or not, its members) before it can send to it.
         """
-        if room_id in self.client.rooms:
-            return
-        try:
-            async with self._synced:
-                await asyncio.wait_for(self._synced.wait_for(lambda: room_id in self.client.rooms), timeout)
-        except TimeoutError:
-            raise SendError(f"the bot is not in room {room_id}") from None
+        deadline = time.monotonic() + timeout
+        while room_id not in self.client.rooms:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise SendError(f"the bot is not in room {room_id}")
+            with contextlib.suppress(TimeoutError):  # looked at again at least once a second
+                async with self._synced:
+                    await asyncio.wait_for(self._synced.wait(), min(left, 1.0))
 
     async def reply(self, ctx: CommandContext, plain: str, html_body: str | None = None) -> str:
         """Answer a command: in its thread if it was asked in one, else as a reply to it."""

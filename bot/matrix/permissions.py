@@ -19,6 +19,7 @@ The pure functions take plain event content; ``RoomAdminCache`` fetches it with 
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import math
 from collections.abc import Iterable, Mapping
@@ -158,44 +159,46 @@ class RoomPowerState:
 class RoomAdminCache:
     """Fetches ``RoomPowerState`` per room (one ``/state`` request) and caches it.
 
-    The full state is fetched rather than single state events because the create
-    event's *sender* (a v12 creator) is not part of its content. The bot calls
-    ``observe`` for every timeline state event, which drops the entry when power
-    levels, membership or the create event change.
+    The full state is fetched rather than single state events because the create event's *sender*
+    (a v12 creator) is not part of its content. An entry holds while nio's own view of the room (power
+    levels, joined members, room version) is what it was when the entry was fetched: nio applies
+    every state change it syncs, from a timeline or a sync's state block, so no event needs to be seen
+    here, and a host that embeds the plugin keeps the cache right just by syncing.
     """
-
-    _WATCHED = frozenset({POWER_LEVELS, "m.room.member", "m.room.create"})
 
     def __init__(self, client: AsyncClient) -> None:
         self._client = client
-        self._cache: dict[str, RoomPowerState] = {}
-        self._generation: dict[str, int] = {}
+        self._cache: dict[str, tuple[RoomPowerState, Any]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
-    def invalidate(self, room_id: str) -> None:
-        self._cache.pop(room_id, None)
-        self._generation[room_id] = self._generation.get(room_id, 0) + 1
+    def _view(self, room_id: str) -> Any:
+        room = self._client.rooms.get(room_id)
+        if room is None:
+            return None
+        joined = frozenset(room.users) - frozenset(room.invited_users)
+        return (copy.deepcopy(room.power_levels), joined, room.room_version)
 
-    def observe(self, room_id: str, event_type: str | None) -> None:
-        if event_type in self._WATCHED:
-            self.invalidate(room_id)
+    def _cached(self, room_id: str) -> RoomPowerState | None:
+        entry = self._cache.get(room_id)
+        if entry is not None and entry[1] == self._view(room_id):
+            return entry[0]
+        return None
 
     async def state(self, room_id: str) -> RoomPowerState:
-        cached = self._cache.get(room_id)
+        cached = self._cached(room_id)
         if cached is not None:
             return cached
         lock = self._locks.setdefault(room_id, asyncio.Lock())
         async with lock:
-            cached = self._cache.get(room_id)
+            cached = self._cached(room_id)
             if cached is not None:
                 return cached
-            generation = self._generation.get(room_id, 0)
+            view = self._view(room_id)
             resp = await self._client.room_get_state(room_id)
             if isinstance(resp, RoomGetStateError):
                 raise LookupError(f"cannot read the state of {room_id}: {resp.message}")
             state = RoomPowerState.from_state_events(room_id, resp.events)
-            if self._generation.get(room_id, 0) == generation:
-                self._cache[room_id] = state
+            self._cache[room_id] = (state, view)
             return state
 
     async def admins(self, room_id: str) -> set[str]:

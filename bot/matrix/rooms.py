@@ -1,114 +1,132 @@
-"""The rooms the bot is in: invites, joins, upgrades (tombstones) and direct chats.
+"""What the plugin knows about the rooms of the host's account: joins, upgrades, direct chats, who answers.
 
-Joins follow ``matrix.allowed_inviters``, for invites and for tombstones alike. Two rooms are linked
-as an upgrade only when the new room's create event names the old one as its predecessor: a
-tombstone alone proves nothing, and a linked room inherits the old one's settings and history.
+The host joins rooms; the plugin only watches. It records the host's joins (commands from before a
+join are never answered), and links an upgraded room to the one it replaced only once the host is in
+the new room and that room's create event names the old one as its predecessor: a tombstone alone
+proves nothing, and a linked room inherits the old one's settings and history.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
 
-from nio import InviteMemberEvent, JoinError, RoomMemberEvent, RoomUpgradeEvent
+from nio import AsyncClient, RoomGetStateError, RoomMemberEvent, RoomUpgradeEvent
 
 from ..state import BotState
-from .events import MatrixSettings, inviter_allowed, server_of
-from .nio_client import RateLimitAwareClient
+from .events import is_own_join, own_user_id
 from .sending import CONNECTION_ERRORS, SendError
 
 log = logging.getLogger(__name__)
 
 UpgradeHandler = Callable[[str, str], Awaitable[None]]
+JoinHandler = Callable[[str], Awaitable[None]]
 
 
 class Rooms:
     def __init__(
         self,
-        client: RateLimitAwareClient,
-        settings: MatrixSettings,
+        client: AsyncClient,
         state: BotState,
+        *,
         on_room_upgraded: UpgradeHandler | None = None,
+        on_joined: JoinHandler | None = None,
+        responders: Sequence[str] = (),
     ) -> None:
         self.client = client
-        self.settings = settings
         self.state = state
+        self.responders = list(responders)
         self._on_room_upgraded = on_room_upgraded
-        self._pending_invites: dict[str, InviteMemberEvent] = {}
+        self._on_joined = on_joined
+        self._told_no_e2ee: set[str] = set()
 
     @property
     def user_id(self) -> str:
-        return self.settings.user_id
+        return own_user_id(self.client)
 
-    # -- invites and joins ---------------------------------------------------------------
+    # -- joins ---------------------------------------------------------------------------
 
-    def note_invite(self, room_id: str, invite_state: Iterable[Any]) -> None:
-        for ev in invite_state:
-            if isinstance(ev, InviteMemberEvent) and ev.state_key == self.user_id and ev.membership == "invite":
-                self._pending_invites[room_id] = ev
-
-    async def answer_invites(self) -> None:
-        """Join or reject pending invites; one the homeserver did not get stays pending."""
-        for room_id, ev in list(self._pending_invites.items()):
-            try:
-                if inviter_allowed(ev.sender, self.settings.allowed_inviters):
-                    await self._accept_invite(room_id, ev)
-                else:
-                    log.info("Rejecting the invite to %s from %s (not an allowed inviter)", room_id, ev.sender)
-                    await self.client.room_leave(room_id)
-            except CONNECTION_ERRORS as err:
-                log.warning("Could not answer the invite to %s yet: %s", room_id, err)
-                continue
-            self._pending_invites.pop(room_id, None)
-
-    async def _accept_invite(self, room_id: str, ev: InviteMemberEvent) -> None:
-        resp = await self.client.join(room_id)
-        if isinstance(resp, JoinError):
-            log.warning("Could not join %s: %s", room_id, resp)
+    async def note_membership(self, room_id: str, ev: RoomMemberEvent) -> None:
+        """The host's own joins and leaves, as its timeline shows them."""
+        if ev.state_key != self.user_id:
             return
-        log.info("Joined %s on the invite of %s", room_id, ev.sender)
-        await self._finish_upgrades_to(room_id)
-
-    async def note_joins(self, room_id: str, events: Iterable[Any]) -> bool:
-        """Record the bot's new joins among ``events``; True if there was one.
-
-        A full-state sync repeats the join that made the bot a member; only a newer one is a new join.
-        """
-        joined = False
-        known = self.state.joined_ts(room_id)
-        for ev in events:
-            if (
-                isinstance(ev, RoomMemberEvent)
-                and ev.state_key == self.user_id
-                and ev.membership == "join"
-                and ev.prev_membership != "join"
-                and (known is None or ev.server_timestamp > known)
-            ):
+        if is_own_join(ev, self.user_id):
+            known = self.state.joined_ts(room_id)
+            if known is None or ev.server_timestamp > known:
                 await self.state.record_join(room_id, ev.server_timestamp)
-                joined = True
-        return joined
+                await self._finish_upgrades_to(room_id)
+                if self._on_joined is not None:
+                    await self._on_joined(room_id)
+        elif ev.membership in ("leave", "ban"):
+            await self.state.record_leave(room_id, ev.server_timestamp)
+
+    async def joined_ts(self, room_id: str) -> int | None:
+        """When the host last joined the room (ms); asked of the homeserver once if not seen.
+
+        A host may have joined before the plugin was attached, or in a sync whose timeline no longer
+        shows the join; then the membership event in the room's current state tells.
+        """
+        known = self.state.joined_ts(room_id)
+        if known is not None:
+            return known
+        try:
+            resp = await self.client.room_get_state(room_id)
+        except CONNECTION_ERRORS as err:
+            log.warning("Could not read the state of %s: %s", room_id, err)
+            return None
+        if isinstance(resp, RoomGetStateError):
+            log.warning("Could not read the state of %s: %s", room_id, resp.message)
+            return None
+        for ev in resp.events:
+            content = ev.get("content") or {}
+            if ev.get("type") == "m.room.member" and ev.get("state_key") == self.user_id:
+                if content.get("membership") == "join" and isinstance(ev.get("origin_server_ts"), int):
+                    await self.state.record_join(room_id, ev["origin_server_ts"])
+                    return self.state.joined_ts(room_id)
+        return None
+
+    # -- who posts -----------------------------------------------------------------------
+
+    async def posts_in(self, room_id: str) -> bool:
+        """Whether this host answers, warns and posts digests in the room.
+
+        Not in an encrypted room when the host's client has no E2EE: nio would send in plaintext.
+        With ``bot.responders``, only the first of them that is a member of the room posts; a host not
+        on the list posts only where none of them is.
+        """
+        room = self.client.rooms.get(room_id)
+        if room is not None and room.encrypted and self.client.olm is None:
+            if room_id not in self._told_no_e2ee:
+                self._told_no_e2ee.add(room_id)
+                log.warning("%s is encrypted and the host's nio client has no end-to-end encryption "
+                            "(AsyncClientConfig(encryption_enabled=True) and a store_path): the usage plugin "
+                            "neither reads nor posts there", room_id)  # fmt: skip
+            return False
+        if not self.responders or room is None:
+            return True
+        if not room.members_synced:
+            try:
+                await self.client.joined_members(room_id)
+            except CONNECTION_ERRORS as err:
+                log.warning("Could not read the members of %s: %s", room_id, err)
+        members = set(room.users) - set(room.invited_users)
+        for responder in self.responders:
+            if responder == self.user_id:
+                return True
+            if responder in members:
+                return False
+        return True
 
     # -- upgrades ------------------------------------------------------------------------
 
-    async def follow_upgrade(self, old_room_id: str, ev: RoomUpgradeEvent) -> None:
-        """Note a tombstone; join its room only when an allowed inviter sent it."""
+    async def note_tombstone(self, old_room_id: str, ev: RoomUpgradeEvent) -> None:
+        """Note an upgrade; it is linked once the host is in the new room (now, or when it joins)."""
         new_room_id = ev.replacement_room
         if not new_room_id or new_room_id == old_room_id:
             return
         await self.state.note_upgrade(old_room_id, new_room_id)
-        if new_room_id not in self.client.rooms:
-            if not inviter_allowed(ev.sender, self.settings.allowed_inviters):
-                log.info("Room %s was upgraded to %s by %s, not an allowed inviter; waiting for an invite",
-                         old_room_id, new_room_id, ev.sender)  # fmt: skip
-                return
-            resp = await self.client.join_via(new_room_id, [server_of(ev.sender)])
-            if isinstance(resp, JoinError):
-                log.warning("Room %s was upgraded to %s but joining it failed (%s); waiting for an invite",
-                            old_room_id, new_room_id, resp)  # fmt: skip
-                return
-            log.info("Followed the upgrade of %s to %s", old_room_id, new_room_id)
-        await self._finish_upgrades_to(new_room_id)
+        if new_room_id in self.client.rooms:
+            await self._finish_upgrades_to(new_room_id)
 
     async def _predecessor_of(self, room_id: str) -> str | None:
         """The room that ``room_id``'s create event names as its predecessor, read from the homeserver."""
@@ -142,7 +160,7 @@ class Rooms:
     # -- direct chats and senders --------------------------------------------------------
 
     def is_direct_chat(self, room_id: str, user_id: str) -> bool:
-        """Whether the room is, right now, a chat of just the bot and ``user_id`` (joined or invited).
+        """Whether the room is, right now, a chat of just the host and ``user_id`` (joined or invited).
 
         Decided from current membership, never from a flag set once: a direct chat that others
         joined later is a shared room, and cross-room answers there would leak to every member.

@@ -81,9 +81,12 @@ class Sender:
     ) -> str:
         """Send one event (encrypted if the room is); returns its event id.
 
+        A client without E2EE would send in plaintext to an encrypted room; that is refused here.
+
         With ``tx_key`` the transaction id is derived from it, so sending the same thing again (after a
         failure whose outcome was unclear, or a restart) is deduplicated by the homeserver.
         """
+        self._refuse_plaintext(room_id)
         tx_id = str(uuid.uuid4()) if tx_key is None else "usage-" + hashlib.sha256(tx_key.encode()).hexdigest()[:40]
         resp = await self._retrying(
             f"sending to {room_id}",
@@ -92,6 +95,11 @@ class Sender:
         if isinstance(resp, RoomSendError):
             raise SendError(f"sending to {room_id} failed: {resp.status_code} {resp.message}")
         return str(resp.event_id)
+
+    def _refuse_plaintext(self, room_id: str) -> None:
+        room = self.client.rooms.get(room_id)
+        if room is not None and room.encrypted and self.client.olm is None:
+            raise SendError(f"not sent to {room_id}: the room is encrypted and the client has no E2EE")
 
     async def _retrying(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
         """``call()``, tried again with backoff while the homeserver is unreachable, for ``retry_seconds``.
@@ -188,6 +196,7 @@ class Sender:
         thread_root: str | None = None,
     ) -> str:
         """Upload and send an ``m.image`` / ``m.file`` (encrypted in encrypted rooms) with a caption."""
+        self._refuse_plaintext(room_id)
         room = self.client.rooms.get(room_id)
         encrypted = bool(room is not None and room.encrypted)
         where = await self.upload(upload.data, upload.filename, upload.mimetype, encrypt=encrypted)

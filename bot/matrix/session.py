@@ -1,9 +1,12 @@
-"""The bot's Matrix session: one logged-in device with E2EE, synced until stopped.
+"""The standalone bot's Matrix session: one logged-in device with E2EE, synced until stopped.
 
-``MatrixSession`` knows nothing about usage. It owns the nio client and hands it to its
-collaborators: ``rooms`` (invites, upgrades, direct chats), ``timeline`` (events in order, commands
-run once), ``outbox`` (everything it posts, with one retry policy) and ``admins`` (room admins from
-power levels). ``ready``, ``connected`` and ``disconnected`` are events for callers (and tests).
+``MatrixSession`` is the small host that ``usage-bot run`` puts around the plugin. It knows nothing
+about usage: it logs in, syncs, keeps the E2EE keys moving, joins rooms (``joins``: invites from
+allowed inviters, tombstones) and hands every joined room's events to the event callbacks of its
+nio client, in timeline order: a cut timeline is first completed from ``/messages`` back to the
+previous sync token, so nothing that happened while the bot was down is skipped. Whatever is
+attached to ``client`` (the plugin, or a test's recorder) sees them as in any other nio bot.
+``ready``, ``connected`` and ``disconnected`` are events for callers (and tests).
 """
 
 from __future__ import annotations
@@ -11,21 +14,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from nio import AsyncClientConfig, LocalProtocolError, SyncError, SyncResponse
+from nio import AsyncClientConfig, Event, LocalProtocolError, MatrixRoom, RoomUpgradeEvent, SyncError, SyncResponse
 
-from ..state import BotState
-from .events import MatrixSettings
+from .events import MatrixSettings, is_own_join
+from .gaps import fill_gap
+from .joins import Joins
 from .login import BotLoginError, log_in
 from .nio_client import RateLimitAwareClient
-from .outbox import Outbox
-from .permissions import RoomAdminCache
-from .rooms import Rooms, UpgradeHandler
-from .sending import CONNECTION_ERRORS, Backoff, Sender
-from .timeline import CommandHandler, ContentHandler, Timeline
+from .sending import CONNECTION_ERRORS, Backoff
 
 log = logging.getLogger(__name__)
 
@@ -35,28 +35,16 @@ class _SyncFailed(RuntimeError):
 
 
 class MatrixSession:
-    """Driven by ``run_forever()`` and ended by ``stop()``.
-
-    ``on_command(ctx)`` gets each new command once; ``on_message_content(room_id, event_id, sender,
-    content, origin_server_ts)`` gets every room message of others, history included;
-    ``on_room_upgraded(old, new)`` runs once per verified upgrade.
-    """
+    """Driven by ``run_forever()``; ``stop()`` ends the sync loop, ``close()`` the client."""
 
     def __init__(
         self,
         settings: MatrixSettings,
-        state: BotState,
         *,
-        command_prefix: str = "!usage",
-        grace_seconds: int = 300,
-        on_command: CommandHandler | None = None,
-        on_message_content: ContentHandler | None = None,
-        on_room_upgraded: UpgradeHandler | None = None,
         sync_timeout_ms: int = 30_000,
         timeline_limit: int = 50,
         backoff_initial: float = 1.0,
         backoff_max: float = 60.0,
-        max_concurrent_commands: int = 4,
     ) -> None:
         self.settings = settings
         self.sync_timeout_ms = sync_timeout_ms
@@ -76,17 +64,7 @@ class MatrixSession:
             settings.homeserver, settings.user_id, device_id=settings.device_id, store_path=str(store_path),
             config=config,
         )  # fmt: skip
-        self.state = state
-        self.admins = RoomAdminCache(self.client)
-        self._synced = asyncio.Condition()
-        sender = Sender(self.client, backoff_initial=backoff_initial, backoff_max=backoff_max)
-        self.outbox = Outbox(self.client, sender, self._synced)
-        self.rooms = Rooms(self.client, settings, self.state, on_room_upgraded)
-        self.timeline = Timeline(
-            self.client, self.rooms, self.state, self.admins, self.outbox, command_prefix=command_prefix,
-            grace_ms=grace_seconds * 1000, on_command=on_command, on_message_content=on_message_content,
-            max_concurrent_commands=max_concurrent_commands,
-        )  # fmt: skip
+        self.joins = Joins(self.client, settings)
 
         self.ready = asyncio.Event()
         self.connected = asyncio.Event()
@@ -96,19 +74,9 @@ class MatrixSession:
         self._loop_done.set()
         self._closed = False
 
-    @classmethod
-    def from_config(cls, config: Any, state: BotState, **kwargs: Any) -> MatrixSession:
-        """Build from the whole config (``bot.config.Config``): its ``matrix`` and ``bot`` sections."""
-        kwargs.setdefault("command_prefix", config.bot.command_prefix)
-        kwargs.setdefault("grace_seconds", config.bot.grace_seconds)
-        return cls(config.matrix, state, **kwargs)
-
     @property
     def user_id(self) -> str:
         return self.settings.user_id
-
-    def is_bot_admin(self, user_id: str) -> bool:
-        return user_id in self.settings.bot_admins
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -116,7 +84,6 @@ class MatrixSession:
         """Log in and handle the first sync; returns once the bot is ready for events."""
         if self.ready.is_set():
             return
-        self.timeline.started_ms = int(time.time() * 1000)
         backoff = Backoff(self.backoff_initial, self.backoff_max)
         while True:
             try:
@@ -151,14 +118,14 @@ class MatrixSession:
         finally:
             self._loop_done.set()
 
-    async def stop(self, drain_timeout: float = 30.0) -> None:
-        """Stop syncing, let running commands finish (up to ``drain_timeout``), close."""
+    async def stop(self) -> None:
+        """Stop syncing; returns once the sync loop has ended. The client stays open for sends."""
         self._stopping.set()
         await self._loop_done.wait()
-        if self.timeline.tasks:
-            _, pending = await asyncio.wait(set(self.timeline.tasks), timeout=drain_timeout)
-            for task in pending:
-                task.cancel()
+
+    async def close(self) -> None:
+        """Stop syncing and close the client."""
+        await self.stop()
         if not self._closed:
             self._closed = True
             await self.client.close()
@@ -189,16 +156,22 @@ class MatrixSession:
         and digests and warnings must reach quiet rooms too.
         """
         since = self.client.next_batch or self.client.loaded_sync_token
-        request = asyncio.ensure_future(
-            self.client.sync(timeout=timeout_ms, sync_filter=self.sync_filter, full_state=full_state or None)
-        )
-        stop_wait = asyncio.ensure_future(self._stopping.wait())
-        done, _ = await asyncio.wait({request, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
-        stop_wait.cancel()
+        self.client.hold_events()
+        try:
+            request = asyncio.ensure_future(
+                self.client.sync(timeout=timeout_ms, sync_filter=self.sync_filter, full_state=full_state or None)
+            )
+            stop_wait = asyncio.ensure_future(self._stopping.wait())
+            done, _ = await asyncio.wait({request, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+            stop_wait.cancel()
+            if request not in done:
+                request.cancel()
+                with contextlib.suppress(BaseException):
+                    await request
+        finally:
+            held = self.client.release_events()
         if request not in done:
-            request.cancel()
-            with contextlib.suppress(BaseException):
-                await request
+            await self._deliver(held)  # nio took the sync token if it got this far: hand on what it saw
             return False
         resp = request.result()
         if isinstance(resp, SyncError):
@@ -208,9 +181,7 @@ class MatrixSession:
                 log.warning("The homeserver logged the bot out; logging in again with the password")
                 self.client.access_token = ""
             raise _SyncFailed(f"{resp.status_code} {resp.message}")
-        await self._handle_sync(resp, since)
-        async with self._synced:
-            self._synced.notify_all()
+        await self._handle_sync(resp, since, held)
         await self._crypto_housekeeping()
         return True
 
@@ -226,11 +197,40 @@ class MatrixSession:
             if client.should_claim_keys:
                 await client.keys_claim(client.get_users_for_key_claiming())
 
-    async def _handle_sync(self, resp: SyncResponse, since: str | None) -> None:
+    async def _handle_sync(self, resp: SyncResponse, since: str | None, held: list[tuple[MatrixRoom, Event]]) -> None:
         for room_id, invite in resp.rooms.invite.items():
-            self.rooms.note_invite(room_id, invite.invite_state)
-        await self.rooms.answer_invites()
+            self.joins.note_invite(room_id, invite.invite_state)
+        await self.joins.answer_invites()
+        by_room: dict[str, list[tuple[MatrixRoom, Event]]] = defaultdict(list)
+        for room, ev in held:
+            by_room[room.room_id].append((room, ev))
         for room_id, info in resp.rooms.join.items():
-            await self.timeline.handle_room(room_id, info, since)
-        for room_id in resp.rooms.leave:
-            self.admins.invalidate(room_id)
+            await self._handle_room(room_id, info, since, by_room.pop(room_id, []))
+        await self._deliver([pair for pairs in by_room.values() for pair in pairs])
+
+    async def _handle_room(
+        self, room_id: str, info: Any, since: str | None, held: list[tuple[MatrixRoom, Event]]
+    ) -> None:
+        """One joined room of a sync response: the missed events first, then the timeline, then tombstones.
+
+        A room joined in this very sync is not filled in: what lies before the join is history.
+        """
+        room = self.client.rooms.get(room_id)
+        filled: list[Event] = []
+        just_joined = any(is_own_join(ev, self.user_id) for ev in info.timeline.events)
+        if room is not None and info.timeline.limited and since and info.timeline.prev_batch and not just_joined:
+            filled = await fill_gap(self.client, room_id, info.timeline.prev_batch, since)
+        await self._deliver([(room, ev) for ev in filled if room is not None] + held)
+        for ev in [*filled, *info.timeline.events]:
+            if isinstance(ev, RoomUpgradeEvent):
+                try:
+                    await self.joins.follow_tombstone(room_id, ev)
+                except Exception:
+                    log.exception("Following the tombstone %s in %s failed", ev.event_id, room_id)
+
+    async def _deliver(self, events: list[tuple[MatrixRoom, Event]]) -> None:
+        for room, ev in events:
+            try:
+                await self.client.run_event_callbacks(room, ev)
+            except Exception:  # one bad event must not cost the rest of the batch
+                log.exception("Handling %s in %s failed", getattr(ev, "event_id", "?"), room.room_id)

@@ -1,10 +1,11 @@
-"""A joined room's synced events, in order: gaps filled, upgrades followed, messages handed on, commands run.
+"""The plugin's ears on a host's nio client: event callbacks that pick out commands and run each once.
 
-Ordering guarantees: events are handled in timeline order per sync batch. A batch whose timeline
-was cut (``limited``) is completed from ``/messages`` back to the previous sync token first, so
-nothing that happened while the bot was down is skipped. A command is claimed in the state store
-before it is answered, so the guarantee is "at most once", restarts included; commands older than
-the grace window, or from before the bot joined, are never answered.
+Events arrive as the host's client hands them to its event callbacks, in timeline order per room (nio
+runs the callbacks while it handles a sync; the standalone host fills a cut timeline first). A
+command is claimed in the bot's state, in the usage store, before it is answered, so the guarantee is
+"at most once", restarts and a second process on the same store included; commands older than the
+grace window, or from before the host joined the room, are never answered. Messages that do not
+start with the prefix are left to the host (and, with passive collection, only read).
 """
 
 from __future__ import annotations
@@ -18,22 +19,21 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from nio import (
-    Event,
+    AsyncClient,
+    MatrixInvitedRoom,
+    MatrixRoom,
     MegolmEvent,
-    MessageDirection,
+    RoomMemberEvent,
     RoomMessage,
-    RoomMessagesError,
     RoomMessageText,
     RoomUpgradeEvent,
 )
+from nio.client.base_client import ClientCallback
 
 from ..state import BotState
 from .events import CommandContext, is_command, is_edit, thread_root_of
-from .nio_client import RateLimitAwareClient
 from .outbox import Outbox
-from .permissions import RoomAdminCache
 from .rooms import Rooms
-from .sending import CONNECTION_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -44,25 +44,31 @@ ERROR_REPLY = "Something went wrong while answering that command."
 
 
 class Timeline:
+    """``attach()`` registers the callbacks on the client, ``detach()`` removes exactly those.
+
+    ``on_command(ctx)`` gets each new command once; ``on_message_content(room_id, event_id, sender,
+    content, origin_server_ts)`` gets every room message of others, history included.
+    """
+
     def __init__(
         self,
-        client: RateLimitAwareClient,
+        client: AsyncClient,
         rooms: Rooms,
         state: BotState,
-        admins: RoomAdminCache,
         outbox: Outbox,
+        synced: asyncio.Condition,
         *,
         command_prefix: str,
         grace_ms: int,
         on_command: CommandHandler | None,
         on_message_content: ContentHandler | None,
-        max_concurrent_commands: int,
+        max_concurrent_commands: int = 4,
     ) -> None:
         self.client = client
         self.rooms = rooms
         self.state = state
-        self.admins = admins
         self.outbox = outbox
+        self.synced = synced
         self.command_prefix = command_prefix
         self.grace_ms = grace_ms
         self._on_command = on_command
@@ -70,79 +76,106 @@ class Timeline:
         self._slots = asyncio.Semaphore(max_concurrent_commands)
         self.tasks: set[asyncio.Task[None]] = set()
         self.started_ms = int(time.time() * 1000)
+        self._callbacks: list[ClientCallback] = []
 
-    async def handle_room(self, room_id: str, info: Any, since: str | None) -> None:
-        """One joined room of a sync response."""
-        events: list[Any] = list(info.timeline.events)
-        for state_event in info.state:  # state that changed in a gap arrives here, not in the timeline
-            self.admins.observe(room_id, state_event.source.get("type"))
-        just_joined = await self.rooms.note_joins(room_id, [*info.state, *events])
-        if info.timeline.limited and since and info.timeline.prev_batch and not just_joined:
-            events = await self._fill_gap(room_id, info.timeline.prev_batch, since) + events
-        for ev in events:
-            try:
-                await self._on_event(room_id, ev)
-            except Exception:  # one bad event must not cost the rest of the batch
-                log.exception("Handling %s in %s failed", getattr(ev, "event_id", "?"), room_id)
+    # -- attaching -----------------------------------------------------------------------
 
-    async def _fill_gap(self, room_id: str, prev_batch: str, since: str, max_pages: int = 20) -> list[Any]:
-        """Events between the previous sync and a cut timeline, oldest first."""
-        found: list[Any] = []
-        start: str | None = prev_batch
-        for _ in range(max_pages):
-            try:
-                resp = await self.client.room_messages(
-                    room_id, start=start, end=since, direction=MessageDirection.back, limit=100
-                )
-            except CONNECTION_ERRORS as err:
-                log.warning("Could not fetch missed events of %s: %s", room_id, err)
-                break
-            if isinstance(resp, RoomMessagesError):
-                log.warning("Could not fetch missed events of %s: %s", room_id, resp.message)
-                break
-            found.extend(resp.chunk)
-            if not resp.chunk or not resp.end or resp.end == start:
-                break
-            start = resp.end
+    def attach(self) -> None:
+        if self._callbacks:
+            return
+        self.started_ms = int(time.time() * 1000)
+        for func, kind in (
+            (self._on_member, RoomMemberEvent),
+            (self._on_tombstone, RoomUpgradeEvent),
+            (self._on_undecryptable, MegolmEvent),
+            (self._on_message, RoomMessage),
+        ):
+            self.client.add_event_callback(func, kind)  # type: ignore[arg-type]
+            self._callbacks.append(self.client.event_callbacks[-1])
+
+    async def detach(self, drain_timeout: float = 30.0) -> None:
+        """Remove this timeline's callbacks (the host's stay), then let running commands finish."""
+        ours = {id(cb) for cb in self._callbacks}
+        self.client.event_callbacks[:] = [cb for cb in self.client.event_callbacks if id(cb) not in ours]
+        self._callbacks.clear()
+        if self.tasks:
+            _, pending = await asyncio.wait(set(self.tasks), timeout=drain_timeout)
+            for task in pending:
+                task.cancel()
+
+    @property
+    def attached(self) -> bool:
+        return bool(self._callbacks)
+
+    # -- callbacks -----------------------------------------------------------------------
+
+    async def _synced(self) -> None:
+        async with self.synced:
+            self.synced.notify_all()
+
+    async def _on_member(self, room: MatrixRoom, ev: RoomMemberEvent) -> None:
+        if isinstance(room, MatrixInvitedRoom):
+            return
+        try:
+            await self.rooms.note_membership(room.room_id, ev)
+        except Exception:
+            log.exception("Noting the membership event %s in %s failed", ev.event_id, room.room_id)
+        await self._synced()
+
+    async def _on_tombstone(self, room: MatrixRoom, ev: RoomUpgradeEvent) -> None:
+        if isinstance(room, MatrixInvitedRoom):
+            return
+        try:
+            await self.rooms.note_tombstone(room.room_id, ev)
+        except Exception:
+            log.exception("Noting the tombstone %s in %s failed", ev.event_id, room.room_id)
+
+    async def _on_undecryptable(self, room: MatrixRoom, ev: MegolmEvent) -> None:
+        if isinstance(room, MatrixInvitedRoom):
+            return
+        if self.client.olm is None:
+            await self.rooms.posts_in(room.room_id)  # says once per room why nothing happens there
         else:
-            log.warning("More missed events in %s than fetched; older ones are skipped", room_id)
-        found.reverse()
-        log.info("Fetched %d events of %s missed in a cut sync timeline", len(found), room_id)
-        return found
+            log.warning("Could not decrypt %s in %s (session %s)", ev.event_id, room.room_id, ev.session_id)
 
-    async def _on_event(self, room_id: str, ev: Event) -> None:
-        if "state_key" in ev.source:
-            self.admins.observe(room_id, ev.source.get("type"))
-        if isinstance(ev, RoomUpgradeEvent):
-            await self.rooms.follow_upgrade(room_id, ev)
+    async def _on_message(self, room: MatrixRoom, ev: RoomMessage) -> None:
+        if isinstance(room, MatrixInvitedRoom):
             return
-        if isinstance(ev, MegolmEvent):
-            log.warning("Could not decrypt %s in %s (session %s)", ev.event_id, room_id, ev.session_id)
+        await self._synced()
+        if ev.sender == self.rooms.user_id:
             return
-        if not isinstance(ev, RoomMessage) or ev.sender == self.rooms.user_id:
-            return
+        room_id = room.room_id
         content = ev.source.get("content") or {}
         if self._on_message_content is not None:
             try:
                 await self._on_message_content(room_id, ev.event_id, ev.sender, content, ev.server_timestamp)
             except Exception:
                 log.exception("on_message_content failed for %s", ev.event_id)
-        ctx = self._command_context(room_id, ev, content)
-        if ctx is not None and await self.state.claim_command(ctx.event_id, room_id):
-            task = asyncio.create_task(self._run_command(ctx))
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
+        try:
+            ctx = await self._command_context(room_id, ev, content)
+            if ctx is not None and await self.state.claim_command(ctx.event_id, room_id):
+                task = asyncio.create_task(self._run_command(ctx))
+                self.tasks.add(task)
+                task.add_done_callback(self.tasks.discard)
+        except Exception:  # never into the host's sync
+            log.exception("Taking the command %s in %s failed", ev.event_id, room_id)
 
-    def _command_context(self, room_id: str, ev: RoomMessage, content: dict[str, Any]) -> CommandContext | None:
+    def handles(self, body: str) -> bool:
+        """Whether a message body is a command of this plugin (the host leaves those alone)."""
+        return is_command(body, self.command_prefix)
+
+    async def _command_context(self, room_id: str, ev: RoomMessage, content: dict[str, Any]) -> CommandContext | None:
         if not isinstance(ev, RoomMessageText) or content.get("msgtype") != "m.text" or is_edit(content):
             return None
-        if not is_command(ev.body, self.command_prefix):
+        if not self.handles(ev.body):
             return None
         ts = ev.server_timestamp
         if ts < self.started_ms - self.grace_ms:
             return None
-        joined = self.state.joined_ts(room_id)
-        if joined is not None and ts < joined:
+        if not await self.rooms.posts_in(room_id):
+            return None
+        joined = await self.rooms.joined_ts(room_id)
+        if joined is None or ts < joined:
             return None
         return CommandContext(
             room_id=room_id,

@@ -29,6 +29,9 @@ from nio import (
 
 from bot.demo.homeserver import LocalSynapse
 from bot.matrix.events import CommandContext, SimpleMatrixSettings
+from bot.matrix.link import MatrixLink
+from bot.matrix.outbox import Outbox
+from bot.matrix.permissions import RoomAdminCache
 from bot.matrix.session import MatrixSession
 from bot.state import BotState
 from tracking.store import Store, open_store
@@ -218,7 +221,7 @@ class Recorder:
     commands: list[CommandContext] = field(default_factory=list)
     contents: list[tuple[str, str, str, dict[str, Any], int]] = field(default_factory=list)
     upgrades: list[tuple[str, str]] = field(default_factory=list)
-    bot: MatrixSession | None = None
+    outbox: Outbox | None = None
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     async def _note(self) -> None:
@@ -230,8 +233,8 @@ class Recorder:
         await self._note()
         if ctx.body.strip() == "!usage boom":
             raise RuntimeError("boom (raised on purpose by the test)")
-        assert self.bot is not None
-        await self.bot.outbox.reply(ctx, f"answer to {ctx.body}", f"<b>answer</b> to {ctx.body}")
+        assert self.outbox is not None
+        await self.outbox.reply(ctx, f"answer to {ctx.body}", f"<b>answer</b> to {ctx.body}")
 
     async def on_message_content(
         self, room_id: str, event_id: str, sender: str, content: dict[str, Any], ts: int
@@ -253,7 +256,10 @@ class Recorder:
 
 @dataclass
 class BotHandle:
-    bot: MatrixSession
+    """The standalone host (``session``) with the plugin's Matrix side (``link``) answering for ``recorder``."""
+
+    session: MatrixSession
+    link: MatrixLink
     recorder: Recorder
     task: asyncio.Task[None]
     settings: SimpleMatrixSettings
@@ -261,19 +267,38 @@ class BotHandle:
 
     @property
     def user_id(self) -> str:
-        return self.bot.user_id
+        return self.session.user_id
+
+    @property
+    def client(self) -> AsyncClient:
+        return self.session.client
+
+    @property
+    def outbox(self) -> Outbox:
+        return self.link.outbox
+
+    @property
+    def admins(self) -> RoomAdminCache:
+        return self.link.admins
+
+    @property
+    def state(self) -> BotState:
+        return self.link.state
 
     async def stop(self) -> None:
         try:
-            await self.bot.stop()
+            await self.session.stop()
             await self.task
+            await self.link.detach()
+            await self.session.close()
         finally:
             await self.store.close()
 
 
 @pytest.fixture
 async def make_bot(synapse: LocalSynapse, tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[BotHandle]]]:
-    """Start a ``MatrixSession`` (own user unless ``settings`` is given) running ``run_forever``."""
+    """Start a ``MatrixSession`` (own user unless ``settings`` is given) running ``run_forever``, with the
+    plugin's command handling attached to its client and answering for a ``Recorder``."""
     handles: list[BotHandle] = []
 
     async def make(
@@ -281,6 +306,7 @@ async def make_bot(synapse: LocalSynapse, tmp_path: Path) -> AsyncIterator[Calla
         allowed_inviters: list[str] | None = None,
         settings: SimpleMatrixSettings | None = None,
         recorder: Recorder | None = None,
+        grace_seconds: int = 300,
         **kwargs: Any,
     ) -> BotHandle:
         if settings is None:
@@ -297,22 +323,26 @@ async def make_bot(synapse: LocalSynapse, tmp_path: Path) -> AsyncIterator[Calla
         kwargs.setdefault("backoff_max", 2.0)
         kwargs.setdefault("backoff_initial", 0.2)
         store = await open_store(f"sqlite:///{Path(settings.store_path) / 'usage.db'}")
-        bot = MatrixSession(
-            settings,
+        session = MatrixSession(settings, **kwargs)
+        link = MatrixLink(
+            session.client,
             await BotState.load(store),
+            grace_seconds=grace_seconds,
             on_command=recorder.on_command,
             on_message_content=recorder.on_message_content,
             on_room_upgraded=recorder.on_room_upgraded,
-            **kwargs,
+            backoff_initial=kwargs["backoff_initial"],
+            backoff_max=kwargs["backoff_max"],
         )
-        recorder.bot = bot
-        task = asyncio.create_task(bot.run_forever())
-        ready = asyncio.create_task(bot.ready.wait())
+        recorder.outbox = link.outbox
+        link.attach()
+        task = asyncio.create_task(session.run_forever())
+        ready = asyncio.create_task(session.ready.wait())
         await asyncio.wait({task, ready}, timeout=WAIT, return_when=asyncio.FIRST_COMPLETED)
         if task.done():
             task.result()
-        assert bot.ready.is_set(), "bot did not become ready"
-        handle = BotHandle(bot, recorder, task, settings, store)
+        assert session.ready.is_set(), "bot did not become ready"
+        handle = BotHandle(session, link, recorder, task, settings, store)
         handles.append(handle)
         return handle
 

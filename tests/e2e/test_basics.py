@@ -28,7 +28,7 @@ async def test_invites_allowed_and_rejected(make_user, make_bot):
 
     room = await mallory.create_room([bot.user_id])
     await mallory.wait_membership(room, bot.user_id, "leave")
-    assert room not in bot.bot.client.rooms
+    assert room not in bot.client.rooms
 
     room = await alice.create_room([bot.user_id])
     await alice.wait_membership(room, bot.user_id, "join")
@@ -98,7 +98,7 @@ async def test_ignored_messages(make_user, make_bot):
         "m.relates_to": {"rel_type": "m.replace", "event_id": early},
     }
     await alice.send(room, edit)
-    await bot.bot.outbox.text(room, "!usage said by the bot itself")
+    await bot.outbox.text(room, "!usage said by the bot itself")
     barrier = await alice.say(room, "!usage")
     await alice.wait_reply(room, barrier, bot.user_id)
 
@@ -126,7 +126,7 @@ async def test_mentions_in_text(make_user, make_bot):
     alice = await make_user("alice")
     bot = await make_bot(allowed_inviters=[alice.user_id])
     room = await alice.room_with(bot)
-    event_id = await bot.bot.outbox.text(room, "90% used", mentions=[alice.user_id, bot.user_id])
+    event_id = await bot.outbox.text(room, "90% used", mentions=[alice.user_id, bot.user_id])
     ev = await alice.wait_for(lambda r, e: e.event_id == event_id)
     assert ev.source["content"]["msgtype"] == "m.text"
     assert ev.source["content"]["m.mentions"] == {"user_ids": [alice.user_id]}

@@ -32,9 +32,9 @@ async def test_tombstone_from_someone_not_allowed_to_invite_is_not_followed(make
     await tombstone(mallory, room, decoy)
     await barrier(alice, bot, room)
 
-    assert decoy not in bot.bot.client.rooms
+    assert decoy not in bot.client.rooms
     assert bot.recorder.upgrades == []
-    assert bot.bot.state.predecessors(decoy) == []
+    assert bot.state.predecessors(decoy) == []
 
 
 async def test_tombstone_naming_a_room_that_does_not_name_it_back_links_nothing(make_user, make_bot):
@@ -48,8 +48,8 @@ async def test_tombstone_naming_a_room_that_does_not_name_it_back_links_nothing(
     await barrier(alice, bot, other)
 
     assert bot.recorder.upgrades == []
-    assert bot.bot.state.predecessors(other) == []
-    assert bot.bot.state.pending_upgrades_to(other) == []
+    assert bot.state.predecessors(other) == []
+    assert bot.state.pending_upgrades_to(other) == []
 
 
 async def test_a_real_upgrade_is_still_followed_after_a_spoofed_one(make_user, make_bot):
@@ -63,8 +63,8 @@ async def test_a_real_upgrade_is_still_followed_after_a_spoofed_one(make_user, m
     upgraded = await alice.api("POST", f"/_matrix/client/v3/rooms/{quote(room)}/upgrade", {"new_version": "11"})
     new_room = upgraded["replacement_room"]
     await bot.recorder.wait_until(lambda: bot.recorder.upgrades == [(room, new_room)])
-    assert bot.bot.state.predecessors(new_room) == [room]
-    assert bot.bot.state.predecessors(other) == []
+    assert bot.state.predecessors(new_room) == [room]
+    assert bot.state.predecessors(other) == []
 
 
 class GapProxy:
@@ -124,7 +124,7 @@ async def test_power_levels_in_a_syncs_state_block_refresh_the_admins(synapse, m
         bot = await make_bot(settings=settings, timeline_limit=1)
         room = await alice.room_with(bot, others=[bob], room_version="11")
         await barrier(alice, bot, room)
-        assert await bot.bot.admins.admins(room) == {alice.user_id}
+        assert await bot.admins.admins(room) == {alice.user_id}
 
         proxy.hold = True
         await alice.say(room, "wake the sync in flight")
@@ -136,7 +136,7 @@ async def test_power_levels_in_a_syncs_state_block_refresh_the_admins(synapse, m
         await barrier(alice, bot, room)
         proxy.hold = False
 
-        assert await bot.bot.admins.admins(room) == {alice.user_id, bob.user_id}
+        assert await bot.admins.admins(room) == {alice.user_id, bob.user_id}
     finally:
         await proxy.close()
 

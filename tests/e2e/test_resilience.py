@@ -31,8 +31,8 @@ async def test_rate_limited_bot_waits_and_retries(synapse, make_user, make_bot):
     async def note(resp: ErrorResponse) -> None:
         limited.append(resp)
 
-    bot.bot.client.add_response_callback(note, ErrorResponse)
-    sent = [await bot.bot.outbox.notice(room, f"notice {i}") for i in range(3)]
+    bot.client.add_response_callback(note, ErrorResponse)
+    sent = [await bot.outbox.notice(room, f"notice {i}") for i in range(3)]
     assert len(set(sent)) == 3
     assert limited and all(r.status_code == "M_LIMIT_EXCEEDED" and r.retry_after_ms for r in limited)
     bodies = []
@@ -84,10 +84,10 @@ async def test_reconnects_after_homeserver_outage(synapse, make_user, make_bot):
 
     await synapse.astop()
     try:
-        await asyncio.wait_for(bot.bot.disconnected.wait(), 30)
+        await asyncio.wait_for(bot.session.disconnected.wait(), 30)
     finally:
         await synapse.astart()
-    await asyncio.wait_for(bot.bot.connected.wait(), 30)
+    await asyncio.wait_for(bot.session.connected.wait(), 30)
 
     cmd = await alice.say(room, "!usage after outage")
     reply = await alice.wait_reply(room, cmd, bot.user_id)

@@ -32,13 +32,13 @@ async def test_room_admins_v12_and_v11(synapse, make_user, make_bot):
         room = await alice.room_with(bot, others=[bob, carol], room_version="12")
         await set_power(alice, room, {bob.user_id: 100, carol.user_id: 50})
         await barrier(alice, bot, room)
-        assert await bot.bot.admins.admins(room) == {alice.user_id, bob.user_id}
-        assert await bot.bot.admins.is_admin(room, alice.user_id)  # creator: not in "users" at all
-        assert not await bot.bot.admins.is_admin(room, carol.user_id)
+        assert await bot.admins.admins(room) == {alice.user_id, bob.user_id}
+        assert await bot.admins.is_admin(room, alice.user_id)  # creator: not in "users" at all
+        assert not await bot.admins.is_admin(room, carol.user_id)
 
         await set_power(alice, room, {carol.user_id: 100})  # the cache follows power level changes
         await barrier(alice, bot, room)
-        assert await bot.bot.admins.admins(room) == {alice.user_id, bob.user_id, carol.user_id}
+        assert await bot.admins.admins(room) == {alice.user_id, bob.user_id, carol.user_id}
 
         created = await alice.api(
             "POST",
@@ -53,12 +53,12 @@ async def test_room_admins_v12_and_v11(synapse, make_user, make_bot):
         await dave.join(room)
         await alice.wait_membership(room, bot.user_id, "join")
         await barrier(alice, bot, room)
-        assert await bot.bot.admins.admins(room) == {alice.user_id, dave.user_id}
+        assert await bot.admins.admins(room) == {alice.user_id, dave.user_id}
 
     room = await alice.room_with(bot, others=[bob, carol], room_version="11")
     await set_power(alice, room, {bob.user_id: 100, carol.user_id: 50})
     await barrier(alice, bot, room)
-    assert await bot.bot.admins.admins(room) == {alice.user_id, bob.user_id}
+    assert await bot.admins.admins(room) == {alice.user_id, bob.user_id}
 
 
 async def test_follows_room_upgrade(make_user, make_bot):

@@ -147,7 +147,7 @@ async def test_an_export_over_the_upload_limit_is_refused_in_words(make_user, ma
     room = await alice.room_with(bot)
     record(agents, room, agent="a", input_tokens=10, output_tokens=1, ts=MARCH)
     await agents.flush()
-    sender = bot.app.matrix.outbox.sender
+    sender = bot.app.outbox.sender
     assert (await sender.upload_limit() or 0) > 1_000_000  # read from Synapse's /media/config
     sender._upload_limit, sender._upload_limit_at = 100, time.monotonic()  # a tiny homeserver limit
 
