@@ -45,6 +45,8 @@ async def _run(hs: LocalSynapse, work: Path, say: Callable[[str], None]) -> None
         "matrix": {"homeserver": hs.base_url, "user_id": bot_id, "password": PASSWORD,
                    "store_path": str(work / "bot-store"), "allowed_inviters": [alice_id]},
         "storage": {"url": db_url},
+        # a small budget, so the demo shows a warning: the agents' 8,720 tokens cross 75% of it
+        "quotas": {"defaults": [{"scope": "room", "window": "monthly", "limit": "11k"}]},
     })  # fmt: skip
     provider = await StandInOpenAI([usage for *_, usage in AGENT_CALLS]).start()
     bot = await UsageBot.open(config)
@@ -61,6 +63,10 @@ async def _run(hs: LocalSynapse, work: Path, say: Callable[[str], None]) -> None
         root = await _send(alice, room_id, {"msgtype": "m.text", "body": "Research: what do our agents cost?"})
         say("alice: Research: what do our agents cost?   (a thread starts here)")
         await _agents_work(provider, db_url, room_id, alice_id, root, say)
+        warning = await _until(alice, lambda ev, r: r == room_id and ev.sender == bot_id
+                               and ev.source.get("content", {}).get("msgtype") == "m.text")  # fmt: skip
+        mentioned = ", ".join(warning.source["content"].get("m.mentions", {}).get("user_ids", []))
+        say(f"\nusage-bot (m.text, mentioning {mentioned}):\n" + _indent(warning.body))
         for command, thread in (("!usage", None), ("!usage agents", None), ("!usage thread", root)):
             answer = await _ask(alice, room_id, command, thread, bot_id)
             where = " (in the thread)" if thread else ""

@@ -21,4 +21,7 @@ def test_demo_runs_to_the_end():
     assert "Total           4  7,400   1,320  8,720  $0.017632         0" in text
     assert "usage-bot (in the thread):" in text and "Total           3  6,600   1,200  7,800" in text
     assert "helpdesk" not in text.split("usage-bot (in the thread):")[1]
+    # the room's 11k monthly budget: 8,720 tokens are 79%, past the 75% threshold; alice created the room
+    warning = "usage-bot (m.text, mentioning @alice:localhost):\n    @alice:localhost: 75% of this room's monthly"
+    assert warning + " token budget used: 8.7k of 11k tokens; resets " in text
     assert text.strip().endswith("• cleaned up: homeserver stopped, temporary files removed")
