@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
@@ -216,34 +217,36 @@ def reserve_sync(tracker: Any, provider: str, model: str | None, payload: Mappin
     The single place where hooks check quotas. A failing check (store down) lets the call through.
     """
     reserve = getattr(tracker, "reserve_sync", None)
-    if reserve is None:
-        return None
-    from ..quotas import QuotaExceeded
-
-    try:
-        return reserve(provider=provider, model=model or "unknown", input_tokens=request_tokens(payload),
-                       max_output_tokens=output_limit(payload))  # fmt: skip
-    except QuotaExceeded:
-        raise
-    except Exception:
-        log.warning("quota check failed; the call goes ahead", exc_info=True)
-        return None
+    with _failed_checks_let_through():
+        if reserve is not None:
+            return reserve(**_reservation(provider, model, payload))
+    return None
 
 
 async def reserve_async(tracker: Any, provider: str, model: str | None, payload: Mapping[str, Any]) -> str | None:
     reserve = getattr(tracker, "reserve", None)
-    if reserve is None:
-        return None
+    with _failed_checks_let_through():
+        if reserve is not None:
+            return await reserve(**_reservation(provider, model, payload))
+    return None
+
+
+def _reservation(provider: str, model: str | None, payload: Mapping[str, Any]) -> dict[str, Any]:
+    return {"provider": provider, "model": model or "unknown", "input_tokens": request_tokens(payload),
+            "max_output_tokens": output_limit(payload)}  # fmt: skip
+
+
+@contextmanager
+def _failed_checks_let_through() -> Iterator[None]:
+    """A refusal goes to the caller; a check that could not be made (store down) is logged and let through."""
     from ..quotas import QuotaExceeded
 
     try:
-        return await reserve(provider=provider, model=model or "unknown", input_tokens=request_tokens(payload),
-                             max_output_tokens=output_limit(payload))  # fmt: skip
+        yield
     except QuotaExceeded:
         raise
     except Exception:
         log.warning("quota check failed; the call goes ahead", exc_info=True)
-        return None
 
 
 def release(tracker: Any, reservation: str | None) -> None:
