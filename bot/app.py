@@ -83,7 +83,7 @@ class UsageBot:
         ingest = config.ingest
         self.passive = (
             PassiveCollector(
-                config.storage.url, own_server=server_of(config.matrix.user_id), agents=ingest.mindroom_agents,
+                config.tracking(), own_server=server_of(config.matrix.user_id), agents=ingest.mindroom_agents,
                 agent_prefix=ingest.mindroom_agent_prefix, sender_of=self.matrix.rooms.event_sender,
             )
             if ingest.mindroom
