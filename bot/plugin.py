@@ -189,7 +189,7 @@ class UsagePlugin:
         ingest = config.ingest
         self.passive = (
             PassiveCollector(
-                config.storage.url, own_server=server_of(self.link.user_id), agents=ingest.mindroom_agents,
+                config.tracking(), own_server=server_of(self.link.user_id), agents=ingest.mindroom_agents,
                 agent_prefix=ingest.mindroom_agent_prefix, sender_of=self.link.rooms.event_sender,
             )
             if ingest.mindroom

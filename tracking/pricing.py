@@ -1,30 +1,48 @@
-"""Prices each call: configured overrides first, then `genai-prices` at the event's timestamp.
+"""Prices each call: configured overrides first, then `genai-prices` at the event's exact millisecond.
 
-Costs are kept as integer pico-dollars (1e-12 USD) in the store, so sums are exact.
+Costs are kept as integer pico-dollars (1e-12 USD) in the store, so sums are exact; every cost is
+rounded once, to the nearest pico-dollar, ties to even (`to_pico_int`).
 
-`genai-prices` takes ~100 µs per call, too slow for the writer's hot path. Within one price
-period and one price tier its result is affine in the four token counts, so the first event
-of each (provider, model, price period, tier) derives the coefficients from a few reference
-calls, checks them against a direct call, and later events cost a handful of integer
-multiplications. A model whose prices do not fit that shape is priced by direct calls.
+`genai-prices` takes ~100 µs per call, too slow for the writer's hot path. A model's prices can change
+only at the edges of its price periods (`price_model.price_period`: time-of-day windows, start
+dates), so each (provider, model) keeps the plan of the period its last event fell in and reuses it
+while events stay inside. Within one period and one price tier the result is affine in the four
+token counts, so the first event of each (price, tier) derives the coefficients from a few reference
+calls, checks them against a direct call, and later events cost a handful of integer multiplications.
+A model whose prices do not fit that shape is priced by direct calls at the event's time.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import logging
-import warnings
-from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-log = logging.getLogger(__name__)
+from .price_model import (
+    EARLIEST_MS,
+    LATEST_MS,
+    MILLION,
+    PICO,
+    Affine,
+    Tokens,
+    datetime_to_ms,
+    derive_affine,
+    direct_pico,
+    lookup,
+    ms_to_datetime,
+    price_period,
+    tier_region,
+    tier_starts,
+    to_pico_int,
+    usd_to_pico,
+)
 
-PICO = 10**12
-MILLION = 1_000_000
-_REGION_SPAN = 1_000_000
+__all__ = ["MILLION", "PICO", "PriceOverride", "Pricer", "Tokens", "pico_to_usd", "to_pico_int", "usd_to_pico"]
+
+_RECENT_PERIODS = 8
+"""Price periods remembered per model (the current one included), for events that arrive out of time order."""
 
 PROVIDER_ALIASES = {
     "gemini": "google",
@@ -56,54 +74,6 @@ class PriceOverride(BaseModel):
     cache_write: Decimal | None = Field(default=None, ge=0)
 
 
-@dataclass(frozen=True, slots=True)
-class Tokens:
-    input: int
-    output: int
-    cache_read: int = 0
-    cache_write: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class _Affine:
-    """cost_pico = base + input*a + output*b + cache_read*r + cache_write*w (pico-USD)."""
-
-    base: Decimal
-    input: Decimal
-    output: Decimal
-    cache_read: Decimal
-    cache_write: Decimal
-
-    def pico(self, t: Tokens) -> int:
-        return self.pico4(t.input, t.output, t.cache_read, t.cache_write)
-
-    def pico4(self, input_tokens: int, output_tokens: int, cache_read: int, cache_write: int) -> int:
-        cost = (
-            self.base
-            + self.input * input_tokens
-            + self.output * output_tokens
-            + self.cache_read * cache_read
-            + self.cache_write * cache_write
-        )
-        return to_pico_int(cost)
-
-    def exact_ints(self) -> tuple[int, int, int, int, int] | None:
-        """The coefficients as integers when they all are (prices in whole micro-dollars per million
-        tokens, i.e. nearly every price): then integer arithmetic gives the same result, faster."""
-        values = (self.base, self.input, self.output, self.cache_read, self.cache_write)
-        if all(v == v.to_integral_value() for v in values):
-            return tuple(int(v) for v in values)  # type: ignore[return-value]
-        return None
-
-
-def to_pico_int(pico: Decimal) -> int:
-    return int(pico.to_integral_value(rounding=ROUND_HALF_EVEN))
-
-
-def usd_to_pico(usd: Decimal) -> int:
-    return to_pico_int(usd * PICO)
-
-
 def pico_to_usd(pico: int) -> Decimal:
     return (Decimal(pico) / PICO).normalize() if pico else Decimal(0)
 
@@ -114,35 +84,38 @@ class Pricer:
     def __init__(self, overrides: list[PriceOverride] | None = None) -> None:
         self._overrides = list(overrides or [])
         self._override_cache: dict[str, PriceOverride | None] = {}
-        self._affine_cache: dict[tuple[int, int], _Affine | None] = {}
         self._lookup_cache: dict[tuple[str, str], tuple[object, object] | None] = {}
-        # (provider, model, UTC hour) -> how to price it then: see price_pico_ms
-        self._plans: dict[tuple[str, str, int], tuple] = {}
+        # (provider, model) -> the plan of its current price period: (valid_from_ms, valid_until_ms, kind, ...)
+        self._plans: dict[tuple[str, str], tuple] = {}
+        # (provider, model) -> the plans of its last few price periods, newest first
+        self._recent: dict[tuple[str, str], list[tuple]] = {}
         self._starts: dict[int, tuple[int, ...]] = {}
-        # (id of a genai-prices price period, tier region low) -> (low, high, base, input, output,
-        # cache_read, cache_write) in integer pico-USD, for affine prices with integer coefficients
+        # (id of a genai-prices price, tier region low) -> its affine form, None if it has none
+        self._affine_cache: dict[tuple[int, int], Affine | None] = {}
+        # the same key -> (low, high, base, input, output, cache_read, cache_write) in integer pico-USD,
+        # for affine prices with integer coefficients
         self._fast: dict[tuple[int, int], tuple[int, int, int, int, int, int, int]] = {}
 
     def price_pico_ms(
         self, provider: str, model: str, ts_ms: int, input_tokens: int, output_tokens: int, cache_read: int,
         cache_write: int,
     ) -> int | None:  # fmt: skip
-        """`price_pico` for the writer's hot path: no datetime or Tokens per call, integer arithmetic.
+        """The cost at the millisecond `ts_ms`, for the writer's hot path: no datetime or Tokens per call.
 
-        The plan for a (provider, model) in a given UTC hour (override, unknown, or a genai-prices
-        price period) is looked up once per hour; within a price tier region the affine
-        coefficients are integers for nearly every model, so a call costs a few multiplications.
+        The plan of a (provider, model) (override, unknown, or a genai-prices price) holds for a price
+        period [valid_from, valid_until); an event outside it looks the plan up again. Within a price
+        tier region the affine coefficients are integers for nearly every model, so a call costs a
+        few multiplications.
         """
-        hour = ts_ms // 3_600_000
-        plan = self._plans.get((provider, model, hour))
-        if plan is None:
-            plan = self._plan(provider, model, hour)
-        kind = plan[0]
+        plan = self._plans.get((provider, model))
+        if plan is None or not plan[0] <= ts_ms < plan[1]:
+            plan = self._plan(provider, model, ts_ms)
+        kind = plan[2]
         if kind == 0:
             return None
         if kind == 1:
-            return _override_pico(plan[1], Tokens(input_tokens, output_tokens, cache_read, cache_write))
-        model_price, starts = plan[1], plan[2]
+            return _override_pico(plan[3], Tokens(input_tokens, output_tokens, cache_read, cache_write))
+        model_price, starts = plan[3], plan[4]
         low = 0
         for start in starts:
             if input_tokens > start:
@@ -153,58 +126,63 @@ class Pricer:
         if fast is not None and fast[0] <= input_tokens <= fast[1]:
             return (fast[2] + fast[3] * input_tokens + fast[4] * output_tokens + fast[5] * cache_read
                     + fast[6] * cache_write)  # fmt: skip
-        from datetime import UTC
-
-        tokens = Tokens(input_tokens, output_tokens, cache_read, cache_write)
-        return self.price_pico(provider, model, datetime.fromtimestamp(ts_ms / 1000, UTC), tokens)
-
-    def _plan(self, provider: str, model: str, hour: int) -> tuple:
-        from datetime import UTC
-
-        if len(self._plans) > 100_000:
-            self._plans.clear()
-        ts = datetime.fromtimestamp(hour * 3600, UTC)
-        override = self._override_for(provider, model)
-        if override is not None:
-            plan: tuple = (1, override)
-        else:
-            found = self._genai_model(provider, model, ts)
-            if found is None:
-                plan = (0,)
-            else:
-                model_price = found[1].get_prices(ts)  # type: ignore[attr-defined]
-                key = id(model_price)
-                if key not in self._starts:
-                    self._starts[key] = _tier_starts(model_price)
-                plan = (2, model_price, self._starts[key])
-        self._plans[(provider, model, hour)] = plan
-        return plan
+        return self._price_slow(plan, ts_ms, Tokens(input_tokens, output_tokens, cache_read, cache_write))
 
     def price_pico(self, provider: str, model: str, ts: datetime, tokens: Tokens) -> int | None:
+        """The cost at `ts` (naive means UTC), to the millisecond, as stored."""
+        return self.price_pico_ms(provider, model, datetime_to_ms(ts), tokens.input, tokens.output,
+                                  tokens.cache_read, tokens.cache_write)  # fmt: skip
+
+    def price_usd(self, provider: str, model: str, ts: datetime, tokens: Tokens) -> Decimal | None:
+        pico = self.price_pico(provider, model, ts, tokens)
+        return None if pico is None else pico_to_usd(pico)
+
+    def _plan(self, provider: str, model: str, ts_ms: int) -> tuple:
+        key = (provider, model)
+        recent = self._recent.get(key)
+        if recent is not None:
+            for plan in recent:
+                if plan[0] <= ts_ms < plan[1]:
+                    self._plans[key] = plan
+                    return plan
+        elif len(self._recent) > 100_000:  # names come from callers: keep the memory bounded
+            self._recent.clear()
+            self._plans.clear()
         override = self._override_for(provider, model)
         if override is not None:
-            return _override_pico(override, tokens)
-        found = self._genai_model(provider, model, ts)
-        if found is None:
-            return None
-        provider_info, model_info = found
-        model_price = model_info.get_prices(ts)
-        region = _tier_region(model_price, tokens.input)
+            plan: tuple = (EARLIEST_MS, LATEST_MS, 1, override)
+        else:
+            found = self._genai_model(provider, model)
+            if found is None:
+                plan = (EARLIEST_MS, LATEST_MS, 0)
+            else:
+                provider_info, model_info = found
+                valid_from, valid_until = price_period(model_info, ts_ms)
+                model_price = model_info.get_prices(ms_to_datetime(ts_ms))  # type: ignore[attr-defined]
+                starts = self._starts.get(id(model_price))
+                if starts is None:
+                    starts = self._starts[id(model_price)] = tier_starts(model_price)
+                plan = (valid_from, valid_until, 2, model_price, starts, provider_info, model_info)
+        self._recent[key] = [plan, *(recent or ())][:_RECENT_PERIODS]
+        self._plans[key] = plan
+        return plan
+
+    def _price_slow(self, plan: tuple, ts_ms: int, tokens: Tokens) -> int:
+        """Derive (once per price and tier region) the affine form, or price by a direct call."""
+        model_price, starts, provider_info, model_info = plan[3:7]
+        ts = ms_to_datetime(ts_ms)
+        region = tier_region(starts, tokens.input)
         key = (id(model_price), region[0])
         if key not in self._affine_cache:
-            self._affine_cache[key] = _derive_affine(provider_info, model_info, ts, region, tokens)
+            self._affine_cache[key] = derive_affine(provider_info, model_info, ts, region, tokens)
         affine = self._affine_cache[key]
         if affine is None:
-            return _direct_pico(provider_info, model_info, ts, tokens)
+            return direct_pico(provider_info, model_info, ts, tokens)
         if key not in self._fast:
             ints = affine.exact_ints()
             if ints is not None:
                 self._fast[key] = (region[0], region[1], *ints)
         return affine.pico(tokens)
-
-    def price_usd(self, provider: str, model: str, ts: datetime, tokens: Tokens) -> Decimal | None:
-        pico = self.price_pico(provider, model, ts, tokens)
-        return None if pico is None else pico_to_usd(pico)
 
     def _override_for(self, provider: str, model: str) -> PriceOverride | None:
         ref = f"{provider}/{model}"
@@ -214,21 +192,11 @@ class Pricer:
             )
         return self._override_cache[ref]
 
-    def _genai_model(self, provider: str, model: str, ts: datetime) -> tuple[object, object] | None:
+    def _genai_model(self, provider: str, model: str) -> tuple[object, object] | None:
         key = (provider, model)  # which model it is does not depend on the time; its prices do
         if key not in self._lookup_cache:
-            self._lookup_cache[key] = _lookup(provider, model)
+            self._lookup_cache[key] = lookup(PROVIDER_ALIASES.get(provider.lower(), provider.lower()), model)
         return self._lookup_cache[key]
-
-
-def _lookup(provider: str, model: str) -> tuple[object, object] | None:
-    from genai_prices import data_snapshot
-
-    provider_id = PROVIDER_ALIASES.get(provider.lower(), provider.lower())
-    try:
-        return data_snapshot.get_snapshot().find_provider_model(model, None, provider_id, None)
-    except LookupError:
-        return None
 
 
 def _override_pico(o: PriceOverride, t: Tokens) -> int:
@@ -237,61 +205,3 @@ def _override_pico(o: PriceOverride, t: Tokens) -> int:
     write = o.input if o.cache_write is None else o.cache_write
     usd_millions = uncached * o.input + t.cache_read * read + t.cache_write * write + t.output * o.output
     return to_pico_int(usd_millions * PICO / MILLION)
-
-
-def _direct_pico(provider_info: object, model_info: object, ts: datetime, t: Tokens) -> int:
-    from genai_prices import Usage
-
-    usage = Usage(
-        input_tokens=t.input,
-        output_tokens=t.output,
-        cache_read_tokens=t.cache_read,
-        cache_write_tokens=t.cache_write,
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        calc = model_info.calc_price(usage, provider_info, genai_request_timestamp=ts)  # type: ignore[attr-defined]
-    return usd_to_pico(calc.total_price)
-
-
-def _tier_starts(model_price: object) -> tuple[int, ...]:
-    from genai_prices.types import TieredPrices
-
-    return tuple(
-        sorted({tier.start for v in vars(model_price).values() if isinstance(v, TieredPrices) for tier in v.tiers})
-    )
-
-
-def _tier_region(model_price: object, input_tokens: int) -> tuple[int, int]:
-    """The [low, high] input-token range in which no price tier changes, containing input_tokens."""
-    starts = _tier_starts(model_price)
-    low, high = 0, None
-    for start in starts:
-        if input_tokens > start:
-            low = start + 1
-        else:
-            high = start
-            break
-    return low, (low + _REGION_SPAN if high is None else high)
-
-
-def _derive_affine(
-    provider_info: object, model_info: object, ts: datetime, region: tuple[int, int], sample: Tokens
-) -> _Affine | None:
-    low, high = region
-    if high <= low:
-        return None
-    f = lambda t: Decimal(_direct_pico(provider_info, model_info, ts, t))  # noqa: E731
-    at_low, at_high = f(Tokens(low, 0)), f(Tokens(high, 0))
-    per_input = (at_high - at_low) / (high - low)
-    affine = _Affine(
-        base=at_low - per_input * low,
-        input=per_input,
-        output=(f(Tokens(low, MILLION)) - at_low) / MILLION,
-        cache_read=(f(Tokens(high, 0, cache_read=high)) - at_high) / high,
-        cache_write=(f(Tokens(high, 0, cache_write=high)) - at_high) / high,
-    )
-    if affine.pico(sample) != _direct_pico(provider_info, model_info, ts, sample):
-        log.info("prices of %s are not affine in tokens; pricing it call by call", getattr(model_info, "id", "?"))
-        return None
-    return affine

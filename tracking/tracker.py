@@ -15,7 +15,7 @@ from .events import new_event_id
 from .pricing import PriceOverride, Pricer
 from .reader import Reader
 from .rows import Recorded
-from .settings import QuotaSettings
+from .settings import QuotaSettings, TrackingSettings, load_tracking_settings
 from .shutdown import register, unregister
 from .store import Store, StoreError, open_store
 from .tracker_quotas import TrackerQuotas
@@ -65,9 +65,12 @@ class Tracker(TrackerQuotas):
 
     @classmethod
     def from_config(cls, path: str | Path, **kwargs: Any) -> Tracker:
-        from .settings import load_tracking_settings
+        return cls.from_settings(load_tracking_settings(path), **kwargs)
 
-        settings = load_tracking_settings(path)
+    @classmethod
+    def from_settings(cls, settings: TrackingSettings, **kwargs: Any) -> Tracker:
+        """The config's store, price overrides, time zone and quotas: every tracker built from a config
+        (agents, the bot's passive collector) prices with the same overrides."""
         return cls(
             settings.storage.url,
             price_overrides=settings.pricing.overrides,

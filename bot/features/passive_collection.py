@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from tracking import Tracker
+from tracking.settings import TrackingSettings
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,9 @@ def trusted_agent(sender: str, entries: Sequence[str], prefix: str, own_server: 
 class PassiveCollector:
     """Records MindRoom usage seen in rooms through a Tracker of its own (the bot's writer).
 
+    That tracker is built from the same tracking settings as the agents' trackers and `ingest`, so a
+    passively collected call is priced with the same overrides as one recorded by a hook.
+
     Only trusted agent accounts are counted, and an edit only when its sender sent the original:
     Matrix lets anyone send an `m.replace` naming any event, and an edit counted under the
     original's id would shut out the agent's real final edit as a duplicate.
@@ -69,7 +73,7 @@ class PassiveCollector:
 
     def __init__(
         self,
-        storage_url: str,
+        settings: TrackingSettings,
         *,
         own_server: str,
         agents: Sequence[str] = (),
@@ -77,7 +81,7 @@ class PassiveCollector:
         sender_of: SenderLookup | None = None,
         remember: int = 10_000,
     ) -> None:
-        self.tracker = Tracker(storage_url)
+        self.tracker = Tracker.from_settings(settings)  # the config's store and price overrides
         self.own_server = own_server
         self.agents = list(agents)
         self.agent_prefix = agent_prefix

@@ -1,0 +1,209 @@
+"""What `genai-prices` says about one model, in the shapes the Pricer caches.
+
+- `price_period`: the span of time around an instant over which `ModelInfo.get_prices` cannot change,
+  read from the model's `ConditionalPrice` constraints (time-of-day windows, start dates), so the
+  writer can reuse one lookup for every event inside it, whatever order the events come in.
+- `derive_affine`: within one price period and one price tier, the cost is affine in the four token
+  counts; a few reference calls give its coefficients.
+- `direct_pico`: one genai-prices call, for models whose prices do not fit that shape.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
+
+log = logging.getLogger("tracking.pricing")
+
+PICO = 10**12
+MILLION = 1_000_000
+DAY_MS = 86_400_000
+EARLIEST_MS = -(2**63)
+"""Before every timestamp: the start of a price period that has none."""
+LATEST_MS = 2**63
+"""After every timestamp: the end of a price period that has none."""
+_REGION_SPAN = 1_000_000
+_EPOCH_DAY = date(1970, 1, 1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Tokens:
+    input: int
+    output: int
+    cache_read: int = 0
+    cache_write: int = 0
+
+
+def to_pico_int(pico: Decimal) -> int:
+    """The documented rounding of every stored cost: to the nearest pico-USD, ties to even."""
+    return int(pico.to_integral_value(rounding=ROUND_HALF_EVEN))
+
+
+def usd_to_pico(usd: Decimal) -> int:
+    return to_pico_int(usd * PICO)
+
+
+def ms_to_datetime(ts_ms: int) -> datetime:
+    """The UTC instant of a millisecond timestamp, exactly (no float rounding)."""
+    return datetime.fromtimestamp(ts_ms // 1000, UTC).replace(microsecond=ts_ms % 1000 * 1000)
+
+
+def datetime_to_ms(ts: datetime) -> int:
+    """Milliseconds since 1970 (floored) of a datetime; naive means UTC, as in genai-prices and UsageEvent."""
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=UTC)
+    return (ts - _EPOCH) // timedelta(milliseconds=1)
+
+
+# price periods
+
+
+def price_period(model_info: object, ts_ms: int) -> tuple[int, int]:
+    """[valid_from, valid_until) in ms around ts_ms in which no constraint of the model's prices flips.
+
+    `get_prices` picks the last `ConditionalPrice` whose constraint is active, so its answer can only
+    change at an instant where some constraint's activity changes: a time-of-day window's start or
+    end (every day, in UTC as genai-prices compares them) or a start date's UTC midnight. A
+    constraint of a kind this code does not know gives a period of one millisecond (correct, slow).
+    """
+    from genai_prices.types import StartDateConstraint, TimeOfDateConstraint
+
+    prices = getattr(model_info, "prices", None)
+    start, end = EARLIEST_MS, LATEST_MS
+    if not isinstance(prices, list):
+        return start, end
+    day = ts_ms - ts_ms % DAY_MS
+    for conditional in prices:
+        constraint = conditional.constraint
+        if constraint is None:
+            continue
+        if isinstance(constraint, StartDateConstraint):
+            edges: tuple[int, ...] = ((constraint.start_date - _EPOCH_DAY).days * DAY_MS,)
+        elif isinstance(constraint, TimeOfDateConstraint):
+            offsets = (_utc_ms_of_day(constraint.start_time), _utc_ms_of_day(constraint.end_time))
+            edges = tuple(day + offset + shift for offset in offsets for shift in (-DAY_MS, 0, DAY_MS))
+        else:
+            return ts_ms, ts_ms + 1
+        for edge in edges:
+            if edge <= ts_ms:
+                start = max(start, edge)
+            else:
+                end = min(end, edge)
+    return start, end
+
+
+def _utc_ms_of_day(value: time) -> int:
+    """The first millisecond of the day at or after `value` in UTC (naive is UTC, as genai-prices reads it)."""
+    if value.tzinfo is not None:
+        value = datetime.combine(_EPOCH_DAY, value).astimezone(UTC).time()
+    micros = ((value.hour * 60 + value.minute) * 60 + value.second) * 1_000_000 + value.microsecond
+    return -(-micros // 1000)
+
+
+# genai-prices lookups and calls
+
+
+def lookup(provider_id: str, model: str) -> tuple[object, object] | None:
+    from genai_prices import data_snapshot
+
+    try:
+        return data_snapshot.get_snapshot().find_provider_model(model, None, provider_id, None)
+    except LookupError:
+        return None
+
+
+def direct_pico(provider_info: object, model_info: object, ts: datetime, t: Tokens) -> int:
+    from genai_prices import Usage
+
+    usage = Usage(
+        input_tokens=t.input,
+        output_tokens=t.output,
+        cache_read_tokens=t.cache_read,
+        cache_write_tokens=t.cache_write,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        calc = model_info.calc_price(usage, provider_info, genai_request_timestamp=ts)  # type: ignore[attr-defined]
+    return usd_to_pico(calc.total_price)
+
+
+def tier_starts(model_price: object) -> tuple[int, ...]:
+    from genai_prices.types import TieredPrices
+
+    return tuple(
+        sorted({tier.start for v in vars(model_price).values() if isinstance(v, TieredPrices) for tier in v.tiers})
+    )
+
+
+def tier_region(starts: tuple[int, ...], input_tokens: int) -> tuple[int, int]:
+    """The [low, high] input-token range in which no price tier changes, containing input_tokens.
+
+    genai-prices applies a tier when the input tokens exceed its start, to all tokens.
+    """
+    low, high = 0, None
+    for start in starts:
+        if input_tokens > start:
+            low = start + 1
+        else:
+            high = start
+            break
+    return low, (low + _REGION_SPAN if high is None else high)
+
+
+# affine prices
+
+
+@dataclass(frozen=True, slots=True)
+class Affine:
+    """cost_pico = base + input*a + output*b + cache_read*r + cache_write*w (pico-USD)."""
+
+    base: Decimal
+    input: Decimal
+    output: Decimal
+    cache_read: Decimal
+    cache_write: Decimal
+
+    def pico(self, t: Tokens) -> int:
+        cost = (
+            self.base
+            + self.input * t.input
+            + self.output * t.output
+            + self.cache_read * t.cache_read
+            + self.cache_write * t.cache_write
+        )
+        return to_pico_int(cost)
+
+    def exact_ints(self) -> tuple[int, int, int, int, int] | None:
+        """The coefficients as integers when they all are (prices in whole micro-dollars per million
+        tokens, i.e. nearly every price): then integer arithmetic gives the same result, faster."""
+        values = (self.base, self.input, self.output, self.cache_read, self.cache_write)
+        if all(v == v.to_integral_value() for v in values):
+            return tuple(int(v) for v in values)  # type: ignore[return-value]
+        return None
+
+
+def derive_affine(
+    provider_info: object, model_info: object, ts: datetime, region: tuple[int, int], sample: Tokens
+) -> Affine | None:
+    """The affine form of the model's price at `ts` within the tier region, checked against `sample`."""
+    low, high = region
+    if high <= low:
+        return None
+    f = lambda t: Decimal(direct_pico(provider_info, model_info, ts, t))  # noqa: E731
+    at_low, at_high = f(Tokens(low, 0)), f(Tokens(high, 0))
+    per_input = (at_high - at_low) / (high - low)
+    affine = Affine(
+        base=at_low - per_input * low,
+        input=per_input,
+        output=(f(Tokens(low, MILLION)) - at_low) / MILLION,
+        cache_read=(f(Tokens(high, 0, cache_read=high)) - at_high) / high,
+        cache_write=(f(Tokens(high, 0, cache_write=high)) - at_high) / high,
+    )
+    if affine.pico(sample) != direct_pico(provider_info, model_info, ts, sample):
+        log.info("prices of %s are not affine in tokens; pricing it call by call", getattr(model_info, "id", "?"))
+        return None
+    return affine
