@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from .periods import Period
 from .store import MS_PER_HOUR, Filters, Store, Sums
 
-GROUPS = ("agent", "model", "user", "room", "thread", "day")
+GROUPS = ("agent", "model", "provider", "user", "room", "thread", "day")
 
 
 @dataclass

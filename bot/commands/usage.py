@@ -14,7 +14,9 @@ from .catalogue import COMMANDS as registry
 from .registry import Permission
 from .request import Request
 
-BREAKDOWNS = {"agents": "agent", "models": "model", "users": "user", "threads": "thread", "days": "day"}
+BREAKDOWNS = {
+    "agents": "agent", "models": "model", "providers": "provider", "users": "user", "threads": "thread", "days": "day",
+}
 
 
 @registry.command("", help="this room: calls, tokens and cost (today and this month by default), top agents",

@@ -46,6 +46,7 @@ class Answer:
 DIMENSION_TITLES = {
     "agent": "Agent",
     "model": "Model",
+    "provider": "Provider",
     "user": "User",
     "room": "Room",
     "thread": "Thread",

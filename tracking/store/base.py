@@ -10,6 +10,7 @@ from ..fields import SUM_NAMES
 GROUP_COLUMNS = {
     "agent": "agent",
     "model": "model",
+    "provider": "provider",
     "user": "user_id",
     "room": "room_id",
     "thread": "thread_id",

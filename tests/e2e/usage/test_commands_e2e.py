@@ -60,6 +60,9 @@ async def test_usage_commands_with_exact_figures(make_user, make_usage_bot, agen
 
     models = await ask(alice, bot, room, "!usage models")
     assert "gpt-4o-mini" in models.body and "$0.0027" in models.body and "$0.00575" in models.body
+    providers = await ask(alice, bot, room, "!usage providers")
+    assert "Usage in this room by provider" in providers.body and "openai" in providers.body
+    assert "13,500" in providers.body and "$0.00845" in providers.body  # both models are OpenAI's
     users = await ask(alice, bot, room, "!usage users today")
     assert "@bob:localhost" in users.body and alice.user_id in users.body
     days = await ask(alice, bot, room, "!usage days week")
