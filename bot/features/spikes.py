@@ -36,15 +36,16 @@ class SpikeCheck:
         now = self.parts.quotas.clock()
         end_ms = int(now.timestamp() * 1000) + 1  # up to and including now
         rooms = self.parts.room_lineage(room_id)
-        last = await self._cost(self._span(end_ms, 0), rooms)
+        last_hour = self._span(end_ms, 0)
+        by_agent = await usage_report(self.parts.store, last_hour, group="agent", room_id=rooms)
+        last = by_agent.totals.cost_pusd
         if last < self.min_pusd:
             return None
         usual = sum([await self._cost(self._span(end_ms, d), rooms) for d in range(1, DAYS_COMPARED + 1)])
         if last * DAYS_COMPARED <= self.factor * usual:
             return None
         hour = now.astimezone(self.parts.quotas.tz).replace(minute=0, second=0, microsecond=0)
-        by_agent = await usage_report(self.parts.store, self._span(end_ms, 0), group="agent", room_id=rooms)
-        by_model = await usage_report(self.parts.store, self._span(end_ms, 0), group="model", room_id=rooms)
+        by_model = await usage_report(self.parts.store, last_hour, group="model", room_id=rooms)
         answer = spike_text(last, Decimal(usual) / DAYS_COMPARED, _top(by_agent), _top(by_model))
         return f"{room_id}|{hour.isoformat()}", answer
 
