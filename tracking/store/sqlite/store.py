@@ -20,6 +20,7 @@ from ..base import (
 )
 from ..batch import RowBatch, prepare_batch
 from .bookkeeping import BookkeepingMixin
+from .metrics import MetricsMixin
 from .migrations import APP_ID, MIGRATIONS
 from .reservations import ReservationsMixin
 from .rollups import BATCH_TABLE, ROLLUP_UPDATES, ROLLUP_UPSERTS, rollup_query, where_clause
@@ -45,7 +46,7 @@ def _is_locked(exc: BaseException) -> bool:
     )
 
 
-class SQLiteStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin):
+class SQLiteStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, MetricsMixin):
     """One connection to a usage database. Open it with `await SQLiteStore.open(path)`."""
 
     def __init__(self, path: str, conn: aiosqlite.Connection) -> None:
