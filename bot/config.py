@@ -20,6 +20,8 @@ from tracking.settings import (
     validate_timezone,
 )
 
+from .http.settings import HttpSettings, PosthogSettings, WebhookSettings
+
 _USER_ID = re.compile(r"^@[^:\s]+:\S+$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
@@ -152,6 +154,9 @@ class Config(Strict):
     digests: DigestSettings = Field(default_factory=DigestSettings)
     warnings: WarningSettings = Field(default_factory=WarningSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    webhooks: list[WebhookSettings] = Field(default_factory=list)
+    posthog: PosthogSettings | None = None
 
     def bot_admins(self) -> set[str]:
         """``bot.admins`` and, for the standalone bot, ``matrix.bot_admins``: both lists count."""

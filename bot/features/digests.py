@@ -105,6 +105,8 @@ class Digests:
             self._retry_later(room_id)
             raise
         log.info("posted the digest of %s in %s", today - timedelta(days=1), room_id)
+        day = (today - timedelta(days=1)).isoformat()
+        self.parts.notify("digest", f"digest|{room_id}|{today}", {"room_id": room_id, "day": day, "text": answer.plain})
         return True
 
     def _retry_later(self, room_id: str) -> None:
