@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Sequence
+from typing import Any
+
+from aiohttp import web
 
 from .settings import ApiKey
 
-REQUEST_KEY = "usage_api_key"
+REQUEST_KEY: Any = web.RequestKey("usage_api_key", ApiKey) if hasattr(web, "RequestKey") else "usage_api_key"
+"""Where the caller's key is kept on the request (aiohttp before 3.12 has no RequestKey)."""
 
 
 def find_key(keys: Sequence[ApiKey], header: str | None) -> ApiKey | None:

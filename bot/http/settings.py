@@ -49,7 +49,7 @@ class HttpSettings(Strict):
     @classmethod
     def _listen(cls, value: str) -> str:
         match = _LISTEN.match(value)
-        if match is None or not 0 < int(match["port"]) < 65536:
+        if match is None or not 0 <= int(match["port"]) < 65536:  # 0: any free port
             raise ValueError("must be HOST:PORT, e.g. 127.0.0.1:8480 or [::1]:8480")
         return value
 
