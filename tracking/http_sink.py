@@ -124,20 +124,24 @@ class HttpSink:
         self._retry_soon()
 
     async def _post(self, lines: list[str]) -> int:
-        """Post in requests of POST_SIZE events; returns how many the collector stored anew."""
+        """Post in requests of POST_SIZE events (halved while the collector says 413: its body limit);
+        returns how many the collector stored anew."""
         stored = 0
-        for start in range(0, len(lines), POST_SIZE):
-            chunk = lines[start : start + POST_SIZE]
-            while chunk:
-                answer, status = await self._request(chunk)
-                if status == 200:
-                    stored += int(answer.get("stored", 0))
-                    self.sent += len(chunk)
-                    break
-                index = answer.get("index") if isinstance(answer.get("index"), int) else None
-                if index is None or not 0 <= index < len(chunk):
-                    raise CollectorAway(f"the collector refused a request ({status}: {answer.get('error')})")
-                self._refused(chunk.pop(index), str(answer.get("error")))
+        work = [lines[start : start + POST_SIZE] for start in range(0, len(lines), POST_SIZE)]
+        while work:
+            chunk = work.pop()
+            answer, status = await self._request(chunk)
+            if status == 200:
+                stored += int(answer.get("stored", 0))
+                self.sent += len(chunk)
+            elif status == 413 and len(chunk) > 1:
+                work += [chunk[len(chunk) // 2 :], chunk[: len(chunk) // 2]]
+            elif status == 400 and isinstance(answer.get("index"), int) and 0 <= answer["index"] < len(chunk):
+                self._refused(chunk.pop(answer["index"]), str(answer.get("error")))
+                if chunk:
+                    work.append(chunk)
+            else:
+                raise CollectorAway(f"the collector refused a request ({status}: {answer.get('error')})")
         self._delay = 0.0
         return stored
 
@@ -151,7 +155,7 @@ class HttpSink:
                     answer = {}
         except self._errors as exc:
             raise CollectorAway(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__) from exc
-        if status != 200 and status != 400:
+        if status not in (200, 400, 413):
             raise CollectorAway(f"the collector answered {status}: {answer.get('error', '')}".rstrip(": "))
         return (answer if isinstance(answer, dict) else {}), status
 
@@ -214,9 +218,19 @@ class HttpSink:
             self._retrying.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._retrying
-        if _spooled(self.spill):
-            await self.resend()
+        if _spooled(self.spill) and not await self.resend():
+            self._unclaim()
         await self._session.close()
+
+    def _unclaim(self) -> None:
+        """Put the file this process was sending back into the spool, for the next tracker."""
+        spool = self.spill.path
+        mine = spool.with_name(f"{spool.name}.sending-{os.getpid()}") if spool is not None else None
+        if mine is not None and mine.exists():
+            lines = mine.read_text(encoding="utf-8").splitlines(keepends=True)
+            if not lines or self.spill.save_lines(lines) is not None:
+                mine.unlink()
+        log.warning("the usage collector is away; unsent events stay in %s for the next tracker", self.spill.path)
 
 
 def _spooled(spill: SpillFile) -> bool:
