@@ -134,6 +134,8 @@ class HttpSink:
             if status == 200:
                 stored += int(answer.get("stored", 0))
                 self.sent += len(chunk)
+                for refused in answer.get("rejected") or ():
+                    self._refused(chunk[refused["index"]], str(refused.get("error")))
             elif status == 413 and len(chunk) > 1:
                 work += [chunk[len(chunk) // 2 :], chunk[: len(chunk) // 2]]
             elif status == 400 and isinstance(answer.get("index"), int) and 0 <= answer["index"] < len(chunk):

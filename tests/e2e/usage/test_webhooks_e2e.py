@@ -1,0 +1,38 @@
+"""A threshold warning the bot posts in the room reaches a webhook once, signed, on the real Synapse."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.http.test_webhooks import SECRET, receiver, verifies  # noqa: F401  (the receiver fixture)
+
+from .conftest import record
+from .test_quotas_e2e import Clock, ask, wait_messages
+
+pytestmark = pytest.mark.synapse
+
+
+async def test_a_posted_warning_reaches_the_webhook_once(make_user, make_usage_bot, agents, receiver):  # noqa: F811
+    clock = Clock(datetime(2026, 11, 10, 12, tzinfo=UTC))
+    alice = await make_user("alice")
+    bot = await make_usage_bot(clock=clock, webhooks=[{"url": f"{receiver.url}/hook", "secret": SECRET}])
+    room = await alice.create_room([bot.user_id])
+    await alice.wait_membership(room, bot.user_id, "join")
+    await ask(alice, bot, room, "!usage quota set room monthly 10k")
+    record(agents, room, agent="researcher", input_tokens=9_200, output_tokens=0, ts=clock.now)
+    await agents.flush()
+    [warning] = await wait_messages(alice, room, bot.user_id, 1, "m.text")
+    deadline = time.monotonic() + 10
+    while not receiver.delivered() and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(1.0)  # more checks of the watcher: still one
+    [notice] = receiver.delivered()
+    assert notice["kind"] == "quota_warning" and notice["room_id"] == room and notice["threshold"] == 90
+    assert notice["quota"]["scope"] == "room" and notice["quota"]["used"] == 9_200
+    path, headers, body = receiver.requests[0]
+    assert verifies(headers, body) and headers["X-Usage-Event"] == "quota_warning"
+    assert "90%" in warning["content"]["body"]
