@@ -8,20 +8,21 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from ..events import new_event_id
 from ..store import Store
 from .model import QuotaExceeded
 
 log = logging.getLogger(__name__)
 
 REFUSALS = "quota_refusal"
-"""The claim kind: one claim per refusal, its key the refusal as JSON."""
+"""The claim kind: one claim per refusal noted, its key the refusal as JSON."""
+_noted: set[str] = set()
+"""The refusals this process noted already: an agent refused again and again notes its quota's once."""
 
 
 def refusal_payload(exc: QuotaExceeded) -> dict[str, Any]:
     status, quota = exc.status, exc.quota
     return {
-        "id": new_event_id(),
+        "id": f"quota_refused|{quota.key(status.room_id)}|{status.period.start.isoformat()}",
         "ts": datetime.now(UTC).isoformat(),
         "room_id": status.room_id,
         "quota": {"scope": quota.scope, "name": quota.name or None, "window": quota.window,
@@ -34,8 +35,14 @@ def refusal_payload(exc: QuotaExceeded) -> dict[str, Any]:
 
 
 async def note_refusal(store: Store, exc: QuotaExceeded) -> None:
-    """Keep the refusal for the notifier; never in the way of the refusal itself."""
+    """Keep the refusal for the notifier, once per quota and window (its `id`: the relay sends each id
+once, across processes); never in the way of the refusal itself."""
     payload = refusal_payload(exc)
+    if payload["id"] in _noted:
+        return
+    _noted.add(payload["id"])
+    if len(_noted) > 10_000:
+        _noted.clear()
     try:
         await store.claim(REFUSALS, json.dumps(payload, sort_keys=True), payload["room_id"])
     except Exception:

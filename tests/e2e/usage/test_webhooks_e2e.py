@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -26,13 +25,10 @@ async def test_a_posted_warning_reaches_the_webhook_once(make_user, make_usage_b
     record(agents, room, agent="researcher", input_tokens=9_200, output_tokens=0, ts=clock.now)
     await agents.flush()
     [warning] = await wait_messages(alice, room, bot.user_id, 1, "m.text")
-    deadline = time.monotonic() + 10
-    while not receiver.delivered() and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
-    await asyncio.sleep(1.0)  # more checks of the watcher: still one
+    await asyncio.sleep(2.0)  # delivery is in the background; the watcher checks every 0.2 s meanwhile
     [notice] = receiver.delivered()
     assert notice["kind"] == "quota_warning" and notice["room_id"] == room and notice["threshold"] == 90
     assert notice["quota"]["scope"] == "room" and notice["quota"]["used"] == 9_200
-    path, headers, body = receiver.requests[0]
+    _, headers, body = receiver.requests[0]
     assert verifies(headers, body) and headers["X-Usage-Event"] == "quota_warning"
     assert "90%" in warning["content"]["body"]
