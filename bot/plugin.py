@@ -83,7 +83,7 @@ class UsagePlugin:
         **link_options: Any,
     ) -> None:
         """``clock`` (tests) replaces the wall clock for quota windows and digests; ``link_options`` go to
-        ``MatrixLink`` (``max_concurrent_commands``, the send retry's ``backoff_initial``/``backoff_max``)."""
+        ``MatrixLink`` (``max_concurrent_commands``, ``retry``, the sends' ``RetryPolicy``)."""
         self.config = config
         self.tz = zone(config.bot.timezone)
         self.clock = clock
