@@ -94,13 +94,17 @@ async def events(request: web.Request) -> web.Response:
     if not key.ingest:
         raise Forbidden("this key may not send events (ingest: false)")
     body = await request.read()  # over client_max_size: 413, from the error middleware
-    try:
+
+    def prepare() -> list[tuple]:  # off the event loop: a large body must not hold up other requests
         parsed = parse_events(body)
         for index, event in enumerate(parsed):
             if not may_see(key, event.room_id):
                 where = event.room_id if event.room_id is not None else "(no room_id)"
                 raise Forbidden(f"events[{index}].room_id: {where} is outside this key's rooms")
-        rows = price_events(parsed, ctx.pricer)
+        return price_events(parsed, ctx.pricer)
+
+    try:
+        rows = await asyncio.to_thread(prepare)
     except BodyError as exc:
         return error(400, str(exc), **({"index": exc.index} if exc.index is not None else {}))
     result = await store_rows(ctx.store, rows)
