@@ -32,3 +32,22 @@ async def test_a_posted_warning_reaches_the_webhook_once(make_user, make_usage_b
     _, headers, body = receiver.requests[0]
     assert verifies(headers, body) and headers["X-Usage-Event"] == "quota_warning"
     assert "90%" in warning["content"]["body"]
+
+
+async def test_a_posted_digest_reaches_the_webhook_once(make_user, make_usage_bot, agents, receiver):  # noqa: F811
+    clock = Clock(datetime(2026, 11, 11, 12, tzinfo=UTC))
+    alice = await make_user("alice")
+    bot = await make_usage_bot(clock=clock, webhooks=[{"url": f"{receiver.url}/hook", "secret": SECRET,
+                                                       "events": ["digest"]}])  # fmt: skip
+    room = await alice.create_room([bot.user_id])
+    await alice.wait_membership(room, bot.user_id, "join")
+    record(agents, room, agent="researcher", input_tokens=1000, output_tokens=10, ts=datetime(2026, 11, 10, 12,
+                                                                                              tzinfo=UTC))  # fmt: skip
+    await agents.flush()
+    assert await bot.app.digests.post_due(room)
+    assert not await bot.app.digests.post_due(room)  # once a day
+    await asyncio.sleep(1.0)
+    [notice] = receiver.delivered()
+    assert (notice["kind"], notice["room_id"], notice["day"]) == ("digest", room, "2026-11-10")
+    assert notice["id"] == f"digest|{room}|2026-11-11" and notice["text"].startswith("Daily digest for 10 November")
+    assert verifies(receiver.requests[0][1], receiver.requests[0][2])
