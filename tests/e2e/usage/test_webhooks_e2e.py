@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -50,4 +50,25 @@ async def test_a_posted_digest_reaches_the_webhook_once(make_user, make_usage_bo
     [notice] = receiver.delivered()
     assert (notice["kind"], notice["room_id"], notice["day"]) == ("digest", room, "2026-11-10")
     assert notice["id"] == f"digest|{room}|2026-11-11" and notice["text"].startswith("Daily digest for 10 November")
+    assert verifies(receiver.requests[0][1], receiver.requests[0][2])
+
+
+async def test_a_posted_spike_warning_reaches_the_webhook_once(make_user, make_usage_bot, agents, receiver):  # noqa: F811
+    clock = Clock(datetime(2026, 11, 10, 14, 50, tzinfo=UTC))
+    alice = await make_user("alice")
+    bot = await make_usage_bot(clock=clock, warnings={"spike_factor": 10, "spike_min_usd": 1},
+                               webhooks=[{"url": f"{receiver.url}/hook", "secret": SECRET, "events": ["spike"]}])
+    room = await alice.room_with(bot)
+    for days in range(1, 8):  # the usual: $0.10 at this hour each day
+        record(agents, room, agent="steady", input_tokens=40_000, output_tokens=0,
+               ts=clock.now - timedelta(days=days, minutes=20))  # fmt: skip
+    for _ in range(3):  # a runaway loop in this hour
+        record(agents, room, agent="looper", input_tokens=0, output_tokens=100_000, ts=clock.now)
+    await agents.flush()
+    [spike] = await wait_messages(alice, room, bot.user_id, 1, "m.text")
+    assert await bot.app.watcher.check_all() == 0  # once that hour
+    await asyncio.sleep(1.0)
+    [notice] = receiver.delivered()
+    assert (notice["kind"], notice["room_id"]) == ("spike", room)
+    assert notice["message"] in spike["content"]["body"] and "agent looper with gpt-4o" in notice["message"]
     assert verifies(receiver.requests[0][1], receiver.requests[0][2])
