@@ -82,7 +82,7 @@ class Tracker(TrackerQuotas):
             price_overrides=settings.pricing.overrides,
             timezone=settings.timezone,
             quotas=settings.quotas,
-            **kwargs,
+            **({"api_key": settings.storage.api_key, "spool": settings.storage.spool} | kwargs),
         )
 
     # life cycle

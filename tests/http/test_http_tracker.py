@@ -132,3 +132,17 @@ async def test_quota_checks_need_the_store(tmp_path):
     async with tracking.Tracker("http://127.0.0.1:9", api_key="k" * 16, spool=tmp_path / "s.jsonl") as tracker:
         with pytest.raises(StoreError, match="GET /v1/quotas"):
             await tracker.check_quota(room_id="!a:x")
+
+
+async def test_a_tracker_from_config_sends_to_the_collector(db_url, tmp_path):
+    srv = await UsageServer(make_config(db_url)).start()
+    try:
+        path = tmp_path / "agent.yaml"
+        path.write_text(f"storage: {{url: 'http://127.0.0.1:{srv.port}', api_key: '{KEYS['writer']}',"
+                        f" spool: '{tmp_path / 'spool.jsonl'}'}}\n")  # fmt: skip
+        async with tracking.Tracker.from_config(path) as tracker:
+            tracker.record(provider="openai", model="gpt-4o", input_tokens=5, room_id="!a:x")
+            await tracker.flush()
+        assert stored_count(db_url) == 1
+    finally:
+        await srv.close()
