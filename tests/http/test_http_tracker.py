@@ -146,3 +146,38 @@ async def test_a_tracker_from_config_sends_to_the_collector(db_url, tmp_path):
         assert stored_count(db_url) == 1
     finally:
         await srv.close()
+
+
+async def test_an_event_the_collector_refuses_is_set_aside_and_the_rest_stored(db_url, tmp_path):
+    # The collector prices with its own overrides: at $10^9 per million tokens, a 5,000-token call would
+    # cost more than any call may, which the tracker (priced without them) could not know.
+    pricing = {"overrides": [{"match": "mycorp/gold-*", "input": 1_000_000_000, "output": 0}]}
+    srv = await UsageServer(make_config(db_url, pricing=pricing)).start()
+    spool = tmp_path / "spool.jsonl"
+    try:
+        async with tracking.Tracker(f"http://127.0.0.1:{srv.port}", api_key=KEYS["writer"], spool=spool) as tracker:
+            tracker.record(provider="openai", model="gpt-4o", input_tokens=5, room_id="!a:x", event_id="fine-1")
+            tracker.record(provider="mycorp", model="gold-1", input_tokens=5000, room_id="!a:x", event_id="gold")
+            tracker.record(provider="openai", model="gpt-4o", input_tokens=5, room_id="!a:x", event_id="fine-2")
+            await tracker.flush()
+    finally:
+        await srv.close()
+    assert stored_count(db_url) == 2
+    [refused] = [json.loads(line) for line in (tmp_path / "spool.jsonl.refused.jsonl").read_text().splitlines()]
+    assert refused["event_id"] == "gold"
+
+
+async def test_a_spool_left_by_a_killed_agent_is_sent_by_the_next_tracker(db_url, tmp_path):
+    spool = tmp_path / "spool.jsonl"
+    events = [{"event_id": f"left-{i}", "provider": "openai", "model": "gpt-4o", "input_tokens": i,
+               "room_id": "!a:x", "ts": "2026-10-01T10:00:00+00:00"} for i in range(20)]  # fmt: skip
+    dead = tmp_path / "spool.jsonl.sending-999999999"  # a sender killed (SIGKILL) while sending
+    dead.write_text("".join(json.dumps(e) + "\n" for e in events[:10]))
+    spool.write_text("".join(json.dumps(e) + "\n" for e in events[10:]))
+    srv = await UsageServer(make_config(db_url)).start()
+    try:
+        async with tracking.Tracker(f"http://127.0.0.1:{srv.port}", api_key=KEYS["writer"], spool=spool):
+            await wait_for_count(db_url, 20)
+    finally:
+        await srv.close()
+    assert stored_count(db_url) == 20 and not dead.exists() and not spool.exists()
