@@ -79,10 +79,13 @@ class UsageServer:
         self.store = await open_store(self.config.storage.url)
         runner = web.AppRunner(build_app(self.config, self.store), access_log=None)
         await runner.setup()
-        host, port = self.config.http.host_port()
-        site = web.TCPSite(runner, host, port)
-        await site.start()
         self._runner = runner
+        host, port = self.config.http.host_port()
+        try:
+            await web.TCPSite(runner, host, port).start()
+        except BaseException:  # the port is taken, the address is not ours
+            await self.close()
+            raise
         self.port = runner.addresses[0][1] if runner.addresses else port
         if self.notifier is not None and self.notifier.enabled:
             self._relay = asyncio.create_task(RefusalRelay(self.store, self.notifier).run())

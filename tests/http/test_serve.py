@@ -71,3 +71,18 @@ async def test_the_plugin_serves_the_api_with_http_enabled(db_url):
         await plugin.detach()
         await client.close()
     assert plugin.http is None or plugin.http.store is None
+
+
+async def test_serve_on_a_taken_port_says_so(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        path = tmp_path / "config.yaml"
+        path.write_text(CONFIG.format(db=tmp_path / "usage.db", port=taken.getsockname()[1]))
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.cli", "serve", "-c", str(path), stderr=asyncio.subprocess.PIPE,
+            env={"USAGE_TEST_KEY": KEYS["admin"], "PATH": "/usr/bin:/bin"},
+        )  # fmt: skip
+        _, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 1
+    assert err.decode().strip().splitlines()[-1].startswith("usage-bot serve: cannot listen on 127.0.0.1:")
