@@ -51,9 +51,15 @@ async def scrape(port: int) -> str:
             return await r.text()
 
 
-async def test_metrics_equal_the_store_after_two_processes(db_url):
+async def two_agents(db_url: str) -> None:
+    """Two agent processes recording at once into one store (created first, as the bot would have)."""
+    await (await open_store(db_url)).close()
     agents = [await asyncio.create_subprocess_exec(sys.executable, "-c", AGENT, db_url, who) for who in ("a1", "a2")]
     assert [await p.wait() for p in agents] == [0, 0]
+
+
+async def test_metrics_equal_the_store_after_two_processes(db_url):
+    await two_agents(db_url)
     store = await open_store(db_url)
     report = await usage_report(store, parse_period("all", ZoneInfo("UTC")), group="model")
     await store.close()
@@ -82,8 +88,7 @@ async def test_metrics_equal_the_store_after_two_processes(db_url):
 
 
 async def test_room_and_agent_labels_when_configured(db_url):
-    agents = [await asyncio.create_subprocess_exec(sys.executable, "-c", AGENT, db_url, who) for who in ("a1", "a2")]
-    assert [await p.wait() for p in agents] == [0, 0]
+    await two_agents(db_url)
     srv = await UsageServer(make_config(db_url, http={"metrics": {"labels": ["room", "agent"]}})).start()
     try:
         first = families(await scrape(srv.port))
