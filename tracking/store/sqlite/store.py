@@ -10,7 +10,7 @@ from pathlib import Path
 
 import aiosqlite
 
-from ...fields import EVENT_COLUMNS, SUMS
+from ...fields import COST_SUMS, EVENT_COLUMNS, SUMS
 from ..base import (
     GROUP_COLUMNS,
     SPLIT,
@@ -18,18 +18,18 @@ from ..base import (
     StoreError,
     Sums,
 )
-from ..batch import RowBatch, prepare_batch
+from ..batch import RowBatch, aggregate, prepare_batch
 from .bookkeeping import BookkeepingMixin
 from .migrations import APP_ID, MIGRATIONS
 from .reservations import ReservationsMixin
-from .rollups import BATCH_TABLE, ROLLUP_UPDATES, ROLLUP_UPSERTS, rollup_query, where_clause
+from .rollups import ROLLUP_UPSERTS, rollup_query, where_clause
 from .room_quotas import RoomQuotasMixin
 from .transactions import rollback
 
 log = logging.getLogger(__name__)
 
 _EVENT_SUM_COLUMNS = ", ".join(
-    f"sum(coalesce(cost_pusd, 0) / {SPLIT}), sum(coalesce(cost_pusd, 0) % {SPLIT})" if s.name == "cost_pusd"
+    f"sum(coalesce({s.name}, 0) / {SPLIT}), sum(coalesce({s.name}, 0) % {SPLIT})" if s.name in COST_SUMS
     else s.over_events
     for s in SUMS
 )  # fmt: skip
@@ -52,7 +52,6 @@ class SQLiteStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin):
         self.path = path
         self._conn = conn
         self._write_lock = asyncio.Lock()
-        self._batch_table_ready = False
 
     @classmethod
     async def open(cls, path: str, *, busy_timeout_ms: int = 5000, cache_kib: int = 32768) -> SQLiteStore:
@@ -155,7 +154,6 @@ class SQLiteStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin):
                 await self._conn.execute("COMMIT")
             except BaseException as exc:
                 await rollback(self._conn)
-                self._batch_table_ready = False  # a temp table created in this transaction is gone with it
                 if _is_locked(exc):
                     raise StoreError(f"the usage database is locked: {exc}") from exc
                 if isinstance(exc, sqlite3.OperationalError) and "integer overflow" in str(exc):
@@ -165,11 +163,9 @@ class SQLiteStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin):
 
     async def _update_rollups(self, after_seq: int) -> None:
         """Add the events with seq > after_seq (this transaction's inserts) to every rollup table."""
-        if not self._batch_table_ready:
-            await self._conn.execute(BATCH_TABLE)
-            self._batch_table_ready = True
-        for statement in ROLLUP_UPDATES:
-            await self._conn.execute(statement, (after_seq,) if "?" in statement else ())
+        rows = await self._fetchall(f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE seq > ?", (after_seq,))
+        for table, values in aggregate(rows).items():
+            await self._conn.executemany(ROLLUP_UPSERTS[table], values)
 
     async def sum_rollups(self, start_hour: int, end_hour: int, filters: Filters, group: str | None) -> list[Sums]:
         """Totals over whole UTC hours [start_hour, end_hour), one row per group value.
