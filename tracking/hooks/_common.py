@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -21,7 +20,9 @@ class Counts(NamedTuple):
     """One call's usage in the conventions of SPEC section 2, which every hook converts its runtime's report to.
 
     `input` includes cache reads and writes, `output` includes reasoning; `cache_write_1h` is the part of
-    `cache_write` written to a 1-hour cache (priced higher than the default 5-minute one).
+    `cache_write` written to a 1-hour cache (priced higher than the default 5-minute one); the audio and
+    image counts are parts of input and output; `web_searches` the searches the provider ran and bills;
+    `estimated` is non-zero when the provider reported no usage and the counts are `tracking.estimate`'s.
     """
 
     input: int
@@ -30,6 +31,12 @@ class Counts(NamedTuple):
     cache_write: int = 0
     reasoning: int = 0
     cache_write_1h: int = 0
+    input_audio: int = 0
+    output_audio: int = 0
+    input_image: int = 0
+    output_image: int = 0
+    web_searches: int = 0
+    estimated: int = 0
 
     def plus(self, other: Counts) -> Counts:
         return Counts(*(a + b for a, b in zip(self, other, strict=True)))
@@ -98,11 +105,22 @@ def openai_counts(usage: Any) -> Counts:
 
     `prompt_tokens` already include `prompt_tokens_details.cached_tokens` (and `cache_write_tokens` where a
     server reports them); `completion_tokens` already include `completion_tokens_details.reasoning_tokens`.
+    Audio and image tokens are parts of them: `prompt_tokens_details.audio_tokens` / `image_tokens`,
+    `completion_tokens_details.audio_tokens` / `image_tokens`.
     """
     prompt, completion = part(usage, "prompt_tokens_details"), part(usage, "completion_tokens_details")
     return Counts(number(usage, "prompt_tokens"), number(usage, "completion_tokens"),
                   number(prompt, "cached_tokens"), number(prompt, "cache_write_tokens"),
-                  number(completion, "reasoning_tokens"))  # fmt: skip
+                  number(completion, "reasoning_tokens"), 0, number(prompt, "audio_tokens"),
+                  number(completion, "audio_tokens"), number(prompt, "image_tokens"),
+                  number(completion, "image_tokens"))  # fmt: skip
+
+
+def estimated_counts(payload: Mapping[str, Any], output_text: str) -> Counts:
+    """A call the provider reported no usage for: its request and reply text, estimated (`tracking.estimate`)."""
+    from .. import estimate
+
+    return Counts(estimate.tokens(estimate.request_text(payload)), estimate.tokens(output_text), estimated=1)
 
 
 def unfit(counts: Counts) -> str | None:
@@ -116,8 +134,6 @@ def unfit(counts: Counts) -> str | None:
     if counts.cache_write_1h > counts.cache_write:
         return f"1-hour cache writes ({counts.cache_write_1h}) exceed cache writes ({counts.cache_write})"
     return None
-
-
 
 
 def checked(counts: Counts, runtime: str, provider: str, model: str | None) -> Counts:
@@ -135,6 +151,16 @@ def checked(counts: Counts, runtime: str, provider: str, model: str | None) -> C
                     "(logged once per provider and model)", runtime, provider, model, problem,
                     counts._asdict())  # fmt: skip
     return counts
+
+
+def event_fields(c: Counts) -> dict[str, Any]:
+    """The counts as the event's fields (`record()`'s and `UsageEvent`'s names), `usage_source` included."""
+    return {"input_tokens": c.input, "output_tokens": c.output, "cache_read_tokens": c.cache_read,
+            "cache_write_tokens": c.cache_write, "cache_write_1h_tokens": c.cache_write_1h,
+            "reasoning_tokens": c.reasoning, "input_audio_tokens": c.input_audio,
+            "output_audio_tokens": c.output_audio, "input_image_tokens": c.input_image,
+            "output_image_tokens": c.output_image, "web_searches": c.web_searches,
+            "usage_source": "estimated" if c.estimated else "provider"}  # fmt: skip
 
 
 def record(
@@ -166,10 +192,8 @@ def record(
         if agent:
             extra["agent"] = agent
         tracker.record(
-            provider=provider, model=model or "unknown", input_tokens=c.input, output_tokens=c.output,
-            cache_read_tokens=c.cache_read, cache_write_tokens=c.cache_write, cache_write_1h_tokens=c.cache_write_1h,
-            reasoning_tokens=c.reasoning, latency_ms=latency_ms, status=status, metadata=metadata,
-            reservation=reservation, **extra,
+            provider=provider, model=model or "unknown", **event_fields(c), latency_ms=latency_ms, status=status,
+            metadata=metadata, reservation=reservation, **extra,
         )  # fmt: skip
     except Exception:
         log.warning("could not record usage of a %s/%s call", provider, model, exc_info=True)
@@ -192,15 +216,15 @@ def enforcing(flag: bool | None, tracker: Any) -> bool:
     return bool(getattr(getattr(tracker, "quota_settings", None), "enforce", False))
 
 
-_REQUEST_TEXT = ("system", "instructions", "messages", "input", "prompt", "contents", "tools")
 _OUTPUT_LIMITS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
 
 
 def request_tokens(payload: Mapping[str, Any]) -> int:
     """The input tokens a request may use, estimated from its text at four characters a token (rounded up):
     enough for a reservation, which the call's reported usage replaces once it is stored."""
-    parts = [payload[key] for key in _REQUEST_TEXT if payload.get(key) is not None]
-    return -(-len(json.dumps(parts, default=str, ensure_ascii=False)) // 4)
+    from ..estimate import request_text
+
+    return -(-len(request_text(payload)) // 4)
 
 
 def output_limit(payload: Mapping[str, Any]) -> int | None:
