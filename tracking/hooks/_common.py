@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
+from ..estimate import request_text
+from ..estimate import tokens as estimated_tokens
 from ..events import first_misfit
 from ..fields import ATTRIBUTION
 
@@ -118,9 +120,7 @@ def openai_counts(usage: Any) -> Counts:
 
 def estimated_counts(payload: Mapping[str, Any], output_text: str) -> Counts:
     """A call the provider reported no usage for: its request and reply text, estimated (`tracking.estimate`)."""
-    from .. import estimate
-
-    return Counts(estimate.tokens(estimate.request_text(payload)), estimate.tokens(output_text), estimated=1)
+    return Counts(estimated_tokens(request_text(payload)), estimated_tokens(output_text), estimated=1)
 
 
 def unfit(counts: Counts) -> str | None:
@@ -222,8 +222,6 @@ _OUTPUT_LIMITS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
 def request_tokens(payload: Mapping[str, Any]) -> int:
     """The input tokens a request may use, estimated from its text at four characters a token (rounded up):
     enough for a reservation, which the call's reported usage replaces once it is stored."""
-    from ..estimate import request_text
-
     return -(-len(request_text(payload)) // 4)
 
 

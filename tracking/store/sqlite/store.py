@@ -195,6 +195,15 @@ class SQLiteStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin):
         sql = f"SELECT {key}, {columns} FROM {table} WHERE {where} GROUP BY {key}"
         return [Sums.from_row(r) for r in await self._fetchall(sql, params)]
 
+    async def latency_histograms(self, start_hour: int, end_hour: int, filters: Filters) -> dict[str, dict[int, int]]:
+        """{model: {latency bucket: calls}} over whole UTC hours [start_hour, end_hour); filtered by room only."""
+        where, params = where_clause("hour", start_hour, end_hour, Filters(room_id=filters.get("room_id")))
+        sql = f"SELECT model, bucket, sum(calls) FROM rollup_latency_hourly WHERE {where} GROUP BY model, bucket"
+        out: dict[str, dict[int, int]] = {}
+        for model, bucket, calls in await self._fetchall(sql, params):
+            out.setdefault(model, {})[bucket] = calls
+        return out
+
     async def iter_events(self, start_ms: int, end_ms: int, filters: Filters) -> AsyncIterator[tuple]:
         """Raw event rows (EVENT_COLUMNS order) in time order."""
         where, params = where_clause("ts_ms", start_ms, end_ms, filters)
