@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
+from .fields import FINER
+
 log = logging.getLogger("tracking.pricing")
 
 PICO = 10**12
@@ -116,9 +118,8 @@ def lookup(provider_id: str, model: str) -> tuple[object, object] | None:
         return None
 
 
-FINER_USAGE_KEYS = ("cache_write_1h_tokens", "input_audio_tokens", "output_audio_tokens", "input_image_tokens",
-                    "output_image_tokens", "web_searches")  # fmt: skip
-"""The genai-prices `Usage` keys of `fields.FINER`, in its order (the same names)."""
+FINER_USAGE_KEYS = FINER
+"""The genai-prices `Usage` keys of `fields.FINER`: our counters carry genai-prices' own names."""
 
 
 def _calc(provider_info: object, model_info: object, ts: datetime, t: Tokens, finer: tuple[int, ...] | None) -> object:
