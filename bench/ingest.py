@@ -98,7 +98,7 @@ def baseline(path: Path, calls: list[dict]) -> dict:
     for kw in calls:
         now = time.time()
         given = {"status": kw.get("status", "ok"), "cache_write_1h_tokens": 0}
-        rec = Recorded(**{f: kw.get(f) for f in fields} | given)
+        rec = Recorded(**{f: kw.get(f, Recorded._field_defaults.get(f)) for f in fields} | given)
         row = recorded_to_row(rec, pricer, now)
         (event_id, ts_ms, hour, room, thread, agent, user, provider, model, inp, out, cr, cw, rt, cost, latency,
          status) = (row[COLUMN[name]] for name in BASELINE_COLUMNS)  # fmt: skip

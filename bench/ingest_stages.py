@@ -84,7 +84,7 @@ def measure(calls: Sequence[dict], workdir: Path) -> dict[str, float]:
     n = len(calls)
     fields = Recorded._fields
     given = {"cache_write_1h_tokens": 0}
-    records = [Recorded(**{f: kw.get(f) for f in fields} | {"status": kw.get("status", "ok")} | given) for kw in calls]
+    records = [Recorded(**{f: kw.get(f, Recorded._field_defaults.get(f)) for f in fields} | {"status": kw.get("status", "ok")} | given) for kw in calls]
     pricer, now = Pricer(), time.time()
     started = time.perf_counter()
     rows = [recorded_to_row(r, pricer, now) for r in records]

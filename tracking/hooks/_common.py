@@ -108,14 +108,14 @@ def openai_counts(usage: Any) -> Counts:
     `prompt_tokens` already include `prompt_tokens_details.cached_tokens` (and `cache_write_tokens` where a
     server reports them); `completion_tokens` already include `completion_tokens_details.reasoning_tokens`.
     Audio and image tokens are parts of them: `prompt_tokens_details.audio_tokens` / `image_tokens`,
-    `completion_tokens_details.audio_tokens` / `image_tokens`.
+    `completion_tokens_details.audio_tokens` (the SDK has no output image count: asking a pydantic object
+    for a field it lacks costs microseconds on every call).
     """
     prompt, completion = part(usage, "prompt_tokens_details"), part(usage, "completion_tokens_details")
     return Counts(number(usage, "prompt_tokens"), number(usage, "completion_tokens"),
                   number(prompt, "cached_tokens"), number(prompt, "cache_write_tokens"),
                   number(completion, "reasoning_tokens"), 0, number(prompt, "audio_tokens"),
-                  number(completion, "audio_tokens"), number(prompt, "image_tokens"),
-                  number(completion, "image_tokens"))  # fmt: skip
+                  number(completion, "audio_tokens"), number(prompt, "image_tokens"))  # fmt: skip
 
 
 def estimated_counts(payload: Mapping[str, Any], output_text: str) -> Counts:
@@ -154,13 +154,18 @@ def checked(counts: Counts, runtime: str, provider: str, model: str | None) -> C
 
 
 def event_fields(c: Counts) -> dict[str, Any]:
-    """The counts as the event's fields (`record()`'s and `UsageEvent`'s names), `usage_source` included."""
-    return {"input_tokens": c.input, "output_tokens": c.output, "cache_read_tokens": c.cache_read,
-            "cache_write_tokens": c.cache_write, "cache_write_1h_tokens": c.cache_write_1h,
-            "reasoning_tokens": c.reasoning, "input_audio_tokens": c.input_audio,
-            "output_audio_tokens": c.output_audio, "input_image_tokens": c.input_image,
-            "output_image_tokens": c.output_image, "web_searches": c.web_searches,
-            "usage_source": "estimated" if c.estimated else "provider"}  # fmt: skip
+    """The counts as the event's fields (`record()`'s and `UsageEvent`'s names); the finer counts and
+    `usage_source` only when set (the hot path passes six fields for nearly every call)."""
+    fields = {"input_tokens": c.input, "output_tokens": c.output, "cache_read_tokens": c.cache_read,
+              "cache_write_tokens": c.cache_write, "cache_write_1h_tokens": c.cache_write_1h,
+              "reasoning_tokens": c.reasoning}  # fmt: skip
+    if c.input_audio or c.output_audio or c.input_image or c.output_image or c.web_searches:
+        fields.update(input_audio_tokens=c.input_audio, output_audio_tokens=c.output_audio,
+                      input_image_tokens=c.input_image, output_image_tokens=c.output_image,
+                      web_searches=c.web_searches)  # fmt: skip
+    if c.estimated:
+        fields["usage_source"] = "estimated"
+    return fields
 
 
 def record(
@@ -191,10 +196,14 @@ def record(
             extra["operation"] = operation
         if agent:
             extra["agent"] = agent
-        tracker.record(
-            provider=provider, model=model or "unknown", **event_fields(c), latency_ms=latency_ms, status=status,
-            metadata=metadata, reservation=reservation, **extra,
-        )  # fmt: skip
+        if c.input_audio or c.output_audio or c.input_image or c.output_image or c.web_searches or c.estimated:
+            extra.update(event_fields(c))
+        else:  # nearly every call: the six counts as plain keywords, the cheapest call there is
+            extra.update(input_tokens=c.input, output_tokens=c.output, cache_read_tokens=c.cache_read,
+                         cache_write_tokens=c.cache_write, cache_write_1h_tokens=c.cache_write_1h,
+                         reasoning_tokens=c.reasoning)  # fmt: skip
+        tracker.record(provider=provider, model=model or "unknown", latency_ms=latency_ms, status=status,
+                       metadata=metadata, reservation=reservation, **extra)  # fmt: skip
     except Exception:
         log.warning("could not record usage of a %s/%s call", provider, model, exc_info=True)
 
