@@ -33,6 +33,7 @@ async def room_summary(req: Request, period: str | None) -> Answer:
 
 def _breakdown(command: str, dimension: str) -> None:
     extra = ", with error calls and latency (median, p95)" if dimension == "model" else ""
+
     @registry.command(command, help=f"this room broken down by {dimension}{extra}", args=[PERIOD])
     async def breakdown(req: Request, period: str | None) -> Answer:
         p = req.period(period)
