@@ -4,7 +4,10 @@
 whether the usage was reported or estimated, the input and output parts of each cost, and two
 rollups: by operation, and latency histograms per model (fixed log-spaced buckets, see
 `tracking.latency`), both per room and UTC hour and kept forever like the others. Operations are
-filled from the raw events still held; latency histograms start with this version.
+filled from the raw events still held; latency histograms start with this version. Both tables are
+WITHOUT ROWID like the other rollups (in PostgreSQL: plain tables with that primary key): the latency
+table has about one row per event in a store of many rooms and models, and a rowid table would keep its
+key twice.
 """
 
 MIGRATION_8 = """
@@ -80,7 +83,7 @@ MIGRATION_8 = """
         input_cost_pusd INTEGER NOT NULL,
         output_cost_pusd INTEGER NOT NULL,
         PRIMARY KEY (room_id, hour, operation)
-    );
+    ) WITHOUT ROWID;
     CREATE INDEX rollup_operation_hourly_hour ON rollup_operation_hourly (hour);
     INSERT INTO rollup_operation_hourly (room_id, hour, operation, calls, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, reasoning_tokens, input_audio_tokens, output_audio_tokens, input_image_tokens, output_image_tokens, web_searches, cost_pusd, unpriced_calls, error_calls, estimated_calls, input_cost_pusd, output_cost_pusd)
         SELECT room_id, hour, operation, count(*), sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), sum(cache_write_tokens), sum(cache_write_1h_tokens), sum(reasoning_tokens), 0, 0, 0, 0, 0, sum(coalesce(cost_pusd, 0)), sum(cost_pusd IS NULL), sum(status = 'error'), 0, 0, 0 FROM events GROUP BY room_id, hour, operation;
@@ -93,5 +96,5 @@ MIGRATION_8 = """
         bucket INTEGER NOT NULL,
         calls INTEGER NOT NULL,
         PRIMARY KEY (room_id, hour, provider, model, bucket)
-    );
+    ) WITHOUT ROWID;
     """
