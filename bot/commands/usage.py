@@ -32,11 +32,12 @@ async def room_summary(req: Request, period: str | None) -> Answer:
 
 
 def _breakdown(command: str, dimension: str) -> None:
-    extra = ", with error calls and latency (median, p95)" if dimension == "model" else ""
+    extra = {"model": ", with error calls and latency (median, p95)", "hour": " (today by default)"}.get(dimension, "")
+    default = "today" if dimension == "hour" else "month"  # a month of hours is 744 rows
 
     @registry.command(command, help=f"this room broken down by {dimension}{extra}", args=[PERIOD])
     async def breakdown(req: Request, period: str | None) -> Answer:
-        p = req.period(period)
+        p = req.period(period, default)
         report = await usage_report(req.services.store, p, group=dimension, room_id=req.rooms)
         latency = await latency_by_model(req.services.store, p, room_id=req.rooms) if dimension == "model" else None
         return breakdown_answer(f"Usage in this room by {dimension}", report, latency=latency)

@@ -68,6 +68,8 @@ async def test_breakdowns_latency_estimates_and_projection(make_user, make_usage
     hours = await ask(alice, bot, room, "!usage hours 2026-11-08")
     assert row(hours.body, "2026-11-08 11:00")[:2] == ["2026-11-08 11:00", "1"]  # 10:00 UTC is 11:00 in Berlin
     assert "Usage in this room by hour" in hours.body
+    today = await ask(alice, bot, room, "!usage hours")  # today by default: the estimated call at 00:30 Berlin
+    assert row(today.body, "2026-11-11 00:00")[:2] == ["2026-11-11 00:00", "1"] and "2026-11-08" not in today.body
 
     models = await ask(alice, bot, room, "!usage models")
     cells = row(models.body, "gpt-4o")
