@@ -22,6 +22,8 @@ from tracking.rows import Recorded, recorded_to_row
 
 from . import common, data, ingest_stages
 
+DEFAULTS = Recorded._field_defaults  # a missing field takes the record's own default
+
 TARGET_RATE, TARGET_RATIO = 100_000, 50
 ROLLUPS = ("rollup_hourly", "rollup_agent_hourly", "rollup_agent_daily", "rollup_room_hourly", "rollup_room_daily")
 
@@ -98,7 +100,7 @@ def baseline(path: Path, calls: list[dict]) -> dict:
     for kw in calls:
         now = time.time()
         given = {"status": kw.get("status", "ok"), "cache_write_1h_tokens": 0}
-        rec = Recorded(**{f: kw.get(f) for f in fields} | given)
+        rec = Recorded(**{f: kw.get(f, DEFAULTS.get(f)) for f in fields} | given)
         row = recorded_to_row(rec, pricer, now)
         (event_id, ts_ms, hour, room, thread, agent, user, provider, model, inp, out, cr, cw, rt, cost, latency,
          status) = (row[COLUMN[name]] for name in BASELINE_COLUMNS)  # fmt: skip

@@ -24,6 +24,8 @@ from tracking.store.sqlite.store import _split_statements
 
 from . import common
 
+DEFAULTS = Recorded._field_defaults  # a missing field takes the record's own default
+
 BATCH = 20_000
 _COLUMNS = ", ".join(EVENT_COLUMNS)
 _MARKS = ", ".join("?" for _ in EVENT_COLUMNS)
@@ -84,7 +86,8 @@ def measure(calls: Sequence[dict], workdir: Path) -> dict[str, float]:
     n = len(calls)
     fields = Recorded._fields
     given = {"cache_write_1h_tokens": 0}
-    records = [Recorded(**{f: kw.get(f) for f in fields} | {"status": kw.get("status", "ok")} | given) for kw in calls]
+    records = [Recorded(**{f: kw.get(f, DEFAULTS.get(f)) for f in fields} | {"status": kw.get("status", "ok")} | given)
+               for kw in calls]
     pricer, now = Pricer(), time.time()
     started = time.perf_counter()
     rows = [recorded_to_row(r, pricer, now) for r in records]

@@ -24,6 +24,8 @@ from tracking.store.sqlite.rollups import ROLLUP_UPSERTS
 
 from . import common, data
 
+DEFAULTS = Recorded._field_defaults  # a missing field takes the record's own default
+
 DAYS = 400
 CHUNK = 200_000
 _INSERT = f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' for _ in EVENT_COLUMNS)})"
@@ -36,7 +38,7 @@ def _chunk(args: tuple[int, int, float, float]) -> tuple[list[tuple], dict[str, 
     for j, kw in enumerate(data.calls(w, count, start, end, seed=1000 + index, offset=index * CHUNK)):
         ts_ms = int(kw["ts"] * 1000)
         kw["event_id"] = f"{ts_ms:012x}{index:06x}{j:014x}"
-        record = Recorded(**{f: kw.get(f) for f in fields} | {"cache_write_1h_tokens": 0})
+        record = Recorded(**{f: kw.get(f, DEFAULTS.get(f)) for f in fields} | {"cache_write_1h_tokens": 0})
         rows.append(recorded_to_row(record, pricer, kw["ts"]))
     return rows, aggregate(rows)
 

@@ -194,7 +194,7 @@ class UsagePlugin:
         services = Services(
             store=store, tz=self.tz, room_lineage=self.link.rooms.lineage, room_name=self.link.rooms.display_name,
             help_rows=list, prefix=config.bot.command_prefix, quotas=self.quotas, digests=self.digests,
-            on_quota_change=self.watcher.poke,
+            on_quota_change=self.watcher.poke, clock=self.clock,
         )  # fmt: skip
         admins = config.bot_admins()
         self.dispatcher = Dispatcher(

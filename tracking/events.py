@@ -85,14 +85,19 @@ def token_misfit(counts: Mapping[str, int]) -> str | None:
     Such a report is kept as the provider made it, never clamped: the entry point logs it, once.
     """
     values = {name: counts.get(name, 0) for name in COUNTERS}
-    cached = values["cache_read_tokens"] + values["cache_write_tokens"]
-    if cached > values["input_tokens"]:
-        return f"cache_read_tokens + cache_write_tokens ({cached}) exceed input_tokens ({values['input_tokens']})"
+    for first, second, whole in _PAIRS:
+        if values[first] + values[second] > values[whole]:
+            return f"{first} + {second} ({values[first] + values[second]}) exceed {whole} ({values[whole]})"
     for part, whole in PARTS:
         if values[part] > values[whole]:
             return f"{part} ({values[part]}) exceed {whole} ({values[whole]})"
     return None
 
+
+_PAIRS = (("cache_read_tokens", "cache_write_tokens", "input_tokens"),
+          ("input_audio_tokens", "input_image_tokens", "input_tokens"),
+          ("output_audio_tokens", "output_image_tokens", "output_tokens"))  # fmt: skip
+"""Two parts of one whole that together never exceed it."""
 
 _misfits_noted: set[tuple[str, str]] = set()
 _misfits_lock = threading.Lock()
@@ -141,6 +146,12 @@ class UsageEvent(BaseModel):
     cache_write_tokens: int = Field(default=0, ge=0, strict=True)
     cache_write_1h_tokens: int = Field(default=0, ge=0, strict=True)
     reasoning_tokens: int = Field(default=0, ge=0, strict=True)
+    input_audio_tokens: int = Field(default=0, ge=0, strict=True)
+    output_audio_tokens: int = Field(default=0, ge=0, strict=True)
+    input_image_tokens: int = Field(default=0, ge=0, strict=True)
+    output_image_tokens: int = Field(default=0, ge=0, strict=True)
+    web_searches: int = Field(default=0, ge=0, strict=True)
+    usage_source: Literal["provider", "estimated"] = "provider"
     cost_usd: Decimal | None = Field(default=None, ge=0, le=MAX_COST_USD)
     room_id: str | None = Field(default=None, max_length=255)
     thread_id: str | None = Field(default=None, max_length=255)

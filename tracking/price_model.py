@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
+from .fields import FINER
+
 log = logging.getLogger("tracking.pricing")
 
 PICO = 10**12
@@ -116,19 +118,37 @@ def lookup(provider_id: str, model: str) -> tuple[object, object] | None:
         return None
 
 
-def direct_pico(provider_info: object, model_info: object, ts: datetime, t: Tokens) -> int:
+FINER_USAGE_KEYS = FINER
+"""The genai-prices `Usage` keys of `fields.FINER`: our counters carry genai-prices' own names."""
+
+
+def _calc(provider_info: object, model_info: object, ts: datetime, t: Tokens, finer: tuple[int, ...] | None) -> object:
     from genai_prices import Usage
 
+    extra = {} if finer is None else {key: value for key, value in zip(FINER_USAGE_KEYS, finer, strict=True) if value}
     usage = Usage(
         input_tokens=t.input,
         output_tokens=t.output,
         cache_read_tokens=t.cache_read,
         cache_write_tokens=t.cache_write,
+        **extra,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        calc = model_info.calc_price(usage, provider_info, genai_request_timestamp=ts)  # type: ignore[attr-defined]
-    return usd_to_pico(calc.total_price)
+        return model_info.calc_price(usage, provider_info, genai_request_timestamp=ts)  # type: ignore[attr-defined]
+
+
+def direct_pico(provider_info: object, model_info: object, ts: datetime, t: Tokens) -> int:
+    return usd_to_pico(_calc(provider_info, model_info, ts, t, None).total_price)  # type: ignore[attr-defined]
+
+
+def direct_parts(
+    provider_info: object, model_info: object, ts: datetime, t: Tokens, finer: tuple[int, ...] | None
+) -> tuple[int, int]:
+    """(input part, output part) in pico-USD of one genai-prices call; the parts add up to its total."""
+    calc = _calc(provider_info, model_info, ts, t, finer)
+    total, output = usd_to_pico(calc.total_price), usd_to_pico(calc.output_price)  # type: ignore[attr-defined]
+    return total - output, output
 
 
 def tier_starts(model_price: object) -> tuple[int, ...]:

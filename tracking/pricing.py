@@ -29,7 +29,7 @@ from .price_model import (
     Tokens,
     datetime_to_ms,
     derive_affine,
-    direct_pico,
+    direct_parts,
     lookup,
     ms_to_datetime,
     price_period,
@@ -98,9 +98,24 @@ class Pricer:
 
     def price_pico_ms(
         self, provider: str, model: str, ts_ms: int, input_tokens: int, output_tokens: int, cache_read: int,
-        cache_write: int,
+        cache_write: int, finer: tuple[int, ...] | None = None,
     ) -> int | None:  # fmt: skip
-        """The cost at the millisecond `ts_ms`, for the writer's hot path: no datetime or Tokens per call.
+        """The cost at the millisecond `ts_ms` in pico-USD, or None when the model is unpriced."""
+        parts = self.price_parts_ms(provider, model, ts_ms, input_tokens, output_tokens, cache_read, cache_write, finer)
+        return None if parts is None else parts[0] + parts[1]
+
+    def price_parts_ms(
+        self, provider: str, model: str, ts_ms: int, input_tokens: int, output_tokens: int, cache_read: int,
+        cache_write: int, finer: tuple[int, ...] | None = None,
+    ) -> tuple[int, int] | None:  # fmt: skip
+        """(input part, output part) of the cost at `ts_ms`, for the writer's hot path: no datetime per call.
+
+        `finer` holds the counts of `fields.FINER` (1-hour cache writes, audio and image tokens, web
+        searches), None when they are all 0. The output part is what genai-prices bills for output;
+        the input part is the rest (input tokens, request fees, web searches). A call with finer
+        counts is priced by one genai-prices call on its whole usage, so its cost is exactly what
+        `calc_price` says; a price override prices them as the tokens they are part of (1-hour
+        writes as cache writes, audio and image tokens as input or output) and web searches at 0.
 
         The plan of a (provider, model) (override, unknown, or a genai-prices price) holds for a price
         period [valid_from, valid_until); an event outside it looks the plan up again. Within a price
@@ -114,7 +129,10 @@ class Pricer:
         if kind == 0:
             return None
         if kind == 1:
-            return _override_pico(plan[3], Tokens(input_tokens, output_tokens, cache_read, cache_write))
+            return _override_parts(plan[3], Tokens(input_tokens, output_tokens, cache_read, cache_write))
+        tokens = Tokens(input_tokens, output_tokens, cache_read, cache_write)
+        if finer is not None:
+            return direct_parts(plan[5], plan[6], ms_to_datetime(ts_ms), tokens, finer)
         model_price, starts = plan[3], plan[4]
         low = 0
         for start in starts:
@@ -124,9 +142,9 @@ class Pricer:
                 break
         fast = self._fast.get((id(model_price), low))
         if fast is not None and fast[0] <= input_tokens <= fast[1]:
-            return (fast[2] + fast[3] * input_tokens + fast[4] * output_tokens + fast[5] * cache_read
-                    + fast[6] * cache_write)  # fmt: skip
-        return self._price_slow(plan, ts_ms, Tokens(input_tokens, output_tokens, cache_read, cache_write))
+            return (fast[2] + fast[3] * input_tokens + fast[5] * cache_read + fast[6] * cache_write,
+                    fast[4] * output_tokens)  # fmt: skip
+        return self._price_slow(plan, ts_ms, tokens)
 
     def price_pico(self, provider: str, model: str, ts: datetime, tokens: Tokens) -> int | None:
         """The cost at `ts` (naive means UTC), to the millisecond, as stored."""
@@ -167,7 +185,7 @@ class Pricer:
         self._plans[key] = plan
         return plan
 
-    def _price_slow(self, plan: tuple, ts_ms: int, tokens: Tokens) -> int:
+    def _price_slow(self, plan: tuple, ts_ms: int, tokens: Tokens) -> tuple[int, int]:
         """Derive (once per price and tier region) the affine form, or price by a direct call."""
         model_price, starts, provider_info, model_info = plan[3:7]
         ts = ms_to_datetime(ts_ms)
@@ -177,12 +195,13 @@ class Pricer:
             self._affine_cache[key] = derive_affine(provider_info, model_info, ts, region, tokens)
         affine = self._affine_cache[key]
         if affine is None:
-            return direct_pico(provider_info, model_info, ts, tokens)
+            return direct_parts(provider_info, model_info, ts, tokens, None)
         if key not in self._fast:
             ints = affine.exact_ints()
             if ints is not None:
                 self._fast[key] = (region[0], region[1], *ints)
-        return affine.pico(tokens)
+        output = to_pico_int(affine.output * tokens.output)
+        return affine.pico(tokens) - output, output
 
     def _override_for(self, provider: str, model: str) -> PriceOverride | None:
         ref = f"{provider}/{model}"
@@ -199,9 +218,9 @@ class Pricer:
         return self._lookup_cache[key]
 
 
-def _override_pico(o: PriceOverride, t: Tokens) -> int:
+def _override_parts(o: PriceOverride, t: Tokens) -> tuple[int, int]:
     uncached = t.input - t.cache_read - t.cache_write
     read = o.input if o.cache_read is None else o.cache_read
     write = o.input if o.cache_write is None else o.cache_write
-    usd_millions = uncached * o.input + t.cache_read * read + t.cache_write * write + t.output * o.output
-    return to_pico_int(usd_millions * PICO / MILLION)
+    input_millions = uncached * o.input + t.cache_read * read + t.cache_write * write
+    return to_pico_int(input_millions * PICO / MILLION), to_pico_int(t.output * o.output * PICO / MILLION)

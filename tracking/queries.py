@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from .periods import Period
 from .store import MS_PER_HOUR, Filters, Store, Sums
 
-GROUPS = ("agent", "model", "provider", "user", "room", "thread", "day")
+GROUPS = ("agent", "model", "provider", "operation", "user", "room", "thread", "day", "hour")
 
 
 @dataclass
@@ -41,17 +41,22 @@ async def usage_report(
     filters = Filters(room_id=room_id, thread_id=thread_id, agent=agent, user_id=user_id)
     cuts = period.midnights_ms() if group == "day" else []
     by_key: dict[object, Sums] = {}
-    store_group = "hour" if group == "day" else group
-    for kind, start, end in _segments(period.start_ms, period.end_ms, cuts):
+    in_time = group in ("day", "hour")  # keyed by local time: rollups by UTC hour, relabelled
+    label = _local_hour if group == "hour" else _local_day
+    store_group = "hour" if in_time else group
+    segments = _segments(period.start_ms, period.end_ms, cuts)
+    if group == "operation" and set(filters) - {"room_id"}:  # operations are rolled up per room only
+        segments = [("raw", period.start_ms, period.end_ms)]
+    for kind, start, end in segments:
         if kind == "rollup":
             parts = await store.sum_rollups(start, end, filters, store_group)
         else:
-            parts = await store.sum_events(start, end, filters, None if group == "day" else group)
-            if group == "day":
+            parts = await store.sum_events(start, end, filters, None if in_time else group)
+            if in_time:
                 for part in parts:
-                    part.key = _local_day(start, period)
+                    part.key = label(start, period)
         for part in parts:
-            key = _local_day(part.key * MS_PER_HOUR, period) if kind == "rollup" and group == "day" else part.key
+            key = label(part.key * MS_PER_HOUR, period) if kind == "rollup" and in_time else part.key
             by_key.setdefault(key, Sums(key)).add(part)
     totals = Sums(None)
     for sums in by_key.values():
@@ -87,11 +92,61 @@ def _local_day(ms: int, period: Period) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).astimezone(period.tz).date().isoformat()
 
 
+def _local_hour(ms: int, period: Period) -> str:
+    """The local start of the UTC hour holding `ms`, e.g. "2026-11-14 09:00" ("09:30" at UTC+5:30)."""
+    hour_start = ms - ms % MS_PER_HOUR
+    return datetime.fromtimestamp(hour_start / 1000, UTC).astimezone(period.tz).strftime("%Y-%m-%d %H:%M")
+
+
+@dataclass(frozen=True)
+class Projection:
+    """Where the period's cost goes at its pace so far: `cost_pusd` by `last_day` (its last local day)."""
+
+    cost_pusd: int
+    last_day: date
+
+
+def month_projection(report: Report, now: datetime) -> Projection | None:
+    """The cost by the end of the report's period at the pace since its start (cost * length / elapsed),
+    None unless `now` lies inside the period, at least an hour in, with some cost."""
+    start, end, now_ms = report.period.start_ms, report.period.end_ms, int(now.timestamp() * 1000)
+    elapsed = now_ms - start
+    if not (elapsed >= MS_PER_HOUR and now_ms < end and report.totals.cost_pusd > 0):
+        return None
+    last_day = report.period.end.astimezone(report.period.tz).date() - timedelta(days=1)
+    return Projection(report.totals.cost_pusd * (end - start) // elapsed, last_day)
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Latency of a model's calls in a period, from the rollups' histograms (`tracking.latency`: within 4.4 %)."""
+
+    calls: int
+    median_ms: float
+    p95_ms: float
+
+
+async def latency_by_model(store: Store, period: Period, *, room_id: str | None = None) -> dict[str, Latency]:
+    """Median and p95 latency per model over the UTC hours the period touches (whole hours: the
+    histograms are hourly), from `rollup_latency_hourly`, so they outlive raw events."""
+    from .latency import percentile
+
+    start_hour = period.start_ms // MS_PER_HOUR
+    end_hour = -(-period.end_ms // MS_PER_HOUR)
+    histograms = await store.latency_histograms(start_hour, end_hour, Filters(room_id=room_id))
+    out: dict[str, Latency] = {}
+    for model, counts in histograms.items():
+        median, p95 = percentile(counts, 0.5), percentile(counts, 0.95)
+        if median is not None and p95 is not None:
+            out[model] = Latency(sum(counts.values()), median, p95)
+    return out
+
+
 def _ordered(group: str, by_key: dict[object, Sums]) -> list[Sums]:
     rows = list(by_key.values())
     for row in rows:
         if row.key == "":
             row.key = None
-    if group == "day":
+    if group in ("day", "hour"):
         return sorted(rows, key=lambda r: str(r.key))
     return sorted(rows, key=lambda r: (-r.cost_pusd, -r.total_tokens, str(r.key)))

@@ -20,8 +20,8 @@ from .events import (
     token_problem,
     ts_problem,
 )
-from .fields import ATTRIBUTION, COUNTERS
-from .pricing import Pricer, Tokens, usd_to_pico
+from .fields import ATTRIBUTION, COUNTERS, FINER, USAGE_SOURCES
+from .pricing import Pricer, usd_to_pico
 from .store import MS_PER_HOUR
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,12 @@ class Recorded(NamedTuple):
     user_id: str | None
     session_id: str | None
     cache_write_1h_tokens: Any = 0
+    input_audio_tokens: Any = 0
+    output_audio_tokens: Any = 0
+    input_image_tokens: Any = 0
+    output_image_tokens: Any = 0
+    web_searches: Any = 0
+    usage_source: str = "provider"
     reservation: str | None = None
     """The quota reservation this call held, ended when the event is stored."""
 
@@ -65,18 +71,23 @@ def recorded_to_row(r: Recorded, pricer: Pricer, now: float) -> tuple:
     else goes through the checks that name the problem.
     """
     (ts, event_id, provider, model, inp, out, cache_read, cache_write, reasoning, operation, latency,
-     status, metadata, room_id, thread_id, agent, user_id, session_id, cache_1h, _reservation) = r  # fmt: skip
+     status, metadata, room_id, thread_id, agent, user_id, session_id, cache_1h, in_audio, out_audio, in_image,
+     out_image, searches, source, _reservation) = r  # fmt: skip
+    finer = (in_audio, out_audio, in_image, out_image, searches)
+    if finer != _NONE and not all(type(v) is int and 0 <= v <= MAX_TOKENS for v in finer):
+        _raise_problem(r)
     if not (
         type(inp) is int and type(out) is int and type(cache_read) is int and type(cache_write) is int
         and type(reasoning) is int and type(cache_1h) is int
         and 0 <= inp <= MAX_TOKENS and 0 <= out <= MAX_TOKENS and 0 <= cache_read <= MAX_TOKENS
         and 0 <= cache_write <= MAX_TOKENS and 0 <= cache_1h <= MAX_TOKENS and 0 <= reasoning <= MAX_TOKENS
         and type(provider) is str and provider and type(model) is str and model
-        and (status == "ok" or status == "error")
+        and (status == "ok" or status == "error") and (source == "provider" or source == "estimated")
         and (latency is None or ((type(latency) is float or type(latency) is int) and latency >= 0))
     ):  # fmt: skip
         _raise_problem(r)
-    if cache_read + cache_write > inp or cache_1h > cache_write or reasoning > out:
+    if (cache_read + cache_write > inp or cache_1h > cache_write or reasoning > out or in_audio + in_image > inp
+            or out_audio + out_image > out):
         _note_misfit(provider, model, {name: getattr(r, name) for name in COUNTERS})
     metadata_text = _metadata(metadata) if metadata else None
     if ts is None:
@@ -97,23 +108,30 @@ def recorded_to_row(r: Recorded, pricer: Pricer, now: float) -> tuple:
     ):  # fmt: skip
         _check_attribution(r)
     try:
-        cost = pricer.price_pico_ms(provider, model, ts_ms, inp, out, cache_read, cache_write)
+        parts = pricer.price_parts_ms(provider, model, ts_ms, inp, out, cache_read, cache_write,
+                                      None if finer == _NONE and not cache_1h else (cache_1h, *finer))  # fmt: skip
     except Exception:
         log.exception("pricing %s/%s failed; the call is stored as unpriced", provider, model)
-        cost = None
-    _check_cost(provider, model, cost)
+        parts = None
+    _check_cost(provider, model, parts)
     return _row(event_id or new_event_id(), ts_ms, room_id, thread_id, agent, user_id, session_id, operation or "chat",
-                provider, model, (inp, out, cache_read, cache_write, cache_1h, reasoning), cost, latency, status,
-                metadata_text)  # fmt: skip
+                provider, model, (inp, out, cache_read, cache_write, cache_1h, reasoning, *finer), parts, latency,
+                status, metadata_text, source)  # fmt: skip
+
+
+_NONE = (0, 0, 0, 0, 0)
 
 
 def _row(event_id: str, ts_ms: int, room_id: str | None, thread_id: str | None, agent: str | None,
          user_id: str | None, session_id: str | None, operation: str, provider: str, model: str,
-         counts: tuple[int, ...], cost: int | None, latency: float | None, status: str,
-         metadata: str | None) -> tuple:  # fmt: skip
-    """A stored row in `EVENT_COLUMNS` order; ``counts`` in `COUNTERS` order."""
+         counts: tuple[int, ...], parts: tuple[int, int] | None, latency: float | None, status: str,
+         metadata: str | None, source: str) -> tuple:  # fmt: skip
+    """A stored row in `EVENT_COLUMNS` order; ``counts`` in `COUNTERS` order; ``parts`` (input, output) cost."""
+    in_cost, out_cost = (None, None) if parts is None else parts
+    cost = None if parts is None else in_cost + out_cost
     return (event_id, ts_ms, ts_ms // MS_PER_HOUR, room_id or "", thread_id or "", agent or "", user_id or "",
-            session_id, operation, provider, model, *counts, cost, latency, status, metadata)  # fmt: skip
+            session_id, operation, provider, model, *counts, cost, latency, status, metadata, source, in_cost,
+            out_cost)  # fmt: skip
 
 
 def _note_misfit(provider: str, model: str, counts: dict[str, int]) -> None:
@@ -136,12 +154,15 @@ def _raise_problem(r: Recorded) -> None:
             raise InvalidRecord(f"{name} must be a non-empty string, got {value!r}")
     if r.status not in ("ok", "error"):
         raise InvalidRecord(f"status must be 'ok' or 'error', got {r.status!r}")
+    if r.usage_source not in USAGE_SOURCES:
+        raise InvalidRecord(f"usage_source must be 'provider' or 'estimated', got {r.usage_source!r}")
     if r.latency_ms is not None and (not isinstance(r.latency_ms, int | float) or r.latency_ms < 0):
         raise InvalidRecord(f"latency_ms must be a non-negative number, got {r.latency_ms!r}")
 
 
 MAX_COST_PICO = int(MAX_COST_USD) * 10**12
-def _check_cost(provider: str, model: str, cost: int | None) -> None:
+def _check_cost(provider: str, model: str, parts: tuple[int, int] | None) -> None:
+    cost = None if parts is None else parts[0] + parts[1]
     if cost is not None and cost > MAX_COST_PICO:
         raise InvalidRecord(f"{provider}/{model} prices this call at ${cost / 10**12:,.2f}, more than one call may"
                             f" cost (${MAX_COST_USD:,}); check the price override")  # fmt: skip
@@ -182,25 +203,27 @@ def _metadata(value: Any) -> str | None:
 def event_to_row(event: UsageEvent, pricer: Pricer) -> tuple:
     """A validated event; an explicit cost_usd (for example a provider-billed cost) wins over pricing."""
     ts_ms = int(event.ts.timestamp() * 1000)
-    if event.cost_usd is not None:
+    counts = tuple(getattr(event, c) for c in COUNTERS)
+    parts = _price(pricer, event, ts_ms)
+    if event.cost_usd is not None:  # a billed total wins; its split follows the price where one is known
         cost = usd_to_pico(event.cost_usd)
-    else:
-        tokens = Tokens(event.input_tokens, event.output_tokens, event.cache_read_tokens, event.cache_write_tokens)
-        cost = _price(pricer, event.provider, event.model, ts_ms, tokens)
-    _check_cost(event.provider, event.model, cost)
-    _note_misfit(event.provider, event.model, {c: getattr(event, c) for c in COUNTERS})
+        output = 0 if parts is None or not parts[0] + parts[1] else min(cost, parts[1] * cost // (parts[0] + parts[1]))
+        parts = (cost - output, output)
+    _check_cost(event.provider, event.model, parts)
+    _note_misfit(event.provider, event.model, dict(zip(COUNTERS, counts, strict=True)))
     return _row(event.event_id, ts_ms, event.room_id, event.thread_id, event.agent, event.user_id, event.session_id,
-                event.operation, event.provider, event.model, tuple(getattr(event, c) for c in COUNTERS), cost,
-                event.latency_ms, event.status, metadata_json(event.metadata))  # fmt: skip
+                event.operation, event.provider, event.model, counts, parts, event.latency_ms, event.status,
+                metadata_json(event.metadata), event.usage_source)  # fmt: skip
 
 
-def _price(pricer: Pricer, provider: str, model: str, ts_ms: int, tokens: Tokens) -> int | None:
-    from datetime import UTC
-
+def _price(pricer: Pricer, event: UsageEvent, ts_ms: int) -> tuple[int, int] | None:
+    finer = tuple(getattr(event, c) for c in FINER)
     try:
-        return pricer.price_pico(provider, model, datetime.fromtimestamp(ts_ms / 1000, UTC), tokens)
+        return pricer.price_parts_ms(event.provider, event.model, ts_ms, event.input_tokens, event.output_tokens,
+                                     event.cache_read_tokens, event.cache_write_tokens,
+                                     finer if any(finer) else None)  # fmt: skip
     except Exception:
-        log.exception("pricing %s/%s failed; the call is stored as unpriced", provider, model)
+        log.exception("pricing %s/%s failed; the call is stored as unpriced", event.provider, event.model)
         return None
 
 

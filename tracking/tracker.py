@@ -163,6 +163,12 @@ class Tracker(TrackerQuotas):
         cache_write_tokens: int = 0,
         cache_write_1h_tokens: int = 0,
         reasoning_tokens: int = 0,
+        input_audio_tokens: int = 0,
+        output_audio_tokens: int = 0,
+        input_image_tokens: int = 0,
+        output_image_tokens: int = 0,
+        web_searches: int = 0,
+        usage_source: str = "provider",
         room_id: str | None = None,
         thread_id: str | None = None,
         agent: str | None = None,
@@ -203,7 +209,8 @@ class Tracker(TrackerQuotas):
             Recorded(
                 ts, event_id, provider, model, input_tokens, output_tokens, cache_read_tokens,
                 cache_write_tokens, reasoning_tokens, operation, latency_ms, status, metadata,
-                room_id, thread_id, agent, user_id, session_id, cache_write_1h_tokens, reservation,
+                room_id, thread_id, agent, user_id, session_id, cache_write_1h_tokens, input_audio_tokens,
+                output_audio_tokens, input_image_tokens, output_image_tokens, web_searches, usage_source, reservation,
             )
         )  # fmt: skip
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -26,6 +27,11 @@ class Services:
     quotas: QuotaBook | None = None
     digests: Digests | None = None
     on_quota_change: Callable[[], None] = lambda: None
+    clock: Callable[[], datetime] | None = None
+    """The time now (tests replace it); None is the wall clock."""
+
+    def now(self) -> datetime:
+        return self.clock() if self.clock is not None else datetime.now(UTC)
 
 
 @dataclass
@@ -45,5 +51,5 @@ class Request:
         return self.services.room_lineage(self.room_id)
 
     def period(self, text: str | None, default: str = "month") -> Period:
-        return parse_period(text or default, self.services.tz)
+        return parse_period(text or default, self.services.tz, self.services.now())
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tracking.periods import PERIOD_HELP
-from tracking.queries import usage_report
+from tracking.queries import latency_by_model, month_projection, usage_report
 from tracking.store import Sums
 
 from ..render.answers import Answer, breakdown_answer, help_answer, summary_answer
@@ -15,8 +15,9 @@ from .registry import Permission
 from .request import Request
 
 BREAKDOWNS = {
-    "agents": "agent", "models": "model", "providers": "provider", "users": "user", "threads": "thread", "days": "day",
-}
+    "agents": "agent", "models": "model", "providers": "provider", "operations": "operation", "users": "user",
+    "threads": "thread", "days": "day", "hours": "hour",
+}  # fmt: skip
 
 
 @registry.command("", help="this room: calls, tokens and cost (today and this month by default), top agents",
@@ -26,14 +27,20 @@ async def room_summary(req: Request, period: str | None) -> Answer:
     periods = [req.period(period)] if period else [req.period("today"), req.period("month")]
     reports = [await usage_report(store, p, room_id=req.rooms) for p in periods]
     top = await usage_report(store, periods[-1], group="agent", room_id=req.rooms)
-    return summary_answer("Usage in this room", reports, top)
+    pace = None if period else month_projection(reports[-1], req.services.now())
+    return summary_answer("Usage in this room", reports, top, projection=pace)
 
 
 def _breakdown(command: str, dimension: str) -> None:
-    @registry.command(command, help=f"this room broken down by {dimension}", args=[PERIOD])
+    extra = {"model": ", with error calls and latency (median, p95)", "hour": " (today by default)"}.get(dimension, "")
+    default = "today" if dimension == "hour" else "month"  # a month of hours is 744 rows
+
+    @registry.command(command, help=f"this room broken down by {dimension}{extra}", args=[PERIOD])
     async def breakdown(req: Request, period: str | None) -> Answer:
-        report = await usage_report(req.services.store, req.period(period), group=dimension, room_id=req.rooms)
-        return breakdown_answer(f"Usage in this room by {dimension}", report)
+        p = req.period(period, default)
+        report = await usage_report(req.services.store, p, group=dimension, room_id=req.rooms)
+        latency = await latency_by_model(req.services.store, p, room_id=req.rooms) if dimension == "model" else None
+        return breakdown_answer(f"Usage in this room by {dimension}", report, latency=latency)
 
 
 for _command, _dimension in BREAKDOWNS.items():

@@ -9,10 +9,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
 
-from tracking.queries import Report
+from tracking.queries import Latency, Projection, Report
 from tracking.store import Sums
 
-from .numbers import exact_int, exact_usd, human_tokens, human_usd
+from .numbers import about_usd, exact_int, exact_usd, human_tokens, human_usd
 from .table import html_table, plain_table
 
 
@@ -51,6 +51,8 @@ DIMENSION_TITLES = {
     "room": "Room",
     "thread": "Thread",
     "day": "Day",
+    "operation": "Operation",
+    "hour": "Hour",
 }
 
 
@@ -68,7 +70,19 @@ def totals_line(sums: Sums) -> str:
     if sums.unpriced_calls:
         n = sums.unpriced_calls
         line += f" + {n} unpriced call{'s' if n != 1 else ''}"
+    if sums.estimated_calls:
+        n = sums.estimated_calls
+        line += f" ({n} call{'s' if n != 1 else ''} estimated: no usage reported)"
     return line
+
+
+def projection_line(pace: Projection) -> str:
+    """'At this pace: about $41 by 30 November'."""
+    return f"At this pace: about {about_usd(pace.cost_pusd)} by {pace.last_day.day} {pace.last_day:%B}"
+
+
+def latency_text(ms: float) -> str:
+    return f"{ms:,.0f} ms" if ms < 1000 else f"{ms / 1000:,.2f} s"
 
 
 MAX_ROWS = 40
@@ -77,24 +91,33 @@ MAX_NAME = 80
 
 
 def breakdown_table(
-    report: Report, label: Callable[[Sums], str] | None = None, limit: int | None = None
-) -> tuple[str, str]:
+    report: Report, label: Callable[[Sums], str] | None = None, limit: int | None = None,
+    latency: dict[str, Latency] | None = None,
+) -> tuple[str, str]:  # fmt: skip
     """The rows of a breakdown with exact figures, as aligned plain text and as an HTML table.
 
     Past ``limit`` rows the rest is summed in one "(k more)" row; names are cut to ``MAX_NAME``.
+    With ``latency`` (models), each row also shows its median and p95 latency.
     """
     title = DIMENSION_TITLES.get(report.group or "", "Usage")
-    headers = [title, "Calls", "Input", "Output", "Total", "Cost", "Unpriced"]
+    headers = [title, "Calls", "Input", "Output", "Total", "Cost", "Unpriced", "Estimated", "Errors"]
     rows = report.rows[:limit] if limit else report.rows
     name = label or default_label
     cells = [_cells(_short(name(r)), r) for r in rows]
+    if latency is not None:
+        headers += ["Median", "p95"]
+        for row, line in zip(rows, cells, strict=False):
+            figures = latency.get(str(row.key))
+            line += [latency_text(figures.median_ms), latency_text(figures.p95_ms)] if figures else ["", ""]
     if limit and len(report.rows) > limit:
         rest = Sums("other")
         for r in report.rows[limit:]:
             rest.add(r)
         cells.append(_cells(f"({len(report.rows) - limit} more)", rest))
     cells.append(_cells("Total", report.totals))
-    align = "lrrrrrr"
+    for line in cells:
+        line += [""] * (len(headers) - len(line))
+    align = "l" + "r" * (len(headers) - 1)
     return plain_table(headers, cells, align), html_table(headers, cells, align)
 
 
@@ -115,17 +138,24 @@ def _cells(name: str, s: Sums) -> list[str]:
         exact_int(s.total_tokens),
         f"${exact_usd(s.cost_pusd)}",
         exact_int(s.unpriced_calls),
+        exact_int(s.estimated_calls),
+        exact_int(s.error_calls),
     ]
 
 
 def summary_answer(
-    heading: str, periods: Sequence[Report], top: Report | None, label: Callable[[Sums], str] | None = None
-) -> Answer:
-    """`!usage`: one line per period, then the top rows of a breakdown (usually agents)."""
+    heading: str, periods: Sequence[Report], top: Report | None, label: Callable[[Sums], str] | None = None,
+    projection: Projection | None = None,
+) -> Answer:  # fmt: skip
+    """`!usage`: one line per period (the month's with its projection), then the top rows of a breakdown."""
     lines = [heading]
     html_parts = [f"<p><strong>{escape(heading)}</strong></p><ul>"]
     for report in periods:
         text = f"{report.period.label.capitalize()}: {totals_line(report.totals)}"
+        lines.append(text)
+        html_parts.append(f"<li>{escape(text)}</li>")
+    if projection is not None:
+        text = projection_line(projection)
         lines.append(text)
         html_parts.append(f"<li>{escape(text)}</li>")
     html_parts.append("</ul>")
@@ -137,12 +167,14 @@ def summary_answer(
     return Answer("\n".join(lines), "".join(html_parts))
 
 
-def breakdown_answer(heading: str, report: Report, label: Callable[[Sums], str] | None = None) -> Answer:
+def breakdown_answer(
+    heading: str, report: Report, label: Callable[[Sums], str] | None = None, latency: dict[str, Latency] | None = None
+) -> Answer:
     full_heading = f"{heading}, {report.period.label}"
     if not report.totals.calls:
         text = f"{full_heading}: no usage."
         return Answer(text, f"<p>{escape(text)}</p>")
-    plain, html = breakdown_table(report, label, limit=MAX_ROWS)
+    plain, html = breakdown_table(report, label, limit=MAX_ROWS, latency=latency)
     summary = totals_line(report.totals)
     more = len(report.rows) - MAX_ROWS
     note = f"Showing {MAX_ROWS} of {len(report.rows)} rows; !usage export gives every call as CSV." if more > 0 else ""

@@ -2,8 +2,9 @@
 
 The group key becomes the event's own fields (event_id, ts, room, thread, agent, user, operation,
 provider, model, status); the figures are the same columns, so a spreadsheet can sum them. The last
-row, `TOTAL`, sums the file. Costs are exact decimal dollars; an unpriced call has an empty cost and
-`unpriced_calls` 1, never $0.
+row, `TOTAL`, sums the file. Costs are exact decimal dollars, the input and output parts apart
+(`input_cost_usd` + `output_cost_usd` = `cost_usd`; events stored before migration 8 have no parts);
+an unpriced call has empty costs and `unpriced_calls` 1, never $0.
 """
 
 from __future__ import annotations
@@ -48,8 +49,13 @@ def export_filename(period: Period) -> str:
     return f"usage-{span}.csv"
 
 
-def _figures(sums: Sums, cost: str) -> list[object]:
-    return [cost if name == "cost_usd" else getattr(sums, name) for name in ROW_FIELDS[1:]]
+_COSTS = {"cost_usd": "cost_pusd", "input_cost_usd": "input_cost_pusd", "output_cost_usd": "output_cost_pusd"}
+
+
+def _figures(sums: Sums, priced: bool) -> list[object]:
+    """The figures of a row; the costs exact, empty for an unpriced call (never $0)."""
+    return [(exact_usd(getattr(sums, _COSTS[name])) if priced else "") if name in _COSTS else getattr(sums, name)
+            for name in ROW_FIELDS[1:]]  # fmt: skip
 
 
 def event_sums(row: tuple) -> Sums:
@@ -59,8 +65,11 @@ def event_sums(row: tuple) -> Sums:
         calls=1,
         **{name: int(row[COLUMN[name]] or 0) for name in COUNTERS},
         cost_pusd=int(cost or 0),
+        input_cost_pusd=int(row[COLUMN["input_cost_pusd"]] or 0),
+        output_cost_pusd=int(row[COLUMN["output_cost_pusd"]] or 0),
         unpriced_calls=1 if cost is None else 0,
         error_calls=1 if row[COLUMN["status"]] == "error" else 0,
+        estimated_calls=1 if row[COLUMN["usage_source"]] == "estimated" else 0,
     )
 
 
@@ -76,10 +85,9 @@ async def events_csv(rows: AsyncIterable[tuple], tz: ZoneInfo, max_bytes: int = 
         totals.add(sums)
         count += 1
         ts = datetime.fromtimestamp(row[COLUMN["ts_ms"]] / 1000, UTC).astimezone(tz).isoformat(timespec="milliseconds")
-        cost = "" if sums.unpriced_calls else exact_usd(sums.cost_pusd)
         attributes = [csv_text(row[COLUMN[c]], id_column=c in ID_COLUMNS) if c != "ts" else ts for c in ATTRIBUTES]
-        writer.writerow([*attributes, *_figures(sums, cost), csv_text(row[COLUMN["status"]])])
+        writer.writerow([*attributes, *_figures(sums, not sums.unpriced_calls), csv_text(row[COLUMN["status"]])])
         if out.tell() > max_bytes:
             raise ExportTooLarge(out.tell())
-    writer.writerow([TOTAL_KEY, *[""] * (len(ATTRIBUTES) - 1), *_figures(totals, exact_usd(totals.cost_pusd)), ""])
+    writer.writerow([TOTAL_KEY, *[""] * (len(ATTRIBUTES) - 1), *_figures(totals, True), ""])
     return EventsCsv(out.getvalue().encode("utf-8"), count, totals)

@@ -27,6 +27,14 @@ def human_usd(pico: int) -> str:
     return f"${usd.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,f}"
 
 
+def about_usd(pico: int) -> str:
+    """A rough dollar figure for an estimate: whole dollars from $10 ("$41"), else as `human_usd`."""
+    usd = pico_to_usd(pico)
+    if usd >= 10:
+        return f"${usd.quantize(Decimal('1'), rounding=ROUND_HALF_UP):,f}"
+    return human_usd(pico)
+
+
 def exact_usd(pico: int) -> str:
     """The full-precision dollar figure, e.g. 0.00575."""
     return f"{pico_to_usd(pico):f}"

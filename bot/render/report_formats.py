@@ -19,14 +19,17 @@ from .table import plain_table
 ROW_FIELDS = (
     "key", "calls", "input_tokens", "output_tokens", "total_tokens",
     *(name for name in COUNTERS if name not in ("input_tokens", "output_tokens")),
-    "cost_usd", "unpriced_calls",
+    "cost_usd", "input_cost_usd", "output_cost_usd", "unpriced_calls", "estimated_calls", "error_calls",
 )  # fmt: skip
-"""The columns of a report row (SPEC section 4), counters from the field table."""
+"""The columns of a report row (SPEC section 4), counters from the field table. `input_cost_usd` is every
+part of the cost but output (input tokens, request fees, web searches); both parts sum to `cost_usd`."""
+_COSTS = {"cost_usd": "cost_pusd", "input_cost_usd": "input_cost_pusd", "output_cost_usd": "output_cost_pusd"}
 
 
 def row_dict(sums: Sums) -> dict[str, Any]:
-    row: dict[str, Any] = {name: getattr(sums, name) for name in ROW_FIELDS[1:] if name != "cost_usd"}
-    row["cost_usd"] = float(pico_to_usd(sums.cost_pusd))
+    row: dict[str, Any] = {name: getattr(sums, name) for name in ROW_FIELDS[1:] if name not in _COSTS}
+    for name, pico in _COSTS.items():
+        row[name] = float(pico_to_usd(getattr(sums, pico)))
     return {"key": None if sums.key is None else str(sums.key), **{name: row[name] for name in ROW_FIELDS[1:]}}
 
 
@@ -48,7 +51,8 @@ def report_csv(report: Report) -> str:
     key_is_id = report.group in ("room", "user", "thread")
     for sums in report.rows or [report.totals]:
         row = row_dict(sums)
-        row["cost_usd"] = exact_usd(sums.cost_pusd)
+        for name, pico in _COSTS.items():
+            row[name] = exact_usd(getattr(sums, pico))
         row["key"] = csv_text(row["key"], id_column=key_is_id) if row["key"] is not None else None
         writer.writerow(["" if row[f] is None else row[f] for f in ROW_FIELDS])
     return out.getvalue()
@@ -56,12 +60,13 @@ def report_csv(report: Report) -> str:
 
 def report_table(report: Report, title: str) -> str:
     label = (report.group or "").capitalize() or "Usage"
-    headers = [label, "Calls", "Input", "Output", "Total", "Cache read", "Reasoning", "Cost (USD)", "Unpriced"]
+    headers = [label, "Calls", "Input", "Output", "Total", "Cache read", "Reasoning", "Cost (USD)", "Unpriced",
+               "Estimated", "Errors"]  # fmt: skip
     rows = [_cells(r, str(r.key) if r.key is not None else "(none)") for r in report.rows]
     rows.append(_cells(report.totals, "TOTAL"))
     period = f"{report.period.label} ({report.period.start.astimezone(report.period.tz):%Y-%m-%d %H:%M %Z} to "
     period += f"{report.period.end.astimezone(report.period.tz):%Y-%m-%d %H:%M %Z})"
-    return f"{title}: {period}\n" + plain_table(headers, rows, align="l" + "r" * 8)
+    return f"{title}: {period}\n" + plain_table(headers, rows, align="l" + "r" * 10)
 
 
 def _cells(s: Sums, key: str) -> list[str]:
@@ -75,4 +80,6 @@ def _cells(s: Sums, key: str) -> list[str]:
         exact_int(s.reasoning_tokens),
         exact_usd(s.cost_pusd),
         exact_int(s.unpriced_calls),
+        exact_int(s.estimated_calls),
+        exact_int(s.error_calls),
     ]

@@ -50,12 +50,12 @@ def run(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subpro
     )  # fmt: skip
 
 
-def price(provider, model, inp, out, cr=0, cw=0):
+def price(provider, model, inp, out, cr=0, cw=0, part="total_price"):
     usage = Usage(input_tokens=inp, output_tokens=out, cache_read_tokens=cr, cache_write_tokens=cw)
     from datetime import UTC, datetime
 
     when = datetime(2026, 10, 4, tzinfo=UTC)
-    return calc_price(usage, model, provider_id=provider, genai_request_timestamp=when).total_price
+    return getattr(calc_price(usage, model, provider_id=provider, genai_request_timestamp=when), part)
 
 
 @pytest.fixture
@@ -80,10 +80,16 @@ def test_ingest_then_json_report_exact(config):
     ollama = (Decimal(800) * Decimal("0.5") + Decimal(100) * 2) / 1_000_000
     assert gpt4o == Decimal("0.00575")
     totals = report["totals"]
+    output = (price("openai", "gpt-4o", 1200, 300, cr=200, part="output_price")
+              + price("anthropic", "claude-sonnet-4-5", 5000, 400, cr=3000, cw=1000, part="output_price")
+              + Decimal(100) * 2 / 1_000_000)  # fmt: skip
     assert totals == {
         "key": None, "calls": 4, "input_tokens": 7050, "output_tokens": 805, "total_tokens": 7855,
         "cache_read_tokens": 3200, "cache_write_tokens": 1000, "cache_write_1h_tokens": 0, "reasoning_tokens": 0,
-        "cost_usd": float(gpt4o + sonnet + ollama), "unpriced_calls": 1,
+        "input_audio_tokens": 0, "output_audio_tokens": 0, "input_image_tokens": 0, "output_image_tokens": 0,
+        "web_searches": 0, "cost_usd": float(gpt4o + sonnet + ollama),
+        "input_cost_usd": float(gpt4o + sonnet + ollama - output), "output_cost_usd": float(output),
+        "unpriced_calls": 1, "estimated_calls": 0, "error_calls": 0,
     }  # fmt: skip
     rows = {r["key"]: r for r in report["rows"]}
     assert set(rows) == {"researcher", "coder"}
@@ -104,11 +110,14 @@ def test_rooms_and_csv(config):
     lines = out.stdout.strip().splitlines()
     assert lines[0] == (
         "key,calls,input_tokens,output_tokens,total_tokens,cache_read_tokens,cache_write_tokens,"
-        "cache_write_1h_tokens,reasoning_tokens,cost_usd,unpriced_calls"
+        "cache_write_1h_tokens,reasoning_tokens,input_audio_tokens,output_audio_tokens,input_image_tokens,"
+        "output_image_tokens,web_searches,cost_usd,input_cost_usd,output_cost_usd,unpriced_calls,estimated_calls,"
+        "error_calls"
     )
-    assert lines[1].startswith("!a:x,5,7051,806,7857,3200,1000,0,0,")  # most expensive first
+    assert lines[1].startswith("!a:x,5,7051,806,7857,3200,1000,0,0,0,0,0,0,0,")  # most expensive first
     mini = price("openai", "gpt-4o-mini", 10000, 2000)
-    assert lines[2] == f"!b:x,1,10000,2000,12000,0,0,0,0,{mini},0"
+    mini_in, mini_out = (price("openai", "gpt-4o-mini", 10000, 2000, part=p) for p in ("input_price", "output_price"))
+    assert lines[2] == f"!b:x,1,10000,2000,12000,0,0,0,0,0,0,0,0,0,{mini},{mini_in},{mini_out},0,0,0"
     table = run("report", "-c", str(config), "--period", "all", "--by", "model")
     assert table.returncode == 0 and "claude-sonnet-4-5" in table.stdout and "TOTAL" in table.stdout
 

@@ -45,6 +45,9 @@ class Usage:
     cache_write: int = 0
     reasoning: int = 64
     cache_write_1h: int = 0  # the part of cache_write with a 1-hour TTL (Anthropic)
+    audio_in: int = 0  # the part of input that was audio (OpenAI prompt_tokens_details.audio_tokens)
+    audio_out: int = 0  # the part of output that was audio (OpenAI completion_tokens_details.audio_tokens)
+    web_searches: int = 0  # Anthropic server_tool_use.web_search_requests
 
     def openai_chat(self) -> dict[str, Any]:
         return {
@@ -52,8 +55,8 @@ class Usage:
             "completion_tokens": self.output,
             "total_tokens": self.input + self.output,
             "prompt_tokens_details": {"cached_tokens": self.cache_read, "cache_write_tokens": self.cache_write,
-                                      "audio_tokens": 0},
-            "completion_tokens_details": {"reasoning_tokens": self.reasoning, "audio_tokens": 0,
+                                      "audio_tokens": self.audio_in},
+            "completion_tokens_details": {"reasoning_tokens": self.reasoning, "audio_tokens": self.audio_out,
                                           "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
         }  # fmt: skip
 
@@ -80,6 +83,8 @@ class Usage:
         }  # fmt: skip
         if self.reasoning and output is None:
             usage["output_tokens_details"] = {"thinking_tokens": self.reasoning}
+        if self.web_searches and output is None:
+            usage["server_tool_use"] = {"web_search_requests": self.web_searches}
         return usage
 
     def gemini(self, final: bool = True) -> dict[str, Any]:
@@ -101,6 +106,8 @@ class Reply:
     text: str = "The stand-in provider says hello. It has nothing else to say today."
     tool_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     usage: Usage | None = None
+    no_usage: bool = False
+    """Chat Completions only: answer like a server that reports no usage (no `usage`, no usage chunk)."""
 
 
 @dataclass
@@ -246,7 +253,7 @@ class FakeProviders:
             return error
         reply = self._reply("chat", body)
         stream = bool(body.get("stream"))
-        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage")) and not reply.no_usage
         self.sent.append(Sent("chat", model, reply.usage if (include_usage or not stream) else None, stream))
         cid, created = self._id("chatcmpl"), int(time.time())
         tool_calls = [
@@ -262,8 +269,10 @@ class FakeProviders:
             if tool_calls:
                 message["tool_calls"] = tool_calls
             choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}
-            usage = reply.usage.openai_chat()  # type: ignore[union-attr]
-            return web.json_response({**base, "object": "chat.completion", "choices": [choice], "usage": usage})
+            answer = {**base, "object": "chat.completion", "choices": [choice]}
+            if not reply.no_usage:
+                answer["usage"] = reply.usage.openai_chat()  # type: ignore[union-attr]
+            return web.json_response(answer)
         response = await self._sse(request)
 
         def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:

@@ -28,11 +28,12 @@ def rejected(db: Path) -> list[tuple[str, str]]:
 
 
 def expected_cost(provider: str, model: str, inp: int, out: int, read: int = 0, write: int = 0,
-                  ts_ms: int | None = None) -> Decimal:  # fmt: skip
-    """genai-prices' own price for this usage, at the event's timestamp when given."""
+                  ts_ms: int | None = None, **finer: int) -> Decimal:  # fmt: skip
+    """genai-prices' own price for this usage (`finer`: more of its Usage keys), at the event's timestamp when given."""
     from genai_prices import Usage, calc_price
 
-    usage = Usage(input_tokens=inp, output_tokens=out, cache_read_tokens=read, cache_write_tokens=write)
+    usage = Usage(input_tokens=inp, output_tokens=out, cache_read_tokens=read, cache_write_tokens=write,
+                  **{key: value for key, value in finer.items() if value})  # fmt: skip
     when = datetime.fromtimestamp(ts_ms / 1000, UTC) if ts_ms is not None else None
     return calc_price(usage, model, provider_id=provider, genai_request_timestamp=when).total_price
 
@@ -44,4 +45,5 @@ def assert_event(row: dict[str, Any], provider: str, model: str, inp: int, out: 
            row["cache_write_tokens"], row["reasoning_tokens"], row["cache_write_1h_tokens"])  # fmt: skip
     assert got == (provider, model, inp, out, read, write, reasoning, write_1h)
     assert row["cost_pusd"] is not None
-    assert pico_to_usd(row["cost_pusd"]) == expected_cost(provider, model, inp, out, read, write, row["ts_ms"])
+    assert pico_to_usd(row["cost_pusd"]) == expected_cost(provider, model, inp, out, read, write, row["ts_ms"],
+                                                          cache_write_1h_tokens=write_1h)  # fmt: skip

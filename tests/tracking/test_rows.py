@@ -26,8 +26,10 @@ def test_a_valid_record_becomes_a_priced_row():
     r = row()
     assert r[:11] == ("e1", 1_767_225_600_000, 1_767_225_600_000 // 3_600_000, "!r:x", "", "a", "", None, "chat",
                       "openai", "gpt-4o")  # fmt: skip
-    assert r[11:] == (1000, 200, 400, 0, 0, 0, PRICER.price_pico_ms("openai", "gpt-4o", 1_767_225_600_000, 1000, 200,
-                                                                 400, 0), 12.5, "ok", None)  # fmt: skip
+    cost = PRICER.price_pico_ms("openai", "gpt-4o", 1_767_225_600_000, 1000, 200, 400, 0)
+    # gpt-4o: $10 per million output tokens, so the output part is 200 * 10 µUSD
+    assert r[11:] == (1000, 200, 400, 0, 0, 0, 0, 0, 0, 0, 0, cost, 12.5, "ok", None, "provider",
+                      cost - 2_000_000_000, 2_000_000_000)  # fmt: skip
     assert r[COLUMN["cost_pusd"]] is not None and r[COLUMN["cost_pusd"]] > 0
 
 

@@ -12,7 +12,18 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ._common import ZERO, Counts, enforcing, error_metadata, log, record, release, reserve_async, reserve_sync
+from ._common import (
+    ZERO,
+    Counts,
+    enforcing,
+    error_metadata,
+    estimated_counts,
+    log,
+    record,
+    release,
+    reserve_async,
+    reserve_sync,
+)
 from ._streams import StreamCall, TrackedAsyncStream, TrackedStream
 
 
@@ -69,8 +80,13 @@ class ClientHook:
     def operation(self, kind: str) -> str | None:
         return None
 
-    def counts(self, kind: str, result: Any) -> Counts:
+    def counts(self, kind: str, result: Any) -> Counts | None:
+        """The result's usage in SPEC section 2 terms; None when the provider reported none."""
         raise NotImplementedError
+
+    def output_text(self, kind: str, result: Any) -> str:
+        """The reply's text, for an estimate when the result carries no usage."""
+        return ""
 
     def stream_call(self, pending: Pending) -> StreamCall:
         raise NotImplementedError
@@ -79,6 +95,7 @@ class ClientHook:
         """The stream's recorder, which ends the call's reservation when it records."""
         call = self.stream_call(pending)
         call.reservation = pending.reservation
+        call.payload = pending.kwargs
         return call
 
     def begin_enforced(self, kind: str, kwargs: dict[str, Any], reservation: str | None) -> Pending:
@@ -93,6 +110,8 @@ class ClientHook:
     def done(self, pending: Pending, result: Any) -> None:
         try:
             counts = self.counts(pending.kind, result)
+            if counts is None:
+                counts = estimated_counts(pending.kwargs, self.output_text(pending.kind, result))
             model = getattr(result, "model", None) or pending.model
         except Exception:
             log.warning("unexpected %s result from %s; usage not recorded", pending.kind, self.provider, exc_info=True)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
+from ..estimate import request_text
+from ..estimate import tokens as estimated_tokens
 from ..events import first_misfit
 from ..fields import ATTRIBUTION
 
@@ -21,7 +22,9 @@ class Counts(NamedTuple):
     """One call's usage in the conventions of SPEC section 2, which every hook converts its runtime's report to.
 
     `input` includes cache reads and writes, `output` includes reasoning; `cache_write_1h` is the part of
-    `cache_write` written to a 1-hour cache (priced higher than the default 5-minute one).
+    `cache_write` written to a 1-hour cache (priced higher than the default 5-minute one); the audio and
+    image counts are parts of input and output; `web_searches` the searches the provider ran and bills;
+    `estimated` is non-zero when the provider reported no usage and the counts are `tracking.estimate`'s.
     """
 
     input: int
@@ -30,6 +33,12 @@ class Counts(NamedTuple):
     cache_write: int = 0
     reasoning: int = 0
     cache_write_1h: int = 0
+    input_audio: int = 0
+    output_audio: int = 0
+    input_image: int = 0
+    output_image: int = 0
+    web_searches: int = 0
+    estimated: int = 0
 
     def plus(self, other: Counts) -> Counts:
         return Counts(*(a + b for a, b in zip(self, other, strict=True)))
@@ -98,11 +107,20 @@ def openai_counts(usage: Any) -> Counts:
 
     `prompt_tokens` already include `prompt_tokens_details.cached_tokens` (and `cache_write_tokens` where a
     server reports them); `completion_tokens` already include `completion_tokens_details.reasoning_tokens`.
+    Audio and image tokens are parts of them: `prompt_tokens_details.audio_tokens` / `image_tokens`,
+    `completion_tokens_details.audio_tokens` (the SDK has no output image count: asking a pydantic object
+    for a field it lacks costs microseconds on every call).
     """
     prompt, completion = part(usage, "prompt_tokens_details"), part(usage, "completion_tokens_details")
     return Counts(number(usage, "prompt_tokens"), number(usage, "completion_tokens"),
                   number(prompt, "cached_tokens"), number(prompt, "cache_write_tokens"),
-                  number(completion, "reasoning_tokens"))  # fmt: skip
+                  number(completion, "reasoning_tokens"), 0, number(prompt, "audio_tokens"),
+                  number(completion, "audio_tokens"), number(prompt, "image_tokens"))  # fmt: skip
+
+
+def estimated_counts(payload: Mapping[str, Any], output_text: str) -> Counts:
+    """A call the provider reported no usage for: its request and reply text, estimated (`tracking.estimate`)."""
+    return Counts(estimated_tokens(request_text(payload)), estimated_tokens(output_text), estimated=1)
 
 
 def unfit(counts: Counts) -> str | None:
@@ -116,8 +134,6 @@ def unfit(counts: Counts) -> str | None:
     if counts.cache_write_1h > counts.cache_write:
         return f"1-hour cache writes ({counts.cache_write_1h}) exceed cache writes ({counts.cache_write})"
     return None
-
-
 
 
 def checked(counts: Counts, runtime: str, provider: str, model: str | None) -> Counts:
@@ -135,6 +151,21 @@ def checked(counts: Counts, runtime: str, provider: str, model: str | None) -> C
                     "(logged once per provider and model)", runtime, provider, model, problem,
                     counts._asdict())  # fmt: skip
     return counts
+
+
+def event_fields(c: Counts) -> dict[str, Any]:
+    """The counts as the event's fields (`record()`'s and `UsageEvent`'s names); the finer counts and
+    `usage_source` only when set (the hot path passes six fields for nearly every call)."""
+    fields = {"input_tokens": c.input, "output_tokens": c.output, "cache_read_tokens": c.cache_read,
+              "cache_write_tokens": c.cache_write, "cache_write_1h_tokens": c.cache_write_1h,
+              "reasoning_tokens": c.reasoning}  # fmt: skip
+    if c.input_audio or c.output_audio or c.input_image or c.output_image or c.web_searches:
+        fields.update(input_audio_tokens=c.input_audio, output_audio_tokens=c.output_audio,
+                      input_image_tokens=c.input_image, output_image_tokens=c.output_image,
+                      web_searches=c.web_searches)  # fmt: skip
+    if c.estimated:
+        fields["usage_source"] = "estimated"
+    return fields
 
 
 def record(
@@ -165,12 +196,14 @@ def record(
             extra["operation"] = operation
         if agent:
             extra["agent"] = agent
-        tracker.record(
-            provider=provider, model=model or "unknown", input_tokens=c.input, output_tokens=c.output,
-            cache_read_tokens=c.cache_read, cache_write_tokens=c.cache_write, cache_write_1h_tokens=c.cache_write_1h,
-            reasoning_tokens=c.reasoning, latency_ms=latency_ms, status=status, metadata=metadata,
-            reservation=reservation, **extra,
-        )  # fmt: skip
+        if c.input_audio or c.output_audio or c.input_image or c.output_image or c.web_searches or c.estimated:
+            extra.update(event_fields(c))
+        else:  # nearly every call: the six counts as plain keywords, the cheapest call there is
+            extra.update(input_tokens=c.input, output_tokens=c.output, cache_read_tokens=c.cache_read,
+                         cache_write_tokens=c.cache_write, cache_write_1h_tokens=c.cache_write_1h,
+                         reasoning_tokens=c.reasoning)  # fmt: skip
+        tracker.record(provider=provider, model=model or "unknown", latency_ms=latency_ms, status=status,
+                       metadata=metadata, reservation=reservation, **extra)  # fmt: skip
     except Exception:
         log.warning("could not record usage of a %s/%s call", provider, model, exc_info=True)
 
@@ -192,15 +225,13 @@ def enforcing(flag: bool | None, tracker: Any) -> bool:
     return bool(getattr(getattr(tracker, "quota_settings", None), "enforce", False))
 
 
-_REQUEST_TEXT = ("system", "instructions", "messages", "input", "prompt", "contents", "tools")
 _OUTPUT_LIMITS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
 
 
 def request_tokens(payload: Mapping[str, Any]) -> int:
     """The input tokens a request may use, estimated from its text at four characters a token (rounded up):
     enough for a reservation, which the call's reported usage replaces once it is stored."""
-    parts = [payload[key] for key in _REQUEST_TEXT if payload.get(key) is not None]
-    return -(-len(json.dumps(parts, default=str, ensure_ascii=False)) // 4)
+    return -(-len(request_text(payload)) // 4)
 
 
 def output_limit(payload: Mapping[str, Any]) -> int | None:

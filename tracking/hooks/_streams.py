@@ -2,7 +2,9 @@
 
 A stream is recorded when its terminal event carries the usage (usage-only chunk, `response.completed`,
 `message_stop`), when it ends, when it fails, or, if the caller leaves it halfway, when it is closed or
-garbage-collected: then with the usage known so far and `metadata.stream = "abandoned"`.
+garbage-collected: then with the usage known so far and `metadata.stream = "abandoned"`. A stream
+that ends or is left before any usage arrived is recorded with its usage estimated from the request
+and the text streamed so far (`usage_source = "estimated"`), never as 0 tokens.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ._common import ZERO, Counts, error_metadata, record
+from ._common import ZERO, Counts, error_metadata, estimated_counts, record
 
 
 class StreamCall:
@@ -19,8 +21,8 @@ class StreamCall:
     Subclasses read their SDK's events (`observe`) and name their runtime for the log.
     """
 
-    __slots__ = ("agent", "chunks", "counts", "done", "model", "operation", "provider", "reservation", "t0", "tracker",
-                 "usage_seen")
+    __slots__ = ("agent", "chunks", "counts", "done", "model", "operation", "payload", "provider", "reservation", "t0",
+                 "text", "tracker", "usage_seen")
     runtime = "unknown"
 
     def __init__(self, tracker: Any, provider: str, model: str | None, t0: float,
@@ -36,6 +38,10 @@ class StreamCall:
         self.chunks = 0
         self.done = False
         self.reservation: str | None = None
+        self.payload: dict[str, Any] | None = None
+        """The request, when the hook knows it: what an estimate of missing usage counts."""
+        self.text: list[str] = []
+        """The reply's text deltas, kept by hooks whose streams may end without usage."""
 
     def observe(self, item: Any) -> bool:
         """Look at one item; False hides it from the caller (only what the hook itself asked for)."""
@@ -55,6 +61,8 @@ class StreamCall:
         elif outcome != "completed":
             metadata = {"stream": outcome, "chunks": self.chunks}
         latency = (time.perf_counter() - self.t0) * 1000.0
+        if not self.usage_seen and status == "ok" and self.payload is not None:
+            self.counts = estimated_counts(self.payload, "".join(self.text))
         record(self.tracker, self.provider, self.model, self.counts, latency, runtime=self.runtime, status=status,
                operation=self.operation, agent=self.agent, metadata=metadata, reservation=self.reservation)  # fmt: skip
 

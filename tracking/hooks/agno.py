@@ -93,7 +93,9 @@ def metrics_counts(metrics: Any, kind: str) -> Counts:
         inp += read + write
     elif kind == GEMINI:
         out += reasoning
-    return Counts(inp, out, read, write, reasoning)
+    # audio_*_tokens are parts of input and output, as the provider's own details (OpenAI, Gemini) say
+    return Counts(inp, out, read, write, reasoning, input_audio=number(metrics, "audio_input_tokens"),
+                  output_audio=number(metrics, "audio_output_tokens"))  # fmt: skip
 
 
 def _owner(kwargs: dict[str, Any]) -> str | None:

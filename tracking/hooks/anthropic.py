@@ -3,7 +3,8 @@
 Usage conversion (docs/conversions.md): Anthropic reports `input_tokens` without the cached parts; SPEC
 section 2 counts every prompt token, so input = input_tokens + cache_creation_input_tokens +
 cache_read_input_tokens. `cache_creation.ephemeral_1h_input_tokens` is the part of the cache writes made
-with a 1-hour TTL (the rest, `ephemeral_5m_input_tokens`, is the default 5 minutes). Reasoning is
+with a 1-hour TTL (the rest, `ephemeral_5m_input_tokens`, is the default 5 minutes).
+`server_tool_use.web_search_requests` counts the web searches the server ran. Reasoning is
 `output_tokens_details.thinking_tokens` when the API reports it (it is part of `output_tokens`).
 Streams take usage from `message_start` (input, cache and its TTL breakdown) and the cumulative
 `message_delta`.
@@ -18,12 +19,12 @@ from typing import Any
 import anthropic
 
 from ._client import ClientHook, Pending, wrap
-from ._common import ZERO, Counts, enforcing, number, part, reserve_async, reserve_sync, warm_up
+from ._common import Counts, enforcing, number, part, reserve_async, reserve_sync, warm_up
 from ._streams import StreamCall
 
 _MARK = "_usage_tracking_hook"
 _USAGE_FIELDS = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens",
-                 "cache_creation", "output_tokens_details")  # fmt: skip
+                 "cache_creation", "output_tokens_details", "server_tool_use")  # fmt: skip
 
 
 def message_counts(usage: Any) -> Counts:
@@ -31,7 +32,8 @@ def message_counts(usage: Any) -> Counts:
     read, write = number(usage, "cache_read_input_tokens"), number(usage, "cache_creation_input_tokens")
     return Counts(number(usage, "input_tokens") + read + write, number(usage, "output_tokens"), read, write,
                   number(part(usage, "output_tokens_details"), "thinking_tokens"),
-                  number(part(usage, "cache_creation"), "ephemeral_1h_input_tokens"))  # fmt: skip
+                  number(part(usage, "cache_creation"), "ephemeral_1h_input_tokens"),
+                  web_searches=number(part(usage, "server_tool_use"), "web_search_requests"))  # fmt: skip
 
 
 class MessageStreamCall(StreamCall):
@@ -49,6 +51,10 @@ class MessageStreamCall(StreamCall):
         elif kind == "message_delta":
             self.usage = {**(getattr(self, "usage", None) or {}), **_reported(event.usage)}
         else:
+            if kind == "content_block_delta":
+                text = getattr(getattr(event, "delta", None), "text", None)
+                if text:
+                    self.text.append(text)
             if kind == "message_stop":
                 self.usage_seen = True
                 self.finish()
@@ -69,9 +75,12 @@ class _Hook(ClientHook):
     def __init__(self, tracker: Any, provider: str, enforce: bool | None) -> None:
         super().__init__(tracker, provider, enforce, (anthropic.APIError,))
 
-    def counts(self, kind: str, result: Any) -> Counts:
+    def counts(self, kind: str, result: Any) -> Counts | None:
         usage = getattr(result, "usage", None)
-        return message_counts(usage) if usage is not None else ZERO
+        return message_counts(usage) if usage is not None else None
+
+    def output_text(self, kind: str, result: Any) -> str:
+        return "".join(getattr(block, "text", None) or "" for block in getattr(result, "content", None) or ())
 
     def stream_call(self, pending: Pending) -> StreamCall:
         return MessageStreamCall(self.tracker, self.provider, pending.model, pending.t0)

@@ -26,7 +26,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from ._common import checked, unfit
+from ._common import checked, event_fields, unfit
 from .agno import family, metrics_counts
 
 AI_RUN_KEY = "io.mindroom.ai_run"
@@ -125,8 +125,7 @@ def event_from_matrix(
     }
     if origin_server_ts is not None:
         fields["ts"] = datetime.fromtimestamp(origin_server_ts / 1000, UTC)
-    tokens = {"input_tokens": counts.input, "output_tokens": counts.output, "cache_read_tokens": counts.cache_read,
-              "cache_write_tokens": counts.cache_write, "reasoning_tokens": counts.reasoning}  # fmt: skip
+    tokens = event_fields(counts)
     if unfit(counts) is None:
         return UsageEvent(**fields, **tokens)
     return UsageEvent(**fields).model_copy(update=tokens)

@@ -12,6 +12,10 @@ Usage conversion (docs/conversions.md): OpenAI already follows SPEC section 2. C
 `prompt_tokens` include `prompt_tokens_details.cached_tokens` and `completion_tokens` include
 `completion_tokens_details.reasoning_tokens`; the Responses API says the same with `input_tokens` /
 `input_tokens_details.cached_tokens` and `output_tokens` / `output_tokens_details.reasoning_tokens`.
+Audio and image tokens come from `prompt_tokens_details` / `completion_tokens_details`, web searches
+from the Responses API's `web_search_call` output items. A reply without `usage` (some
+OpenAI-compatible servers), or a stream that ends without its usage chunk, is estimated
+(`tracking.estimate`) and stored with `usage_source = "estimated"`.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from typing import Any
 import openai
 
 from ._client import ClientHook, Pending, wrap
-from ._common import ZERO, Counts, number, openai_counts, part, provider_from_base_url, warm_up
+from ._common import Counts, number, openai_counts, part, provider_from_base_url, warm_up
 from ._streams import StreamCall
 
 _MARK = "_usage_tracking_hook"
@@ -32,11 +36,20 @@ _MARK = "_usage_tracking_hook"
 chat_counts = openai_counts
 
 
-def responses_counts(usage: Any) -> Counts:
-    """Responses API usage: input_tokens include cached tokens, output_tokens include reasoning."""
+def responses_counts(usage: Any, output: Any = None) -> Counts:
+    """Responses API usage: input_tokens include cached tokens, output_tokens include reasoning.
+
+    Web searches are not in `usage`: each `web_search_call` item of the response's `output` is one.
+    """
     inp, out = part(usage, "input_tokens_details"), part(usage, "output_tokens_details")
+    searches = sum(1 for item in output or () if part(item, "type") == "web_search_call")
     return Counts(number(usage, "input_tokens"), number(usage, "output_tokens"), number(inp, "cached_tokens"),
-                  number(inp, "cache_write_tokens"), number(out, "reasoning_tokens"))  # fmt: skip
+                  number(inp, "cache_write_tokens"), number(out, "reasoning_tokens"),
+                  web_searches=searches)  # fmt: skip
+
+
+def _chat_text(result: Any) -> str:
+    return "".join(part(part(choice, "message"), "content") or "" for choice in part(result, "choices") or ())
 
 
 class ChatStreamCall(StreamCall):
@@ -49,6 +62,10 @@ class ChatStreamCall(StreamCall):
             self.model = chunk.model
         usage = getattr(chunk, "usage", None)
         if usage is None:
+            for choice in chunk.choices or ():
+                content = getattr(choice.delta, "content", None) if choice.delta is not None else None
+                if content:
+                    self.text.append(content)
             return True
         self.counts = chat_counts(usage)
         self.usage_seen = True
@@ -69,8 +86,10 @@ class ResponsesStreamCall(StreamCall):
             response = event.response
             self.model = getattr(response, "model", None) or self.model
             if response.usage is not None:
-                self.counts = responses_counts(response.usage)
+                self.counts = responses_counts(response.usage, response.output)
                 self.usage_seen = True
+            else:
+                self.text.append(getattr(response, "output_text", "") or "")
             self.finish("error" if event.type == "response.failed" else "completed")
         return True
 
@@ -88,9 +107,9 @@ def _ask_for_usage(kwargs: dict[str, Any]) -> bool:
 
 
 _COUNTS: dict[str, Callable[[Any], Counts]] = {
-    "chat": chat_counts,
-    "responses": responses_counts,
-    "embeddings": lambda usage: Counts(number(usage, "prompt_tokens"), 0),
+    "chat": lambda result: chat_counts(result.usage),
+    "responses": lambda result: responses_counts(result.usage, getattr(result, "output", None)),
+    "embeddings": lambda result: Counts(number(result.usage, "prompt_tokens"), 0),
 }
 
 
@@ -109,9 +128,13 @@ class _Hook(ClientHook):
     def operation(self, kind: str) -> str | None:
         return "embedding" if kind == "embeddings" else None
 
-    def counts(self, kind: str, result: Any) -> Counts:
-        usage = result.usage
-        return _COUNTS[kind](usage) if usage is not None else ZERO
+    def counts(self, kind: str, result: Any) -> Counts | None:
+        return _COUNTS[kind](result) if getattr(result, "usage", None) is not None else None
+
+    def output_text(self, kind: str, result: Any) -> str:
+        if kind == "chat":
+            return _chat_text(result)
+        return getattr(result, "output_text", "") if kind == "responses" else ""
 
     def stream_call(self, pending: Pending) -> StreamCall:
         if pending.kind == "chat":

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import make_dataclass
 from typing import Any
 
-from ..fields import SUM_NAMES
+from ..fields import COST_SUMS, SUM_NAMES
 
 GROUP_COLUMNS = {
     "agent": "agent",
@@ -15,6 +15,7 @@ GROUP_COLUMNS = {
     "room": "room_id",
     "thread": "thread_id",
     "hour": "hour",
+    "operation": "operation",
 }
 
 FILTER_COLUMNS = frozenset({"room_id", "thread_id", "agent", "user_id"})
@@ -40,11 +41,10 @@ def _add(self: Any, other: Any) -> None:
 
 
 def _from_row(cls: type, row: tuple) -> Any:
-    """A row of (key, one column per sum, but cost as cost // SPLIT and cost % SPLIT), as SQL reads them."""
-    values = [int(v or 0) for v in row[1:]]
-    at = SUM_NAMES.index("cost_pusd")
-    cost = values[at] * SPLIT + values[at + 1]
-    return cls(row[0], *values[:at], cost, *values[at + 2 :])
+    """A row of (key, one column per sum, but each cost as cost // SPLIT and cost % SPLIT), as SQL reads them."""
+    values = iter(int(v or 0) for v in row[1:])
+    sums = [next(values) * SPLIT + next(values) if name in COST_SUMS else next(values) for name in SUM_NAMES]
+    return cls(row[0], *sums)
 
 
 Sums = make_dataclass(

@@ -3,7 +3,8 @@
 Computing the sums is pure Python and independent of the database: doing it before the write lets
 the writer prepare one batch while the database thread is still writing the previous one, and any
 store adds them to its rollup tables (fine: room, hour, thread, agent, user, provider, model; then
-room and agent by hour and by day; room by hour and by day).
+room and agent by hour and by day; room by hour and by day; room and operation by hour; latency
+buckets per room, hour, provider and model).
 """
 
 from __future__ import annotations
@@ -12,13 +13,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..fields import COLUMN, COUNTERS, SUM_NAMES
+from ..latency import bucket
 
 FINE_KEY = ("room_id", "hour", "thread_id", "agent", "user_id", "provider", "model")
 
 _FINE_AT = tuple(COLUMN[name] for name in FINE_KEY)
 _COUNTERS_AT = tuple(enumerate((COLUMN[name] for name in COUNTERS), start=1))
 _COST_AT, _STATUS_AT = COLUMN["cost_pusd"], COLUMN["status"]
-_COST, _UNPRICED, _ERRORS = (SUM_NAMES.index(name) for name in ("cost_pusd", "unpriced_calls", "error_calls"))
+_SOURCE_AT, _IN_COST_AT, _OUT_COST_AT = COLUMN["usage_source"], COLUMN["input_cost_pusd"], COLUMN["output_cost_pusd"]
+_KEY_AT = (*_FINE_AT, COLUMN["operation"])
+_LATENCY_AT = COLUMN["latency_ms"]
+_COST, _UNPRICED, _ERRORS, _ESTIMATED, _IN_COST, _OUT_COST = (
+    SUM_NAMES.index(name)
+    for name in ("cost_pusd", "unpriced_calls", "error_calls", "estimated_calls", "input_cost_pusd", "output_cost_pusd")
+)
 
 
 def aggregate(rows: Sequence[tuple]) -> dict[str, list[tuple]]:
@@ -26,13 +34,14 @@ def aggregate(rows: Sequence[tuple]) -> dict[str, list[tuple]]:
 
     Only valid when every row of the batch was inserted (no duplicate event_id): the store checks.
     """
-    fine: dict[tuple, list[int]] = {}
+    by_operation: dict[tuple, list[int]] = {}  # the fine key and the operation
+    latency: dict[tuple, int] = {}
     width = len(SUM_NAMES)
     for r in rows:
-        key = tuple(r[i] for i in _FINE_AT)
-        sums = fine.get(key)
+        key = tuple(r[i] for i in _KEY_AT)
+        sums = by_operation.get(key)
         if sums is None:
-            sums = fine[key] = [0] * width
+            sums = by_operation[key] = [0] * width
         sums[0] += 1
         for at, column in _COUNTERS_AT:
             sums[at] += r[column]
@@ -41,8 +50,20 @@ def aggregate(rows: Sequence[tuple]) -> dict[str, list[tuple]]:
             sums[_UNPRICED] += 1
         else:
             sums[_COST] += cost
+            sums[_IN_COST] += r[_IN_COST_AT] or 0
+            sums[_OUT_COST] += r[_OUT_COST_AT] or 0
         if r[_STATUS_AT] == "error":
             sums[_ERRORS] += 1
+        if r[_SOURCE_AT] == "estimated":
+            sums[_ESTIMATED] += 1
+        if r[_LATENCY_AT] is not None:
+            lkey = (key[0], key[1], key[5], key[6], bucket(r[_LATENCY_AT]))
+            latency[lkey] = latency.get(lkey, 0) + 1
+    fine: dict[tuple, list[int]] = {}
+    operations: dict[tuple, list[int]] = {}
+    for key, sums in by_operation.items():
+        _add(fine, key[:-1], sums)
+        _add(operations, (key[0], key[1], key[-1]), sums)
     agent_hourly: dict[tuple, list[int]] = {}
     room_hourly: dict[tuple, list[int]] = {}
     for (room, hour, _thread, agent, _user, _provider, _model), sums in fine.items():
@@ -60,7 +81,14 @@ def aggregate(rows: Sequence[tuple]) -> dict[str, list[tuple]]:
         "rollup_agent_daily": [(*key, *sums) for key, sums in agent_daily.items()],
         "rollup_room_hourly": [(*key, *sums) for key, sums in room_hourly.items()],
         "rollup_room_daily": [(*key, *sums) for key, sums in room_daily.items()],
+        "rollup_operation_hourly": [(*key, *sums) for key, sums in operations.items()],
+        "rollup_latency_hourly": [(*key, calls) for key, calls in latency.items()],
     }
+
+
+def _add_into(into: list[int], sums: list[int]) -> None:
+    for i, value in enumerate(sums):
+        into[i] += value
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,5 +113,4 @@ def _add(table: dict[tuple, list[int]], key: tuple, sums: list[int]) -> None:
     if into is None:
         table[key] = sums.copy()
     else:
-        for i, value in enumerate(sums):
-            into[i] += value
+        _add_into(into, sums)

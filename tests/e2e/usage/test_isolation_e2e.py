@@ -19,7 +19,7 @@ SECRET = ("leakyagent", "leaky-model", "leaky-thread", "leaky-session", "777,777
 
 COMMANDS_TO_TRY = [
     "!usage", "!usage all", "!usage today", "!usage agents all", "!usage models all",
-    "!usage providers all", "!usage users all",
+    "!usage providers all", "!usage users all", "!usage operations all", "!usage hours all",
     "!usage threads all", "!usage days all", "!usage thread all", "!usage me all", "!usage quota",
     "!usage rooms all", "!usage digest now", "!usage chart all", "!usage chart all by model", "!usage export all",
     "!usage help", "!usage quota set room daily 10k", "!usage quota clear room daily tokens", "!usage plan",

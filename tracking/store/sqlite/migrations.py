@@ -6,6 +6,8 @@ built from shared constants would change silently when they do.)
 
 from __future__ import annotations
 
+from .migration_8 import MIGRATION_8
+
 APP_ID = "matrix-usage-bot"
 
 MIGRATIONS: list[str] = [
@@ -291,4 +293,5 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX reservations_expiry ON reservations (expires_ms);
     """,
+    MIGRATION_8,
 ]

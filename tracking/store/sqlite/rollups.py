@@ -15,6 +15,9 @@ most timezones; `queries.py` sums the partial ones from raw events), so a span o
 into whole UTC days (daily table) and the hours before and after them (hourly table). The fine
 table answers anything the coarse ones cannot (threads, users, models).
 
+| `rollup_operation_hourly` | room, operation                                       | UTC hour     |
+| `rollup_latency_hourly` | room, provider, model, latency bucket (calls only)    | UTC hour     |
+
 The store updates all of them once per written batch, inside the batch's transaction, from the
 events that the batch really inserted (`seq` above the largest before it: duplicates insert
 nothing, so they never reach a rollup). That replaces the per-event trigger of migration 1, whose
@@ -23,17 +26,16 @@ one upsert per event per table was the bulk of the write cost.
 
 from __future__ import annotations
 
-from ...fields import SUM_NAMES, SUMS
+from ...fields import COST_SUMS, SUM_NAMES
 from ..base import GROUP_COLUMNS, SPLIT, Filters
 from ..batch import FINE_KEY
 
 _SUM_LIST = ", ".join(SUM_NAMES)
-_SUM_OF = ", ".join(f"sum({name})" for name in SUM_NAMES)
 _INT64_MAX = 2**63 - 1
 
 
 def _read_sum(name: str) -> str:
-    return f"sum({name} / {SPLIT}), sum({name} % {SPLIT})" if name == "cost_pusd" else f"sum({name})"
+    return f"sum({name} / {SPLIT}), sum({name} % {SPLIT})" if name in COST_SUMS else f"sum({name})"
 
 
 _SUM_READ = ", ".join(_read_sum(name) for name in SUM_NAMES)
@@ -42,7 +44,7 @@ _SUM_READ = ", ".join(_read_sum(name) for name in SUM_NAMES)
 def _add(name: str) -> str:
     """A rollup cost that would pass 64 bits becomes NULL, which NOT NULL refuses: SQLite's `+` would
     silently turn it into an imprecise REAL. The writer then rejects the event at fault with its reason."""
-    if name != "cost_pusd":
+    if name not in COST_SUMS:
         return f"{name} = {name} + excluded.{name}"
     return (
         f"{name} = CASE WHEN excluded.{name} > {_INT64_MAX} - {name} THEN NULL"
@@ -51,51 +53,31 @@ def _add(name: str) -> str:
 
 
 _ADD = ", ".join(_add(name) for name in SUM_NAMES)
-_FINE = ", ".join(FINE_KEY)
-
-BATCH_TABLE = f"CREATE TEMP TABLE IF NOT EXISTS batch_rollup ({_FINE}, {_SUM_LIST})"
 
 
-def _upsert(table: str, key: tuple[str, ...], select_key: tuple[str, ...]) -> str:
+def _upsert_values(table: str, key: tuple[str, ...], sums: tuple[str, ...] = SUM_NAMES) -> str:
     cols = ", ".join(key)
-    return (
-        f"INSERT INTO {table} ({cols}, {_SUM_LIST})"
-        f" SELECT {', '.join(select_key)}, {_SUM_OF} FROM temp.batch_rollup WHERE true"
-        f" GROUP BY {', '.join(select_key)}"
-        f" ON CONFLICT ({cols}) DO UPDATE SET {_ADD}"
-    )
+    marks = ", ".join("?" for _ in key + sums)
+    add = _ADD if sums == SUM_NAMES else ", ".join(f"{n} = {n} + excluded.{n}" for n in sums)
+    return f"INSERT INTO {table} ({cols}, {', '.join(sums)}) VALUES ({marks}) ON CONFLICT ({cols}) DO UPDATE SET {add}"
 
 
-#: Run in order inside the writing transaction; the one `?` is the largest seq before the batch.
-ROLLUP_UPDATES: tuple[str, ...] = (
-    "DELETE FROM temp.batch_rollup",
-    f"INSERT INTO temp.batch_rollup ({_FINE}, {_SUM_LIST})"
-    f" SELECT {_FINE}, {', '.join(s.over_events for s in SUMS)} FROM events WHERE seq > ? GROUP BY {_FINE}",
-    _upsert("rollup_hourly", FINE_KEY, FINE_KEY),
-    _upsert("rollup_agent_hourly", ("room_id", "hour", "agent"), ("room_id", "hour", "agent")),
-    _upsert("rollup_agent_daily", ("room_id", "day", "agent"), ("room_id", "hour / 24", "agent")),
-    _upsert("rollup_room_hourly", ("hour", "room_id"), ("hour", "room_id")),
-    _upsert("rollup_room_daily", ("day", "room_id"), ("hour / 24", "room_id")),
-)
-
-
-def _upsert_values(table: str, key: tuple[str, ...]) -> str:
-    cols = ", ".join(key)
-    marks = ", ".join("?" for _ in key + SUM_NAMES)
-    return f"INSERT INTO {table} ({cols}, {_SUM_LIST}) VALUES ({marks}) ON CONFLICT ({cols}) DO UPDATE SET {_ADD}"
-
-
-#: The same updates from sums computed in Python (`aggregate`), one executemany per table.
+#: One upsert per rollup table, from the sums `batch.aggregate` computes; one executemany per table.
 ROLLUP_UPSERTS: dict[str, str] = {
     "rollup_hourly": _upsert_values("rollup_hourly", FINE_KEY),
     "rollup_agent_hourly": _upsert_values("rollup_agent_hourly", ("room_id", "hour", "agent")),
     "rollup_agent_daily": _upsert_values("rollup_agent_daily", ("room_id", "day", "agent")),
     "rollup_room_hourly": _upsert_values("rollup_room_hourly", ("hour", "room_id")),
     "rollup_room_daily": _upsert_values("rollup_room_daily", ("day", "room_id")),
+    "rollup_operation_hourly": _upsert_values("rollup_operation_hourly", ("room_id", "hour", "operation")),
+    "rollup_latency_hourly": _upsert_values(
+        "rollup_latency_hourly", ("room_id", "hour", "provider", "model", "bucket"), ("calls",)
+    ),
 }
 
 
 _ROOM, _AGENT = frozenset({"room_id"}), frozenset({"room_id", "agent"})
+_OPERATION = frozenset({"room_id", "operation"})
 
 
 def rollup_tables(filters: Filters, group: str | None) -> tuple[str, str | None]:
@@ -103,6 +85,10 @@ def rollup_tables(filters: Filters, group: str | None) -> tuple[str, str | None]
     needed = set(filters)
     if group is not None and group != "hour":
         needed.add(GROUP_COLUMNS[group])
+    if "operation" in needed:
+        if not needed <= _OPERATION:
+            raise ValueError("a breakdown by operation can be filtered by room only")
+        return "rollup_operation_hourly", None
     if "room_id" in filters and needed <= _AGENT:  # room first in the key: a range seek per room
         level = "agent"
     elif needed <= _ROOM:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import aiosqlite
 
-from ...fields import EVENT_COLUMNS, SUMS
+from ...fields import COST_SUMS, EVENT_COLUMNS, SUMS
 from ..base import (
     GROUP_COLUMNS,
     SPLIT,
@@ -18,19 +18,19 @@ from ..base import (
     StoreError,
     Sums,
 )
-from ..batch import RowBatch, prepare_batch
+from ..batch import RowBatch, aggregate, prepare_batch
 from .bookkeeping import BookkeepingMixin
 from .metrics import MetricsMixin
 from .migrations import APP_ID, MIGRATIONS
 from .reservations import ReservationsMixin
-from .rollups import BATCH_TABLE, ROLLUP_UPDATES, ROLLUP_UPSERTS, rollup_query, where_clause
+from .rollups import ROLLUP_UPSERTS, rollup_query, where_clause
 from .room_quotas import RoomQuotasMixin
 from .transactions import rollback
 
 log = logging.getLogger(__name__)
 
 _EVENT_SUM_COLUMNS = ", ".join(
-    f"sum(coalesce(cost_pusd, 0) / {SPLIT}), sum(coalesce(cost_pusd, 0) % {SPLIT})" if s.name == "cost_pusd"
+    f"sum(coalesce({s.name}, 0) / {SPLIT}), sum(coalesce({s.name}, 0) % {SPLIT})" if s.name in COST_SUMS
     else s.over_events
     for s in SUMS
 )  # fmt: skip
@@ -53,7 +53,6 @@ class SQLiteStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, MetricsM
         self.path = path
         self._conn = conn
         self._write_lock = asyncio.Lock()
-        self._batch_table_ready = False
 
     @classmethod
     async def open(cls, path: str, *, busy_timeout_ms: int = 5000, cache_kib: int = 32768) -> SQLiteStore:
@@ -156,7 +155,6 @@ class SQLiteStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, MetricsM
                 await self._conn.execute("COMMIT")
             except BaseException as exc:
                 await rollback(self._conn)
-                self._batch_table_ready = False  # a temp table created in this transaction is gone with it
                 if _is_locked(exc):
                     raise StoreError(f"the usage database is locked: {exc}") from exc
                 if isinstance(exc, sqlite3.OperationalError) and "integer overflow" in str(exc):
@@ -166,11 +164,9 @@ class SQLiteStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, MetricsM
 
     async def _update_rollups(self, after_seq: int) -> None:
         """Add the events with seq > after_seq (this transaction's inserts) to every rollup table."""
-        if not self._batch_table_ready:
-            await self._conn.execute(BATCH_TABLE)
-            self._batch_table_ready = True
-        for statement in ROLLUP_UPDATES:
-            await self._conn.execute(statement, (after_seq,) if "?" in statement else ())
+        rows = await self._fetchall(f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE seq > ?", (after_seq,))
+        for table, values in aggregate(rows).items():
+            await self._conn.executemany(ROLLUP_UPSERTS[table], values)
 
     async def sum_rollups(self, start_hour: int, end_hour: int, filters: Filters, group: str | None) -> list[Sums]:
         """Totals over whole UTC hours [start_hour, end_hour), one row per group value.
@@ -199,6 +195,15 @@ class SQLiteStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, MetricsM
         key = GROUP_COLUMNS[group]
         sql = f"SELECT {key}, {columns} FROM {table} WHERE {where} GROUP BY {key}"
         return [Sums.from_row(r) for r in await self._fetchall(sql, params)]
+
+    async def latency_histograms(self, start_hour: int, end_hour: int, filters: Filters) -> dict[str, dict[int, int]]:
+        """{model: {latency bucket: calls}} over whole UTC hours [start_hour, end_hour); filtered by room only."""
+        where, params = where_clause("hour", start_hour, end_hour, Filters(room_id=filters.get("room_id")))
+        sql = f"SELECT model, bucket, sum(calls) FROM rollup_latency_hourly WHERE {where} GROUP BY model, bucket"
+        out: dict[str, dict[int, int]] = {}
+        for model, bucket, calls in await self._fetchall(sql, params):
+            out.setdefault(model, {})[bucket] = calls
+        return out
 
     async def iter_events(self, start_ms: int, end_ms: int, filters: Filters) -> AsyncIterator[tuple]:
         """Raw event rows (EVENT_COLUMNS order) in time order."""

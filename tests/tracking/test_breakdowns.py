@@ -1,0 +1,111 @@
+"""Breakdowns by operation and by hour, latency percentiles from the rollups' histograms (they outlive
+retention), the month-end projection, and migration 8 on a store of version 7."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import tracking
+from tracking.latency import bucket, middle_ms, percentile
+from tracking.maintenance import apply_retention
+from tracking.periods import parse_period, zone
+from tracking.queries import latency_by_model, month_projection, usage_report
+from tracking.store import open_store
+from tracking.store.sqlite.migrations import MIGRATIONS
+
+T0 = datetime(2026, 11, 14, 9, 10, tzinfo=UTC)
+ROOM = "!r:x"
+
+
+def write(db: Path, events: list[dict]) -> None:
+    with tracking.Tracker(f"sqlite:///{db}") as tracker:
+        for i, event in enumerate(events):
+            tracker.record(provider="openai", model="gpt-4o", room_id=ROOM, event_id=f"e{i}", **event)
+
+
+def true_percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(q * len(ordered))) - 1]
+
+
+async def test_operations_hours_and_latency(tmp_path: Path):
+    db = tmp_path / "u.db"
+    latencies = [120.0 + 37 * i for i in range(40)] + [9_000.0, 15_000.0]
+    events = [{"ts": T0 + timedelta(minutes=3 * i), "latency_ms": ms, "input_tokens": 100, "output_tokens": 10,
+               "operation": "embedding" if i % 4 == 0 else "chat", "status": "error" if i % 10 == 0 else "ok"}
+              for i, ms in enumerate(latencies)]  # fmt: skip
+    write(db, events)
+    store = await open_store(f"sqlite:///{db}")
+    try:
+        day = parse_period("2026-11-14", zone("Asia/Kolkata"))
+        ops = await usage_report(store, day, group="operation", room_id=ROOM)
+        assert {r.key: (r.calls, r.error_calls) for r in ops.rows} == {"chat": (31, 2), "embedding": (11, 3)}
+        assert ops.totals.error_calls == 5
+        hours = await usage_report(store, day, group="hour", room_id=ROOM)
+        # 09:10 UTC is 14:40 in Kolkata; the UTC hours 09, 10 and 11 start at 14:30, 15:30, 16:30 there
+        assert [(r.key, r.calls) for r in hours.rows] == [("2026-11-14 14:30", 17), ("2026-11-14 15:30", 20),
+                                                          ("2026-11-14 16:30", 5)]  # fmt: skip
+
+        figures = (await latency_by_model(store, day, room_id=ROOM))["gpt-4o"]
+        assert figures.calls == 42
+        for q, got in ((0.5, figures.median_ms), (0.95, figures.p95_ms)):
+            exact = true_percentile(latencies, q)
+            b = math.ceil(math.log2(exact) * 8)  # bucket b holds (2^((b-1)/8), 2^(b/8)] ms
+            assert got == 2 ** ((b - 0.5) / 8)
+            assert abs(got / exact - 1) <= 2 ** (1 / 16) - 1  # the documented precision
+        elsewhere = await latency_by_model(store, day, room_id="!other:x")
+        assert elsewhere == {}
+
+        # raw events go with retention; the histograms and the operations stay
+        assert await apply_retention(store, 1, now_ms=int((T0 + timedelta(days=30)).timestamp() * 1000)) == 42
+        assert (await latency_by_model(store, day, room_id=ROOM))["gpt-4o"] == figures
+        again = await usage_report(store, day, group="operation", room_id=ROOM)
+        assert {r.key: r.calls for r in again.rows} == {"chat": 31, "embedding": 11}
+    finally:
+        await store.close()
+
+
+def test_buckets_and_percentiles():
+    assert [bucket(x) for x in (0, 1, 1.01, 2, 2.0001, 1000)] == [0, 0, 1, 8, 9, 80]
+    assert middle_ms(8) == 2 ** (7.5 / 8)
+    assert percentile({}, 0.5) is None
+    assert percentile({8: 1, 80: 99}, 0.01) == middle_ms(8) and percentile({8: 1, 80: 99}, 0.5) == middle_ms(80)
+
+
+async def test_month_projection_at_the_current_pace(tmp_path: Path):
+    db = tmp_path / "u.db"
+    # gpt-4o: 1M input tokens cost $2.50; three such calls by 11 November 00:00 UTC (10 of 30 days)
+    write(db, [{"ts": datetime(2026, 11, d, tzinfo=UTC), "input_tokens": 1_000_000} for d in (2, 5, 8)])
+    store = await open_store(f"sqlite:///{db}")
+    try:
+        now = datetime(2026, 11, 11, tzinfo=UTC)
+        month = parse_period("month", zone("UTC"), now)
+        pace = month_projection(await usage_report(store, month, room_id=ROOM), now)
+        assert pace is not None and (pace.cost_pusd, pace.last_day.isoformat()) == (22_500_000_000_000, "2026-11-30")
+        assert month_projection(await usage_report(store, month, room_id=ROOM), month.start) is None
+    finally:
+        await store.close()
+
+
+def test_migration_8_fills_operations_from_the_raw_events(tmp_path: Path):
+    db = tmp_path / "old.db"
+    with sqlite3.connect(db) as conn:
+        for sql in MIGRATIONS[:7]:
+            conn.executescript(sql)
+        conn.execute("PRAGMA user_version = 7")
+        conn.execute("INSERT INTO events (event_id, ts_ms, hour, room_id, thread_id, agent, user_id, operation,"
+                     " provider, model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,"
+                     " reasoning_tokens, cost_pusd, status) VALUES ('old', 1790000000000, 497222, '!r:x', '', 'a',"
+                     " '', 'summary', 'openai', 'gpt-4o', 100, 5, 0, 0, 0, 777, 'error')")  # fmt: skip
+    with tracking.Tracker(f"sqlite:///{db}") as tracker:
+        tracker.record(provider="openai", model="gpt-4o", input_tokens=1, room_id="!r:x", ts=1_790_000_000)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone() == (8,)
+        rows = conn.execute("SELECT operation, calls, input_tokens, cost_pusd, error_calls, estimated_calls"
+                            " FROM rollup_operation_hourly ORDER BY operation").fetchall()  # fmt: skip
+        assert rows == [("chat", 1, 1, 2_500_000, 0, 0), ("summary", 1, 100, 777, 1, 0)]
+        assert conn.execute("SELECT usage_source, input_cost_pusd FROM events WHERE event_id = 'old'").fetchone() == (
+            "provider", None)  # fmt: skip
