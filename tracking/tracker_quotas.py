@@ -22,7 +22,7 @@ from .pricing import Pricer
 from .reader import Reader
 from .settings import QuotaSettings
 from .store import Store
-from .store.sqlite.reservations import ReservationRow
+from .store.reservations import ReservationRow
 
 if TYPE_CHECKING:
     from .quotas import QuotaBook, QuotaStatus

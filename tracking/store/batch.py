@@ -14,6 +14,14 @@ from dataclasses import dataclass
 from ..fields import COLUMN, COUNTERS, SUM_NAMES
 
 FINE_KEY = ("room_id", "hour", "thread_id", "agent", "user_id", "provider", "model")
+ROLLUP_KEYS: dict[str, tuple[str, ...]] = {
+    "rollup_hourly": FINE_KEY,
+    "rollup_agent_hourly": ("room_id", "hour", "agent"),
+    "rollup_agent_daily": ("room_id", "day", "agent"),
+    "rollup_room_hourly": ("hour", "room_id"),
+    "rollup_room_daily": ("day", "room_id"),
+}
+"""Each rollup table's key, in the order every store updates the tables (the same order in every writer)."""
 
 _FINE_AT = tuple(COLUMN[name] for name in FINE_KEY)
 _COUNTERS_AT = tuple(enumerate((COLUMN[name] for name in COUNTERS), start=1))

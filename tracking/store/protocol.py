@@ -8,7 +8,7 @@ from typing import Protocol
 from .base import Filters, Sums
 from .batch import RowBatch
 from .records import QuotaRow
-from .sqlite.reservations import ReservationRow
+from .reservations import ReservationRow
 
 
 class Store(Protocol):

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiosqlite
@@ -19,11 +20,12 @@ from ..base import (
     Sums,
 )
 from ..batch import RowBatch, prepare_batch
-from .bookkeeping import BookkeepingMixin
+from ..bookkeeping import BookkeepingMixin
+from ..reservations import ReservationsMixin
+from ..room_quotas import RoomQuotasMixin
+from ..statements import Run
 from .migrations import APP_ID, MIGRATIONS
-from .reservations import ReservationsMixin
 from .rollups import BATCH_TABLE, ROLLUP_UPDATES, ROLLUP_UPSERTS, rollup_query, where_clause
-from .room_quotas import RoomQuotasMixin
 from .transactions import rollback
 
 log = logging.getLogger(__name__)
@@ -242,6 +244,24 @@ class SQLiteStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin):
                 await rollback(self._conn)
                 raise
         return changed
+
+    async def _write_many(self, sql: str, rows: Sequence[Sequence]) -> None:
+        async with self._write_lock:
+            await self._conn.executemany(sql, rows)
+
+    @asynccontextmanager
+    async def _exclusive(self) -> AsyncIterator[Run]:
+        async def run(sql: str, params: Sequence) -> int:
+            return (await self._conn.execute(sql, params)).rowcount
+
+        async with self._write_lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield run
+                await self._conn.execute("COMMIT")
+            except BaseException:
+                await rollback(self._conn)
+                raise
 
     async def last_seq(self) -> int:
         """The newest event's sequence number: a cheap way to see that new usage arrived."""
