@@ -30,7 +30,7 @@ class Strict(BaseModel):
 
 
 class StorageSettings(Strict):
-    url: str = Field(default="sqlite:///data/usage.db", description="sqlite:///relative.db or sqlite:////abs.db")
+    url: str = Field(default="sqlite:///data/usage.db", description="sqlite:///relative.db, sqlite:////abs.db or postgresql://user:password@host:port/db")
     retention_days: int | None = Field(default=400, ge=1, description="raw events older than this are deleted")
 
 

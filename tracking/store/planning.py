@@ -78,4 +78,5 @@ def rollup_query(start_hour: int, end_hour: int, filters: Filters, group: str | 
         table, where = arms[0]
         return f"SELECT {key} AS k, {_SUM_READ} FROM {table} WHERE {where}{group_by}", params
     inner = " UNION ALL ".join(f"SELECT {key} AS k, {SUM_LIST} FROM {table} WHERE {where}" for table, where in arms)
-    return f"SELECT k, {_SUM_READ} FROM ({inner}) AS spans{group_by}", params
+    outer = "NULL" if group is None else "k"
+    return f"SELECT {outer}, {_SUM_READ} FROM ({inner}) AS spans{group_by}", params
