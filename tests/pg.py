@@ -75,13 +75,14 @@ class PgServer:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
-    def new_database(self) -> str:
-        """A fresh empty database; its URL."""
+    def new_database(self, template: str | None = None) -> str:
+        """A fresh database, empty or a copy of another (by URL, with no one connected to it); its URL."""
         import psycopg
 
         name = f"t{os.getpid()}_{next(self._names)}"
+        source = template.rsplit("/", 1)[1] if template else "template0"
         with psycopg.connect(self.url(), autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name} TEMPLATE template0")
+            conn.execute(f"CREATE DATABASE {name} TEMPLATE {source}")
         return self.url(name)
 
     def restart(self) -> None:
