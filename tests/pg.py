@@ -86,7 +86,8 @@ class PgServer:
         return self.url(name)
 
     def restart(self) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-o", self._options, "-m", "fast", "-w", "restart")
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "log"), "-o", self._options, "-m", "fast", "-w",
+                  "restart")
 
     def stop(self) -> None:
         if self.data.exists():
