@@ -67,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="a local end-to-end demo: throwaway homeserver, agents, the bot")
     demo.set_defaults(handler=_demo)
 
+    migrate = sub.add_parser("migrate", help="copy a store into another (SQLite <-> PostgreSQL), idempotently")
+    migrate.add_argument("--from", dest="source", required=True, help="the store to copy, e.g. sqlite:///data/usage.db")
+    migrate.add_argument("--to", dest="target", required=True, help="the store to copy into, e.g. postgresql://...")
+    migrate.set_defaults(handler=_migrate)
+
     check = sub.add_parser("check-config", help="validate a config file")
     check.add_argument("-c", "--config", required=True, help="path to config.yaml")
     check.set_defaults(handler=_check_config)
@@ -185,6 +190,24 @@ def _demo(args: argparse.Namespace) -> int:
     from bot.demo.run import main as demo_main
 
     return demo_main()
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from tracking.store.copy import copy_store
+
+    async def run() -> str:
+        source = await open_store(args.source, must_exist=True)
+        try:
+            target = await open_store(args.target)
+            try:
+                return (await copy_store(source, target)).summary()
+            finally:
+                await target.close()
+        finally:
+            await source.close()
+
+    print(asyncio.run(run()))
+    return 0
 
 
 def _check_config(args: argparse.Namespace) -> int:

@@ -38,6 +38,7 @@ from ..planning import rollup_query, where_clause
 from ..reservations import ReservationsMixin
 from ..room_quotas import RoomQuotasMixin
 from ..statements import Run
+from ..tables import TablesMixin
 from . import dialect
 from .dialect import pg, redact
 from .migrations import MIGRATIONS
@@ -65,7 +66,7 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
-class PostgresStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin):
+class PostgresStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, TablesMixin):
     """One connection to a PostgreSQL usage database. Open it with `await PostgresStore.open(url)`."""
 
     def __init__(self, url: str) -> None:

@@ -24,6 +24,7 @@ from ..bookkeeping import BookkeepingMixin
 from ..reservations import ReservationsMixin
 from ..room_quotas import RoomQuotasMixin
 from ..statements import Run
+from ..tables import TablesMixin
 from .migrations import APP_ID, MIGRATIONS
 from .rollups import BATCH_TABLE, ROLLUP_UPDATES, ROLLUP_UPSERTS, rollup_query, where_clause
 from .transactions import rollback
@@ -47,7 +48,7 @@ def _is_locked(exc: BaseException) -> bool:
     )
 
 
-class SQLiteStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin):
+class SQLiteStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, TablesMixin):
     """One connection to a usage database. Open it with `await SQLiteStore.open(path)`."""
 
     def __init__(self, path: str, conn: aiosqlite.Connection) -> None:
