@@ -65,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run)
 
     demo = sub.add_parser("demo", help="a local end-to-end demo: throwaway homeserver, agents, the bot")
+    demo.add_argument("--db", help="the usage store to use (default: a throwaway SQLite file), e.g. postgresql://...")
     demo.set_defaults(handler=_demo)
 
     migrate = sub.add_parser("migrate", help="copy a store into another (SQLite <-> PostgreSQL), idempotently")
@@ -189,7 +190,7 @@ def _run(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from bot.demo.run import main as demo_main
 
-    return demo_main()
+    return demo_main(args.db)
 
 
 def _migrate(args: argparse.Namespace) -> int:
