@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -115,3 +116,32 @@ def test_a_postgresql_restart_in_the_middle_of_a_run_loses_nothing(pg_server, pg
     # a batch whose COMMIT went through just before the connection broke is sent again: a duplicate, not a double
     assert (stored + duplicates, rejected) == (30_000, 0) and retries >= 1
     assert_exact(pg_url, 30_000)
+
+
+async def test_a_postgresql_store_unreachable_at_close_saves_the_events_for_ingest(pg_url, tmp_path, monkeypatch):
+    import psycopg
+
+    import tracking
+    from tracking.ingest import ingest_lines
+    from tracking.pricing import Pricer
+    from tracking.store import open_store
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    name = pg_url.rsplit("/", 1)[1]
+    admin = pg_url.rsplit("/", 1)[0] + "/postgres"
+    tracker = tracking.Tracker(pg_url)
+    tracker._writer.give_up_after = 0.5
+    await asyncio.to_thread(tracker.start)
+    with psycopg.connect(admin, autocommit=True) as conn:  # the database goes away under the tracker
+        conn.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS false")
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+    for i in range(5):
+        tracker.record(provider="openai", model="gpt-4o", input_tokens=i, output_tokens=1, event_id=f"s{i}")
+    await tracker.aclose()
+    assert tracker.spill_path is not None and tracker.spill_path.parent == tmp_path / "state" / "matrix-usage-bot"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
+    store = await open_store(pg_url)
+    result = await ingest_lines(store, tracker.spill_path.read_text().splitlines(), Pricer())
+    await store.close()
+    assert (result.stored, result.errors) == (5, [])
