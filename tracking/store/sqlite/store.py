@@ -27,7 +27,7 @@ from ..statements import Run
 from ..tables import TablesMixin
 from .migrations import APP_ID, MIGRATIONS
 from .rollups import BATCH_TABLE, ROLLUP_UPDATES, ROLLUP_UPSERTS, rollup_query, where_clause
-from .transactions import rollback
+from .transactions import rollback, split_statements, stopped
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class SQLiteStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, TablesMi
         try:
             conn = await pending
         except sqlite3.Error as exc:
-            await _stopped(pending)
+            await stopped(pending)
             raise StoreError(f"cannot open the usage database {path}: {exc}") from exc
         store = cls(path, conn)
         try:
@@ -111,7 +111,7 @@ class SQLiteStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, TablesMi
         try:
             version = (await self._fetchone("PRAGMA user_version"))[0]
             for number in range(version + 1, len(MIGRATIONS) + 1):
-                for statement in _split_statements(MIGRATIONS[number - 1]):
+                for statement in split_statements(MIGRATIONS[number - 1]):
                     await self._conn.execute(statement)
                 await self._conn.execute(f"PRAGMA user_version = {number}")
                 log.info("usage database %s migrated to schema version %d", self.path, number)
@@ -279,25 +279,3 @@ class SQLiteStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, TablesMi
         async with self._conn.execute(sql, params) as cursor:
             return list(await cursor.fetchall())
 
-
-async def _stopped(conn: aiosqlite.Connection) -> None:
-    """Wait for the worker thread of a connection that failed to open: it answers on this event loop,
-    and would print a traceback if the loop closed first (a command line exits right after the error)."""
-    thread = getattr(conn, "_thread", None)
-    if thread is not None and thread.is_alive():
-        await asyncio.to_thread(thread.join, 5)
-
-
-def _split_statements(script: str) -> list[str]:
-    """Split a migration into statements, keeping trigger bodies whole."""
-    statements, current = [], []
-    for line in script.splitlines():
-        current.append(line)
-        text = "\n".join(current).strip()
-        if text and sqlite3.complete_statement(text):
-            statements.append(text)
-            current = []
-    rest = "\n".join(current).strip()
-    if rest:
-        statements.append(rest)
-    return statements
