@@ -80,3 +80,13 @@ def rollup_query(start_hour: int, end_hour: int, filters: Filters, group: str | 
     inner = " UNION ALL ".join(f"SELECT {key} AS k, {SUM_LIST} FROM {table} WHERE {where}" for table, where in arms)
     outer = "NULL" if group is None else "k"
     return f"SELECT {outer}, {_SUM_READ} FROM ({inner}) AS spans{group_by}", params
+
+
+def events_query(start_ms: int, end_ms: int, filters: Filters, group: str | None, sums: str) -> tuple[str, list]:
+    """One SELECT summing raw events with start_ms <= ts_ms < end_ms by group; `sums` is the store's own
+    SQL for the sums (SQLite and PostgreSQL count booleans differently)."""
+    where, params = where_clause("ts_ms", start_ms, end_ms, filters)
+    if group is None:
+        return f"SELECT NULL, {sums} FROM events WHERE {where}", params
+    key = GROUP_COLUMNS[group]
+    return f"SELECT {key}, {sums} FROM events WHERE {where} GROUP BY {key}", params

@@ -31,10 +31,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from ...fields import EVENT_COLUMNS
-from ..base import GROUP_COLUMNS, Filters, StoreError, Sums
+from ..base import Filters, StoreError, Sums
 from ..batch import RowBatch, aggregate, prepare_batch
 from ..bookkeeping import BookkeepingMixin
-from ..planning import rollup_query, where_clause
+from ..planning import events_query, rollup_query, where_clause
 from ..reservations import ReservationsMixin
 from ..room_quotas import RoomQuotasMixin
 from ..statements import Run
@@ -192,13 +192,8 @@ class PostgresStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, Tables
 
     async def sum_events(self, start_ms: int, end_ms: int, filters: Filters, group: str | None) -> list[Sums]:
         """Totals over raw events with start_ms <= ts_ms < end_ms, one row per group value."""
-        where, params = where_clause("ts_ms", start_ms, end_ms, filters)
-        if group is None:
-            rows = await self._fetchall(f"SELECT NULL, {dialect.EVENT_SUM_COLUMNS} FROM events WHERE {where}", params)
-            return [Sums.from_row(r) for r in rows if r[1]]
-        key = GROUP_COLUMNS[group]
-        sql = f"SELECT {key}, {dialect.EVENT_SUM_COLUMNS} FROM events WHERE {where} GROUP BY {key}"
-        return [Sums.from_row(r) for r in await self._fetchall(sql, params)]
+        rows = await self._fetchall(*events_query(start_ms, end_ms, filters, group, dialect.EVENT_SUM_COLUMNS))
+        return [Sums.from_row(r) for r in rows if group is not None or r[1]]
 
     async def iter_events(self, start_ms: int, end_ms: int, filters: Filters) -> AsyncIterator[tuple]:
         """Raw event rows (EVENT_COLUMNS order) in time order, read a page at a time."""

@@ -13,7 +13,6 @@ import aiosqlite
 
 from ...fields import EVENT_COLUMNS, SUMS
 from ..base import (
-    GROUP_COLUMNS,
     SPLIT,
     Filters,
     StoreError,
@@ -21,6 +20,7 @@ from ..base import (
 )
 from ..batch import RowBatch, prepare_batch
 from ..bookkeeping import BookkeepingMixin
+from ..planning import events_query
 from ..reservations import ReservationsMixin
 from ..room_quotas import RoomQuotasMixin
 from ..statements import Run
@@ -188,19 +188,8 @@ class SQLiteStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, TablesMi
 
     async def sum_events(self, start_ms: int, end_ms: int, filters: Filters, group: str | None) -> list[Sums]:
         """Totals over raw events with start_ms <= ts_ms < end_ms, one row per group value."""
-        return await self._sums("events", _EVENT_SUM_COLUMNS, "ts_ms", start_ms, end_ms, filters, group)
-
-    async def _sums(
-        self, table: str, columns: str, time_col: str, start: int, end: int, filters: Filters, group: str | None
-    ) -> list[Sums]:
-        where, params = where_clause(time_col, start, end, filters)
-        if group is None:
-            sql = f"SELECT NULL, {columns} FROM {table} WHERE {where}"
-            rows = await self._fetchall(sql, params)
-            return [Sums.from_row(r) for r in rows if r[1]]
-        key = GROUP_COLUMNS[group]
-        sql = f"SELECT {key}, {columns} FROM {table} WHERE {where} GROUP BY {key}"
-        return [Sums.from_row(r) for r in await self._fetchall(sql, params)]
+        rows = await self._fetchall(*events_query(start_ms, end_ms, filters, group, _EVENT_SUM_COLUMNS))
+        return [Sums.from_row(r) for r in rows if group is not None or r[1]]
 
     async def iter_events(self, start_ms: int, end_ms: int, filters: Filters) -> AsyncIterator[tuple]:
         """Raw event rows (EVENT_COLUMNS order) in time order."""
