@@ -17,7 +17,11 @@ GROUP BY over the raw rows):
 - Counters are BIGINT: a sum past 64 bits raises `bigint out of range`; the writer isolates and rejects
   the event at fault (`OverflowError`), as on SQLite. Reports sum into NUMERIC and cannot overflow.
 - `reserve_if` holds a transaction-scoped advisory lock, so checks and reservations of every process
-  take turns; schema migrations take another, so two processes opening a new database migrate it once.
+  take turns. A batch that ends reservations (events of calls that held one) takes the same lock: under
+  READ COMMITTED each statement of a check sees the latest commits, and a call's reservation turning
+  into its event between the check's read of the usage and its read of the reservations would count in
+  neither (measured: 11 calls through a limit of 10 from two processes, before this lock). Schema
+  migrations take another lock, so two processes opening a new database migrate it once.
 - A lost connection fails the call with StoreError; the next call reconnects. The writer retries a batch
   until it is committed, and event_id makes a batch that did commit before the connection broke count once.
 """
@@ -164,6 +168,8 @@ class PostgresStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, Tables
         async with self._write_lock, self._errors():
             conn = await self._connection()
             async with conn.transaction(), conn.cursor() as cur:
+                if batch.settles:  # the reservations become usage while no quota check is reading (see above)
+                    await cur.execute("SELECT pg_advisory_xact_lock(%s)", (_EXCLUSIVE_LOCK,))
                 inserted = 0
                 if rows:
                     async with cur.copy(dialect.COPY_BATCH) as copy:
