@@ -107,6 +107,9 @@ class PostgresStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, Tables
             try:
                 await self._migrate(conn)
                 await conn.execute(dialect.BATCH_TABLE)
+            except self._pg.Error as exc:  # no right to create tables, a broken connection, ...
+                await conn.close()
+                raise StoreError(f"cannot set up the usage database {self.path}: {_first_line(exc)}") from exc
             except BaseException:
                 await conn.close()
                 raise
