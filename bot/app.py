@@ -24,7 +24,7 @@ from .plugin import UsagePlugin
 
 log = logging.getLogger(__name__)
 
-_SESSION_OPTIONS = ("sync_timeout_ms", "timeline_limit", "backoff_initial", "backoff_max")
+_SESSION_OPTIONS = ("sync_timeout_ms", "timeline_limit", "retry")
 
 
 class UsageBot:
@@ -39,10 +39,10 @@ class UsageBot:
         **options: Any,
     ) -> None:
         """``clock`` (tests) replaces the wall clock for quota windows and digests; ``options`` go to the
-        session (sync and reconnect settings) and, for the send retry's backoff, to the plugin too."""
+        session (sync and reconnect settings) and, for ``retry`` (a ``RetryPolicy``), to the plugin's sends too."""
         self.config = config
         session_options = {k: v for k, v in options.items() if k in _SESSION_OPTIONS}
-        link_options = {k: v for k, v in options.items() if k not in _SESSION_OPTIONS or k.startswith("backoff")}
+        link_options = {k: v for k, v in options.items() if k not in _SESSION_OPTIONS or k == "retry"}
         self.matrix = MatrixSession(config.standalone(), **session_options)
         self.plugin = UsagePlugin(config, clock=clock, watch_interval=watch_interval, **link_options)
 

@@ -64,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     run.set_defaults(handler=_run)
 
+    serve = sub.add_parser("serve", help="the HTTP API (usage, quotas, event collector, metrics) without Matrix")
+    serve.add_argument("-c", "--config", required=True, help="path to config.yaml (its http section)")
+    serve.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    serve.set_defaults(handler=_serve)
+
     demo = sub.add_parser("demo", help="a local end-to-end demo: throwaway homeserver, agents, the bot")
     demo.add_argument("--db", help="the usage store to use (default: a throwaway SQLite file), e.g. postgresql://...")
     demo.set_defaults(handler=_demo)
@@ -183,6 +188,22 @@ def _run(args: argparse.Namespace) -> int:
         asyncio.run(run(config))
     except BotLoginError as exc:
         print(f"usage-bot run: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import logging
+
+    from bot.config import load_config
+    from bot.http.server import serve
+
+    config = load_config(args.config)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        asyncio.run(serve(config))
+    except OSError as exc:  # the port is taken, the address is not ours
+        print(f"usage-bot serve: cannot listen on {config.http.listen}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     return 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,8 +21,28 @@ from tracking.settings import (
     validate_timezone,
 )
 
+from .http.settings import HttpSettings, PosthogSettings, WebhookSettings
+
 _USER_ID = re.compile(r"^@[^:\s]+:\S+$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+def _matching(pattern: re.Pattern[str], problem: str) -> Callable[[type, str], str]:
+    """A field validator: the value must match the pattern, else `problem` is the error."""
+
+    def check(cls: type, value: str) -> str:
+        if not pattern.match(value):
+            raise ValueError(problem)
+        return value
+
+    return check
+
+
+def _user_ids(cls: type, value: list[str]) -> list[str]:
+    for user in value:
+        if not _USER_ID.match(user):
+            raise ValueError(f"{user!r} is not a full Matrix user id")
+    return value
 
 
 class MatrixConfig(Strict):
@@ -41,20 +62,9 @@ class MatrixConfig(Strict):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
 
-    @field_validator("user_id")
-    @classmethod
-    def _mxid(cls, value: str) -> str:
-        if not _USER_ID.match(value):
-            raise ValueError("must be a full Matrix user id like @usagebot:example.org")
-        return value
+    _mxid = field_validator("user_id")(_matching(_USER_ID, "must be a full Matrix user id like @usagebot:example.org"))
 
-    @field_validator("bot_admins")
-    @classmethod
-    def _admins(cls, value: list[str]) -> list[str]:
-        for user in value:
-            if not _USER_ID.match(user):
-                raise ValueError(f"{user!r} is not a full Matrix user id")
-        return value
+    _admins = field_validator("bot_admins")(_user_ids)
 
     @field_validator("allowed_inviters")
     @classmethod
@@ -80,13 +90,7 @@ class BotSettings(Strict):
         default_factory=list, description="where several bots run this plugin in one room: who answers, in order"
     )
 
-    @field_validator("admins", "responders")
-    @classmethod
-    def _user_ids(cls, value: list[str]) -> list[str]:
-        for user in value:
-            if not _USER_ID.match(user):
-                raise ValueError(f"{user!r} is not a full Matrix user id")
-        return value
+    _user_ids = field_validator("admins", "responders")(_user_ids)
 
     @field_validator("timezone")
     @classmethod
@@ -105,12 +109,7 @@ class DigestSettings(Strict):
     default_time: str = Field(default="09:00", description="HH:MM in bot.timezone")
     enabled_by_default: bool = False
 
-    @field_validator("default_time")
-    @classmethod
-    def _time(cls, value: str) -> str:
-        if not _HHMM.match(value):
-            raise ValueError("must be HH:MM (24-hour clock)")
-        return value
+    _time = field_validator("default_time")(_matching(_HHMM, "must be HH:MM (24-hour clock)"))
 
 
 class WarningSettings(Strict):
@@ -152,6 +151,9 @@ class Config(Strict):
     digests: DigestSettings = Field(default_factory=DigestSettings)
     warnings: WarningSettings = Field(default_factory=WarningSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    webhooks: list[WebhookSettings] = Field(default_factory=list)
+    posthog: PosthogSettings | None = None
 
     def bot_admins(self) -> set[str]:
         """``bot.admins`` and, for the standalone bot, ``matrix.bot_admins``: both lists count."""

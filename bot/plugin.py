@@ -44,9 +44,12 @@ from .features.passive_collection import PassiveCollector
 from .features.quota_warnings import QuotaWatcher
 from .features.retention import schedule_retention
 from .features.spikes import SpikeCheck
+from .http.server import UsageServer
 from .matrix.events import CommandContext, is_command, server_of
 from .matrix.link import MatrixLink
 from .matrix.sending import FileTooLarge
+from .notify.notifier import Notifier
+from .notify.refusals import RefusalRelay
 from .state import BotState
 
 log = logging.getLogger(__name__)
@@ -68,6 +71,7 @@ class UsagePlugin:
     digests: Digests
     watcher: QuotaWatcher
     passive: PassiveCollector | None
+    notifier: Notifier
 
     def __init__(
         self,
@@ -79,7 +83,7 @@ class UsagePlugin:
         **link_options: Any,
     ) -> None:
         """``clock`` (tests) replaces the wall clock for quota windows and digests; ``link_options`` go to
-        ``MatrixLink`` (``max_concurrent_commands``, the send retry's ``backoff_initial``/``backoff_max``)."""
+        ``MatrixLink`` (``max_concurrent_commands``, ``retry``, the sends' ``RetryPolicy``)."""
         self.config = config
         self.tz = zone(config.bot.timezone)
         self.clock = clock
@@ -90,6 +94,8 @@ class UsagePlugin:
         self._tasks: list[asyncio.Task[None]] = []
         self._attached = False
         self._used = False
+        self.http: UsageServer | None = None
+        """The HTTP API, served in the bot's process with ``http.enabled``."""
 
     @classmethod
     def from_config(cls, config: Config | str | os.PathLike[str], **options: Any) -> UsagePlugin:
@@ -133,6 +139,10 @@ class UsagePlugin:
         self.scheduler.start()
         if self.config.warnings.enabled:
             self._tasks.append(asyncio.create_task(self.watcher.run()))
+        if self.notifier.enabled:
+            self._tasks.append(asyncio.create_task(RefusalRelay(self.store, self.notifier).run()))
+        if self.config.http.enabled:
+            self.http = await UsageServer(self.config).start()
         self._tasks.append(asyncio.create_task(self._start_digests()))
         log.info("Usage plugin attached to %s (prefix %s)", self.link.user_id, self.config.bot.command_prefix)
 
@@ -149,6 +159,9 @@ class UsagePlugin:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        if self.http is not None:
+            await self.http.close()
+        await self.notifier.close()
         self.scheduler.remove_all_jobs()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
@@ -167,7 +180,8 @@ class UsagePlugin:
             on_joined=self._on_joined, **self.link_options,
         )  # fmt: skip
         self.quotas = QuotaBook(store, config.quotas, self.tz, self.clock)
-        parts = BotParts(store, state, self.quotas, self.link)
+        self.notifier = Notifier(config.webhooks, config.posthog)
+        parts = BotParts(store, state, self.quotas, self.link, self.notifier)
         spikes = SpikeCheck(parts, factor=config.warnings.spike_factor, min_usd=config.warnings.spike_min_usd)
         self.watcher = QuotaWatcher(
             parts, thresholds=config.quotas.thresholds, dm_admins=config.warnings.dm_admins,

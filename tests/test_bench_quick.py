@@ -42,3 +42,11 @@ def test_hook_overhead_quick():
                          timeout=300, check=False)  # fmt: skip
     assert out.returncode == 0, out.stderr[-2000:]
     assert "hook's own cost" in out.stdout
+
+
+def test_http_collector_quick(tmp_path):
+    from bench import http_collector
+
+    report = http_collector.run(quick=True, workdir=tmp_path)
+    assert report["problems"] == []
+    assert {f["stored"] for f in report["figures"].values()} == {5_000}

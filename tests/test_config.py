@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,29 @@ def test_bot_admins_from_both_places(tmp_path):
     path = write(tmp_path, "matrix: {homeserver: https://h, user_id: '@b:h', password: x, bot_admins: ['@old:h']}\n"
                            "bot: {admins: ['@new:h']}")  # fmt: skip
     assert load_config(path).bot_admins() == {"@old:h", "@new:h"}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("http: {listen: localhost}", "http.listen: must be HOST:PORT"),
+        ("http: {keys: [{name: a, key: short, rooms: all}]}", "http.keys.0.key: String should have at least 16"),
+        ("http: {keys: [{name: a, key: 0123456789abcdefX, rooms: [general]}]}", "http.keys.0.rooms"),
+        ("http: {keys: [{name: a, key: 0123456789abcdefX, rooms: []}]}", "list at least one room id"),
+        ("http: {keys: [{name: a, key: 0123456789abcdefX, rooms: all, admin: 1}]}", "http.keys.0.admin: unknown key"),
+        ("http: {metrics: {labels: [user]}}", "http.metrics.labels.0"),
+        ("http: {max_body_bytes: 10}", "http.max_body_bytes"),
+        ("webhooks: [{url: ftp://x, secret: 0123456789abcdefX}]", "webhooks.0.url: must be an http"),
+        ("webhooks: [{url: 'https://x', secret: 0123456789abcdefX, events: [lunch]}]", "webhooks.0.events.0"),
+        ("posthog: {host: 'https://x'}", "posthog.api_key: Field required"),
+    ],
+)
+def test_http_sections_name_the_key(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(write(tmp_path, text))
+
+
+def test_http_keys_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("USAGE_KEY_T", "from-the-environment-0123")
+    config = load_config(write(tmp_path, "http: {keys: [{name: t, key: '${USAGE_KEY_T}', rooms: ['!a:x']}]}"))
+    assert config.http.keys[0].key == "from-the-environment-0123" and config.http.host_port() == ("127.0.0.1", 8480)

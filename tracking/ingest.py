@@ -28,9 +28,14 @@ def parse_line(line: str) -> UsageEvent:
         data = json.loads(line)
     except json.JSONDecodeError as exc:
         raise ValueError(f"not valid JSON ({exc.msg} at column {exc.colno})") from exc
+    return parse_event(data, "each line must be a JSON object")
+
+
+def parse_event(data: object, not_object: str = "an event must be a JSON object") -> UsageEvent:
+    """A decoded JSON value as an event (every entry point's rules); raises ValueError naming the field."""
     if not isinstance(data, dict):
-        raise ValueError("each line must be a JSON object")
-    data.pop("total_tokens", None)
+        raise ValueError(not_object)
+    data = {k: v for k, v in data.items() if k != "total_tokens"}  # derived: input + output
     try:
         return UsageEvent.model_validate(data)
     except ValidationError as exc:

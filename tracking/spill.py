@@ -36,9 +36,10 @@ def spill_base(url: str) -> Path:
 class SpillFile:
     """Where a tracker's unwritten events go: beside the database, else in the temp directory."""
 
-    def __init__(self, url: str) -> None:
-        self.base = spill_base(url)
-        self.path: Path | None = None
+    def __init__(self, url: str, fixed: Path | None = None) -> None:
+        """``fixed`` (the HTTP tracker's spool) is the first place tried, before the temp directory."""
+        self.base = fixed if fixed is not None else spill_base(url)
+        self.path: Path | None = fixed
         self.lost = 0
         """Events that could be neither stored nor saved to any file (each is in the log as JSON)."""
         self._lock = threading.Lock()
@@ -53,7 +54,11 @@ class SpillFile:
         if not events:
             return self.path
         now = time.time()
-        lines = [json.dumps(_ingestable(recorded, now), default=str) + "\n" for recorded in events]
+        return self.save_lines([json.dumps(_ingestable(recorded, now), default=str) + "\n" for recorded in events])
+
+    def save_lines(self, lines: list[str]) -> Path | None:
+        """Append JSON lines (each ending in a newline) as ``save`` does."""
+        now = time.time()
         base = self.base
         name = f"{base.name}.unwritten-{int(now)}.jsonl"
         with self._lock:

@@ -8,10 +8,11 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .context import _current
 from .events import new_event_id
+from .http_sink import REMOTE_READS, http_writer, is_http_url
 from .pricing import PriceOverride, Pricer
 from .reader import Reader
 from .rows import Recorded
@@ -20,9 +21,6 @@ from .shutdown import register, unregister
 from .store import Store, StoreError, open_store
 from .tracker_quotas import TrackerQuotas
 from .writer import FlushMarker, Writer, WriterStats
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +46,22 @@ class Tracker(TrackerQuotas):
         flush_interval: float = 0.05,
         max_pending: int = 500_000,
         full_wait: float = 5.0,
+        api_key: str | None = None,
+        spool: str | Path | None = None,
     ) -> None:
+        """``url`` is the store (``sqlite:///...``), or a collector (``https://...``, SPEC section 9) that
+        events are posted to with ``api_key``, spooled to ``spool`` while it is away (see ``http_sink``)."""
         self.url = url
         self.timezone = timezone
         self.quota_settings = quotas or QuotaSettings()
         self.clock = clock
         self.pricer = Pricer(price_overrides)
-        self._writer = Writer(url, self.pricer, batch_size=batch_size, interval=flush_interval)
-        self._quota_reader = Reader(url)
+        if is_http_url(url):
+            self._writer = http_writer(url, api_key, spool, self.pricer, batch_size=batch_size, interval=flush_interval)
+            self._quota_reader: Reader | None = None  # quotas are the store's: see TrackerQuotas._on_book
+        else:
+            self._writer = Writer(url, self.pricer, batch_size=batch_size, interval=flush_interval)
+            self._quota_reader = Reader(url)
         self.max_pending = max_pending
         self.full_wait = full_wait
         self._queue = self._writer.queue
@@ -76,7 +82,7 @@ class Tracker(TrackerQuotas):
             price_overrides=settings.pricing.overrides,
             timezone=settings.timezone,
             quotas=settings.quotas,
-            **kwargs,
+            **({"api_key": settings.storage.api_key, "spool": settings.storage.spool} | kwargs),
         )
 
     # life cycle
@@ -97,8 +103,9 @@ class Tracker(TrackerQuotas):
             self._closed = True
             error = self._writer.open_error
             raise error if isinstance(error, StoreError) else StoreError(str(error))
-        self._quota_reader.start()  # after the writer: the store exists and is migrated
-        self._quota_reader.ready.wait()
+        if self._quota_reader is not None:
+            self._quota_reader.start()  # after the writer: the store exists and is migrated
+            self._quota_reader.ready.wait()
         self._open = True
         register(self)
         return self
@@ -113,7 +120,8 @@ class Tracker(TrackerQuotas):
             self._open = False
             self._writer.request_close()
         self._closed = True
-        self._quota_reader.close()
+        if self._quota_reader is not None:
+            self._quota_reader.close()
         if self._writer.is_alive():
             self._writer.join()
         unregister(self)
@@ -254,5 +262,7 @@ class Tracker(TrackerQuotas):
     async def store(self) -> Store:
         """A read connection to the store, for queries from the caller's event loop."""
         if self._reader is None:
+            if self._quota_reader is None:
+                raise StoreError(REMOTE_READS)
             self._reader = await open_store(self.url)
         return self._reader

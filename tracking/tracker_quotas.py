@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 from .context import _current
 from .events import new_event_id
+from .http_sink import REMOTE_READS
 from .pricing import Pricer
 from .reader import Reader
 from .settings import QuotaSettings
-from .store import Store
+from .store import Store, StoreError
 from .store.reservations import ReservationRow
 
 if TYPE_CHECKING:
@@ -38,18 +39,28 @@ class TrackerQuotas:
     timezone: str
     clock: Callable[[], datetime] | None
     pricer: Pricer
-    _quota_reader: Reader
+    _quota_reader: Reader | None
+
+    def _reader_or_refuse(self) -> Reader:
+        if self._quota_reader is None:
+            raise StoreError(REMOTE_READS)
+        return self._quota_reader
 
     def _on_book(self, call: Callable[[QuotaBook], Coroutine[Any, Any, Any]]) -> concurrent.futures.Future[Any]:
         from .periods import zone
-        from .quotas import QuotaBook
+        from .quotas import QuotaBook, QuotaExceeded
+        from .quotas.refusals import note_refusal
 
         settings, tz, clock = self.quota_settings, zone(self.timezone), self.clock
 
         async def run(store: Store) -> Any:
-            return await call(QuotaBook(store, settings, tz, clock))
+            try:
+                return await call(QuotaBook(store, settings, tz, clock))
+            except QuotaExceeded as exc:
+                await note_refusal(store, exc)
+                raise
 
-        return self._quota_reader.submit(run)
+        return self._reader_or_refuse().submit(run)
 
     async def check_quota(
         self, *, room_id: str | None = None, agent: str | None = None, user_id: str | None = None
@@ -91,7 +102,7 @@ class TrackerQuotas:
 
     def release_sync(self, reservation: str) -> None:
         """End a reservation whose call will not be recorded (it never started)."""
-        self._quota_reader.submit(lambda store: store.end_reservations([reservation])).result(QUOTA_TIMEOUT)
+        self._reader_or_refuse().submit(lambda store: store.end_reservations([reservation])).result(QUOTA_TIMEOUT)
 
     def _reservation(self, provider: str, model: str, input_tokens: int, max_output_tokens: int | None,
                      attribution: dict[str, str | None]) -> ReservationRow:  # fmt: skip

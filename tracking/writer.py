@@ -17,6 +17,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -67,7 +68,11 @@ class Writer(threading.Thread):
         batch_size: int = 20_000,
         interval: float = 0.05,
         give_up_after: float = 30.0,
+        opener: Callable[[], Awaitable[Store]] | None = None,
+        spill: SpillFile | None = None,
     ) -> None:
+        """``opener`` opens another target than the store at ``url`` (the HTTP tracker's collector), with
+        ``spill`` as its spool."""
         super().__init__(name="usage-writer", daemon=True)
         self.url = url
         self.pricer = pricer
@@ -78,7 +83,8 @@ class Writer(threading.Thread):
         self.give_up_after = give_up_after
         self.ready = threading.Event()
         self.open_error: BaseException | None = None
-        self.spill = SpillFile(url)
+        self.spill = spill if spill is not None else SpillFile(url)
+        self.opener = opener
         self._closing = False
         self._held: list[Recorded | FlushMarker] = []
         self._preparer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="usage-writer-prepare")
@@ -104,7 +110,7 @@ class Writer(threading.Thread):
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         try:
-            store = await open_store(self.url)
+            store = await (self.opener() if self.opener is not None else open_store(self.url))
         except BaseException as exc:
             self.open_error = exc
             self.ready.set()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -25,25 +26,21 @@ from .parts import BotParts
 log = logging.getLogger(__name__)
 
 
+@dataclass(eq=False)
 class Digests:
-    def __init__(
-        self,
-        parts: BotParts,
-        scheduler: AsyncIOScheduler,
-        *,
-        tz: ZoneInfo,
-        default_time: str,
-        enabled_by_default: bool = False,
-        clock: Callable[[], datetime] | None = None,
-        retry_seconds: float = 60.0,
-    ) -> None:
-        self.retry_seconds = retry_seconds
-        self.parts = parts
-        self.scheduler = scheduler
-        self.tz = tz
-        self.default_time = default_time
-        self.enabled_by_default = enabled_by_default
-        self.clock = clock or (lambda: datetime.now(UTC))
+    parts: BotParts
+    scheduler: AsyncIOScheduler
+    _: KW_ONLY
+    tz: ZoneInfo
+    default_time: str
+    enabled_by_default: bool = False
+    clock: Callable[[], datetime] | None = None
+    """The wall clock unless given (tests)."""
+    retry_seconds: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.clock is None:
+            self.clock = lambda: datetime.now(UTC)
 
     @staticmethod
     def trigger(at: str, tz: ZoneInfo) -> CronTrigger:
@@ -105,6 +102,8 @@ class Digests:
             self._retry_later(room_id)
             raise
         log.info("posted the digest of %s in %s", today - timedelta(days=1), room_id)
+        day = (today - timedelta(days=1)).isoformat()
+        self.parts.notify("digest", f"digest|{room_id}|{today}", {"room_id": room_id, "day": day, "text": answer.plain})
         return True
 
     def _retry_later(self, room_id: str) -> None:

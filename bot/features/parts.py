@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from tracking.quotas import QuotaBook
 from tracking.store import Store
 
 from ..matrix.link import MatrixLink
+from ..notify.notifier import Notifier
 from ..state import BotState
 
 
@@ -17,7 +19,13 @@ class BotParts:
     state: BotState
     quotas: QuotaBook
     matrix: MatrixLink
+    notifier: Notifier | None = None
+    """Webhooks and PostHog: told of each warning, spike and digest once it is posted."""
 
     def room_lineage(self, room_id: str) -> tuple[str, ...]:
         """The room and the rooms it replaced: every answer about a room covers them all."""
         return self.matrix.rooms.lineage(room_id)
+
+    def notify(self, kind: str, notice_id: str, payload: dict[str, Any]) -> None:
+        if self.notifier is not None:
+            self.notifier.notify(kind, notice_id, payload)

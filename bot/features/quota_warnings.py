@@ -19,6 +19,7 @@ from html import escape
 from tracking.quotas import QuotaStatus
 from tracking.store import EVERYWHERE
 
+from ..notify.payloads import quota_json
 from ..render.answers import Answer
 from ..render.quotas import mention, warning_message
 from .parts import BotParts
@@ -128,6 +129,8 @@ class QuotaWatcher:
             for threshold in fresh:
                 await state.release_warning(key, period, threshold)
             raise
+        self.parts.notify("quota_warning", f"{key}|{period}|{crossed[-1]}",
+                          {"room_id": room_id, "threshold": crossed[-1], "quota": quota_json(status)})  # fmt: skip
         return 1
 
     async def _warn_directly(self, status: QuotaStatus, threshold: int, tx_key: str) -> None:
@@ -174,6 +177,7 @@ class QuotaWatcher:
             await self.parts.state.release_spike(key)
             raise
         log.info("warned %s of a usage spike", room_id)
+        self.parts.notify("spike", f"spike|{key}", {"room_id": room_id, "message": message.plain})
         return 1
 
     async def _direct_message(self, admin: str, room_id: str, status: QuotaStatus, threshold: int) -> None:

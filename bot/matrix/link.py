@@ -18,7 +18,7 @@ from .events import own_user_id
 from .outbox import Outbox
 from .permissions import RoomAdminCache
 from .rooms import JoinHandler, Rooms, UpgradeHandler
-from .sending import Sender
+from .sending import SEND_RETRY, RetryPolicy, Sender
 from .timeline import CommandHandler, ContentHandler, Timeline
 
 
@@ -36,8 +36,7 @@ class MatrixLink:
         on_room_upgraded: UpgradeHandler | None = None,
         on_joined: JoinHandler | None = None,
         max_concurrent_commands: int = 4,
-        backoff_initial: float = 1.0,
-        backoff_max: float = 30.0,
+        retry: RetryPolicy = SEND_RETRY,
     ) -> None:
         if not own_user_id(client).startswith("@"):
             raise ValueError("the nio client has no user id: log it in (or restore_login) before attaching")
@@ -45,7 +44,7 @@ class MatrixLink:
         self.state = state
         self.admins = RoomAdminCache(client)
         self.synced = asyncio.Condition()
-        self.outbox = Outbox(client, Sender(client, backoff_initial=backoff_initial, backoff_max=backoff_max),
+        self.outbox = Outbox(client, Sender(client, retry=retry),
                              self.synced)  # fmt: skip
         self.rooms = Rooms(client, state, on_room_upgraded=on_room_upgraded, on_joined=on_joined, responders=responders)
         self.timeline = Timeline(

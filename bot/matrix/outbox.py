@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterable
+from typing import Any
 
 from nio import AsyncClient
 
@@ -54,30 +54,13 @@ class Outbox:
             ctx.room_id, upload, caption, caption_html, reply_to=ctx.event_id, thread_root=ctx.thread_root
         )
 
-    async def notice(
-        self,
-        room_id: str,
-        plain: str,
-        html_body: str | None = None,
-        *,
-        reply_to: str | None = None,
-        thread_root: str | None = None,
-        tx_key: str | None = None,
-    ) -> str:
+    async def notice(self, room_id: str, *args: Any, **kwargs: Any) -> str:
+        """``Sender.notice`` (same arguments), once a sync has shown the room."""
         await self.wait_for_room(room_id)
-        return await self.sender.notice(
-            room_id, plain, html_body, reply_to=reply_to, thread_root=thread_root, tx_key=tx_key
-        )
+        return await self.sender.notice(room_id, *args, **kwargs)
 
-    async def text(
-        self,
-        room_id: str,
-        plain: str,
-        html_body: str | None = None,
-        *,
-        mentions: Iterable[str] | None = None,
-        tx_key: str | None = None,
-    ) -> str:
-        """An ``m.text``: it notifies, unlike notices (warnings use it)."""
+    async def text(self, room_id: str, *args: Any, **kwargs: Any) -> str:
+        """``Sender.text`` (same arguments), once a sync has shown the room: an ``m.text`` notifies, unlike
+        notices (warnings use it)."""
         await self.wait_for_room(room_id)
-        return await self.sender.text(room_id, plain, html_body, mentions=mentions, tx_key=tx_key)
+        return await self.sender.text(room_id, *args, **kwargs)

@@ -42,22 +42,36 @@ class FileTooLarge(SendError):
         self.limit = limit
 
 
-@dataclass
-class Backoff:
-    """Capped exponential backoff with "equal jitter" (half fixed, half random)."""
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Capped exponential backoff with "equal jitter" (half fixed, half random): the delays of one retry run."""
 
     initial: float = 1.0
     maximum: float = 60.0
     factor: float = 2.0
-    attempt: int = 0
+
+    def start(self) -> Backoff:
+        return Backoff(self)
+
+
+class Backoff:
+    """One run of retries under a policy: each delay longer than the last, up to the policy's maximum."""
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self.policy = policy
+        self.attempt = 0
 
     def next_delay(self) -> float:
-        delay = min(self.maximum, self.initial * self.factor ** min(self.attempt, 32))
+        p = self.policy
+        delay = min(p.maximum, p.initial * p.factor ** min(self.attempt, 32))
         self.attempt += 1
         return delay / 2 + random.uniform(0, delay / 2)
 
     def reset(self) -> None:
         self.attempt = 0
+
+
+SEND_RETRY = RetryPolicy(1.0, 30.0)
 
 
 class Sender:
@@ -66,13 +80,11 @@ class Sender:
         client: AsyncClient,
         *,
         retry_seconds: float = 120.0,
-        backoff_initial: float = 1.0,
-        backoff_max: float = 30.0,
+        retry: RetryPolicy = SEND_RETRY,
     ) -> None:
         self.client = client
         self.retry_seconds = retry_seconds
-        self.backoff_initial = backoff_initial
-        self.backoff_max = backoff_max
+        self.retry = retry
         self._upload_limit: int | None = None
         self._upload_limit_at: float | None = None
 
@@ -106,7 +118,7 @@ class Sender:
 
         A send keeps its transaction id across tries, so a try that did arrive is not doubled.
         """
-        backoff = Backoff(self.backoff_initial, self.backoff_max)
+        backoff = self.retry.start()
         deadline = time.monotonic() + self.retry_seconds
         while True:
             try:

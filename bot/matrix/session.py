@@ -25,9 +25,12 @@ from .gaps import fill_gap
 from .joins import Joins
 from .login import BotLoginError, log_in
 from .nio_client import RateLimitAwareClient
-from .sending import CONNECTION_ERRORS, Backoff
+from .sending import CONNECTION_ERRORS, Backoff, RetryPolicy
 
 log = logging.getLogger(__name__)
+
+
+SYNC_RETRY = RetryPolicy(1.0, 60.0)
 
 
 class _SyncFailed(RuntimeError):
@@ -43,14 +46,12 @@ class MatrixSession:
         *,
         sync_timeout_ms: int = 30_000,
         timeline_limit: int = 50,
-        backoff_initial: float = 1.0,
-        backoff_max: float = 60.0,
+        retry: RetryPolicy = SYNC_RETRY,
     ) -> None:
         self.settings = settings
         self.sync_timeout_ms = sync_timeout_ms
         self.sync_filter = {"room": {"timeline": {"limit": timeline_limit}}}
-        self.backoff_initial = backoff_initial
-        self.backoff_max = backoff_max
+        self.retry = retry
 
         store_path = Path(settings.store_path)
         store_path.mkdir(parents=True, exist_ok=True)
@@ -84,7 +85,7 @@ class MatrixSession:
         """Log in and handle the first sync; returns once the bot is ready for events."""
         if self.ready.is_set():
             return
-        backoff = Backoff(self.backoff_initial, self.backoff_max)
+        backoff = self.retry.start()
         while True:
             try:
                 if not self.client.logged_in:
@@ -103,7 +104,7 @@ class MatrixSession:
         self._loop_done.clear()
         try:
             await self.start()
-            backoff = Backoff(self.backoff_initial, self.backoff_max)
+            backoff = self.retry.start()
             while not self._stopping.is_set():
                 try:
                     if not self.client.logged_in:

@@ -20,6 +20,7 @@ from typing import Any
 
 from nio import (
     AsyncClient,
+    Event,
     MatrixInvitedRoom,
     MatrixRoom,
     MegolmEvent,
@@ -43,6 +44,7 @@ ContentHandler = Callable[[str, str, str, dict[str, Any], int], Awaitable[None]]
 ERROR_REPLY = "Something went wrong while answering that command."
 
 
+@dataclasses.dataclass(eq=False)
 class Timeline:
     """``attach()`` registers the callbacks on the client, ``detach()`` removes exactly those.
 
@@ -50,33 +52,23 @@ class Timeline:
     content, origin_server_ts)`` gets every room message of others, history included.
     """
 
-    def __init__(
-        self,
-        client: AsyncClient,
-        rooms: Rooms,
-        state: BotState,
-        outbox: Outbox,
-        synced: asyncio.Condition,
-        *,
-        command_prefix: str,
-        grace_ms: int,
-        on_command: CommandHandler | None,
-        on_message_content: ContentHandler | None,
-        max_concurrent_commands: int = 4,
-    ) -> None:
-        self.client = client
-        self.rooms = rooms
-        self.state = state
-        self.outbox = outbox
-        self.synced = synced
-        self.command_prefix = command_prefix
-        self.grace_ms = grace_ms
-        self._on_command = on_command
-        self._on_message_content = on_message_content
-        self._slots = asyncio.Semaphore(max_concurrent_commands)
-        self.tasks: set[asyncio.Task[None]] = set()
-        self.started_ms = int(time.time() * 1000)
-        self._callbacks: list[ClientCallback] = []
+    client: AsyncClient
+    rooms: Rooms
+    state: BotState
+    outbox: Outbox
+    synced: asyncio.Condition
+    _: dataclasses.KW_ONLY
+    command_prefix: str
+    grace_ms: int
+    on_command: CommandHandler | None
+    on_message_content: ContentHandler | None
+    max_concurrent_commands: int = 4
+    tasks: set[asyncio.Task[None]] = dataclasses.field(default_factory=set, init=False)
+    started_ms: int = dataclasses.field(default_factory=lambda: int(time.time() * 1000), init=False)
+    _callbacks: list[ClientCallback] = dataclasses.field(default_factory=list, init=False)
+
+    def __post_init__(self) -> None:
+        self._slots = asyncio.Semaphore(self.max_concurrent_commands)
 
     # -- attaching -----------------------------------------------------------------------
 
@@ -113,22 +105,22 @@ class Timeline:
         async with self.synced:
             self.synced.notify_all()
 
-    async def _on_member(self, room: MatrixRoom, ev: RoomMemberEvent) -> None:
+    async def _note(self, room: MatrixRoom, ev: Event, note: Callable[[str, Any], Awaitable[None]]) -> bool:
+        """Hand a state event of a joined room to the rooms' bookkeeping; False in rooms only invited to."""
         if isinstance(room, MatrixInvitedRoom):
-            return
+            return False
         try:
-            await self.rooms.note_membership(room.room_id, ev)
+            await note(room.room_id, ev)
         except Exception:
-            log.exception("Noting the membership event %s in %s failed", ev.event_id, room.room_id)
-        await self._synced()
+            log.exception("Noting %s %s in %s failed", type(ev).__name__, ev.event_id, room.room_id)
+        return True
+
+    async def _on_member(self, room: MatrixRoom, ev: RoomMemberEvent) -> None:
+        if await self._note(room, ev, self.rooms.note_membership):
+            await self._synced()
 
     async def _on_tombstone(self, room: MatrixRoom, ev: RoomUpgradeEvent) -> None:
-        if isinstance(room, MatrixInvitedRoom):
-            return
-        try:
-            await self.rooms.note_tombstone(room.room_id, ev)
-        except Exception:
-            log.exception("Noting the tombstone %s in %s failed", ev.event_id, room.room_id)
+        await self._note(room, ev, self.rooms.note_tombstone)
 
     async def _on_undecryptable(self, room: MatrixRoom, ev: MegolmEvent) -> None:
         if isinstance(room, MatrixInvitedRoom):
@@ -146,9 +138,9 @@ class Timeline:
             return
         room_id = room.room_id
         content = ev.source.get("content") or {}
-        if self._on_message_content is not None:
+        if self.on_message_content is not None:
             try:
-                await self._on_message_content(room_id, ev.event_id, ev.sender, content, ev.server_timestamp)
+                await self.on_message_content(room_id, ev.event_id, ev.sender, content, ev.server_timestamp)
             except Exception:
                 log.exception("on_message_content failed for %s", ev.event_id)
         try:
@@ -192,8 +184,8 @@ class Timeline:
         async with self._slots:
             ctx = dataclasses.replace(ctx, is_direct=self.rooms.is_direct_chat(ctx.room_id, ctx.sender))
             try:
-                if self._on_command is not None:
-                    await self._on_command(ctx)
+                if self.on_command is not None:
+                    await self.on_command(ctx)
             except Exception:
                 log.exception("Command %s from %s in %s failed", ctx.event_id, ctx.sender, ctx.room_id)
                 try:

@@ -32,6 +32,7 @@ from bot.matrix.events import CommandContext, SimpleMatrixSettings
 from bot.matrix.link import MatrixLink
 from bot.matrix.outbox import Outbox
 from bot.matrix.permissions import RoomAdminCache
+from bot.matrix.sending import RetryPolicy
 from bot.matrix.session import MatrixSession
 from bot.state import BotState
 from tracking.store import Store, open_store
@@ -320,8 +321,7 @@ async def make_bot(synapse: LocalSynapse, tmp_path: Path) -> AsyncIterator[Calla
                 allowed_inviters=allowed_inviters or [],
             )
         recorder = recorder or Recorder()
-        kwargs.setdefault("backoff_max", 2.0)
-        kwargs.setdefault("backoff_initial", 0.2)
+        kwargs.setdefault("retry", RetryPolicy(0.2, 2.0))
         store = await open_store(f"sqlite:///{Path(settings.store_path) / 'usage.db'}")
         session = MatrixSession(settings, **kwargs)
         link = MatrixLink(
@@ -331,8 +331,7 @@ async def make_bot(synapse: LocalSynapse, tmp_path: Path) -> AsyncIterator[Calla
             on_command=recorder.on_command,
             on_message_content=recorder.on_message_content,
             on_room_upgraded=recorder.on_room_upgraded,
-            backoff_initial=kwargs["backoff_initial"],
-            backoff_max=kwargs["backoff_max"],
+            retry=kwargs["retry"],
         )
         recorder.outbox = link.outbox
         link.attach()

@@ -15,6 +15,7 @@ pytest.importorskip("synapse", reason="the e2e tests need matrix-synapse (the de
 import tracking
 from bot.app import UsageBot
 from bot.config import Config
+from bot.matrix.sending import RetryPolicy
 
 from ..conftest import PASSWORD, WAIT, unique
 
@@ -72,7 +73,7 @@ async def make_usage_bot(
                 "ingest": {"mindroom": mindroom},
                 **sections,
             })  # fmt: skip
-        app = await UsageBot.open(config, clock=clock, watch_interval=0.2, backoff_initial=0.2, backoff_max=2.0)
+        app = await UsageBot.open(config, clock=clock, watch_interval=0.2, retry=RetryPolicy(0.2, 2.0))
         task = asyncio.create_task(app.run_forever())
         ready = asyncio.create_task(app.matrix.ready.wait())
         await asyncio.wait({task, ready}, timeout=WAIT, return_when=asyncio.FIRST_COMPLETED)

@@ -38,6 +38,7 @@ from ...fields import EVENT_COLUMNS
 from ..base import Filters, StoreError, Sums
 from ..batch import RowBatch, aggregate, prepare_batch
 from ..bookkeeping import BookkeepingMixin
+from ..metrics import MetricsMixin
 from ..planning import events_query, rollup_query, where_clause
 from ..reservations import ReservationsMixin
 from ..room_quotas import RoomQuotasMixin
@@ -70,7 +71,7 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
-class PostgresStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, TablesMixin):
+class PostgresStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, TablesMixin, MetricsMixin):
     """One connection to a PostgreSQL usage database. Open it with `await PostgresStore.open(url)`."""
 
     def __init__(self, url: str) -> None:

@@ -20,6 +20,7 @@ from ..base import (
 )
 from ..batch import RowBatch, prepare_batch
 from ..bookkeeping import BookkeepingMixin
+from ..metrics import MetricsMixin
 from ..planning import events_query
 from ..reservations import ReservationsMixin
 from ..room_quotas import RoomQuotasMixin
@@ -48,7 +49,7 @@ def _is_locked(exc: BaseException) -> bool:
     )
 
 
-class SQLiteStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, TablesMixin):
+class SQLiteStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, TablesMixin, MetricsMixin):
     """One connection to a usage database. Open it with `await SQLiteStore.open(path)`."""
 
     def __init__(self, path: str, conn: aiosqlite.Connection) -> None:

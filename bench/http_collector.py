@@ -1,0 +1,223 @@
+"""The HTTP collector: events/s from agents over HTTP on loopback (batched), and `GET /v1/usage` latency,
+against `usage-bot ingest` and the direct query, in the same run.
+
+The server is `usage-bot serve` in a process of its own (as in production); the client is this process.
+
+    .venv/bin/python -m bench.http_collector            # 200,000 events; /v1/usage on the 10M-event query DB
+    .venv/bin/python -m bench.http_collector --usage-events 1000000    # a smaller query DB (quicker to build)
+    .venv/bin/python -m bench.http_collector --quick    # small sizes, writes nothing to docs/
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import aiohttp
+
+import tracking
+from tracking.ingest import ingest_lines
+from tracking.periods import parse_period
+from tracking.pricing import Pricer
+from tracking.queries import usage_report
+from tracking.store import open_store
+
+from . import common, data, querydb
+
+KEY = "bench-key-0123456789abcdef"
+CONFIG = """
+storage: {{url: "sqlite:///{db}"}}
+http:
+  listen: 127.0.0.1:{port}
+  max_body_bytes: 67108864
+  keys: [{{name: bench, key: "{key}", rooms: all, ingest: true}}]
+"""
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`usage-bot serve` on a database, in its own process."""
+
+    def __init__(self, db: Path, workdir: Path) -> None:
+        self.port = _port()
+        config = workdir / f"serve-{self.port}.yaml"
+        config.write_text(CONFIG.format(db=db, port=self.port, key=KEY))
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "-c", str(config), "--log-level",
+                                      "WARNING"])  # fmt: skip
+
+    def __enter__(self) -> Server:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("usage-bot serve did not start")
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.terminate()
+        self.proc.wait(30)
+
+
+def _count(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT count(*) FROM events").fetchone()[0]
+
+
+def _lines(calls: list[dict]) -> list[str]:
+    return [json.dumps({**kw, "event_id": f"ev{i:09d}"}) + "\n" for i, kw in enumerate(calls)]
+
+
+async def tracker_over_http(db: Path, workdir: Path, calls: list[dict]) -> dict:
+    common.remove_db(db)
+    with Server(db, workdir) as server:
+        spool = workdir / "spool.jsonl"
+        async with tracking.Tracker(server.url, api_key=KEY, spool=spool, max_pending=len(calls) + 1) as tracker:
+            started = time.perf_counter()
+            for kw in calls:
+                tracker.record(**kw)
+            await tracker.flush()  # returns once the collector answered for every batch: stored
+            seconds = time.perf_counter() - started
+    return {"rate": len(calls) / seconds, "seconds": seconds, "stored": _count(db)}
+
+
+async def posts(db: Path, workdir: Path, lines: list[str], per_request: int = 1000, parallel: int = 2) -> dict:
+    common.remove_db(db)
+    bodies = ["".join(lines[i : i + per_request]).encode() for i in range(0, len(lines), per_request)]
+    with Server(db, workdir) as server:
+        headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/x-ndjson"}
+        async with aiohttp.ClientSession(headers=headers) as client:
+            queue = list(reversed(bodies))
+            stored = 0
+
+            async def worker() -> None:
+                nonlocal stored
+                while queue:
+                    async with client.post(f"{server.url}/v1/events", data=queue.pop()) as r:
+                        assert r.status == 200, await r.text()
+                        stored += (await r.json())["stored"]
+
+            started = time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(parallel)))
+            seconds = time.perf_counter() - started
+    return {"rate": len(lines) / seconds, "seconds": seconds, "stored": stored}
+
+
+async def ingest(db: Path, lines: list[str]) -> dict:
+    common.remove_db(db)
+    store = await open_store(f"sqlite:///{db}")
+    started = time.perf_counter()
+    result = await ingest_lines(store, io.StringIO("".join(lines)), Pricer())
+    seconds = time.perf_counter() - started
+    await store.close()
+    return {"rate": len(lines) / seconds, "seconds": seconds, "stored": result.stored}
+
+
+def _busiest_room(db: Path) -> str:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT room_id FROM rollup_room_daily GROUP BY room_id ORDER BY sum(calls) DESC"
+                            " LIMIT 1").fetchone()[0]  # fmt: skip
+
+
+async def usage_latency(db: Path, workdir: Path, reps: int) -> dict:
+    room = _busiest_room(db)
+    queries = {"room, month, by agent": {"period": "month", "by": "agent", "room": room},
+               "every room, month, by room": {"period": "month", "by": "room"},
+               "room, 30d, by day": {"period": "30d", "by": "day", "room": room}}  # fmt: skip
+    results = {}
+    store = await open_store(f"sqlite:///{db}")
+    with Server(db, workdir) as server:
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {KEY}"}) as client:
+            for name, query in queries.items():
+                period = parse_period(query["period"], ZoneInfo("UTC"))
+                direct, http = [], []
+                for _ in range(reps + 1):
+                    t = time.perf_counter()
+                    await usage_report(store, period, group=query["by"], room_id=query.get("room"))
+                    direct.append(time.perf_counter() - t)
+                    t = time.perf_counter()
+                    async with client.get(f"{server.url}/v1/usage", params=query) as r:
+                        assert r.status == 200, await r.text()
+                        await r.read()
+                    http.append(time.perf_counter() - t)
+                results[name] = {"direct_ms": common.median(direct[1:]) * 1000,
+                                 "http_ms": common.median(http[1:]) * 1000,
+                                 "http_p95_ms": common.percentile(http[1:], 95) * 1000}  # fmt: skip
+    await store.close()
+    return results
+
+
+def run(quick: bool = False, events: int | None = None, usage_events: int | None = None,
+        doc: Path | None = common.DOC, workdir: Path | None = None) -> dict:  # fmt: skip
+    n = events or (5_000 if quick else 200_000)
+    big = usage_events or (50_000 if quick else 10_000_000)
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        work = Path(tmp)
+        start, end = data.span_days(10, time.time())
+        calls = list(data.calls(data.world(), n, start, end, seed=3))
+        lines = _lines(calls)
+        figures = {
+            "tracker": asyncio.run(tracker_over_http(work / "tracker.db", work, calls)),
+            "posts": asyncio.run(posts(work / "posts.db", work, lines)),
+            "ingest": asyncio.run(ingest(work / "ingest.db", lines)),
+        }
+        qdb = (workdir or common.CACHE) / f"queries-{big}.db"
+        info = querydb.build(qdb, big)
+        latency = asyncio.run(usage_latency(qdb, work, 5 if quick else 30))
+    problems = [f"{name}: stored {f['stored']:,} of {n:,}" for name, f in figures.items() if f["stored"] != n]
+    for name, f in figures.items():
+        print(f"{name}: {f['rate']:,.0f} events/s ({f['seconds']:.2f}s, stored {f['stored']:,})")
+    for name, r in latency.items():
+        print(f"/v1/usage {name}: {r['http_ms']:.2f} ms (p95 {r['http_p95_ms']:.2f}), direct {r['direct_ms']:.2f} ms")
+    words = {"tracker": "`Tracker(\"http://...\")`: record() until every event is in the store",
+             "posts": "`POST /v1/events`, JSON lines, 1,000 events a request, 2 in parallel",
+             "ingest": "`usage-bot ingest`'s code (`ingest_lines`) on the same JSON lines, no HTTP"}  # fmt: skip
+    rows = [[words[k], f"**{f['rate']:,.0f}**", f"{f['seconds']:.2f}"] for k, f in figures.items()]
+    body = common.table(["path", "events/s", "seconds"], rows)
+    body += (f"\n\n{n:,} events of `bench/data.py` (10 days, many rooms), each path into a fresh database; the"
+             " server is `usage-bot serve` in its own process on loopback, pricing every event with genai-prices"
+             " like every entry point. Noisy shared machine (2 cores).\n\n")  # fmt: skip
+    body += common.table(["`GET /v1/usage`", "median ms over HTTP", "p95 ms", "direct `usage_report` ms"],
+                         [[k, f"**{r['http_ms']:.2f}**", f"{r['http_p95_ms']:.2f}", f"{r['direct_ms']:.2f}"]
+                          for k, r in latency.items()])  # fmt: skip
+    size_note = (f"built once under `.bench/` in {info['build_seconds']:.0f} s, {info['size_mb']:,} MB, shared with"
+                 " `bench.queries`" if big >= 10_000_000 else "smaller than the 10M events of issue 17; the default"
+                 " run uses those")  # fmt: skip
+    body += (f"\n\nOn the query database of `bench/querydb.py` with {info['events']:,} events over {info['days']}"
+             f" days ({size_note}); the busiest room; median of the runs after a warm-up. HTTP adds the request,"
+             " the key check and the JSON of `report --format json` to the same query.")  # fmt: skip
+    common.write_section("http-collector", "HTTP collector and API", body, None if quick else doc)
+    return {"figures": figures, "latency": latency, "problems": problems}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes for CI; writes nothing to docs/")
+    parser.add_argument("--events", type=int, help="events per collector path")
+    parser.add_argument("--usage-events", type=int, help="size of the query database for /v1/usage")
+    args = parser.parse_args(argv)
+    report = run(quick=args.quick, events=args.events, usage_events=args.usage_events)
+    for problem in report["problems"]:
+        print(f"PROBLEM: {problem}", file=sys.stderr)
+    return 1 if report["problems"] else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,92 @@
+"""The `http`, `webhooks` and `posthog` config sections (SPEC section 9). Unknown keys are errors."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from tracking.settings import Strict
+
+_LISTEN = re.compile(r"^(?P<host>\[[0-9a-fA-F:]+\]|[^:\s]+):(?P<port>\d{1,5})$")
+NOTICE_KINDS = ("quota_warning", "quota_refused", "spike", "digest")
+"""What webhooks and PostHog receive."""
+
+
+class ApiKey(Strict):
+    name: str = Field(min_length=1, max_length=64, description="who holds the key; names it in the log, never the key")
+    key: str = Field(min_length=16, description="the secret itself, from ${VAR}; at least 16 characters")
+    rooms: list[str] | Literal["all"] = Field(description="room ids this key may read and write, or 'all'")
+    ingest: bool = Field(default=False, description="may POST /v1/events")
+
+    @field_validator("rooms")
+    @classmethod
+    def _rooms(cls, value: list[str] | str) -> list[str] | str:
+        if isinstance(value, list):
+            if not value:
+                raise ValueError("list at least one room id, or 'all'")
+            for room in value:
+                if not (room.startswith("!") and ":" in room):
+                    raise ValueError(f"{room!r} is not a room id like !abc:example.org")
+        return value
+
+
+class MetricsSettings(Strict):
+    labels: list[Literal["room", "agent"]] = Field(
+        default_factory=list, description="labels beyond provider and model (each room or agent is a series)"
+    )
+
+
+class HttpSettings(Strict):
+    enabled: bool = Field(default=False, description="the bot also serves the HTTP API (usage-bot serve always does)")
+    listen: str = "127.0.0.1:8480"
+    keys: list[ApiKey] = Field(default_factory=list)
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, le=1024**3)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        match = _LISTEN.match(value)
+        if match is None or not 0 <= int(match["port"]) < 65536:  # 0: any free port
+            raise ValueError("must be HOST:PORT, e.g. 127.0.0.1:8480 or [::1]:8480")
+        return value
+
+    @model_validator(mode="after")
+    def _distinct(self) -> HttpSettings:
+        names = [k.name for k in self.keys]
+        if len(set(names)) != len(names):
+            raise ValueError("keys: two keys have the same name")
+        if len({k.key for k in self.keys}) != len(self.keys):
+            raise ValueError("keys: two keys have the same secret")
+        return self
+
+    def host_port(self) -> tuple[str, int]:
+        match = _LISTEN.match(self.listen)
+        assert match is not None
+        return match["host"].strip("[]"), int(match["port"])
+
+
+class WebhookSettings(Strict):
+    url: str = Field(description="where the JSON is POSTed")
+    events: list[Literal["quota_warning", "quota_refused", "spike", "digest"]] = Field(
+        default_factory=lambda: list(NOTICE_KINDS), description="which kinds; all by default"
+    )
+    secret: str = Field(min_length=16, description="HMAC-SHA256 key of X-Usage-Signature, from ${VAR}")
+    attempts: int = Field(default=6, ge=1, le=20, description="tries in all, with exponential backoff")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+
+class PosthogSettings(Strict):
+    api_key: str = Field(min_length=1, description="the project API key, from ${VAR}")
+    host: str = Field(default="https://us.i.posthog.com", description="PostHog's (or your instance's) URL")
+    events: list[Literal["quota_warning", "quota_refused", "spike", "digest"]] = Field(
+        default_factory=lambda: list(NOTICE_KINDS)
+    )

@@ -1,0 +1,183 @@
+"""`Tracker("http://...", api_key=...)`: batched to the collector, spooled while it is away, resent when it is
+back; nothing lost, nothing doubled, and the same report as the same calls recorded directly."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+import textwrap
+from zoneinfo import ZoneInfo
+
+import pytest
+
+import tracking
+from bot.http.server import UsageServer
+from bot.render.report_formats import report_json
+from tracking import parse_period, usage_report
+from tracking.store import StoreError, open_store
+
+from .conftest import KEYS, make_config, stored_count
+
+T0 = 1_790_000_000.0  # 2026-09-21
+
+
+def calls(start: int, count: int) -> list[dict]:
+    return [dict(provider=("openai", "anthropic")[i % 2], model=("gpt-4o", "claude-sonnet-4-5")[i % 2],
+                 input_tokens=1000 + i, output_tokens=100 + i % 17, cache_read_tokens=i % 300,
+                 room_id=("!a:x", "!a:x", "!c:x")[i % 3], agent=f"agent{i % 4}", latency_ms=10.0 + i,
+                 ts=T0 + 37 * i, event_id=f"call-{i}") for i in range(start, start + count)]  # fmt: skip
+
+
+async def wait_for_count(db_url: str, count: int, timeout: float = 30.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while stored_count(db_url) < count:
+        assert asyncio.get_running_loop().time() < deadline, f"{stored_count(db_url)} of {count} arrived"
+        await asyncio.sleep(0.05)
+
+
+async def report_text(url: str, group: str) -> str:
+    store = await open_store(url, must_exist=True)
+    try:
+        return report_json(await usage_report(store, parse_period("all", ZoneInfo("UTC")), group=group))
+    finally:
+        await store.close()
+
+
+async def test_server_stopped_and_started_again_loses_and_doubles_nothing(db_url, tmp_path):
+    srv = await UsageServer(make_config(db_url)).start()
+    port = srv.port
+    tracker = tracking.Tracker(f"http://127.0.0.1:{port}", api_key=KEYS["admin"], spool=tmp_path / "spool.jsonl")
+    async with tracker:
+        for call in calls(0, 300):
+            tracker.record(**call)
+        await tracker.flush()
+        assert stored_count(db_url) == 300
+        await srv.close()  # the collector goes away
+        for call in calls(300, 400):
+            tracker.record(**call)
+        await tracker.flush()  # durable in the spool
+        assert (tmp_path / "spool.jsonl").stat().st_size > 0
+        for call in calls(0, 50):  # and a resend of what the server had: counted once
+            tracker.record(**call)
+        srv = await UsageServer(make_config(db_url, listen=f"127.0.0.1:{port}")).start()
+        for call in calls(700, 300):
+            tracker.record(**call)
+        await tracker.flush()
+        await wait_for_count(db_url, 1000)
+    await srv.close()
+    assert stored_count(db_url) == 1000
+    direct_url = f"sqlite:///{tmp_path / 'direct.db'}"
+    async with tracking.Tracker(direct_url) as direct:
+        for call in calls(0, 1000):
+            direct.record(**call)
+    for group in (None, "agent", "model", "provider", "room", "day"):
+        assert await report_text(db_url, group) == await report_text(direct_url, group)
+
+
+AGENT = textwrap.dedent(
+    """
+    import sys, time
+    import tracking
+    tracker = tracking.Tracker(sys.argv[1], api_key=sys.argv[2], spool=sys.argv[3]).start()
+    for i in range(500):
+        tracker.record(provider="openai", model="gpt-4o", input_tokens=i, output_tokens=1, room_id="!a:x",
+                       event_id=f"agent-{i}", ts=1_790_000_000 + i)
+    tracker.flush_sync()
+    print("recorded", flush=True)
+    time.sleep(60)
+    """
+)
+
+
+async def test_sigterm_while_the_collector_is_away_spools_everything_for_the_next_run(db_url, tmp_path):
+    srv = await UsageServer(make_config(db_url)).start()
+    port = srv.port
+    await srv.close()  # away from the start
+    spool = tmp_path / "spool.jsonl"
+    url = f"http://127.0.0.1:{port}"
+    agent = await asyncio.create_subprocess_exec(sys.executable, "-c", AGENT, url, KEYS["writer"], str(spool),
+                                                 stdout=asyncio.subprocess.PIPE)  # fmt: skip
+    assert (await agent.stdout.readline()).strip() == b"recorded"
+    agent.send_signal(signal.SIGTERM)
+    assert await agent.wait() == -signal.SIGTERM
+    lines = [json.loads(line) for line in spool.read_text().splitlines()]
+    assert sorted(e["event_id"] for e in lines) == sorted(f"agent-{i}" for i in range(500))
+    srv = await UsageServer(make_config(db_url, listen=f"127.0.0.1:{port}")).start()
+    try:
+        async with tracking.Tracker(url, api_key=KEYS["writer"], spool=spool):
+            await wait_for_count(db_url, 500)  # the next tracker sends what the last one left
+    finally:
+        await srv.close()
+    assert stored_count(db_url) == 500 and not spool.exists()
+
+
+async def test_events_the_key_may_not_send_stay_in_the_spool(db_url, tmp_path):
+    srv = await UsageServer(make_config(db_url)).start()
+    try:
+        spool = tmp_path / "spool.jsonl"
+        async with tracking.Tracker(f"http://127.0.0.1:{srv.port}", api_key=KEYS["writer"], spool=spool) as tracker:
+            tracker.record(provider="openai", model="gpt-4o", input_tokens=5, room_id="!a:x")
+            tracker.record(provider="openai", model="gpt-4o", input_tokens=5, room_id="!b:x")  # not the key's room
+            tracker.record(provider="openai", model="gpt-4o", input_tokens=5, room_id="!a:x")
+            await tracker.flush()
+            # a 403 (a room outside the key's rooms) keeps the batch spooled, to send once the key is fixed
+            assert stored_count(db_url) == 0 and spool.stat().st_size > 0
+    finally:
+        await srv.close()
+
+
+async def test_quota_checks_need_the_store(tmp_path):
+    async with tracking.Tracker("http://127.0.0.1:9", api_key="k" * 16, spool=tmp_path / "s.jsonl") as tracker:
+        with pytest.raises(StoreError, match="GET /v1/quotas"):
+            await tracker.check_quota(room_id="!a:x")
+
+
+async def test_a_tracker_from_config_sends_to_the_collector(db_url, tmp_path):
+    srv = await UsageServer(make_config(db_url)).start()
+    try:
+        path = tmp_path / "agent.yaml"
+        path.write_text(f"storage: {{url: 'http://127.0.0.1:{srv.port}', api_key: '{KEYS['writer']}',"
+                        f" spool: '{tmp_path / 'spool.jsonl'}'}}\n")  # fmt: skip
+        async with tracking.Tracker.from_config(path) as tracker:
+            tracker.record(provider="openai", model="gpt-4o", input_tokens=5, room_id="!a:x")
+            await tracker.flush()
+        assert stored_count(db_url) == 1
+    finally:
+        await srv.close()
+
+
+async def test_an_event_the_collector_refuses_is_set_aside_and_the_rest_stored(db_url, tmp_path):
+    # The collector prices with its own overrides: at $10^9 per million tokens, a 5,000-token call would
+    # cost more than any call may, which the tracker (priced without them) could not know.
+    pricing = {"overrides": [{"match": "mycorp/gold-*", "input": 1_000_000_000, "output": 0}]}
+    srv = await UsageServer(make_config(db_url, pricing=pricing)).start()
+    spool = tmp_path / "spool.jsonl"
+    try:
+        async with tracking.Tracker(f"http://127.0.0.1:{srv.port}", api_key=KEYS["writer"], spool=spool) as tracker:
+            tracker.record(provider="openai", model="gpt-4o", input_tokens=5, room_id="!a:x", event_id="fine-1")
+            tracker.record(provider="mycorp", model="gold-1", input_tokens=5000, room_id="!a:x", event_id="gold")
+            tracker.record(provider="openai", model="gpt-4o", input_tokens=5, room_id="!a:x", event_id="fine-2")
+            await tracker.flush()
+    finally:
+        await srv.close()
+    assert stored_count(db_url) == 2
+    [refused] = [json.loads(line) for line in (tmp_path / "spool.jsonl.refused.jsonl").read_text().splitlines()]
+    assert refused["event_id"] == "gold"
+
+
+async def test_a_spool_left_by_a_killed_agent_is_sent_by_the_next_tracker(db_url, tmp_path):
+    spool = tmp_path / "spool.jsonl"
+    events = [{"event_id": f"left-{i}", "provider": "openai", "model": "gpt-4o", "input_tokens": i,
+               "room_id": "!a:x", "ts": "2026-10-01T10:00:00+00:00"} for i in range(20)]  # fmt: skip
+    dead = tmp_path / "spool.jsonl.sending-999999999"  # a sender killed (SIGKILL) while sending
+    dead.write_text("".join(json.dumps(e) + "\n" for e in events[:10]))
+    spool.write_text("".join(json.dumps(e) + "\n" for e in events[10:]))
+    srv = await UsageServer(make_config(db_url)).start()
+    try:
+        async with tracking.Tracker(f"http://127.0.0.1:{srv.port}", api_key=KEYS["writer"], spool=spool):
+            await wait_for_count(db_url, 20)
+    finally:
+        await srv.close()
+    assert stored_count(db_url) == 20 and not dead.exists() and not spool.exists()

@@ -1,0 +1,52 @@
+"""All-time sums and latency buckets for `/metrics`: every process's usage, read from the store.
+
+Sums come from the fine hourly rollup (kept forever), so counters survive restarts and retention.
+Latencies exist only on raw events: the histogram covers the events retention still keeps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .base import GROUP_COLUMNS, Sums
+from .planning import _SUM_READ
+from .statements import Statements
+
+METRIC_GROUPS = ("provider", "model", "room", "agent")
+"""The columns `/metrics` may label by (SPEC section 9)."""
+
+
+def _columns(groups: Sequence[str]) -> list[str]:
+    unknown = [g for g in groups if g not in METRIC_GROUPS]
+    if unknown or not groups:
+        raise ValueError(f"metrics group by {', '.join(METRIC_GROUPS)}, not {unknown or 'nothing'}")
+    return [GROUP_COLUMNS[g] for g in groups]
+
+
+class MetricsMixin(Statements):
+    """Mixed into a store: the SQL is the dialect SQLite and PostgreSQL share."""
+
+    async def sum_all_time(self, groups: Sequence[str]) -> list[tuple[tuple[str, ...], Sums]]:
+        """All-time totals by these columns (of `METRIC_GROUPS`), from the fine rollup."""
+        cols = ", ".join(_columns(groups))
+        sql = f"SELECT NULL, {_SUM_READ}, {cols} FROM rollup_hourly GROUP BY {cols}"
+        width = len(groups)
+        rows = await self._fetchall(sql)
+        return [(tuple(str(v) for v in r[-width:]), Sums.from_row(tuple(r[:-width]))) for r in rows]
+
+    async def latency_buckets(
+        self, groups: Sequence[str], bounds_ms: Sequence[float]
+    ) -> list[tuple[tuple[str, ...], list[int], float, int]]:
+        """Per group: cumulative counts of calls with latency_ms <= each bound, the sum of latencies (ms)
+        and the count, over the raw events that carry a latency."""
+        cols = ", ".join(_columns(groups))
+        buckets = ", ".join(f"sum(CASE WHEN latency_ms <= {float(b)!r} THEN 1 ELSE 0 END)" for b in bounds_ms)
+        sql = (f"SELECT {cols}, {buckets}, sum(latency_ms), count(*) FROM events"
+               f" WHERE latency_ms IS NOT NULL GROUP BY {cols}")  # fmt: skip
+        width, n = len(groups), len(bounds_ms)
+        rows = await self._fetchall(sql)
+        return [
+            (tuple(str(v) for v in r[:width]), [int(c or 0) for c in r[width : width + n]], float(r[-2] or 0),
+             int(r[-1]))
+            for r in rows
+        ]
