@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-EXTRAS := openai,anthropic,litellm,langchain,agno,demo,dev
+EXTRAS := openai,anthropic,litellm,langchain,agno,demo,postgres,dev
 SAMPLE_DB := .sample/usage.db
 
 .PHONY: install demo sample test lint clean

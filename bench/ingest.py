@@ -33,11 +33,14 @@ def make_calls(n: int, days: float = 10, seed: int = 1) -> list[dict]:
     return list(data.calls(data.world(), n, start, end, seed=seed))
 
 
-async def ours(path: Path, calls: list[dict]) -> dict:
-    common.remove_db(path)
+async def ours(path: Path | str, calls: list[dict]) -> dict:
+    """Through the tracker into a SQLite file (path) or another store (a URL)."""
+    if isinstance(path, Path):
+        common.remove_db(path)
+    url = f"sqlite:///{path}" if isinstance(path, Path) else path
     # The queue bound (500,000 by default) would make a tight loop of a million calls wait for the writer:
     # lifted to the run's size, the caller's figure is record() alone, and the end-to-end rate is the same.
-    async with tracking.Tracker(f"sqlite:///{path}", max_pending=len(calls) + 1) as tracker:
+    async with tracking.Tracker(url, max_pending=len(calls) + 1) as tracker:
         record = tracker.record
         started = time.perf_counter()
         for kw in calls:
@@ -124,7 +127,7 @@ def baseline(path: Path, calls: list[dict]) -> dict:
 
 
 def run(quick: bool = False, events: int | None = None, baseline_events: int | None = None,
-        workdir: Path | None = None, doc: Path | None = common.DOC) -> dict:  # fmt: skip
+        workdir: Path | None = None, doc: Path | None = common.DOC, postgresql: bool = False) -> dict:  # fmt: skip
     n = events or (20_000 if quick else 1_000_000)
     nb = baseline_events or (2_000 if quick else 20_000)
     workdir = workdir or common.CACHE
@@ -183,7 +186,44 @@ def run(quick: bool = False, events: int | None = None, baseline_events: int | N
     profile = ingest_stages.section(stages, result, end_to_end_us, TARGET_RATE)
     title = "Ingest: where the time goes" + ("" if met_rate and met_ratio else " (why the target is missed)")
     common.write_section("ingest-profile", title, profile, None if quick else doc)
+    if postgresql:
+        report["postgresql"] = _postgresql(calls, result, problems, None if quick else doc)
     return report
+
+
+def _postgresql(calls: list[dict], sqlite: dict, problems: list[str], doc: Path | None) -> dict:
+    """The same run into PostgreSQL (a durable server of our own, `bench/postgres.py`), beside SQLite's."""
+    from tests.dbrows import rollup_mismatches, rows
+
+    from . import postgres
+
+    with postgres.server() as pg:
+        url = pg.new_database()
+        result = asyncio.run(ours(url, calls))
+        ((stored,),) = rows(url, "SELECT count(*) FROM events")
+        wrong = {table: n for table, n in rollup_mismatches(url).items() if n}
+    if stored != len(calls) or wrong:
+        problems.append(f"PostgreSQL holds {stored} events of {len(calls)}; rollup rows off: {wrong}")
+    print(f"postgresql: {result['events']:>9,} events in {result['seconds']:.2f}s = {result['rate']:>9,.0f} events/s"
+          f" (writer writing {result['write_s']:.2f}s, preparing {result['prepare_s']:.2f}s)")  # fmt: skip
+    body = common.table(
+        ["backend", "events", "seconds", "events/s", "writer writing, µs/event", "target"],
+        [[name, f"{r['events']:,}", f"{r['seconds']:.2f}", f"**{r['rate']:,.0f}**",
+          f"{r['write_s'] / r['events'] * 1e6:.2f}",
+          f"≥ {TARGET_RATE:,}/s: {'met' if r['rate'] >= TARGET_RATE else 'missed'}"]
+         for name, r in (("SQLite (WAL, synchronous=FULL)", sqlite), ("PostgreSQL 15 (fsync on, loopback)", result))],
+    )  # fmt: skip
+    body += (
+        "\n\nThe same calls, one tracker in one process, `record()` in a loop until `flush()` returned. PostgreSQL:"
+        " Debian's server on loopback started by the benchmark (durable: fsync and synchronous commit on), one"
+        " connection per tracker; a batch is COPY into a temporary table, `INSERT ... SELECT ... ON CONFLICT DO"
+        " NOTHING RETURNING event_id`, then one upsert from arrays per rollup table. Every rollup row was checked"
+        f" against a GROUP BY over the raw events ({problems[-1] if wrong or stored != len(calls) else 'all equal'})."
+        " One writer per process: many processes write in parallel (`tests/tracking/test_postgres_writers.py`)."
+        " The machine is shared with other work: both figures vary by ±30% between runs."
+    )
+    common.write_section("ingest-postgresql", "Ingest: SQLite and PostgreSQL", body, doc)
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -191,12 +231,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes for CI; writes nothing to docs/")
     parser.add_argument("--events", type=int)
     parser.add_argument("--baseline-events", type=int)
+    parser.add_argument("--db", choices=("sqlite", "both"), default="sqlite",
+                        help="both: also PostgreSQL (a server of the benchmark's own)")  # fmt: skip
     args = parser.parse_args(argv)
+    both = args.db == "both"
     if args.quick:
         with tempfile.TemporaryDirectory() as tmp:
-            report = run(True, args.events, args.baseline_events, Path(tmp))
+            report = run(True, args.events, args.baseline_events, Path(tmp), postgresql=both)
     else:
-        report = run(False, args.events, args.baseline_events)
+        report = run(False, args.events, args.baseline_events, postgresql=both)
     return 1 if report["problems"] else 0
 
 

@@ -20,7 +20,7 @@ from tracking.rows import Recorded, recorded_to_row
 from tracking.store import EVENT_COLUMNS, open_store, prepare_batch
 from tracking.store.batch import aggregate
 from tracking.store.sqlite.migrations import MIGRATIONS
-from tracking.store.sqlite.store import _split_statements
+from tracking.store.sqlite.transactions import split_statements
 
 from . import common
 
@@ -64,7 +64,7 @@ def _bare(conn: sqlite3.Connection) -> None:
 
 def _as_stored(conn: sqlite3.Connection) -> None:
     for migration in MIGRATIONS:
-        for statement in _split_statements(migration):
+        for statement in split_statements(migration):
             conn.execute(statement)
 
 

@@ -31,7 +31,7 @@ CHUNK = 200_000
 _INSERT = f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' for _ in EVENT_COLUMNS)})"
 
 
-def _chunk(args: tuple[int, int, float, float]) -> tuple[list[tuple], dict[str, list[tuple]]]:
+def make_chunk(args: tuple[int, int, float, float]) -> tuple[list[tuple], dict[str, list[tuple]]]:
     index, count, start, end = args
     w = data.world()
     pricer, fields, rows = Pricer(), Recorded._fields, []
@@ -41,6 +41,17 @@ def _chunk(args: tuple[int, int, float, float]) -> tuple[list[tuple], dict[str, 
         record = Recorded(**{f: kw.get(f, DEFAULTS.get(f)) for f in fields} | {"cache_write_1h_tokens": 0})
         rows.append(recorded_to_row(record, pricer, kw["ts"]))
     return rows, aggregate(rows)
+
+
+def chunks_of(events: int, start_s: float, end_s: float) -> list[tuple[int, int, float, float]]:
+    """(index, count, start, end) of each chunk of CHUNK events, their times spread evenly over the span."""
+    chunks = []
+    for i in range(-(-events // CHUNK)):
+        count = min(CHUNK, events - i * CHUNK)
+        a = start_s + (end_s - start_s) * i * CHUNK / events
+        b = start_s + (end_s - start_s) * (i * CHUNK + count) / events
+        chunks.append((i, count, a, b))
+    return chunks
 
 
 def build(path: Path, events: int, end_s: float | None = None, days: int = DAYS, workers: int = 2) -> dict:
@@ -68,15 +79,10 @@ def build(path: Path, events: int, end_s: float | None = None, days: int = DAYS,
     indexes = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL").fetchall()
     for name, _sql in indexes:
         conn.execute(f"DROP INDEX {name}")
-    chunks = []
-    n_chunks = -(-events // CHUNK)
-    for i in range(n_chunks):
-        count = min(CHUNK, events - i * CHUNK)
-        a = start_s + (end_s - start_s) * i * CHUNK / events
-        b = start_s + (end_s - start_s) * (i * CHUNK + count) / events
-        chunks.append((i, count, a, b))
+    chunks = chunks_of(events, start_s, end_s)
+    n_chunks = len(chunks)
     with multiprocessing.get_context("fork").Pool(workers) as pool:
-        for done, (rows, rollups) in enumerate(pool.imap(_chunk, chunks), 1):
+        for done, (rows, rollups) in enumerate(pool.imap(make_chunk, chunks), 1):
             conn.execute("BEGIN")
             conn.executemany(_INSERT, rows)
             for table, values in rollups.items():

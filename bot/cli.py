@@ -70,7 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(handler=_serve)
 
     demo = sub.add_parser("demo", help="a local end-to-end demo: throwaway homeserver, agents, the bot")
+    demo.add_argument("--db", help="the usage store to use (default: a throwaway SQLite file), e.g. postgresql://...")
     demo.set_defaults(handler=_demo)
+
+    migrate = sub.add_parser("migrate", help="copy a store into another (SQLite <-> PostgreSQL), idempotently")
+    migrate.add_argument("--from", dest="source", required=True, help="the store to copy, e.g. sqlite:///data/usage.db")
+    migrate.add_argument("--to", dest="target", required=True, help="the store to copy into, e.g. postgresql://...")
+    migrate.set_defaults(handler=_migrate)
 
     check = sub.add_parser("check-config", help="validate a config file")
     check.add_argument("-c", "--config", required=True, help="path to config.yaml")
@@ -205,7 +211,25 @@ def _serve(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from bot.demo.run import main as demo_main
 
-    return demo_main()
+    return demo_main(args.db)
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from tracking.store.copy import copy_store
+
+    async def run() -> str:
+        source = await open_store(args.source, must_exist=True)
+        try:
+            target = await open_store(args.target)
+            try:
+                return (await copy_store(source, target)).summary()
+            finally:
+                await target.close()
+        finally:
+            await source.close()
+
+    print(asyncio.run(run()))
+    return 0
 
 
 def _check_config(args: argparse.Namespace) -> int:

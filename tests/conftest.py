@@ -1,12 +1,49 @@
-"""Fixtures shared by every test folder."""
+"""Fixtures shared by every test folder.
+
+`store_url` runs a test once per backend: a SQLite file, and a fresh database on the PostgreSQL server
+that the session starts once (tests/pg.py). Without PostgreSQL the PostgreSQL runs are skipped, except in
+CI (CI=true), where they fail: CI must never pass by not testing a backend.
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.pg import PgServer
 
 
 @pytest.fixture
 def db_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'usage.db'}"
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    try:
+        server = PgServer().start()
+    except Exception as exc:  # no binaries, no user to run them as, initdb or start failed
+        message = f"PostgreSQL could not be started for the tests: {exc}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server: PgServer) -> str:
+    """A fresh, empty PostgreSQL database."""
+    return pg_server.new_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'usage.db'}"
+    return request.getfixturevalue("pg_url")

@@ -22,7 +22,7 @@ def test_tracking_never_imports_bot():
 def test_importing_tracking_loads_no_sdk():
     code = (
         "import sys, tracking, tracking.hooks\n"
-        "sdks = ('openai', 'anthropic', 'litellm', 'langchain_core', 'agno', 'nio')\n"
+        "sdks = ('openai', 'anthropic', 'litellm', 'langchain_core', 'agno', 'nio', 'psycopg')\n"
         "loaded = [m for m in sdks if m in sys.modules]\n"
         "print(','.join(loaded))"
     )

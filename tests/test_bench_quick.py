@@ -9,18 +9,19 @@ import pytest
 from bench import ingest, queries
 
 
-def test_ingest_quick(tmp_path):
-    report = ingest.run(quick=True, workdir=tmp_path)
+def test_ingest_quick(tmp_path, pg_server):
+    report = ingest.run(quick=True, workdir=tmp_path, postgresql=True)
     assert report["problems"] == []
-    assert report["ours"]["stored"] == report["ours"]["events"] == 20_000
+    assert report["ours"]["stored"] == report["ours"]["events"] == report["postgresql"]["stored"] == 20_000
     assert set(report["stages"]) == {"rows", "sums", "floor", "events", "store"}
 
 
-def test_queries_quick(tmp_path):
-    report = queries.run(quick=True, workdir=tmp_path)
+def test_queries_quick(tmp_path, pg_server):
+    report = queries.run(quick=True, workdir=tmp_path, pg_events=20_000)
     assert report["problems"] == []
     (results,) = report["by_size"].values()
     assert all(r["equal"] for r in results.values())
+    assert all(r["equal"] for r in report["postgresql"].values())
 
 
 @pytest.mark.skipif(importlib.util.find_spec("synapse") is None, reason="needs matrix-synapse (the demo extra)")

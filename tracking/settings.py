@@ -30,7 +30,7 @@ class Strict(BaseModel):
 
 
 class StorageSettings(Strict):
-    url: str = Field(default="sqlite:///data/usage.db", description="sqlite:///relative.db or sqlite:////abs.db")
+    url: str = Field(default="sqlite:///data/usage.db", description="sqlite:///relative.db, sqlite:////abs.db or postgresql://user:password@host:port/db")
     retention_days: int | None = Field(default=400, ge=1, description="raw events older than this are deleted")
     api_key: str | None = Field(default=None, description="with an https:// url (an HTTP collector): its key")
     spool: str | None = Field(default=None, description="with an https:// url: where events wait while it is away")

@@ -14,11 +14,23 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from .rows import Recorded
-from .store import sqlite_path
+from .store import is_postgres, sqlite_path
 
 log = logging.getLogger(__name__)
+
+
+def spill_base(url: str) -> Path:
+    """The file the spill file is named after: a SQLite database itself; for PostgreSQL (no file of
+    ours on this host) a name of the host and database in the user's state directory."""
+    if not is_postgres(url):
+        return Path(sqlite_path(url)).expanduser()
+    parts = urlsplit(url)
+    name = f"{parts.hostname or 'local'}-{parts.path.strip('/') or 'postgres'}".replace(os.sep, "_")
+    state = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    return state / "matrix-usage-bot" / f"{name}.postgresql"
 
 
 class SpillFile:
@@ -26,7 +38,7 @@ class SpillFile:
 
     def __init__(self, url: str, fixed: Path | None = None) -> None:
         """``fixed`` (the HTTP tracker's spool) is the first place tried, before the temp directory."""
-        self.base = fixed if fixed is not None else Path(sqlite_path(url)).expanduser()
+        self.base = fixed if fixed is not None else spill_base(url)
         self.path: Path | None = fixed
         self.lost = 0
         """Events that could be neither stored nor saved to any file (each is in the log as JSON)."""
@@ -67,6 +79,7 @@ class SpillFile:
 def _append_whole(path: Path, lines: list[str]) -> bool:
     """Append every line or none: on failure the file is cut back to its size before."""
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a", encoding="utf-8") as out:
             start = out.tell()
             try:

@@ -23,7 +23,7 @@ from .pricing import Pricer
 from .reader import Reader
 from .settings import QuotaSettings
 from .store import Store, StoreError
-from .store.sqlite.reservations import ReservationRow
+from .store.reservations import ReservationRow
 
 if TYPE_CHECKING:
     from .quotas import QuotaBook, QuotaStatus

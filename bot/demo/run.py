@@ -28,19 +28,19 @@ AGENT_CALLS = [
 ]
 
 
-async def demo(say: Callable[[str], None] = print) -> None:
+async def demo(say: Callable[[str], None] = print, db_url: str | None = None) -> None:
+    """The demo; its usage store is a throwaway SQLite file, or db_url (e.g. a PostgreSQL database)."""
     with tempfile.TemporaryDirectory(prefix="usage-bot-demo-") as tmp:
         work = Path(tmp)
         async with LocalSynapse(workdir=work / "homeserver") as hs:
             say(f"• homeserver: Synapse on {hs.base_url} (loopback, throwaway)")
-            await _run(hs, work, say)
+            await _run(hs, work, say, db_url or f"sqlite:///{work / 'usage.db'}")
     say("• cleaned up: homeserver stopped, temporary files removed")
 
 
-async def _run(hs: LocalSynapse, work: Path, say: Callable[[str], None]) -> None:
+async def _run(hs: LocalSynapse, work: Path, say: Callable[[str], None], db_url: str) -> None:
     alice_id, _ = await hs.aregister_user("alice", PASSWORD)
     bot_id, _ = await hs.aregister_user("usagebot", PASSWORD)
-    db_url = f"sqlite:///{work / 'usage.db'}"
     config = Config.model_validate({
         "matrix": {"homeserver": hs.base_url, "user_id": bot_id, "password": PASSWORD,
                    "store_path": str(work / "bot-store"), "allowed_inviters": [alice_id]},
@@ -143,7 +143,7 @@ def _indent(text: str) -> str:
     return "\n".join("    " + line for line in text.splitlines())
 
 
-def main() -> int:
+def main(db_url: str | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
-    asyncio.run(demo())
+    asyncio.run(demo(db_url=db_url))
     return 0

@@ -14,13 +14,13 @@ from tracking.store import open_store
 DAY = 86400
 
 
-async def test_the_job_runs_after_start_then_daily_and_logs(db_url, caplog):
+async def test_the_job_runs_after_start_then_daily_and_logs(store_url, caplog):
     now = time.time()
-    with tracking.Tracker(db_url) as tracker:
+    with tracking.Tracker(store_url) as tracker:
         for n, age in enumerate([400, 40, 1]):
             tracker.record(provider="openai", model="gpt-4o", input_tokens=10, output_tokens=1, room_id="!r:x",
                            ts=now - age * DAY, event_id=f"e{n}")  # fmt: skip
-    store = await open_store(db_url)
+    store = await open_store(store_url)
     scheduler = AsyncIOScheduler(timezone="Europe/Berlin")
     try:
         schedule_retention(scheduler, store, 30, first_run_delay=timedelta(0))
@@ -44,8 +44,8 @@ async def test_the_job_runs_after_start_then_daily_and_logs(db_url, caplog):
         await store.close()
 
 
-async def test_no_retention_configured_keeps_everything(db_url):
-    store = await open_store(db_url)
+async def test_no_retention_configured_keeps_everything(store_url):
+    store = await open_store(store_url)
     scheduler = AsyncIOScheduler()
     schedule_retention(scheduler, store, None)
     assert scheduler.get_jobs() == [] and await run_retention(store, None) == 0

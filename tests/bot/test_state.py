@@ -14,8 +14,8 @@ def url(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
-async def test_state_claims_once_and_survives_reopen(tmp_path):
-    store = await open_store(url(tmp_path / "usage.db"))
+async def test_state_claims_once_and_survives_reopen(store_url):
+    store = await open_store(store_url)
     state = await BotState.load(store)
     assert await state.claim_command("$a", "!r") and not await state.claim_command("$a", "!r")
     await state.record_join("!r", 100)
@@ -26,7 +26,7 @@ async def test_state_claims_once_and_survives_reopen(tmp_path):
     assert await state.claim_warning("room|!r|room|daily|tokens", "2026-11-24", 75, "!r")
     await store.close()
 
-    store = await open_store(url(tmp_path / "usage.db"))
+    store = await open_store(store_url)
     state = await BotState.load(store)
     assert not await state.claim_command("$a", "!r")
     assert state.joined_ts("!r") == 100 and state.joined_ts("!other") is None
@@ -43,8 +43,8 @@ async def test_state_claims_once_and_survives_reopen(tmp_path):
     await store.close()
 
 
-async def test_a_dropped_tombstone_is_forgotten_and_lineage_follows_chains(tmp_path):
-    store = await open_store(url(tmp_path / "usage.db"))
+async def test_a_dropped_tombstone_is_forgotten_and_lineage_follows_chains(store_url):
+    store = await open_store(store_url)
     state = await BotState.load(store)
     await state.note_upgrade("!a", "!b")
     await state.note_upgrade("!b", "!c")
@@ -55,13 +55,13 @@ async def test_a_dropped_tombstone_is_forgotten_and_lineage_follows_chains(tmp_p
     assert state.pending_upgrades_to("!c") == []
     assert state.predecessors("!c") == ["!b", "!a"]
     await store.close()
-    state = await BotState.load(await open_store(url(tmp_path / "usage.db")))
+    state = await BotState.load(await open_store(store_url))
     assert state.predecessors("!c") == ["!b", "!a"]
     await state.store.close()
 
 
-async def test_old_command_claims_are_forgotten_after_the_keep_window(tmp_path):
-    store = await open_store(url(tmp_path / "usage.db"))
+async def test_old_command_claims_are_forgotten_after_the_keep_window(store_url):
+    store = await open_store(store_url)
     state = await BotState.load(store, keep_commands_ms=0)
     for i in range(1000):
         assert await state.claim_command(f"$e{i}", "!r")
@@ -69,10 +69,10 @@ async def test_old_command_claims_are_forgotten_after_the_keep_window(tmp_path):
     await store.close()
 
 
-async def test_an_upgraded_room_inherits_quotas_digest_setting_and_posted_digests(tmp_path):
+async def test_an_upgraded_room_inherits_quotas_digest_setting_and_posted_digests(store_url):
     from tracking.store import QuotaRow
 
-    store = await open_store(url(tmp_path / "usage.db"))
+    store = await open_store(store_url)
     state = await BotState.load(store)
     await store.set_quota(QuotaRow("!old", "room", "", "daily", "tokens", "1000", False, False), "@a:x")
     await state.set_digest("!old", True, "07:00")

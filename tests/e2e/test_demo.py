@@ -10,9 +10,11 @@ import pytest
 pytestmark = pytest.mark.synapse
 
 
-def test_demo_runs_to_the_end():
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_demo_runs_to_the_end(request, backend):
+    db = ["--db", request.getfixturevalue("pg_url")] if backend == "postgresql" else []
     out = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "demo"], capture_output=True, text=True, timeout=240, check=False
+        [sys.executable, "-m", "bot.cli", "demo", *db], capture_output=True, text=True, timeout=240, check=False
     )
     assert out.returncode == 0, out.stderr[-3000:]
     text = out.stdout

@@ -35,10 +35,10 @@ MAX_TOKENS = 90
 PER_CALL = REQUEST_TOKENS + MAX_TOKENS
 
 
-def config(tmp_path: Path, limit: int, **quotas) -> Path:
+def config(tmp_path: Path, limit: int, url: str | None = None, **quotas) -> Path:
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump({
-        "storage": {"url": f"sqlite:///{tmp_path / 'usage.db'}"},
+        "storage": {"url": url or f"sqlite:///{tmp_path / 'usage.db'}"},
         "quotas": {"enforce": True, "reserve_output_tokens": MAX_TOKENS, **quotas,
                    "defaults": [{"scope": "room", "window": "daily", "limit": str(limit), "hard": True}]},
     }))  # fmt: skip
@@ -137,9 +137,9 @@ async def fifty_calls(providers, tracker: tracking.Tracker, count: int) -> list[
         return await asyncio.gather(*(one() for _ in range(count)))
 
 
-async def test_fifty_concurrent_calls_let_exactly_ten_through(providers, tmp_path):
+async def test_fifty_concurrent_calls_let_exactly_ten_through(providers, tmp_path, store_url):
     providers.usage = Usage(input=REQUEST_TOKENS, output=MAX_TOKENS, cache_read=0, cache_write=0, reasoning=0)
-    with tracking.Tracker.from_config(config(tmp_path, 10 * PER_CALL), flush_interval=0.01) as tracker:
+    with tracking.Tracker.from_config(config(tmp_path, 10 * PER_CALL, store_url), flush_interval=0.01) as tracker:
         outcomes = await fifty_calls(providers, tracker, 50)
     assert len(providers.requests) == 10
     assert sum(o is None for o in outcomes) == 10 and all(isinstance(o, tracking.QuotaExceeded) for o in outcomes if o)
@@ -173,9 +173,9 @@ def worker(providers, path: Path, crash: bool = False, limit: int = 0) -> subpro
     return subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-async def test_two_processes_sharing_the_store_let_exactly_ten_through(providers, tmp_path):
+async def test_two_processes_sharing_the_store_let_exactly_ten_through(providers, tmp_path, store_url):
     providers.usage = Usage(input=REQUEST_TOKENS, output=MAX_TOKENS, cache_read=0, cache_write=0, reasoning=0)
-    path = config(tmp_path, 10 * PER_CALL)
+    path = config(tmp_path, 10 * PER_CALL, store_url)
     with tracking.Tracker.from_config(path, flush_interval=0.01) as tracker:
         other = worker(providers, path)
         mine = await fifty_calls(providers, tracker, 25)
@@ -185,8 +185,8 @@ async def test_two_processes_sharing_the_store_let_exactly_ten_through(providers
     assert sum(o is None for o in mine) + int(out.strip()) == 10
 
 
-async def test_a_crashed_callers_reservation_is_released_when_it_expires(providers, tmp_path):
-    path = config(tmp_path, 10 * PER_CALL, reservation_timeout_s=60)
+async def test_a_crashed_callers_reservation_is_released_when_it_expires(providers, tmp_path, store_url):
+    path = config(tmp_path, 10 * PER_CALL, store_url, reservation_timeout_s=60)
     crashed = worker(providers, path, crash=True, limit=10 * PER_CALL)
     _, err = await asyncio.to_thread(crashed.communicate, timeout=120)
     assert crashed.returncode == 3, err

@@ -58,7 +58,8 @@ async def two_agents(db_url: str) -> None:
     assert [await p.wait() for p in agents] == [0, 0]
 
 
-async def test_metrics_equal_the_store_after_two_processes(db_url):
+async def test_metrics_equal_the_store_after_two_processes(store_url):
+    db_url = store_url
     await two_agents(db_url)
     store = await open_store(db_url)
     report = await usage_report(store, parse_period("all", ZoneInfo("UTC")), group="model")

@@ -34,25 +34,34 @@ def make_events(n=3000, seed=1):
     return events
 
 
-@pytest.fixture(scope="module")
-def database(tmp_path_factory):
-    """Built once per module (sync, so it has no event loop of its own); each test opens it."""
-    db = tmp_path_factory.mktemp("queries") / "usage.db"
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def database(request, tmp_path_factory):
+    """Built once per module and backend (sync, so it has no event loop of its own); each test opens a copy."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('queries') / 'usage.db'}"
+    else:
+        url = request.getfixturevalue("pg_server").new_database()
     events = make_events()
-    with tracking.Tracker(f"sqlite:///{db}") as tracker:
+    with tracking.Tracker(url) as tracker:
         for e in events:
             tracker.record(**e)
-    return db, events
+    return url, events
 
 
 @pytest.fixture
-async def loaded(database, tmp_path):
+async def loaded(request, database, tmp_path):
+    """The database, opened; a test that changes it (marked `writes`) gets a copy of its own."""
     import shutil
 
-    db, events = database
-    copy = tmp_path / "usage.db"
-    shutil.copy(db, copy)
-    store = await tracking.store.open_store(f"sqlite:///{copy}")
+    url, events = database
+    if request.node.get_closest_marker("writes") is None:
+        copy = url
+    elif url.startswith("sqlite:///"):
+        copy = f"sqlite:///{tmp_path / 'usage.db'}"
+        shutil.copy(url.removeprefix("sqlite:///"), copy.removeprefix("sqlite:///"))
+    else:
+        copy = request.getfixturevalue("pg_server").new_database(template=url)
+    store = await tracking.store.open_store(copy)
     costs = {}
     async for row in store.iter_events(-(10**15), 10**15, tracking.store.Filters()):
         costs[row[0]] = row[COLUMN["cost_pusd"]]
@@ -97,6 +106,7 @@ async def test_report_equals_brute_force_over_raw_events(loaded, tz, group, peri
     assert report.totals.calls == sum(v[0] for v in expected.values())
 
 
+@pytest.mark.writes
 async def test_retention_keeps_reports_over_deleted_events(loaded):
     store, _, _ = loaded
     now_ms = int(NOW.timestamp() * 1000)

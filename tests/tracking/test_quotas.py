@@ -54,14 +54,14 @@ def test_room_quotas_replace_and_clear_defaults():
     ]
 
 
-async def test_check_and_enforce_with_calendar_windows(db_url):
+async def test_check_and_enforce_with_calendar_windows(store_url):
     clock = Clock(datetime(2026, 3, 28, 12, tzinfo=UTC))
     quotas = settings(
         {"scope": "room", "window": "daily", "limit": "10k", "hard": True},
         {"scope": "agent", "name": "coder", "window": "monthly", "limit": "$1"},
         {"scope": "global", "window": "monthly", "limit": "1m"},
     )
-    async with tracking.Tracker(db_url, quotas=quotas, timezone="Europe/Berlin", clock=clock) as tracker:
+    async with tracking.Tracker(store_url, quotas=quotas, timezone="Europe/Berlin", clock=clock) as tracker:
         with tracking.attribute(room_id="!r:x", agent="coder"):
             tracker.record(provider="openai", model="gpt-4o", input_tokens=6000, output_tokens=1500,
                            ts=clock.now)  # fmt: skip

@@ -1,9 +1,10 @@
 import signal
-import sqlite3
 import subprocess
 import sys
 import textwrap
 import time
+
+from tests.dbrows import rows
 
 SCRIPT = textwrap.dedent(
     """
@@ -20,18 +21,16 @@ SCRIPT = textwrap.dedent(
 )
 
 
-def test_sigterm_drains_every_recorded_event(tmp_path):
-    db = tmp_path / "usage.db"
+def test_sigterm_drains_every_recorded_event(store_url):
     proc = subprocess.Popen(
-        [sys.executable, "-c", SCRIPT, f"sqlite:///{db}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-c", SCRIPT, store_url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     assert proc.stdout.readline().strip() == "recording"
     time.sleep(0.3)
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=60)
     assert proc.returncode == -signal.SIGTERM, proc.stderr.read()
-    with sqlite3.connect(db) as conn:
-        stored, highest = conn.execute("SELECT count(*), max(input_tokens) FROM events").fetchone()
-        calls = conn.execute("SELECT sum(calls) FROM rollup_hourly").fetchone()[0]
+    ((stored, highest),) = rows(store_url, "SELECT count(*), max(input_tokens) FROM events")
+    ((calls,),) = rows(store_url, "SELECT sum(calls) FROM rollup_hourly")
     # Events were recorded with input_tokens 0, 1, 2, ...: no gap means none recorded was lost.
     assert stored > 5000 and stored == highest + 1 and calls == stored

@@ -8,31 +8,14 @@ from pathlib import Path
 import pytest
 
 import tracking
+from tests.dbrows import ROLLUP_CHECK, ROLLUPS, rollup_mismatches, rows
 from tracking.store import StoreError, open_store
 from tracking.store.sqlite.migrations import MIGRATIONS
 from tracking.tracker import TrackerClosed
 
 
-def rows(db: Path, sql: str) -> list[tuple]:
-    with sqlite3.connect(db) as conn:
-        return conn.execute(sql).fetchall()
-
-
-ROLLUP_CHECK = """
-SELECT room_id, hour, thread_id, agent, user_id, provider, model, count(*), sum(input_tokens), sum(output_tokens),
-       sum(cache_read_tokens), sum(cache_write_tokens), sum(reasoning_tokens), sum(coalesce(cost_pusd, 0)),
-       sum(cost_pusd IS NULL), sum(status = 'error')
-FROM events GROUP BY room_id, hour, thread_id, agent, user_id, provider, model ORDER BY 1, 2, 3, 4, 5, 6, 7
-"""
-ROLLUPS = """
-SELECT room_id, hour, thread_id, agent, user_id, provider, model, calls, input_tokens, output_tokens,
-       cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_pusd, unpriced_calls, error_calls
-FROM rollup_hourly ORDER BY 1, 2, 3, 4, 5, 6, 7
-"""
-
-
-async def test_20000_events_from_tasks_and_threads_stored_once(tmp_path):
-    db = tmp_path / "usage.db"
+async def test_20000_events_from_tasks_and_threads_stored_once(store_url):
+    db = store_url
     models = [("openai", "gpt-4o"), ("anthropic", "claude-sonnet-4-5"), ("ollama", "llama3")]
 
     def burst(tracker, n, tag):
@@ -44,7 +27,7 @@ async def test_20000_events_from_tasks_and_threads_stored_once(tmp_path):
                 ts=1_700_000_000 + i * 37, status="error" if i % 50 == 0 else "ok",
             )  # fmt: skip
 
-    async with tracking.Tracker(f"sqlite:///{db}", batch_size=700) as tracker:
+    async with tracking.Tracker(db, batch_size=700) as tracker:
 
         async def task(tag):
             for _ in range(5):
@@ -61,21 +44,21 @@ async def test_20000_events_from_tasks_and_threads_stored_once(tmp_path):
     assert rows(db, "SELECT count(*), count(DISTINCT event_id) FROM events") == [(20_000, 20_000)]
     assert rows(db, ROLLUPS) == rows(db, ROLLUP_CHECK)
     assert rows(db, "SELECT sum(calls) FROM rollup_hourly") == [(20_000,)]
+    assert set(rollup_mismatches(db).values()) == {0}
 
 
-async def test_duplicate_event_ids_count_once_in_events_and_rollups(db_url):
-    async with tracking.Tracker(db_url) as tracker:
+async def test_duplicate_event_ids_count_once_in_events_and_rollups(store_url):
+    async with tracking.Tracker(store_url) as tracker:
         for _ in range(3):
             tracker.record(provider="openai", model="gpt-4o", input_tokens=10, output_tokens=1, event_id="same")
         await tracker.flush()
         assert (tracker.stats.stored, tracker.stats.duplicates) == (1, 2)
         tracker.record(provider="openai", model="gpt-4o", input_tokens=10, output_tokens=1, event_id="same")
-    db = Path(db_url.removeprefix("sqlite:///"))
-    assert rows(db, "SELECT calls, input_tokens FROM rollup_hourly") == [(1, 10)]
+    assert rows(store_url, "SELECT calls, input_tokens FROM rollup_hourly") == [(1, 10)]
 
 
-async def test_attribution_nests_and_follows_tasks(db_url):
-    async with tracking.Tracker(db_url) as tracker:
+async def test_attribution_nests_and_follows_tasks(store_url):
+    async with tracking.Tracker(store_url) as tracker:
         with tracking.attribute(room_id="!r:x", agent="outer", user_id="@a:x"):
             with tracking.attribute(agent="inner", thread_id="$t"):
 
@@ -88,8 +71,8 @@ async def test_attribution_nests_and_follows_tasks(db_url):
             tracker.record(provider="openai", model="gpt-4o", input_tokens=3, agent="explicit")
         tracker.record(provider="openai", model="gpt-4o", input_tokens=4)
         assert tracking.current_attribution() == {}
-    db = Path(db_url.removeprefix("sqlite:///"))
-    assert rows(db, "SELECT input_tokens, room_id, thread_id, agent, user_id FROM events ORDER BY input_tokens") == [
+    sql = "SELECT input_tokens, room_id, thread_id, agent, user_id FROM events ORDER BY input_tokens"
+    assert rows(store_url, sql) == [
         (1, "!r:x", "$t", "inner", "@a:x"),
         (2, "!r:x", "", "outer", "@a:x"),
         (3, "!r:x", "", "explicit", "@a:x"),
@@ -109,8 +92,8 @@ def test_sync_use_and_record_after_close(tmp_path):
         tracker.start()
 
 
-async def test_invalid_records_are_kept_aside_and_never_raise(db_url):
-    async with tracking.Tracker(db_url) as tracker:
+async def test_invalid_records_are_kept_aside_and_never_raise(store_url):
+    async with tracking.Tracker(store_url) as tracker:
         tracker.record(provider="openai", model="gpt-4o", input_tokens=5, cache_read_tokens=-9)
         tracker.record(provider="", model="gpt-4o")
         tracker.record(provider="openai", model="gpt-4o", input_tokens=1.5)  # type: ignore[arg-type]
@@ -138,11 +121,11 @@ async def test_locked_database_is_retried_not_dropped(tmp_path):
     assert rows(db, "SELECT count(*) FROM events") == [(10,)]
 
 
-async def test_a_bad_record_is_rejected_and_its_batch_neighbours_are_stored(tmp_path):
+async def test_a_bad_record_is_rejected_and_its_batch_neighbours_are_stored(store_url):
     """Found in review: a string `ts` killed the writer thread, and a count past 64 bits made every write of
     its batch fail and be retried forever; either way every later event was lost and flush hung."""
-    db = tmp_path / "usage.db"
-    async with tracking.Tracker(f"sqlite:///{db}") as tracker:
+    db = store_url
+    async with tracking.Tracker(db) as tracker:
         tracker.record(provider="openai", model="gpt-4o", input_tokens=1, output_tokens=1, event_id="before")
         tracker.record(provider="openai", model="gpt-4o", input_tokens=2, output_tokens=1, ts="2026-01-01")  # type: ignore[arg-type]
         tracker.record(provider="openai", model="gpt-4o", input_tokens=3, output_tokens=1, room_id=42)  # type: ignore[arg-type]
@@ -160,10 +143,10 @@ async def test_a_bad_record_is_rejected_and_its_batch_neighbours_are_stored(tmp_
     ]
 
 
-async def test_a_row_the_database_cannot_take_is_isolated_and_the_rest_of_its_batch_stored(tmp_path):
+async def test_a_row_the_database_cannot_take_is_isolated_and_the_rest_of_its_batch_stored(store_url):
     """Found in review: a lone surrogate (valid in a Python str, not in UTF-8) failed its whole batch forever."""
-    db = tmp_path / "usage.db"
-    async with tracking.Tracker(f"sqlite:///{db}") as tracker:
+    db = store_url
+    async with tracking.Tracker(db) as tracker:
         for i in range(1000):
             agent = "bad\ud800agent" if i == 637 else f"agent-{i % 5}"
             tracker.record(provider="openai", model="gpt-4o", input_tokens=i, output_tokens=1, agent=agent,
@@ -177,7 +160,7 @@ async def test_a_row_the_database_cannot_take_is_isolated_and_the_rest_of_its_ba
     assert json.loads(payload)["event_id"] == "e637" and json.loads(payload)["agent"] == "bad\ud800agent"
 
 
-async def test_a_bug_while_building_a_row_costs_that_event_its_row_never_the_writer(tmp_path, monkeypatch):
+async def test_a_bug_while_building_a_row_costs_that_event_its_row_never_the_writer(store_url, monkeypatch):
     from tracking import writer
 
     original = writer.recorded_to_row
@@ -188,8 +171,8 @@ async def test_a_bug_while_building_a_row_costs_that_event_its_row_never_the_wri
         return original(recorded, pricer, now)
 
     monkeypatch.setattr(writer, "recorded_to_row", broken_for_7)
-    db = tmp_path / "usage.db"
-    async with tracking.Tracker(f"sqlite:///{db}") as tracker:
+    db = store_url
+    async with tracking.Tracker(db) as tracker:
         for tokens in (6, 7, 8):
             tracker.record(provider="openai", model="gpt-4o", input_tokens=tokens, output_tokens=1)
         await asyncio.wait_for(tracker.flush(), 10)
@@ -268,8 +251,25 @@ async def test_corrupt_and_foreign_files_give_clear_errors(tmp_path):
     with pytest.raises(StoreError, match="database of something else \\(tables: invoices\\)"):
         async with tracking.Tracker(f"sqlite:///{foreign}"):
             pass
-    with pytest.raises(StoreError, match="PostgreSQL storage is not available"):
-        await open_store("postgresql://localhost/usage")
+    redacted = r"^cannot connect to the usage database postgresql://bob:\*\*\*@127.0.0.1:1/u: "
+    with pytest.raises(StoreError, match=redacted):
+        await open_store("postgresql://bob:secret@127.0.0.1:1/u")
+
+
+async def test_postgresql_schema_version_matches_sqlite_and_foreign_databases_are_refused(pg_url):
+    import psycopg
+
+    store = await open_store(pg_url)
+    assert await store.schema_version() == len(MIGRATIONS)
+    await store.close()
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(StoreError, match="schema version 99, newer than"):
+        await open_store(pg_url)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("DROP TABLE meta")
+    with pytest.raises(StoreError, match="PostgreSQL database of something else"):
+        await open_store(pg_url)
 
 
 async def test_migrations_are_versioned_and_reopen_cleanly(db_url):

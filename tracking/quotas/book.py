@@ -11,7 +11,7 @@ from ..periods import Period, parse_period, this_hour
 from ..queries import usage_report
 from ..settings import QuotaSettings
 from ..store import EVERYWHERE, Filters, Store
-from ..store.sqlite.reservations import ReservationRow
+from ..store.reservations import ReservationRow
 from .model import Quota, QuotaExceeded, QuotaStatus
 from .rules import PLAN_VALUE, QuotaRules
 

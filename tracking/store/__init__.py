@@ -7,6 +7,7 @@ from pathlib import Path
 from ..fields import EVENT_COLUMNS
 from .base import MS_PER_HOUR, Filters, StoreError, Sums
 from .batch import RowBatch, prepare_batch
+from .postgres.dialect import is_postgres, redact
 from .protocol import Store
 from .records import EVERYWHERE, QuotaRow
 from .sqlite.store import SQLiteStore
@@ -20,9 +21,12 @@ def sqlite_path(url: str) -> str:
         raise StoreError(f"storage url {url!r}: use sqlite:///relative/path.db or sqlite:////absolute/path.db")
     elif "://" in url:
         scheme = url.split("://", 1)[0]
-        if scheme.startswith("postgres"):
-            raise StoreError(f"storage url {url!r}: PostgreSQL storage is not available in this version yet")
-        raise StoreError(f"storage url {url!r}: unsupported scheme {scheme!r} (use sqlite:///path.db)")
+        if is_postgres(url):
+            raise StoreError(f"storage url {redact(url)!r} is PostgreSQL, not a SQLite file")
+        raise StoreError(
+            f"storage url {redact(url)!r}: unsupported scheme {scheme!r}"
+            " (use sqlite:///path.db or postgresql://user:password@host:port/db)"
+        )
     else:
         path = url
     if not path:
@@ -31,7 +35,14 @@ def sqlite_path(url: str) -> str:
 
 
 async def open_store(url: str, *, must_exist: bool = False) -> Store:
-    """Open (creating and migrating if needed) the store at url; with must_exist, a missing file is an error."""
+    """Open (creating and migrating if needed) the store at url: `sqlite:///path` or `postgresql://...`.
+
+    With must_exist, a missing SQLite file is an error (a PostgreSQL database is always there to connect to).
+    """
+    if is_postgres(url):
+        from .postgres.store import PostgresStore  # imports psycopg: only for those who use PostgreSQL
+
+        return await PostgresStore.open(url)
     path = sqlite_path(url)
     if must_exist and path != ":memory:" and not Path(path).expanduser().exists():
         raise StoreError(f"no usage database at {path}")
@@ -49,7 +60,9 @@ __all__ = [
     "Store",
     "StoreError",
     "Sums",
+    "is_postgres",
     "open_store",
     "prepare_batch",
+    "redact",
     "sqlite_path",
 ]

@@ -16,6 +16,23 @@ from ..fields import COLUMN, COUNTERS, SUM_NAMES
 from ..latency import bucket
 
 FINE_KEY = ("room_id", "hour", "thread_id", "agent", "user_id", "provider", "model")
+ROLLUP_KEYS: dict[str, tuple[str, ...]] = {
+    "rollup_hourly": FINE_KEY,
+    "rollup_agent_hourly": ("room_id", "hour", "agent"),
+    "rollup_agent_daily": ("room_id", "day", "agent"),
+    "rollup_room_hourly": ("hour", "room_id"),
+    "rollup_room_daily": ("day", "room_id"),
+    "rollup_operation_hourly": ("room_id", "hour", "operation"),
+    "rollup_latency_hourly": ("room_id", "hour", "provider", "model", "bucket"),
+}
+"""Each rollup table's key, in the order every store updates the tables (the same order in every writer)."""
+INTEGER_KEYS = frozenset({"hour", "day", "bucket"})
+"""Key columns that hold integers (the others hold text)."""
+
+
+def rollup_sums(table: str) -> tuple[str, ...]:
+    """The sums a rollup table keeps: every one of `SUM_NAMES`, but latency buckets count calls only."""
+    return ("calls",) if table == "rollup_latency_hourly" else SUM_NAMES
 
 _FINE_AT = tuple(COLUMN[name] for name in FINE_KEY)
 _COUNTERS_AT = tuple(enumerate((COLUMN[name] for name in COUNTERS), start=1))

@@ -1,4 +1,4 @@
-"""What every usage store offers: `SQLiteStore` is the first implementation, another backend the next."""
+"""What every usage store offers: `SQLiteStore` (sqlite/) and `PostgresStore` (postgres/) implement it."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Protocol
 from .base import Filters, Sums
 from .batch import RowBatch
 from .records import QuotaRow
-from .sqlite.reservations import ReservationRow
+from .reservations import ReservationRow
 
 
 class Store(Protocol):
@@ -55,3 +55,7 @@ class Store(Protocol):
     async def forget_claims(self, kind: str, before_ms: int) -> int: ...
     async def room_values(self, name: str) -> dict[str, str]: ...
     async def set_room_value(self, room_id: str, name: str, value: str | None) -> None: ...
+
+    # the small tables whole, for copying a store (tables.COPIED_TABLES)
+    async def export_rows(self, table: str) -> list[tuple]: ...
+    async def import_rows(self, table: str, rows: Sequence[tuple]) -> int: ...

@@ -40,8 +40,14 @@ class UsageBotHandle:
 
 
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """SQLite, or with `@BOTH_BACKENDS` (indirect parametrisation) also a fresh PostgreSQL database."""
+    if getattr(request, "param", "sqlite") == "postgresql":
+        return request.getfixturevalue("pg_url")
     return f"sqlite:///{tmp_path / 'usage.db'}"
+
+
+BOTH_BACKENDS = pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
 
 
 @pytest.fixture

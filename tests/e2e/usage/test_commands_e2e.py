@@ -11,7 +11,7 @@ from urllib.parse import quote
 import pytest
 from nio import RoomMessageNotice
 
-from .conftest import record
+from .conftest import BOTH_BACKENDS, record
 
 pytestmark = pytest.mark.synapse
 
@@ -43,6 +43,7 @@ async def ask(user, bot, room, body, thread_root=None):
     return reply
 
 
+@BOTH_BACKENDS
 async def test_usage_commands_with_exact_figures(make_user, make_usage_bot, agents):
     alice = await make_user("alice")
     bot = await make_usage_bot()
@@ -77,6 +78,7 @@ async def test_usage_commands_with_exact_figures(make_user, make_usage_bot, agen
     assert "!usage agents [P]" in help_answer.body and "(bot admins only)" in help_answer.body
 
 
+@BOTH_BACKENDS
 async def test_two_rooms_never_leak(make_user, make_usage_bot, agents):
     alice = await make_user("alice")
     bot = await make_usage_bot()

@@ -12,7 +12,7 @@ from nio import RoomMessageNotice, RoomMessageText
 
 from bot.features.digests import Digests
 
-from .conftest import record
+from .conftest import BOTH_BACKENDS, record
 
 pytestmark = pytest.mark.synapse
 
@@ -53,6 +53,7 @@ async def ask(user, bot, room, body):
     return await user.wait_reply(room, event_id, bot.user_id)
 
 
+@BOTH_BACKENDS
 async def test_threshold_warnings_once_each_to_the_room_admins(make_user, make_usage_bot, agents):
     clock = Clock(datetime(2026, 11, 10, 12, tzinfo=UTC))
     alice, bob, carol = await make_user("alice"), await make_user("bob"), await make_user("carol")
@@ -126,6 +127,7 @@ async def test_quota_set_needs_a_room_admin(make_user, make_usage_bot, agents):
     assert "no quotas" in (await ask(bob, bot, room, "!usage quota")).body
 
 
+@BOTH_BACKENDS
 async def test_digest_across_dst_and_a_missed_digest_posted_once(make_user, make_usage_bot, agents):
     # 29 March 2026: Berlin moves to summer time, a 23-hour day.
     clock = Clock(datetime(2026, 3, 30, 5, tzinfo=UTC))  # 07:00 in Berlin

@@ -6,26 +6,29 @@ import asyncio
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiosqlite
 
 from ...fields import COST_SUMS, EVENT_COLUMNS, SUMS
 from ..base import (
-    GROUP_COLUMNS,
     SPLIT,
     Filters,
     StoreError,
     Sums,
 )
 from ..batch import RowBatch, aggregate, prepare_batch
-from .bookkeeping import BookkeepingMixin
-from .metrics import MetricsMixin
+from ..bookkeeping import BookkeepingMixin
+from ..metrics import MetricsMixin
+from ..planning import events_query, rollup_query, where_clause
+from ..reservations import ReservationsMixin
+from ..room_quotas import RoomQuotasMixin
+from ..statements import Run
+from ..tables import TablesMixin
 from .migrations import APP_ID, MIGRATIONS
-from .reservations import ReservationsMixin
-from .rollups import ROLLUP_UPSERTS, rollup_query, where_clause
-from .room_quotas import RoomQuotasMixin
-from .transactions import rollback
+from .rollups import ROLLUP_UPSERTS
+from .transactions import rollback, split_statements, stopped
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +49,7 @@ def _is_locked(exc: BaseException) -> bool:
     )
 
 
-class SQLiteStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, MetricsMixin):
+class SQLiteStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, TablesMixin, MetricsMixin):
     """One connection to a usage database. Open it with `await SQLiteStore.open(path)`."""
 
     def __init__(self, path: str, conn: aiosqlite.Connection) -> None:
@@ -62,7 +65,7 @@ class SQLiteStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, MetricsM
         try:
             conn = await pending
         except sqlite3.Error as exc:
-            await _stopped(pending)
+            await stopped(pending)
             raise StoreError(f"cannot open the usage database {path}: {exc}") from exc
         store = cls(path, conn)
         try:
@@ -108,7 +111,7 @@ class SQLiteStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, MetricsM
         try:
             version = (await self._fetchone("PRAGMA user_version"))[0]
             for number in range(version + 1, len(MIGRATIONS) + 1):
-                for statement in _split_statements(MIGRATIONS[number - 1]):
+                for statement in split_statements(MIGRATIONS[number - 1]):
                     await self._conn.execute(statement)
                 await self._conn.execute(f"PRAGMA user_version = {number}")
                 log.info("usage database %s migrated to schema version %d", self.path, number)
@@ -144,7 +147,7 @@ class SQLiteStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, MetricsM
                 if inserted == len(rows):  # the usual case: sum the batch here, one upsert per rollup row
                     for table, values in batch.sums.items():
                         await self._conn.executemany(ROLLUP_UPSERTS[table], values)
-                elif inserted:  # duplicates were skipped: sum what was really inserted, in SQL
+                elif inserted:  # duplicates were skipped: sum the rows really inserted
                     await self._update_rollups(before)
                 if rejected:
                     await self._conn.executemany(
@@ -182,28 +185,8 @@ class SQLiteStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, MetricsM
 
     async def sum_events(self, start_ms: int, end_ms: int, filters: Filters, group: str | None) -> list[Sums]:
         """Totals over raw events with start_ms <= ts_ms < end_ms, one row per group value."""
-        return await self._sums("events", _EVENT_SUM_COLUMNS, "ts_ms", start_ms, end_ms, filters, group)
-
-    async def _sums(
-        self, table: str, columns: str, time_col: str, start: int, end: int, filters: Filters, group: str | None
-    ) -> list[Sums]:
-        where, params = where_clause(time_col, start, end, filters)
-        if group is None:
-            sql = f"SELECT NULL, {columns} FROM {table} WHERE {where}"
-            rows = await self._fetchall(sql, params)
-            return [Sums.from_row(r) for r in rows if r[1]]
-        key = GROUP_COLUMNS[group]
-        sql = f"SELECT {key}, {columns} FROM {table} WHERE {where} GROUP BY {key}"
-        return [Sums.from_row(r) for r in await self._fetchall(sql, params)]
-
-    async def latency_histograms(self, start_hour: int, end_hour: int, filters: Filters) -> dict[str, dict[int, int]]:
-        """{model: {latency bucket: calls}} over whole UTC hours [start_hour, end_hour); filtered by room only."""
-        where, params = where_clause("hour", start_hour, end_hour, Filters(room_id=filters.get("room_id")))
-        sql = f"SELECT model, bucket, sum(calls) FROM rollup_latency_hourly WHERE {where} GROUP BY model, bucket"
-        out: dict[str, dict[int, int]] = {}
-        for model, bucket, calls in await self._fetchall(sql, params):
-            out.setdefault(model, {})[bucket] = calls
-        return out
+        rows = await self._fetchall(*events_query(start_ms, end_ms, filters, group, _EVENT_SUM_COLUMNS))
+        return [Sums.from_row(r) for r in rows if group is not None or r[1]]
 
     async def iter_events(self, start_ms: int, end_ms: int, filters: Filters) -> AsyncIterator[tuple]:
         """Raw event rows (EVENT_COLUMNS order) in time order."""
@@ -249,6 +232,24 @@ class SQLiteStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, MetricsM
                 raise
         return changed
 
+    async def _write_many(self, sql: str, rows: Sequence[Sequence]) -> None:
+        async with self._write_lock:
+            await self._conn.executemany(sql, rows)
+
+    @asynccontextmanager
+    async def _exclusive(self) -> AsyncIterator[Run]:
+        async def run(sql: str, params: Sequence) -> int:
+            return (await self._conn.execute(sql, params)).rowcount
+
+        async with self._write_lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield run
+                await self._conn.execute("COMMIT")
+            except BaseException:
+                await rollback(self._conn)
+                raise
+
     async def last_seq(self) -> int:
         """The newest event's sequence number: a cheap way to see that new usage arrived."""
         return (await self._fetchone("SELECT coalesce(max(seq), 0) FROM events"))[0]
@@ -264,25 +265,3 @@ class SQLiteStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, MetricsM
         async with self._conn.execute(sql, params) as cursor:
             return list(await cursor.fetchall())
 
-
-async def _stopped(conn: aiosqlite.Connection) -> None:
-    """Wait for the worker thread of a connection that failed to open: it answers on this event loop,
-    and would print a traceback if the loop closed first (a command line exits right after the error)."""
-    thread = getattr(conn, "_thread", None)
-    if thread is not None and thread.is_alive():
-        await asyncio.to_thread(thread.join, 5)
-
-
-def _split_statements(script: str) -> list[str]:
-    """Split a migration into statements, keeping trigger bodies whole."""
-    statements, current = [], []
-    for line in script.splitlines():
-        current.append(line)
-        text = "\n".join(current).strip()
-        if text and sqlite3.complete_statement(text):
-            statements.append(text)
-            current = []
-    rest = "\n".join(current).strip()
-    if rest:
-        statements.append(rest)
-    return statements

@@ -1,7 +1,8 @@
-"""Ending a transaction that failed, without hiding why it failed."""
+"""Connection chores: ending a transaction that failed without hiding why, a failed open, migration scripts."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
 
@@ -14,3 +15,26 @@ async def rollback(conn: aiosqlite.Connection) -> None:
     task would carry on as if it had failed an ordinary write (and never stop)."""
     with contextlib.suppress(sqlite3.Error):
         await conn.execute("ROLLBACK")
+
+
+async def stopped(conn: aiosqlite.Connection) -> None:
+    """Wait for the worker thread of a connection that failed to open: it answers on this event loop,
+    and would print a traceback if the loop closed first (a command line exits right after the error)."""
+    thread = getattr(conn, "_thread", None)
+    if thread is not None and thread.is_alive():
+        await asyncio.to_thread(thread.join, 5)
+
+
+def split_statements(script: str) -> list[str]:
+    """Split a migration into statements, keeping trigger bodies whole."""
+    statements, current = [], []
+    for line in script.splitlines():
+        current.append(line)
+        text = "\n".join(current).strip()
+        if text and sqlite3.complete_statement(text):
+            statements.append(text)
+            current = []
+    rest = "\n".join(current).strip()
+    if rest:
+        statements.append(rest)
+    return statements

@@ -8,24 +8,20 @@ which is what makes "post once" hold when two processes race for the same warnin
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Sequence
 
-import aiosqlite
+from .statements import Statements
 
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class BookkeepingMixin:
-    """Mixed into a store that has `_conn` and `_write(sql, params)`."""
-
-    _conn: aiosqlite.Connection
-    _write: Callable[[str, Sequence], Awaitable[int]]
+class BookkeepingMixin(Statements):
+    """Mixed into a store: the SQL is the dialect SQLite and PostgreSQL share."""
 
     async def claim(self, kind: str, key: str, room_id: str | None = None) -> bool:
         inserted = await self._write(
-            "INSERT OR IGNORE INTO claims (kind, key, room_id, claimed_ms) VALUES (?, ?, ?, ?)",
+            "INSERT INTO claims (kind, key, room_id, claimed_ms) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (kind, key, room_id, _now_ms()),
         )
         return inserted == 1
@@ -38,8 +34,7 @@ class BookkeepingMixin:
         sql, params = "SELECT key FROM claims WHERE kind = ?", [kind]
         if room_id is not None:
             sql, params = sql + " AND room_id = ?", [kind, room_id]
-        async with self._conn.execute(sql + " ORDER BY claimed_ms, key", params) as cursor:
-            return [str(r[0]) for r in await cursor.fetchall()]
+        return [str(r[0]) for r in await self._fetchall(sql + " ORDER BY claimed_ms, key", params)]
 
     async def forget_claims(self, kind: str, before_ms: int) -> int:
         """Drop the claims of `kind` taken before `before_ms`; returns how many."""
@@ -47,8 +42,8 @@ class BookkeepingMixin:
 
     async def room_values(self, name: str) -> dict[str, str]:
         """Every room's value of `name`."""
-        async with self._conn.execute("SELECT room_id, value FROM room_values WHERE name = ?", (name,)) as cursor:
-            return {str(r[0]): str(r[1]) for r in await cursor.fetchall()}
+        rows = await self._fetchall("SELECT room_id, value FROM room_values WHERE name = ?", (name,))
+        return {str(r[0]): str(r[1]) for r in rows}
 
     async def set_room_value(self, room_id: str, name: str, value: str | None) -> None:
         """Set (or with None, remove) a room's value of `name`."""

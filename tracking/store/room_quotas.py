@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
-import aiosqlite
-
-from ..records import QuotaRow
+from .records import QuotaRow
+from .statements import Statements
 
 _COLUMNS = "place, scope, name, window_kind, unit, limit_value, hard, disabled, set_by, set_ms"
 
 
-class RoomQuotasMixin:
-    """Mixed into a store that has `_conn` and `_write(sql, params)`."""
-
-    _conn: aiosqlite.Connection
-    _write: Callable[[str, Sequence], Awaitable[int]]
+class RoomQuotasMixin(Statements):
+    """Mixed into a store: the SQL is the dialect SQLite and PostgreSQL share."""
 
     async def quota_rows(self, places: Sequence[str]) -> list[QuotaRow]:
         """The quotas set in these places (room ids, or EVERYWHERE), cleared ones included."""
@@ -25,8 +21,7 @@ class RoomQuotasMixin:
             "SELECT place, scope, name, window_kind, unit, limit_value, hard, disabled FROM quota_rules"
             f" WHERE place IN ({marks}) ORDER BY place, scope, name, window_kind, unit"
         )
-        async with self._conn.execute(sql, list(places)) as cursor:
-            rows = await cursor.fetchall()
+        rows = await self._fetchall(sql, list(places))
         return [QuotaRow(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), bool(r[7])) for r in rows]
 
     async def set_quota(self, row: QuotaRow, set_by: str | None) -> None:
@@ -42,7 +37,7 @@ class RoomQuotasMixin:
     async def copy_room_quotas(self, old_room_id: str, new_room_id: str) -> None:
         """A room upgrade: the new room inherits the quotas it does not have yet."""
         await self._write(
-            f"INSERT OR IGNORE INTO quota_rules ({_COLUMNS}) SELECT ?, scope, name, window_kind, unit,"
-            " limit_value, hard, disabled, set_by, set_ms FROM quota_rules WHERE place = ?",
+            f"INSERT INTO quota_rules ({_COLUMNS}) SELECT ?, scope, name, window_kind, unit,"
+            " limit_value, hard, disabled, set_by, set_ms FROM quota_rules WHERE place = ? ON CONFLICT DO NOTHING",
             (new_room_id, old_room_id),
         )

@@ -1,4 +1,4 @@
-"""All-time sums and latency buckets for `/metrics`: every process's usage, read from the store.
+"""All-time sums and latency buckets for `/metrics`, and the latency histograms of `!usage models`.
 
 Sums come from the fine hourly rollup (kept forever), so counters survive restarts and retention.
 Latencies exist only on raw events: the histogram covers the events retention still keeps.
@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import aiosqlite
-
-from ..base import GROUP_COLUMNS, Sums
-from .rollups import _SUM_READ
+from .base import GROUP_COLUMNS, Filters, Sums
+from .planning import _SUM_READ, where_clause
+from .statements import Statements
 
 METRIC_GROUPS = ("provider", "model", "room", "agent")
 """The columns `/metrics` may label by (SPEC section 9)."""
@@ -24,18 +23,15 @@ def _columns(groups: Sequence[str]) -> list[str]:
     return [GROUP_COLUMNS[g] for g in groups]
 
 
-class MetricsMixin:
-    """Mixed into `SQLiteStore`, which has `_conn`."""
-
-    _conn: aiosqlite.Connection
+class MetricsMixin(Statements):
+    """Mixed into a store: the SQL is the dialect SQLite and PostgreSQL share."""
 
     async def sum_all_time(self, groups: Sequence[str]) -> list[tuple[tuple[str, ...], Sums]]:
         """All-time totals by these columns (of `METRIC_GROUPS`), from the fine rollup."""
         cols = ", ".join(_columns(groups))
         sql = f"SELECT NULL, {_SUM_READ}, {cols} FROM rollup_hourly GROUP BY {cols}"
         width = len(groups)
-        async with self._conn.execute(sql) as cursor:
-            rows = await cursor.fetchall()
+        rows = await self._fetchall(sql)
         return [(tuple(str(v) for v in r[-width:]), Sums.from_row(tuple(r[:-width]))) for r in rows]
 
     async def latency_buckets(
@@ -44,14 +40,22 @@ class MetricsMixin:
         """Per group: cumulative counts of calls with latency_ms <= each bound, the sum of latencies (ms)
         and the count, over the raw events that carry a latency."""
         cols = ", ".join(_columns(groups))
-        buckets = ", ".join(f"sum(latency_ms <= {float(b)!r})" for b in bounds_ms)
+        buckets = ", ".join(f"sum(CASE WHEN latency_ms <= {float(b)!r} THEN 1 ELSE 0 END)" for b in bounds_ms)
         sql = (f"SELECT {cols}, {buckets}, sum(latency_ms), count(*) FROM events"
                f" WHERE latency_ms IS NOT NULL GROUP BY {cols}")  # fmt: skip
         width, n = len(groups), len(bounds_ms)
-        async with self._conn.execute(sql) as cursor:
-            rows = await cursor.fetchall()
+        rows = await self._fetchall(sql)
         return [
             (tuple(str(v) for v in r[:width]), [int(c or 0) for c in r[width : width + n]], float(r[-2] or 0),
              int(r[-1]))
             for r in rows
         ]
+
+    async def latency_histograms(self, start_hour: int, end_hour: int, filters: Filters) -> dict[str, dict[int, int]]:
+        """{model: {latency bucket: calls}} over whole UTC hours [start_hour, end_hour); filtered by room only."""
+        where, params = where_clause("hour", start_hour, end_hour, Filters(room_id=filters.get("room_id")))
+        sql = f"SELECT model, bucket, sum(calls) FROM rollup_latency_hourly WHERE {where} GROUP BY model, bucket"
+        out: dict[str, dict[int, int]] = {}
+        for model, bucket, calls in await self._fetchall(sql, params):
+            out.setdefault(model, {})[bucket] = calls
+        return out

@@ -1,0 +1,51 @@
+"""PostgreSQL for the benchmarks: a server of our own on loopback (tests/pg.py, Debian's binaries), durable
+(fsync and synchronous commit on, as in production), and the query database built into it."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from tests.pg import PgServer
+from tracking.store import open_store
+from tracking.store.batch import RowBatch
+
+from . import querydb
+
+
+@contextmanager
+def server() -> Iterator[PgServer]:
+    pg = PgServer(durable=True).start()
+    try:
+        yield pg
+    finally:
+        pg.stop()
+
+
+def build(url: str, events: int, days: int = querydb.DAYS, workers: int = 2) -> dict:
+    """The query benchmark's database in PostgreSQL: the same events as `querydb.build` makes for SQLite,
+    written through the store's own `insert_batch` (COPY, then the rollups), then ANALYZE."""
+    end_s = time.time()
+    start_s = end_s - days * 86400
+    chunks = querydb.chunks_of(events, start_s, end_s)
+    started = time.perf_counter()
+
+    async def write(pool: multiprocessing.pool.Pool) -> None:
+        store = await open_store(url)
+        try:
+            for done, (rows, sums) in enumerate(pool.imap(querydb.make_chunk, chunks), 1):
+                await store.insert_batch(RowBatch(rows, (), sums))
+                if done % 10 == 0 or done == len(chunks):
+                    print(f"  postgresql: {min(done * querydb.CHUNK, events):,} of {events:,} events"
+                          f" ({time.perf_counter() - started:.0f}s)", flush=True)  # fmt: skip
+            await store._write("ANALYZE", ())  # type: ignore[attr-defined]
+        finally:
+            await store.close()
+
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        asyncio.run(write(pool))
+    return {"events": events, "days": days, "start_s": start_s, "end_s": end_s,
+            "build_seconds": round(time.perf_counter() - started, 1)}  # fmt: skip

@@ -1,0 +1,76 @@
+"""`usage-bot migrate`: SQLite to PostgreSQL and back gives the same reports; a second run copies nothing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tracking.store import QuotaRow, open_store
+from tracking.store.tables import COPIED_TABLES
+
+ROOT = Path(__file__).parents[2]
+SAMPLE = ROOT / "docs" / "sample-events.jsonl"
+
+
+def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bot.cli", *args], input=stdin, capture_output=True, text=True,
+                          cwd=ROOT, timeout=120)  # fmt: skip
+
+
+def reports(url: str) -> list[str]:
+    out = []
+    for by in ("agent", "model", "provider", "user", "room", "thread", "day"):
+        done = cli("report", "--db", url, "--period", "all", "--by", by, "--format", "json")
+        assert done.returncode == 0, done.stderr
+        out.append(json.dumps(json.loads(done.stdout), sort_keys=True))
+    return out
+
+
+async def small_tables(url: str) -> dict[str, list[tuple]]:
+    store = await open_store(url)
+    try:
+        return {table: await store.export_rows(table) for table in COPIED_TABLES}
+    finally:
+        await store.close()
+
+
+async def test_sqlite_to_postgresql_and_back_gives_identical_reports_and_a_second_run_stores_nothing(tmp_path, pg_url):
+    first, back = f"sqlite:///{tmp_path / 'first.db'}", f"sqlite:///{tmp_path / 'back.db'}"
+    assert cli("ingest", "--db", first, stdin=SAMPLE.read_text()).returncode == 0
+    store = await open_store(first)
+    await store.set_quota(QuotaRow("!research:example.org", "room", "", "monthly", "tokens", "200000", True, False),
+                          "@admin:example.org")  # fmt: skip
+    await store.set_quota(QuotaRow("*", "user", "", "monthly", "usd", "20", False, False), None)
+    assert await store.claim("warning", "room|monthly|2026-10|90", "!research:example.org")
+    await store.set_room_value("!research:example.org", "digest.at", "09:00")
+    await store.close()
+    events = sum(1 for line in SAMPLE.read_text().splitlines() if line.strip())
+
+    there = cli("migrate", "--from", first, "--to", pg_url)
+    assert there.returncode == 0, there.stderr
+    assert there.stdout.startswith(f"events: stored {events}, already there 0; new rows: quota_rules 2, claims 1,"
+                                   " room_values 1")  # fmt: skip
+    again = cli("migrate", "--from", first, "--to", pg_url)
+    assert again.stdout.startswith(f"events: stored 0, already there {events}; new rows: quota_rules 0, claims 0,"
+                                   " room_values 0")  # fmt: skip
+    home = cli("migrate", "--from", pg_url, "--to", back)
+    assert home.returncode == 0 and home.stdout.startswith(f"events: stored {events},"), home.stderr
+    assert cli("migrate", "--from", pg_url, "--to", back).stdout.startswith(f"events: stored 0, already there {events}")
+
+    assert reports(first) == reports(pg_url) == reports(back)
+    assert json.loads(reports(first)[0])["totals"]["calls"] == events
+    assert await small_tables(first) == await small_tables(pg_url) == await small_tables(back)
+
+
+@pytest.mark.parametrize("bad", ["postgresql://bob:hunter2@127.0.0.1:1/usage", "mysql://x/y"])
+def test_a_bad_or_unreachable_url_is_one_line_without_the_password(tmp_path, bad):
+    source = f"sqlite:///{tmp_path / 'a.db'}"
+    assert cli("ingest", "--db", source, stdin=SAMPLE.read_text()).returncode == 0
+    done = cli("migrate", "--from", source, "--to", bad)
+    assert done.returncode == 2 and done.stdout == ""
+    assert len(done.stderr.strip().splitlines()) == 1 and "hunter2" not in done.stderr, done.stderr
+    assert done.stderr.startswith("usage-bot migrate: ")

@@ -1,0 +1,69 @@
+"""Plain SQL against a usage store of either backend, for tests that check the stored rows themselves."""
+
+from __future__ import annotations
+
+import sqlite3
+from decimal import Decimal
+from pathlib import Path
+
+from tracking.store import is_postgres, sqlite_path
+
+
+def _plain(value: object) -> object:
+    return int(value) if isinstance(value, Decimal) and value == value.to_integral_value() else value
+
+
+def rows(db: str | Path, sql: str) -> list[tuple]:
+    """The rows of `sql` (numbers as Python ints, whichever backend) on a store URL or a SQLite path."""
+    if isinstance(db, str) and is_postgres(db):
+        import psycopg
+
+        with psycopg.connect(db) as conn:
+            return [tuple(_plain(v) for v in r) for r in conn.execute(sql).fetchall()]
+    path = Path(sqlite_path(db)) if isinstance(db, str) else db
+    with sqlite3.connect(path) as conn:
+        return conn.execute(sql).fetchall()
+
+
+ROLLUP_CHECK = """
+SELECT room_id, hour, thread_id, agent, user_id, provider, model, count(*), sum(input_tokens), sum(output_tokens),
+       sum(cache_read_tokens), sum(cache_write_tokens), sum(reasoning_tokens), sum(coalesce(cost_pusd, 0)),
+       sum(CASE WHEN cost_pusd IS NULL THEN 1 ELSE 0 END), sum(CASE WHEN status = 'error' THEN 1 ELSE 0 END)
+FROM events GROUP BY room_id, hour, thread_id, agent, user_id, provider, model ORDER BY 1, 2, 3, 4, 5, 6, 7
+"""
+ROLLUPS = """
+SELECT room_id, hour, thread_id, agent, user_id, provider, model, calls, input_tokens, output_tokens,
+       cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_pusd, unpriced_calls, error_calls
+FROM rollup_hourly ORDER BY 1, 2, 3, 4, 5, 6, 7
+"""
+
+
+def rollup_mismatches(db: str | Path) -> dict[str, int]:
+    """For each rollup table, how many of its rows differ from a GROUP BY over the raw events (0 = exact)."""
+    from tracking.fields import SUM_NAMES
+    from tracking.store.batch import ROLLUP_KEYS
+
+    over_events = {
+        "calls": "count(*)", "cost_pusd": "sum(coalesce(cost_pusd, 0))",
+        "unpriced_calls": "sum(CASE WHEN cost_pusd IS NULL THEN 1 ELSE 0 END)",
+        "error_calls": "sum(CASE WHEN status = 'error' THEN 1 ELSE 0 END)",
+        "estimated_calls": "sum(CASE WHEN usage_source = 'estimated' THEN 1 ELSE 0 END)",
+        "input_cost_pusd": "sum(coalesce(input_cost_pusd, 0))",
+        "output_cost_pusd": "sum(coalesce(output_cost_pusd, 0))",
+    }  # fmt: skip
+    sums = ", ".join(over_events.get(n, f"sum({n})") for n in SUM_NAMES)
+    found = {}
+    for table, key in ROLLUP_KEYS.items():
+        if table == "rollup_latency_hourly":  # buckets are computed in Python: compare the calls they hold
+            grain = "room_id, hour, provider, model"
+            expected = rows(db, f"SELECT {grain}, count(latency_ms) FROM events WHERE latency_ms IS NOT NULL"
+                                f" GROUP BY {grain} ORDER BY 1, 2, 3, 4")  # fmt: skip
+            stored = rows(db, f"SELECT {grain}, sum(calls) FROM {table} GROUP BY {grain} ORDER BY 1, 2, 3, 4")
+            found[table] = len(set(expected) ^ set(stored)) + abs(len(expected) - len(stored))
+            continue
+        expressions = ", ".join("hour / 24" if k == "day" else k for k in key)
+        order = ", ".join(str(i) for i in range(1, len(key) + 1))
+        expected = rows(db, f"SELECT {expressions}, {sums} FROM events GROUP BY {expressions} ORDER BY {order}")
+        stored = rows(db, f"SELECT {', '.join(key)}, {', '.join(SUM_NAMES)} FROM {table} ORDER BY {order}")
+        found[table] = len(set(expected) ^ set(stored)) + abs(len(expected) - len(stored))
+    return found

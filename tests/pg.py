@@ -1,0 +1,95 @@
+"""A throwaway PostgreSQL server for the tests and benchmarks: initdb in a temporary directory, pg_ctl on a
+loopback port, one fresh database per test. Debian's `postgresql` package provides the binaries (.ci/run
+installs it when missing); as root the server runs as the `postgres` user, since PostgreSQL refuses root."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+
+def bindir() -> Path | None:
+    """Where initdb and pg_ctl are: pg_config's answer, else Debian's versioned folders, newest first."""
+    if (found := shutil.which("pg_config")) is not None:
+        out = subprocess.run([found, "--bindir"], capture_output=True, text=True)
+        if out.returncode == 0 and (Path(out.stdout.strip()) / "initdb").exists():
+            return Path(out.stdout.strip())
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+    if candidates:
+        return candidates[-1].parent
+    if (initdb := shutil.which("initdb")) is not None:
+        return Path(initdb).parent
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PgServer:
+    """One server. `start()`, then `new_database()` for each test, `restart()` and `stop()`."""
+
+    def __init__(self, *, durable: bool = False) -> None:
+        found = bindir()
+        if found is None:
+            raise RuntimeError("PostgreSQL is not installed (no initdb; apt-get install postgresql)")
+        self.bin = found
+        self.durable = durable
+        self.root = Path(tempfile.mkdtemp(prefix="usage-pg-"))
+        self.data = self.root / "data"
+        self.port = _free_port()
+        self._names = itertools.count(1)
+        self._user = "postgres" if os.geteuid() == 0 else None
+
+    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        command = [str(self.bin / args[0]), *args[1:]]
+        if self._user is not None:
+            command = ["runuser", "-u", self._user, "--", *command]
+        out = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        if check and out.returncode != 0:
+            raise RuntimeError(f"{args[0]} failed ({out.returncode}): {out.stderr.strip() or out.stdout.strip()}")
+        return out
+
+    def start(self) -> PgServer:
+        if self._user is not None:
+            pwd.getpwnam(self._user)  # KeyError: no such user to run the server as
+            shutil.chown(self.root, self._user)
+            self.root.chmod(0o755)
+        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-locale")
+        options = [f"-p {self.port}", "-c listen_addresses=127.0.0.1", f"-c unix_socket_directories={self.root}",
+                   "-c max_connections=200", "-c shared_buffers=128MB"]  # fmt: skip
+        if not self.durable:  # a test server: the data dies with it, so skip the fsyncs
+            options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
+        self._options = " ".join(options)
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "log"), "-o", self._options, "-w", "start")
+        return self
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def new_database(self, template: str | None = None) -> str:
+        """A fresh database, empty or a copy of another (by URL, with no one connected to it); its URL."""
+        import psycopg
+
+        name = f"t{os.getpid()}_{next(self._names)}"
+        source = template.rsplit("/", 1)[1] if template else "template0"
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name} TEMPLATE {source}")
+        return self.url(name)
+
+    def restart(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "log"), "-o", self._options, "-m", "fast", "-w",
+                  "restart")
+
+    def stop(self) -> None:
+        if self.data.exists():
+            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop", check=False)
+        shutil.rmtree(self.root, ignore_errors=True)

@@ -1,0 +1,276 @@
+"""The PostgreSQL store (psycopg 3, async): many writers on many hosts sharing one database.
+
+How concurrent writers stay exact and never deadlock (measured by tests/tracking/test_postgres_concurrency.py:
+four processes of eight threads, 200,000 events with duplicates across processes, every rollup equal to a
+GROUP BY over the raw rows):
+
+- A batch is one transaction. Its rows are copied (COPY) into a temporary table and moved into `events`
+  with `INSERT ... SELECT ... ORDER BY event_id ON CONFLICT (event_id) DO NOTHING RETURNING event_id`. An
+  event another transaction is inserting at the same time waits for it and is then skipped: `RETURNING`
+  names exactly the events this batch added, whatever other writers do.
+- The rollups are summed in Python from those events only (all of them, usually: the sums computed ahead
+  by `prepare_batch`) and added with one `INSERT ... SELECT FROM unnest(arrays) ORDER BY key ON CONFLICT
+  DO UPDATE SET x = t.x + excluded.x` per table. The update is a row-locked read-modify-write in the
+  database, so no increment is lost, and every writer takes its locks in one global order (events by
+  event_id, then the five tables in a fixed order, each by key), so no two writers ever wait on each
+  other in a cycle: no deadlock.
+- Counters are BIGINT: a sum past 64 bits raises `bigint out of range`; the writer isolates and rejects
+  the event at fault (`OverflowError`), as on SQLite. Reports sum into NUMERIC and cannot overflow.
+- `reserve_if` holds a transaction-scoped advisory lock, so checks and reservations of every process
+  take turns. A batch that ends reservations (events of calls that held one) takes the same lock: under
+  READ COMMITTED each statement of a check sees the latest commits, and a call's reservation turning
+  into its event between the check's read of the usage and its read of the reservations would count in
+  neither (measured: 11 calls through a limit of 10 from two processes, before this lock). Schema
+  migrations take another lock, so two processes opening a new database migrate it once.
+- A lost connection fails the call with StoreError; the next call reconnects. The writer retries a batch
+  until it is committed, and event_id makes a batch that did commit before the connection broke count once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from ...fields import EVENT_COLUMNS
+from ..base import Filters, StoreError, Sums
+from ..batch import RowBatch, aggregate, prepare_batch
+from ..bookkeeping import BookkeepingMixin
+from ..metrics import MetricsMixin
+from ..planning import events_query, rollup_query, where_clause
+from ..reservations import ReservationsMixin
+from ..room_quotas import RoomQuotasMixin
+from ..statements import Run
+from ..tables import TablesMixin
+from . import dialect
+from .dialect import pg, redact
+from .migrations import MIGRATIONS
+
+log = logging.getLogger(__name__)
+
+APP_ID = "matrix-usage-bot"
+_MIGRATE_LOCK, _EXCLUSIVE_LOCK = 0x7573616701, 0x7573616702
+_PAGE = 5_000
+
+
+class RowRefused(ValueError):
+    """PostgreSQL can never store this row (bad text, a value out of range, a broken constraint)."""
+
+
+def _psycopg() -> Any:
+    try:
+        import psycopg
+    except ImportError as exc:
+        raise StoreError("PostgreSQL storage needs psycopg: pip install 'matrix-usage-bot[postgres]'") from exc
+    return psycopg
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+class PostgresStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, TablesMixin, MetricsMixin):
+    """One connection to a PostgreSQL usage database. Open it with `await PostgresStore.open(url)`."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.path = redact(url)
+        self._pg = _psycopg()
+        self._conn: Any = None
+        self._write_lock = asyncio.Lock()
+        self._connect_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, url: str) -> PostgresStore:
+        store = cls(url)
+        await store._connection()
+        return store
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+    async def _connection(self) -> Any:
+        """The live connection, (re)connected and the schema checked when needed."""
+        conn = self._conn
+        if conn is not None and not conn.closed and not conn.broken:
+            return conn
+        async with self._connect_lock:
+            if self._conn is not None and not self._conn.closed and not self._conn.broken:
+                return self._conn
+            try:
+                conn = await self._pg.AsyncConnection.connect(self.url, autocommit=True, connect_timeout=10)
+            except self._pg.Error as exc:
+                raise StoreError(f"cannot connect to the usage database {self.path}: {_first_line(exc)}") from exc
+            try:
+                await self._migrate(conn)
+                await conn.execute(dialect.BATCH_TABLE)
+            except self._pg.Error as exc:  # no right to create tables, a broken connection, ...
+                await conn.close()
+                raise StoreError(f"cannot set up the usage database {self.path}: {_first_line(exc)}") from exc
+            except BaseException:
+                await conn.close()
+                raise
+            self._conn = conn
+            return conn
+
+    async def _migrate(self, conn: Any) -> None:
+        latest = max(MIGRATIONS)
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATE_LOCK,))
+            cur = await conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+            tables = {r[0] for r in await cur.fetchall()}
+            version = 0
+            if "meta" in tables:
+                cur = await conn.execute("SELECT key, value FROM meta WHERE key IN ('app', 'schema_version')")
+                meta = dict(await cur.fetchall())
+                if meta.get("app") != APP_ID:
+                    raise StoreError(f"{self.path} is a PostgreSQL database of something else (no usage-bot meta)")
+                version = int(meta.get("schema_version", 0))
+            elif tables:
+                raise StoreError(
+                    f"{self.path} is a PostgreSQL database of something else (tables: {', '.join(sorted(tables)[:5])});"
+                    " refusing to use it as the usage database"
+                )
+            if version > latest:
+                raise StoreError(f"{self.path} has schema version {version}, newer than this matrix-usage-bot"
+                                 f" supports ({latest}); upgrade matrix-usage-bot")  # fmt: skip
+            for number in sorted(n for n in MIGRATIONS if n > version):
+                await conn.execute(MIGRATIONS[number])
+                await conn.execute("UPDATE meta SET value = %s WHERE key = 'schema_version'", (str(number),))
+                log.info("usage database %s migrated to schema version %d", self.path, number)
+
+    async def schema_version(self) -> int:
+        return int((await self._fetchall("SELECT value FROM meta WHERE key = 'schema_version'"))[0][0])
+
+    @asynccontextmanager
+    async def _errors(self) -> AsyncIterator[None]:
+        """psycopg's errors as the store's: rows it can never take, a lost or failing server."""
+        errors = self._pg.errors
+        try:
+            yield
+        except errors.NumericValueOutOfRange as exc:
+            raise OverflowError(f"a sum would pass 64 bits: {_first_line(exc)}") from exc
+        except (self._pg.DataError, self._pg.IntegrityError) as exc:
+            raise RowRefused(_first_line(exc)) from exc
+        except self._pg.OperationalError as exc:
+            raise StoreError(f"the usage database {self.path} failed: {_first_line(exc)}") from exc
+
+    async def insert_rows(self, rows: Sequence[tuple], rejected: Sequence[tuple[int, str, str]] = ()) -> int:
+        """Insert event rows (EVENT_COLUMNS order) in one transaction; returns how many were new."""
+        return await self.insert_batch(prepare_batch(rows, rejected))
+
+    async def insert_batch(self, batch: RowBatch) -> int:
+        """`insert_rows` for a batch prepared with `prepare_batch`."""
+        rows: Sequence[tuple] = batch.rows
+        unique = {r[0]: r for r in reversed(rows)}  # the first of an event_id repeated in the batch wins
+        if len(unique) != len(rows):
+            rows = [r for r in rows if unique.get(r[0]) is r]
+        async with self._write_lock, self._errors():
+            conn = await self._connection()
+            async with conn.transaction(), conn.cursor() as cur:
+                if batch.settles:  # the reservations become usage while no quota check is reading (see above)
+                    await cur.execute("SELECT pg_advisory_xact_lock(%s)", (_EXCLUSIVE_LOCK,))
+                inserted = 0
+                if rows:
+                    async with cur.copy(dialect.COPY_BATCH) as copy:
+                        for row in rows:
+                            await copy.write_row(row)
+                    await cur.execute(dialect.INSERT_BATCH)
+                    new = {r[0] for r in await cur.fetchall()}
+                    inserted = len(new)
+                    sums = batch.sums if inserted == len(batch.rows) else aggregate([r for r in rows if r[0] in new])
+                    for table, statement in dialect.ROLLUP_UPSERTS.items():
+                        if sums[table]:
+                            await cur.execute(statement, dialect.columns_of(sums[table]))
+                if batch.rejected:
+                    await cur.executemany(
+                        "INSERT INTO rejected_events (received_ms, reason, payload) VALUES (%s, %s, %s)", batch.rejected
+                    )
+                if batch.settles:
+                    await cur.execute("DELETE FROM reservations WHERE id = ANY(%s)", (list(batch.settles),))
+        return inserted
+
+    async def sum_rollups(self, start_hour: int, end_hour: int, filters: Filters, group: str | None) -> list[Sums]:
+        """Totals over whole UTC hours [start_hour, end_hour), one row per group value (see planning.py)."""
+        sql, params = rollup_query(start_hour, end_hour, filters, group)
+        rows = await self._fetchall(sql, params)
+        return [Sums.from_row(r) for r in rows if group is not None or r[1]]
+
+    async def sum_events(self, start_ms: int, end_ms: int, filters: Filters, group: str | None) -> list[Sums]:
+        """Totals over raw events with start_ms <= ts_ms < end_ms, one row per group value."""
+        rows = await self._fetchall(*events_query(start_ms, end_ms, filters, group, dialect.EVENT_SUM_COLUMNS))
+        return [Sums.from_row(r) for r in rows if group is not None or r[1]]
+
+    async def iter_events(self, start_ms: int, end_ms: int, filters: Filters) -> AsyncIterator[tuple]:
+        """Raw event rows (EVENT_COLUMNS order) in time order, read a page at a time."""
+        where, params = where_clause("ts_ms", start_ms, end_ms, filters)
+        after: tuple[int, int] = (start_ms - 1, 0)
+        while True:
+            sql = (f"SELECT ts_ms, seq, {', '.join(EVENT_COLUMNS)} FROM events WHERE {where} AND (ts_ms, seq) > (?, ?)"
+                   f" ORDER BY ts_ms, seq LIMIT {_PAGE}")  # fmt: skip
+            page = await self._fetchall(sql, [*params, *after])
+            for row in page:
+                yield tuple(row[2:])
+            if len(page) < _PAGE:
+                return
+            after = (page[-1][0], page[-1][1])
+
+    async def oldest_event_ms(self) -> int | None:
+        return (await self._fetchall("SELECT min(ts_ms) FROM events"))[0][0]
+
+    async def delete_events_before(self, cutoff_ms: int, batch: int = 10_000) -> int:
+        """Delete raw events older than cutoff_ms in small transactions; rollups are kept."""
+        deleted = 0
+        while True:
+            count = await self._write(
+                "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE ts_ms < ? LIMIT ?)", (cutoff_ms, batch)
+            )
+            deleted += count
+            if count < batch:
+                return deleted
+
+    async def last_seq(self) -> int:
+        """The largest sequence number: it changes when new usage arrives (with many writers, an event
+        committed after a later-numbered one shows up at the next change)."""
+        return int((await self._fetchall("SELECT coalesce(max(seq), 0) FROM events"))[0][0])
+
+    async def rejected_count(self) -> int:
+        return int((await self._fetchall("SELECT count(*) FROM rejected_events"))[0][0])
+
+    async def _fetchall(self, sql: str, params: Sequence = ()) -> list[tuple]:
+        for attempt in (1, 2):
+            conn = await self._connection()
+            try:
+                async with self._errors():
+                    cur = await conn.execute(pg(sql, params), params or None)
+                    return list(await cur.fetchall())
+            except StoreError:
+                if attempt == 2 or not conn.broken:  # a read is safe to repeat on a new connection, once
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _write(self, sql: str, params: Sequence) -> int:
+        async with self._exclusive() as run:
+            return await run(sql, params)
+
+    async def _write_many(self, sql: str, rows: Sequence[Sequence]) -> None:
+        async with self._write_lock, self._errors():
+            conn = await self._connection()
+            async with conn.transaction(), conn.cursor() as cur:
+                await cur.executemany(pg(sql, rows[0] if rows else None), rows)
+
+    @asynccontextmanager
+    async def _exclusive(self) -> AsyncIterator[Run]:
+        async with self._write_lock, self._errors():
+            conn = await self._connection()
+            async with conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_EXCLUSIVE_LOCK,))
+
+                async def run(sql: str, params: Sequence) -> int:
+                    return (await conn.execute(pg(sql, params), params or None)).rowcount
+
+                yield run
