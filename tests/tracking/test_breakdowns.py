@@ -20,8 +20,8 @@ T0 = datetime(2026, 11, 14, 9, 10, tzinfo=UTC)
 ROOM = "!r:x"
 
 
-def write(db: Path, events: list[dict]) -> None:
-    with tracking.Tracker(f"sqlite:///{db}") as tracker:
+def write(url: str, events: list[dict]) -> None:
+    with tracking.Tracker(url) as tracker:
         for i, event in enumerate(events):
             tracker.record(provider="openai", model="gpt-4o", room_id=ROOM, event_id=f"e{i}", **event)
 
@@ -31,14 +31,13 @@ def true_percentile(values: list[float], q: float) -> float:
     return ordered[max(1, math.ceil(q * len(ordered))) - 1]
 
 
-async def test_operations_hours_and_latency(tmp_path: Path):
-    db = tmp_path / "u.db"
+async def test_operations_hours_and_latency(store_url: str):
     latencies = [120.0 + 37 * i for i in range(40)] + [9_000.0, 15_000.0]
     events = [{"ts": T0 + timedelta(minutes=3 * i), "latency_ms": ms, "input_tokens": 100, "output_tokens": 10,
                "operation": "embedding" if i % 4 == 0 else "chat", "status": "error" if i % 10 == 0 else "ok"}
               for i, ms in enumerate(latencies)]  # fmt: skip
-    write(db, events)
-    store = await open_store(f"sqlite:///{db}")
+    write(store_url, events)
+    store = await open_store(store_url)
     try:
         day = parse_period("2026-11-14", zone("Asia/Kolkata"))
         ops = await usage_report(store, day, group="operation", room_id=ROOM)
@@ -75,11 +74,10 @@ def test_buckets_and_percentiles():
     assert percentile({8: 1, 80: 99}, 0.01) == middle_ms(8) and percentile({8: 1, 80: 99}, 0.5) == middle_ms(80)
 
 
-async def test_month_projection_at_the_current_pace(tmp_path: Path):
-    db = tmp_path / "u.db"
+async def test_month_projection_at_the_current_pace(store_url: str):
     # gpt-4o: 1M input tokens cost $2.50; three such calls by 11 November 00:00 UTC (10 of 30 days)
-    write(db, [{"ts": datetime(2026, 11, d, tzinfo=UTC), "input_tokens": 1_000_000} for d in (2, 5, 8)])
-    store = await open_store(f"sqlite:///{db}")
+    write(store_url, [{"ts": datetime(2026, 11, d, tzinfo=UTC), "input_tokens": 1_000_000} for d in (2, 5, 8)])
+    store = await open_store(store_url)
     try:
         now = datetime(2026, 11, 11, tzinfo=UTC)
         month = parse_period("month", zone("UTC"), now)
@@ -104,6 +102,29 @@ def test_migration_8_fills_operations_from_the_raw_events(tmp_path: Path):
         tracker.record(provider="openai", model="gpt-4o", input_tokens=1, room_id="!r:x", ts=1_790_000_000)
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA user_version").fetchone() == (8,)
+        rows = conn.execute("SELECT operation, calls, input_tokens, cost_pusd, error_calls, estimated_calls"
+                            " FROM rollup_operation_hourly ORDER BY operation").fetchall()  # fmt: skip
+        assert rows == [("chat", 1, 1, 2_500_000, 0, 0), ("summary", 1, 100, 777, 1, 0)]
+        assert conn.execute("SELECT usage_source, input_cost_pusd FROM events WHERE event_id = 'old'").fetchone() == (
+            "provider", None)  # fmt: skip
+
+
+def test_postgresql_migration_8_fills_operations_from_the_raw_events(pg_url: str):
+    import psycopg
+
+    from tracking.store.postgres.migrations import MIGRATIONS as PG_MIGRATIONS
+
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(PG_MIGRATIONS[7])
+        conn.execute("UPDATE meta SET value = '7' WHERE key = 'schema_version'")
+        conn.execute("INSERT INTO events (event_id, ts_ms, hour, room_id, thread_id, agent, user_id, operation,"
+                     " provider, model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,"
+                     " reasoning_tokens, cost_pusd, status) VALUES ('old', 1790000000000, 497222, '!r:x', '', 'a',"
+                     " '', 'summary', 'openai', 'gpt-4o', 100, 5, 0, 0, 0, 777, 'error')")  # fmt: skip
+    with tracking.Tracker(pg_url) as tracker:
+        tracker.record(provider="openai", model="gpt-4o", input_tokens=1, room_id="!r:x", ts=1_790_000_000)
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("8",)
         rows = conn.execute("SELECT operation, calls, input_tokens, cost_pusd, error_calls, estimated_calls"
                             " FROM rollup_operation_hourly ORDER BY operation").fetchall()  # fmt: skip
         assert rows == [("chat", 1, 1, 2_500_000, 0, 0), ("summary", 1, 100, 777, 1, 0)]

@@ -57,5 +57,5 @@ class MetricsMixin(Statements):
         sql = f"SELECT model, bucket, sum(calls) FROM rollup_latency_hourly WHERE {where} GROUP BY model, bucket"
         out: dict[str, dict[int, int]] = {}
         for model, bucket, calls in await self._fetchall(sql, params):
-            out.setdefault(model, {})[bucket] = calls
+            out.setdefault(model, {})[int(bucket)] = int(calls)  # PostgreSQL sums BIGINT as NUMERIC
         return out

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from .conftest import record
+from .conftest import BOTH_BACKENDS, record
 from .test_commands_e2e import ask
 
 pytestmark = pytest.mark.synapse
@@ -40,6 +40,7 @@ def bucket_middle_ms(latency_ms: float) -> float:
     return 2 ** ((b - 0.5) / 8)
 
 
+@BOTH_BACKENDS
 async def test_breakdowns_latency_estimates_and_projection(make_user, make_usage_bot, agents):
     alice = await make_user("alice")
     bot = await make_usage_bot(clock=lambda: NOW)
