@@ -12,7 +12,7 @@ from html import escape
 from tracking.queries import Latency, Projection, Report
 from tracking.store import Sums
 
-from .numbers import about_usd, exact_int, exact_usd, human_tokens, human_usd
+from .numbers import about_usd, exact_int, human_tokens, human_usd, sum_cells
 from .table import html_table, plain_table
 
 
@@ -129,18 +129,12 @@ def default_label(row: Sums) -> str:
     return "(none)" if row.key in (None, "") else str(row.key)
 
 
+_CHAT_SUMS = ("calls", "input_tokens", "output_tokens", "total_tokens", "cost_pusd", "unpriced_calls",
+              "estimated_calls", "error_calls")  # fmt: skip
+
+
 def _cells(name: str, s: Sums) -> list[str]:
-    return [
-        name,
-        exact_int(s.calls),
-        exact_int(s.input_tokens),
-        exact_int(s.output_tokens),
-        exact_int(s.total_tokens),
-        f"${exact_usd(s.cost_pusd)}",
-        exact_int(s.unpriced_calls),
-        exact_int(s.estimated_calls),
-        exact_int(s.error_calls),
-    ]
+    return [name, *sum_cells(s, _CHAT_SUMS, dollar="$")]
 
 
 def summary_answer(

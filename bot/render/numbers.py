@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from tracking.pricing import pico_to_usd
 
@@ -42,3 +44,10 @@ def exact_usd(pico: int) -> str:
 
 def exact_int(n: int) -> str:
     return f"{n:,}"
+
+
+def sum_cells(sums: Any, names: Sequence[str], *, dollar: str = "") -> list[str]:
+    """A table row's cells for these attributes of a `Sums` (`total_tokens` too): counts exact, costs
+    (`*_pusd`) in exact USD after `dollar`."""
+    return [f"{dollar}{exact_usd(getattr(sums, n))}" if n.endswith("_pusd") else exact_int(getattr(sums, n))
+            for n in names]  # fmt: skip

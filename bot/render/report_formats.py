@@ -13,7 +13,7 @@ from tracking.queries import Report
 from tracking.store import Sums
 
 from .csv_cells import csv_text
-from .numbers import exact_int, exact_usd
+from .numbers import exact_usd, sum_cells
 from .table import plain_table
 
 ROW_FIELDS = (
@@ -69,17 +69,9 @@ def report_table(report: Report, title: str) -> str:
     return f"{title}: {period}\n" + plain_table(headers, rows, align="l" + "r" * 10)
 
 
+_TABLE_SUMS = ("calls", "input_tokens", "output_tokens", "total_tokens", "cache_read_tokens", "reasoning_tokens",
+               "cost_pusd", "unpriced_calls", "estimated_calls", "error_calls")  # fmt: skip
+
+
 def _cells(s: Sums, key: str) -> list[str]:
-    return [
-        key,
-        exact_int(s.calls),
-        exact_int(s.input_tokens),
-        exact_int(s.output_tokens),
-        exact_int(s.total_tokens),
-        exact_int(s.cache_read_tokens),
-        exact_int(s.reasoning_tokens),
-        exact_usd(s.cost_pusd),
-        exact_int(s.unpriced_calls),
-        exact_int(s.estimated_calls),
-        exact_int(s.error_calls),
-    ]
+    return [key, *sum_cells(s, _TABLE_SUMS)]

@@ -107,18 +107,13 @@ class SQLiteStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, TablesMi
             await self._migrate()
 
     async def _migrate(self) -> None:
-        await self._conn.execute("BEGIN IMMEDIATE")
-        try:
+        async with self._exclusive():  # another process may be migrating: read the version inside
             version = (await self._fetchone("PRAGMA user_version"))[0]
             for number in range(version + 1, len(MIGRATIONS) + 1):
                 for statement in split_statements(MIGRATIONS[number - 1]):
                     await self._conn.execute(statement)
                 await self._conn.execute(f"PRAGMA user_version = {number}")
                 log.info("usage database %s migrated to schema version %d", self.path, number)
-            await self._conn.execute("COMMIT")
-        except BaseException:
-            await rollback(self._conn)
-            raise
 
     async def schema_version(self) -> int:
         return (await self._fetchone("PRAGMA user_version"))[0]
