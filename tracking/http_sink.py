@@ -28,7 +28,7 @@ from .fields import COLUMN, COUNTERS, EVENT_COLUMNS
 from .pricing import Pricer
 from .spill import SpillFile, _append_whole
 from .store.batch import RowBatch
-from .writer import Writer
+from .writer import Target, Writer
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ REMOTE_READS = (
 def http_writer(url: str, api_key: str | None, spool: str | Path | None, pricer: Pricer, **options: Any) -> Writer:
     """The background writer of an HTTP tracker: the usual one, posting to the collector."""
     spill = SpillFile(url, Path(spool).expanduser() if spool is not None else default_spool(url))
-    return Writer(url, pricer, opener=lambda: HttpSink.open(url, api_key, spill), spill=spill, **options)
+    return Writer(url, pricer, target=Target(lambda: HttpSink.open(url, api_key, spill), spill), **options)
 
 
 def is_http_url(url: str) -> bool:

@@ -50,29 +50,31 @@ def _resolve(future: asyncio.Future[None]) -> None:
 @dataclass
 class WriterStats:
     stored: int = 0
+    """Events new to the store."""
     duplicates: int = 0
+    """Events the store already held (the same event_id), counted once."""
     rejected: int = 0
+    """Events refused with a reason (kept in `rejected_events`, or set aside by an HTTP tracker)."""
     retries: int = 0
+    """Batches tried again after the store (or collector) failed."""
     prepare_seconds: float = 0.0
     """Time spent validating, pricing and summing batches (overlaps the writes)."""
     write_seconds: float = 0.0
     """Time spent in successful database writes, commits included."""
 
 
+@dataclass(frozen=True)
+class Target:
+    """Where a writer writes other than the store at its URL (the HTTP tracker's collector): how to open
+    it, and the spool that keeps what it cannot take yet."""
+
+    open: Callable[[], Awaitable[Store]]
+    spill: SpillFile
+
+
 class Writer(threading.Thread):
-    def __init__(
-        self,
-        url: str,
-        pricer: Pricer,
-        *,
-        batch_size: int = 20_000,
-        interval: float = 0.05,
-        give_up_after: float = 30.0,
-        opener: Callable[[], Awaitable[Store]] | None = None,
-        spill: SpillFile | None = None,
-    ) -> None:
-        """``opener`` opens another target than the store at ``url`` (the HTTP tracker's collector), with
-        ``spill`` as its spool."""
+    def __init__(self, url: str, pricer: Pricer, *, batch_size: int = 20_000, interval: float = 0.05,
+                 give_up_after: float = 30.0, target: Target | None = None) -> None:  # fmt: skip
         super().__init__(name="usage-writer", daemon=True)
         self.url = url
         self.pricer = pricer
@@ -83,8 +85,8 @@ class Writer(threading.Thread):
         self.give_up_after = give_up_after
         self.ready = threading.Event()
         self.open_error: BaseException | None = None
-        self.spill = spill if spill is not None else SpillFile(url)
-        self.opener = opener
+        self.spill = target.spill if target is not None else SpillFile(url)
+        self.target = target
         self._closing = False
         self._held: list[Recorded | FlushMarker] = []
         self._preparer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="usage-writer-prepare")
@@ -110,7 +112,7 @@ class Writer(threading.Thread):
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         try:
-            store = await (self.opener() if self.opener is not None else open_store(self.url))
+            store = await (self.target.open() if self.target is not None else open_store(self.url))
         except BaseException as exc:
             self.open_error = exc
             self.ready.set()
