@@ -8,7 +8,7 @@ dropped. `model.provider` is Agno's `Model.provider` ("Anthropic", "Google", "Ve
 "OpenAI", ...) or MindRoom's configured provider ("anthropic", "gemini", "vertexai_claude", ...).
 
 Usage conversion (docs/conversions.md): these are Agno's metrics, so they are converted as the Agno hook
-converts them (`tracking.hooks.agno.metrics_counts`): the Anthropic family (MindRoom's own rule in
+converts them (`tracking.hooks.agno_usage.metrics_counts`): the Anthropic family (MindRoom's own rule in
 `model_usage.py`) gets its cache reads and writes added to input, Gemini its thinking tokens added to
 output; OpenAI-style providers already follow SPEC section 2. A team's reply carries its members' usage
 aggregated, so one message is one event.
@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ._common import checked, event_fields, unfit
-from .agno import family, metrics_counts
+from .agno_usage import family, metrics_counts
 
 AI_RUN_KEY = "io.mindroom.ai_run"
 AGENT_PREFIX = "mindroom_"
