@@ -79,3 +79,27 @@ async def test_streamed_reply_counted_once_with_final_usage(make_user, make_usag
     reply = await alice.wait_reply(room, barrier, bot.user_id)
     assert "1 call" in reply.body and "1.2k" in reply.body
     assert len(stored(db)) == 1
+
+
+async def test_reply_without_usage_is_estimated_from_its_body(make_user, make_usage_bot, db_url):
+    """MindRoom leaves `usage` out of ai_run when Agno reported none: output estimated from the body, input 0."""
+    from tests.hooks.helpers import o200k
+
+    db = Path(db_url.removeprefix("sqlite:///"))
+    alice = await make_user("alice")
+    agent = await make_user("mindroom_calculator")
+    bot = await make_usage_bot(mindroom=True)
+    room = await alice.room_with(bot, others=[agent])
+    await alice.say(room, "What is 2 + 2?")
+    run = ai_run(0, 0)
+    del run["usage"]
+    body = "Two plus two is four, as it has always been."
+    sent = await agent.send(room, {"msgtype": "m.text", "body": body, "io.mindroom.stream_status": "completed",
+                                   "io.mindroom.ai_run": run})  # fmt: skip
+    [row] = await wait_stored(db, 1)
+    assert row[0] == sent and (row[3], row[4]) == (0, o200k(body))
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT usage_source, cost_pusd > 0 FROM events").fetchall() == [("estimated", 1)]
+    barrier = await alice.say(room, "!usage")
+    reply = await alice.wait_reply(room, barrier, bot.user_id)
+    assert "1 call estimated: no usage reported" in reply.body
