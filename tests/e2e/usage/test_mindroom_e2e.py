@@ -47,13 +47,18 @@ async def wait_stored(db: Path, count: int, timeout: float = 30) -> list[tuple]:
         await asyncio.sleep(0.1)
 
 
-async def test_streamed_reply_counted_once_with_final_usage(make_user, make_usage_bot, db_url):
-    db = Path(db_url.removeprefix("sqlite:///"))
+async def asked(make_user, make_usage_bot, db_url):
+    """Alice asks in a room with the usage bot (collecting MindRoom usage) and the agent."""
     alice = await make_user("alice")
     agent = await make_user("mindroom_calculator")
     bot = await make_usage_bot(mindroom=True)
     room = await alice.room_with(bot, others=[agent])
     root = await alice.say(room, "What is 2 + 2?")
+    return Path(db_url.removeprefix("sqlite:///")), alice, agent, bot, room, root
+
+
+async def test_streamed_reply_counted_once_with_final_usage(make_user, make_usage_bot, db_url):
+    db, alice, agent, bot, room, root = await asked(make_user, make_usage_bot, db_url)
 
     thread = {"rel_type": "m.thread", "event_id": root, "is_falling_back": True, "m.in_reply_to": {"event_id": root}}
     original = await agent.send(room, {
@@ -85,12 +90,7 @@ async def test_reply_without_usage_is_estimated_from_its_body(make_user, make_us
     """MindRoom leaves `usage` out of ai_run when Agno reported none: output estimated from the body, input 0."""
     from tests.hooks.helpers import o200k
 
-    db = Path(db_url.removeprefix("sqlite:///"))
-    alice = await make_user("alice")
-    agent = await make_user("mindroom_calculator")
-    bot = await make_usage_bot(mindroom=True)
-    room = await alice.room_with(bot, others=[agent])
-    await alice.say(room, "What is 2 + 2?")
+    db, alice, agent, bot, room, _ = await asked(make_user, make_usage_bot, db_url)
     run = ai_run(0, 0)
     del run["usage"]
     body = "Two plus two is four, as it has always been."
