@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sqlite3
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import tracking
+from tracking.periods import parse_period
 from tracking.pricing import pico_to_usd
+from tracking.queries import usage_report
 from tracking.store import EVENT_COLUMNS, Filters
 
 
@@ -47,3 +52,31 @@ def assert_event(row: dict[str, Any], provider: str, model: str, inp: int, out: 
     assert row["cost_pusd"] is not None
     assert pico_to_usd(row["cost_pusd"]) == expected_cost(provider, model, inp, out, read, write, row["ts_ms"],
                                                           cache_write_1h_tokens=write_1h)  # fmt: skip
+
+
+def o200k(text: str) -> int:
+    """The count of tiktoken's o200k_base, loaded from the copy LiteLLM ships (no network here)."""
+    import litellm
+    import tiktoken
+
+    os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(Path(litellm.__file__).parent / "litellm_core_utils/tokenizers"))
+    return len(tiktoken.get_encoding("o200k_base").encode(text))
+
+
+def prompt_json(*fields: Any) -> str:
+    """A request's prompt fields as `tracking.estimate` documents counting them: their JSON, in order."""
+    return json.dumps(list(fields), ensure_ascii=False)
+
+
+async def assert_estimated(tracker: tracking.Tracker, row: dict[str, Any], provider: str, model: str,
+                           prompt: str, text: str) -> None:  # fmt: skip
+    """The one call stored, estimated: o200k_base counts of the prompt and the reply text, priced by
+    genai-prices for those counts, and counted apart in the report."""
+    inp, out = o200k(prompt) if prompt else 0, o200k(text)
+    assert (row["usage_source"], row["status"], row["provider"], row["model"]) == ("estimated", "ok", provider, model)
+    assert (row["input_tokens"], row["output_tokens"]) == (inp, out) and out > 0
+    assert row["cost_pusd"] is not None
+    want = expected_cost(provider, model, inp, out, ts_ms=row["ts_ms"])
+    assert abs(pico_to_usd(row["cost_pusd"]) - want) <= Decimal("1e-9")
+    report = await usage_report(await tracker.store(), parse_period("all", ZoneInfo("UTC")))
+    assert (report.totals.calls, report.totals.estimated_calls) == (1, 1)

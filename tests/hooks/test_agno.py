@@ -13,7 +13,7 @@ from tests.fakes.providers import Reply, Usage
 from tracking.hooks.agno import ANTHROPIC, GEMINI, OPENAI, family, instrument_agno, metrics_counts, model_family
 from tracking.pricing import pico_to_usd
 
-from .helpers import assert_event, expected_cost, stored
+from .helpers import assert_estimated, assert_event, expected_cost, prompt_json, stored
 
 USAGE = {
     "gpt-4o": Usage(input=1000, output=100, cache_read=200, cache_write=0, reasoning=0),
@@ -210,3 +210,18 @@ def test_model_families_by_agno_provider_name(provider, model_id, expected):
     metrics = MessageMetrics(input_tokens=1000, output_tokens=300, cache_read_tokens=200, reasoning_tokens=100)
     inp, out = {ANTHROPIC: (1200, 300), GEMINI: (1000, 400), OPENAI: (1000, 300)}[expected]
     assert tuple(metrics_counts(metrics, expected))[:6] == (inp, out, 200, 0, 100, 0)
+
+
+@pytest.mark.parametrize("mode", ["run", "run-stream", "arun", "arun-stream"])
+async def test_a_reply_without_usage_is_estimated(providers, tracker, mode):
+    """OpenAIChat leaves `response_usage` None when the reply (or every stream chunk) has no usage."""
+    text = "Hello. Bonjour. Hallo."
+    providers.responder = lambda endpoint, body: Reply(text=text, no_usage=True)
+    agent = Agent(name="Solo", model=model(providers, "gpt-4.1"))
+    instrument_agno(agent, tracker, provider="openai")
+    await run(agent, mode, "Say hello")
+    [row] = await stored(tracker)
+    sent = [{"role": m["role"], "content": m["content"]} for m in providers.requests[-1]["messages"]]
+    assert sent[-1] == {"role": "user", "content": "Say hello"}
+    await assert_estimated(tracker, row, "openai", "gpt-4.1", prompt_json(sent), text)
+    assert row["agent"] == "Solo"

@@ -4,26 +4,19 @@ usage, estimated and marked, never 0."""
 
 from __future__ import annotations
 
-import json
-import os
 from decimal import Decimal
-from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import anthropic
 import openai
 import pytest
-import tiktoken
 
 import tracking
 from tests.fakes.providers import Reply, Usage
 from tracking.hooks.anthropic import instrument_anthropic
 from tracking.hooks.openai import instrument_openai
-from tracking.periods import parse_period
 from tracking.pricing import pico_to_usd
-from tracking.queries import usage_report
 
-from .helpers import expected_cost, stored
+from .helpers import assert_estimated, expected_cost, prompt_json, stored
 
 MESSAGES = [{"role": "user", "content": "Say hello in three languages, please."}]
 TOLERANCE = Decimal("1e-9")
@@ -93,14 +86,6 @@ async def test_anthropic_one_hour_cache_writes_priced_apart(providers, tracker):
     assert abs(cost(row) - want) <= TOLERANCE
 
 
-def o200k(text: str) -> int:
-    """The count of tiktoken's o200k_base, loaded from the copy LiteLLM ships (no network here)."""
-    import litellm
-
-    os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(Path(litellm.__file__).parent / "litellm_core_utils/tokenizers"))
-    return len(tiktoken.get_encoding("o200k_base").encode(text))
-
-
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
 async def test_a_reply_without_usage_is_estimated_never_zero(providers, tracker, stream):
     text = "Hello. Bonjour. Hallo."
@@ -112,14 +97,7 @@ async def test_a_reply_without_usage_is_estimated_never_zero(providers, tracker,
     else:
         assert result.usage is None
     [row] = await stored(tracker)
-    assert row["usage_source"] == "estimated" and row["status"] == "ok"
-    prompt = json.dumps([MESSAGES], ensure_ascii=False)  # the request's prompt fields, as sent
-    assert (row["input_tokens"], row["output_tokens"]) == (o200k(prompt), o200k(text))
-    assert row["input_tokens"] > 0 and row["output_tokens"] > 0
-    want = expected_cost("openai", "gpt-4o", o200k(prompt), o200k(text), ts_ms=row["ts_ms"])
-    assert abs(cost(row) - want) <= TOLERANCE
-    report = await usage_report(await tracker.store(), parse_period("all", ZoneInfo("UTC")))
-    assert (report.totals.calls, report.totals.estimated_calls) == (1, 1)
+    await assert_estimated(tracker, row, "openai", "gpt-4o", prompt_json(MESSAGES), text)
 
 
 async def test_a_reply_with_usage_is_marked_provider(providers, tracker):

@@ -12,10 +12,10 @@ from langchain_core.messages import AIMessage
 from langchain_core.messages.ai import UsageMetadata
 
 import tracking
-from tests.fakes.providers import Usage
+from tests.fakes.providers import Reply, Usage
 from tracking.hooks.langchain import UsageCallbackHandler, usage_counts
 
-from .helpers import assert_event, stored
+from .helpers import assert_estimated, assert_event, prompt_json, stored
 
 langchain_openai = pytest.importorskip("langchain_openai")
 
@@ -44,11 +44,26 @@ async def test_chat_model_usage_metadata(providers, tracker, mode):
     assert (row["room_id"], row["agent"]) == ("!r:x", "planner")
 
 
-async def test_stream_without_usage_is_flagged(providers, tracker):
-    model = langchain_openai.ChatOpenAI(model="gpt-4o", base_url=providers.url + "/v1", api_key="k")
-    list(model.stream("hi", config={"callbacks": [UsageCallbackHandler(tracker)]}))
+@pytest.mark.parametrize("mode", ["invoke", "ainvoke", "stream", "astream"])
+async def test_a_reply_without_usage_is_estimated(providers, tracker, mode):
+    """No `usage_metadata` (the server sent none; ChatOpenAI streams without stream_usage ask for none)."""
+    text = "Hello. Bonjour. Hallo."
+    providers.responder = lambda endpoint, body: Reply(text=text, no_usage=True)
+    model = langchain_openai.ChatOpenAI(model="gpt-4o", base_url=providers.url + "/v1", api_key="k", max_retries=0,
+                                        http_async_client=httpx.AsyncClient())  # fmt: skip
+    config = {"callbacks": [UsageCallbackHandler(tracker)]}
+    if mode == "invoke":
+        assert model.invoke("Say hello", config=config).usage_metadata is None
+    elif mode == "ainvoke":
+        await model.ainvoke("Say hello", config=config)
+    elif mode == "stream":
+        assert "".join(chunk.content for chunk in model.stream("Say hello", config=config)) == text
+    else:
+        [chunk async for chunk in model.astream("Say hello", config=config)]
     [row] = await stored(tracker)
-    assert (row["input_tokens"], row["metadata"]) == (0, '{"usage":"missing"}')
+    sent = [{"role": m["role"], "content": m["content"]} for m in providers.requests[-1]["messages"]]
+    assert sent == [{"role": "user", "content": "Say hello"}]
+    await assert_estimated(tracker, row, "openai", "gpt-4o", prompt_json(sent), text)
 
 
 async def test_error_recorded(providers, tracker):

@@ -6,10 +6,10 @@ import litellm
 import pytest
 
 import tracking
-from tests.fakes.providers import Usage
+from tests.fakes.providers import Reply, Usage
 from tracking.hooks.litellm import UsageLogger, instrument_litellm, uninstrument_litellm
 
-from .helpers import assert_event, stored
+from .helpers import assert_estimated, assert_event, prompt_json, stored
 
 MESSAGES = [{"role": "user", "content": "Say hello"}]
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -114,3 +114,32 @@ async def test_gemini_thinking_through_litellm(providers, tracker, logger, is_as
                      messages=MESSAGES)  # fmt: skip
     [row] = await wait_for(tracker, 1)
     assert_event(row, "google", "gemini-2.5-flash", 2000, 1500, 500, 0, 1200)
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+async def test_a_reply_without_usage_is_estimated(providers, tracker, logger, is_async, stream):
+    """LiteLLM hands over an empty Usage() for a reply without usage, and its own tokenizer's count for a
+    stream whose chunks had none: both are estimated as every hook estimates, and marked so."""
+    text = "Hello. Bonjour. Hallo."
+    providers.responder = lambda endpoint, body: Reply(text=text, no_usage=True)
+    result = await completion(is_async, stream, model="openai/gpt-4o", api_base=providers.url + "/v1", api_key="k",
+                              messages=MESSAGES)  # fmt: skip
+    if stream:
+        assert "".join(c.choices[0].delta.content or "" for c in result if c.choices) == text
+        assert providers.sent[-1].usage is None
+    [row] = await wait_for(tracker, 1)
+    await assert_estimated(tracker, row, "openai", "gpt-4o", prompt_json(MESSAGES), text)
+
+
+async def test_a_stream_with_usage_after_one_without_stays_provider(providers, tracker, logger):
+    providers.responder = lambda endpoint, body: Reply(no_usage=True)
+    await completion(False, True, model="openai/gpt-4o", api_base=providers.url + "/v1", api_key="k",
+                     messages=MESSAGES)  # fmt: skip
+    providers.responder = None
+    providers.usage = Usage(input=1500, output=420, cache_read=1024, cache_write=0, reasoning=128)
+    await completion(True, True, model="openai/gpt-4o", api_base=providers.url + "/v1", api_key="k",
+                     messages=MESSAGES)  # fmt: skip
+    rows = await wait_for(tracker, 2)
+    assert sorted(row["usage_source"] for row in rows) == ["estimated", "provider"]
+    assert_event(next(r for r in rows if r["usage_source"] == "provider"), "openai", "gpt-4o", 1500, 420, 1024, 0, 128)

@@ -11,7 +11,7 @@ from tests.fakes.providers import Usage
 from tracking.hooks.mindroom import agent_from_sender, event_from_matrix
 from tracking.pricing import pico_to_usd
 
-from .helpers import assert_event, expected_cost, rejected, stored
+from .helpers import assert_estimated, assert_event, expected_cost, o200k, rejected, stored
 
 ROOM = "!lobby:example.org"
 
@@ -66,12 +66,39 @@ def test_anthropic_family_cache_tokens_added_back():
     assert event.input_tokens == 4000
 
 
-def test_content_without_usage_is_ignored():
+def test_content_without_ai_run_is_ignored():
     assert event_from_matrix(ROOM, "$e", "@alice:example.org", {"msgtype": "m.text", "body": "hi"}) is None
-    no_usage = reply()
-    del no_usage["io.mindroom.ai_run"]["usage"]
-    assert event_from_matrix(ROOM, "$e", "@mindroom_a:example.org", no_usage) is None
-    assert event_from_matrix(ROOM, "$e", "@mindroom_a:example.org", reply(usage={"input_tokens": 0})) is None
+
+
+def without_usage(status: str = "completed", usage: dict | None = None) -> dict:
+    """A reply whose ai_run has no `usage` (MindRoom leaves it out when Agno reported none), or this one."""
+    content = reply()
+    del content["io.mindroom.ai_run"]["usage"], content["io.mindroom.ai_run"]["context"]
+    content["io.mindroom.ai_run"]["status"] = status
+    if usage is not None:
+        content["io.mindroom.ai_run"]["usage"] = usage
+    return content
+
+
+@pytest.mark.parametrize("usage", [None, {"input_tokens": 0}, {"duration": "1.5", "time_to_first_token": "0.2"}],
+                         ids=["no-usage", "zero-counts", "no-token-counts"])  # fmt: skip
+async def test_reply_without_usage_is_estimated_from_its_body(tracker, usage):
+    content = without_usage(usage=usage)
+    event = event_from_matrix(ROOM, "$e", "@mindroom_calculator:example.org", content, 1_760_000_000_000)
+    assert (event.usage_source, event.input_tokens, event.output_tokens) == ("estimated", 0, o200k(content["body"]))
+    tracker.record(**event.model_dump(exclude={"cost_usd"}))
+    [row] = await stored(tracker)
+    await assert_estimated(tracker, row, "openai", "gpt-4o", "", "The answer is 42.")
+    assert (row["event_id"], row["agent"], row["thread_id"]) == ("$e", "calculator", "$root")
+
+
+def test_failed_run_without_usage_is_not_estimated():
+    assert event_from_matrix(ROOM, "$e", "@mindroom_a:example.org", without_usage("error")) is None
+    assert event_from_matrix(ROOM, "$e", "@mindroom_a:example.org", without_usage() | {"body": ""}) is None
+
+
+def test_reply_with_usage_is_provider():
+    assert event_from_matrix(ROOM, "$e", "@mindroom_a:example.org", reply()).usage_source == "provider"
 
 
 def test_agent_names():

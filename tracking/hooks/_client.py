@@ -17,13 +17,13 @@ from ._common import (
     Counts,
     enforcing,
     error_metadata,
-    estimated_counts,
     log,
     record,
     release,
     reserve_async,
     reserve_sync,
 )
+from ._estimated import estimated_counts
 from ._streams import StreamCall, TrackedAsyncStream, TrackedStream
 
 

@@ -9,7 +9,6 @@ from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from ..estimate import request_text
-from ..estimate import tokens as estimated_tokens
 from ..events import first_misfit
 from ..fields import ATTRIBUTION
 
@@ -116,11 +115,6 @@ def openai_counts(usage: Any) -> Counts:
                   number(prompt, "cached_tokens"), number(prompt, "cache_write_tokens"),
                   number(completion, "reasoning_tokens"), 0, number(prompt, "audio_tokens"),
                   number(completion, "audio_tokens"), number(prompt, "image_tokens"))  # fmt: skip
-
-
-def estimated_counts(payload: Mapping[str, Any], output_text: str) -> Counts:
-    """A call the provider reported no usage for: its request and reply text, estimated (`tracking.estimate`)."""
-    return Counts(estimated_tokens(request_text(payload)), estimated_tokens(output_text), estimated=1)
 
 
 def unfit(counts: Counts) -> str | None:

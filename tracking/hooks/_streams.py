@@ -12,7 +12,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ._common import ZERO, Counts, error_metadata, estimated_counts, record
+from ._common import ZERO, Counts, error_metadata, record
+from ._estimated import estimated_counts
 
 
 class StreamCall:

@@ -15,7 +15,9 @@ and puts `thoughts_token_count` in `reasoning_tokens`): they are added to output
 (OpenAI, Groq, LiteLLM, OpenRouter, ...) already follows SPEC section 2. Agno's metrics keep only the
 total of Claude's cache writes, so the part written with a 1-hour TTL is read from the raw response Agno
 parsed (`_parse_provider_response*`). MindRoom publishes these same metrics, so its collector converts
-them here too.
+them with the same functions (`tracking.hooks.agno_usage`). A request whose responses carry no usage
+(`ModelResponse.response_usage` None) is estimated (`tracking.estimate`) from the messages and tools Agno
+sent and the reply's text, and stored with `usage_source = "estimated"`.
 """
 
 from __future__ import annotations
@@ -26,76 +28,12 @@ from typing import Any
 
 from ..context import attribute
 from ._common import ZERO, Counts, enforcing, error_metadata, number, part, record, reserve_sync, warm_up
-from ._common import provider_from_base_url as _host_provider
+from ._estimated import estimated_counts, role_messages
+from .agno_usage import ANTHROPIC, GEMINI, OPENAI, family, metrics_counts, model_family, model_provider
 
-_PROVIDERS = {
-    "openai": "openai", "openai chat": "openai", "anthropic": "anthropic", "google": "google", "gemini": "google",
-    "vertexai": "google", "awsbedrock": "aws", "aws": "aws", "bedrock": "aws", "azure": "azure",
-    "azureopenai": "azure", "azureaifoundry": "azure", "xai": "x-ai", "mistral": "mistral", "groq": "groq",
-    "cerebras": "cerebras", "together": "together", "deepseek": "deepseek", "openrouter": "openrouter",
-    "ollama": "ollama", "fireworks": "fireworks",
-}  # fmt: skip
 _CACHE_1H = "_usage_cache_write_1h"
 _MODEL_ATTRS = ("model", "reasoning_model", "parser_model", "output_model")
 _classes: dict[tuple[type, int, str | None], type] = {}
-
-
-def model_provider(model: Any) -> str:
-    """The genai-prices provider id of an Agno model: its base_url host if set, else its provider name."""
-    override = getattr(type(model), "_usage_provider", None)
-    if override:
-        return override
-    base_url = getattr(model, "base_url", None)
-    if base_url:
-        return _host_provider(base_url)
-    name = str(getattr(model, "provider", "") or "").lower()
-    return _PROVIDERS.get(name, name.replace(" ", "") or "unknown")
-
-
-ANTHROPIC, GEMINI, OPENAI = "anthropic", "gemini", "openai"
-
-
-def family(provider: str, model_id: str) -> str:
-    """How a model's Agno metrics count, from Agno's provider name (`Model.provider`) and the model id.
-
-    Anthropic-family: MindRoom's rule (`model_usage._provider_reports_cache_tokens_outside_input`):
-    providers named anthropic or bedrock, and Claude on Vertex. Gemini: Agno's Google models
-    (`Gemini`, `GeminiInteractions`, provider "Google", Vertex included); MindRoom also names them
-    gemini.
-    """
-    key, model_key = provider.lower().replace("-", "_"), model_id.lower()
-    claude_on_vertex = key == "vertexai_claude" or ("vertex" in key and "claude" in model_key)
-    if "anthropic" in key or "bedrock" in key or claude_on_vertex:
-        return ANTHROPIC
-    if key in ("google", "gemini"):
-        return GEMINI
-    return OPENAI
-
-
-def model_family(model: Any) -> str:
-    """`family` of an Agno model object; a subclass of Agno's Claude or Gemini counts as its base."""
-    modules = [c.__module__ for c in type(model).__mro__]
-    if any(m.startswith("agno.models.anthropic") for m in modules):
-        return ANTHROPIC
-    if any(m.startswith("agno.models.google") for m in modules):
-        return GEMINI
-    return family(str(getattr(model, "provider", "") or ""), str(getattr(model, "id", "") or ""))
-
-
-def metrics_counts(metrics: Any, kind: str) -> Counts:
-    """Agno metrics (a `Metrics` object or its `to_dict()`) of a model of family `kind`, in SPEC section 2 terms."""
-    if metrics is None:
-        return ZERO
-    inp, out = number(metrics, "input_tokens"), number(metrics, "output_tokens")
-    read, write = number(metrics, "cache_read_tokens"), number(metrics, "cache_write_tokens")
-    reasoning = number(metrics, "reasoning_tokens")
-    if kind == ANTHROPIC:
-        inp += read + write
-    elif kind == GEMINI:
-        out += reasoning
-    # audio_*_tokens are parts of input and output, as the provider's own details (OpenAI, Gemini) say
-    return Counts(inp, out, read, write, reasoning, input_audio=number(metrics, "audio_input_tokens"),
-                  output_audio=number(metrics, "audio_output_tokens"))  # fmt: skip
 
 
 def _owner(kwargs: dict[str, Any]) -> str | None:
@@ -107,9 +45,14 @@ def _owner(kwargs: dict[str, Any]) -> str | None:
 
 
 class _Call:
-    """One model request: usage summed over stream deltas, recorded once when the `with` block around it ends."""
+    """One model request: usage summed over stream deltas, recorded once when the `with` block around it ends.
 
-    __slots__ = ("agent", "counts", "done", "family", "held", "model", "provider", "seen", "t0", "tracker")
+    A request whose responses carried no usage (`ModelResponse.response_usage` None on the reply and on every
+    delta) is estimated from the messages Agno sent and the reply's text (`usage_source = "estimated"`).
+    """
+
+    __slots__ = ("agent", "counts", "done", "family", "held", "model", "provider", "request", "seen", "t0", "text",
+                 "tracker")
 
     def __init__(self, model: Any, kwargs: dict[str, Any]) -> None:
         """Under enforcement, reserves the request's estimated use first: a refusal (tracking.QuotaExceeded)
@@ -123,6 +66,8 @@ class _Call:
         self.seen = False
         self.done = False
         self.held = None
+        self.request = kwargs
+        self.text: list[str] = []
         if enforcing(type(model)._usage_enforce, self.tracker):
             request = {"messages": kwargs.get("messages"), "max_tokens": getattr(model, "max_tokens", None)}
             with attribute(agent=self.agent):
@@ -133,6 +78,9 @@ class _Call:
         """Count one ModelResponse (a whole reply, or a stream delta) that carries Agno's usage."""
         metrics = getattr(response, "response_usage", None)
         if metrics is None:
+            content = getattr(response, "content", None)
+            if isinstance(content, str):
+                self.text.append(content)
             return
         self.seen = True
         counts = metrics_counts(metrics, self.family)
@@ -160,10 +108,15 @@ class _Call:
             status, metadata = "error", error_metadata(exc)
         elif outcome != "completed":
             metadata = {"stream": outcome}
-        elif not self.seen:
-            metadata = {"usage": "missing"}
+        if not self.seen and status == "ok":
+            self.counts = self._estimate()
         record(self.tracker, self.provider, self.model, self.counts, (time.perf_counter() - self.t0) * 1000.0,
                runtime="agno", status=status, agent=self.agent, metadata=metadata, reservation=self.held)  # fmt: skip
+
+    def _estimate(self) -> Counts:
+        """The request's messages (and tools) as sent, and the reply's text, estimated."""
+        messages, tools = self.request.get("messages") or (), self.request.get("tools") or None
+        return estimated_counts({"messages": role_messages(messages), "tools": tools}, "".join(self.text))
 
 
 def raw_cache_write_1h(raw: Any) -> int:
@@ -297,3 +250,7 @@ def instrument_agno(agent_or_team: Any, tracker: Any, enforce: bool | None = Non
     warm_up()
     _instrument_tree(agent_or_team, tracker, provider, enforce)
     return agent_or_team
+
+
+__all__ = ["ANTHROPIC", "GEMINI", "OPENAI", "family", "instrument_agno", "metrics_counts", "model_family",
+           "model_provider", "raw_cache_write_1h"]  # fmt: skip

@@ -13,8 +13,13 @@ gives the TTL breakdown, report them as `ephemeral_5m_input_tokens` + `ephemeral
 `cache_creation` to 0 (so the writes are the larger of the two); the 1-hour part is
 `ephemeral_1h_input_tokens`.
 
+A result with no usage (no `usage_metadata` on any generation's message, no `llm_output["token_usage"]`:
+a server that sends none, a ChatOpenAI stream without `stream_usage=True`) is estimated (`tracking.estimate`)
+from the request LangChain handed `on_chat_model_start` (its messages in the OpenAI role/content form) or
+`on_llm_start` (its prompts) and the generations' text, and stored with `usage_source = "estimated"`.
+
 The handler runs inline (in the caller's thread or task), so `tracking.attribute` applies; it works for
-sync and async runs alike. For streamed OpenAI calls, ChatOpenAI must report usage (`stream_usage=True`).
+sync and async runs alike. For exact streamed OpenAI numbers, ChatOpenAI must report usage (`stream_usage=True`).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.outputs import LLMResult
 
 from ._common import ZERO, Counts, enforcing, error_metadata, log, number, openai_counts, record, reserve_sync, warm_up
+from ._estimated import estimated_counts
 
 PROVIDERS = {
     "google_genai": "google",
@@ -62,7 +68,7 @@ class UsageCallbackHandler(BaseCallbackHandler):
         self.tracker = tracker
         self.agent = agent
         self.enforce = enforce
-        self._runs: dict[UUID, tuple[str, str | None, float, str | None]] = {}
+        self._runs: dict[UUID, tuple[str, str | None, float, str | None, list[Any]]] = {}
         warm_up()
 
     @property
@@ -80,7 +86,7 @@ class UsageCallbackHandler(BaseCallbackHandler):
         held = None
         if self.raise_error:  # raises tracking.QuotaExceeded before the model is called
             held = reserve_sync(self.tracker, provider, model, {**params, "messages": request})
-        self._runs[run_id] = (provider, model, time.perf_counter(), held)
+        self._runs[run_id] = (provider, model, time.perf_counter(), held, request)
 
     def on_chat_model_start(self, serialized: dict[str, Any], messages: list[list[Any]], *, run_id: UUID,
                             metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:  # fmt: skip
@@ -91,18 +97,20 @@ class UsageCallbackHandler(BaseCallbackHandler):
         self._start(serialized, run_id, metadata, kwargs, prompts)
 
     def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
-        provider, model, t0, held = self._runs.pop(run_id, ("unknown", None, None, None))
+        provider, model, t0, held, request = self._runs.pop(run_id, ("unknown", None, None, None, None))
         latency = (time.perf_counter() - t0) * 1000.0 if t0 is not None else None
         try:
             counts, model, found = self._read(response, model)
+            if not found:
+                counts = estimated_counts(_request_payload(request or []), _generations_text(response))
         except Exception:
             log.warning("unexpected LangChain result; usage not recorded", exc_info=True)
             return
         record(self.tracker, provider, model, counts, latency, runtime="langchain", agent=self.agent,
-               metadata=None if found else {"usage": "missing"}, reservation=held)  # fmt: skip
+               reservation=held)  # fmt: skip
 
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-        provider, model, t0, held = self._runs.pop(run_id, ("unknown", None, None, None))
+        provider, model, t0, held, _ = self._runs.pop(run_id, ("unknown", None, None, None, None))
         latency = (time.perf_counter() - t0) * 1000.0 if t0 is not None else None
         record(self.tracker, provider, model, ZERO, latency, runtime="langchain", status="error", agent=self.agent,
                metadata=error_metadata(error), reservation=held)  # fmt: skip
@@ -125,3 +133,18 @@ class UsageCallbackHandler(BaseCallbackHandler):
                 totals, found = openai_counts(token_usage), True
             model = (response.llm_output or {}).get("model_name") or model
         return totals, model, found
+
+
+def _request_payload(request: list[Any]) -> dict[str, Any]:
+    """What the chat model was asked, as a provider is sent it: `on_chat_model_start`'s message lists in the
+    OpenAI role/content form, or `on_llm_start`'s prompts."""
+    if request and all(isinstance(prompt, str) for prompt in request):
+        return {"prompt": request[0] if len(request) == 1 else request}
+    from langchain_core.messages import convert_to_openai_messages
+
+    return {"messages": [message for prompt in request for message in convert_to_openai_messages(prompt)]}
+
+
+def _generations_text(response: LLMResult) -> str:
+    """Every generation's text (each choice is output the provider bills)."""
+    return "".join(generation.text or "" for choices in response.generations for generation in choices)

@@ -11,9 +11,12 @@ Converse's cache counts back itself), `completion_tokens` include reasoning (it 
 top-level `cache_creation_input_tokens`), their 1-hour part
 `prompt_tokens_details.cache_creation_token_details.ephemeral_1h_input_tokens` (Anthropic's
 `cache_creation`, Bedrock's `cacheDetails`).
-For exact streaming numbers pass `stream_options={"include_usage": True}` to
-`litellm.completion`: without it OpenAI-style servers send no usage, and the call is stored with zero
-tokens and `metadata.usage = "missing"`.
+A call whose provider reported no usage is estimated (`tracking.estimate`) from the request's `messages`
+(and `tools`) and the reply's text, and stored with `usage_source = "estimated"`. LiteLLM shows it in two
+ways: a non-streamed reply without `usage` gets LiteLLM's empty `Usage()` (`prompt_tokens` and
+`completion_tokens` 0); a stream whose chunks carried none gets usage LiteLLM counted itself with its
+tokenizer, recognised as such by `_litellm_streams`. For exact streaming numbers pass
+`stream_options={"include_usage": True}` to `litellm.completion`: without it OpenAI-style servers send no usage.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ from ._common import (
     reserve_sync,
     warm_up,
 )
+from ._estimated import chat_text, estimated_counts
+from ._litellm_streams import unreported, watch
 
 PROVIDERS = {
     "vertex_ai": "google",
@@ -73,6 +78,12 @@ def _latency(start: Any, end: Any) -> float | None:
     if isinstance(start, int | float) and isinstance(end, int | float):
         return max(0.0, (end - start) * 1000.0)
     return None
+
+
+def _estimate(kwargs: dict[str, Any], response: Any) -> Counts:
+    """The request LiteLLM was given (its messages and tools) and the reply's text, estimated."""
+    tools = (kwargs.get("optional_params") or {}).get("tools")
+    return estimated_counts({"messages": kwargs.get("messages"), "tools": tools}, chat_text(response))
 
 
 class UsageLogger(CustomLogger):
@@ -152,10 +163,10 @@ class UsageLogger(CustomLogger):
             counts = litellm_counts(usage) if usage is not None else ZERO
             if operation == "embedding":
                 counts = Counts(counts.input, 0)
-            metadata = {"usage": "missing"} if counts.input == 0 and counts.output == 0 else None
+            elif (counts.input == 0 and counts.output == 0) or (kwargs.get("stream") and unreported(response)):
+                counts = _estimate(kwargs, response)
             record(self.tracker, provider, model, counts, _latency(start, end), runtime="litellm", operation=operation,
-                   metadata=metadata, attribution=self._attribution(kwargs),
-                   reservation=self._held(kwargs))  # fmt: skip
+                   attribution=self._attribution(kwargs), reservation=self._held(kwargs))  # fmt: skip
         except Exception:
             log.warning("could not read a LiteLLM success event", exc_info=True)
 
@@ -200,6 +211,7 @@ def instrument_litellm(tracker: Any, enforce: bool | None = None) -> UsageLogger
     logger._enforce = enforce
     litellm.callbacks.append(logger)
     _guard(litellm)
+    watch()
     return logger
 
 

@@ -8,7 +8,7 @@ dropped. `model.provider` is Agno's `Model.provider` ("Anthropic", "Google", "Ve
 "OpenAI", ...) or MindRoom's configured provider ("anthropic", "gemini", "vertexai_claude", ...).
 
 Usage conversion (docs/conversions.md): these are Agno's metrics, so they are converted as the Agno hook
-converts them (`tracking.hooks.agno.metrics_counts`): the Anthropic family (MindRoom's own rule in
+converts them (`tracking.hooks.agno_usage.metrics_counts`): the Anthropic family (MindRoom's own rule in
 `model_usage.py`) gets its cache reads and writes added to input, Gemini its thinking tokens added to
 output; OpenAI-style providers already follow SPEC section 2. A team's reply carries its members' usage
 aggregated, so one message is one event.
@@ -16,6 +16,12 @@ aggregated, so one message is one event.
 Agent name: MindRoom agents are Matrix users `@mindroom_<name>[_<namespace>]:<domain>`
 (`matrix.identity.agent_username_localpart`); the agent is `<name>`, the localpart without the `mindroom_`
 prefix (and without the installation namespace suffix when given). Other senders keep their full localpart.
+
+A reply whose metadata has no usage (MindRoom leaves `usage` out when Agno reported none) or no token
+counts in it is estimated (`tracking.estimate`): output from the message's `body` (for a long reply sent as
+a preview plus a file, the preview), input 0, since the metadata carries neither the request's text nor
+a count of it (`prepared_context.tokens`, when present, is MindRoom's own count of the prepared history only).
+It is stored with `usage_source = "estimated"`. A failed run without usage is not recorded.
 
 Edits (`m.replace`) carry the final usage of a streamed reply under `m.new_content`; deciding which
 version to count belongs to the bot, which passes the original event id here.
@@ -27,7 +33,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ._common import checked, event_fields, unfit
-from .agno import family, metrics_counts
+from ._estimated import estimated_counts
+from .agno_usage import family, metrics_counts
 
 AI_RUN_KEY = "io.mindroom.ai_run"
 AGENT_PREFIX = "mindroom_"
@@ -92,8 +99,10 @@ def event_from_matrix(
     if not isinstance(run, dict):
         return None
     usage, model = run.get("usage"), run.get("model")
-    if not isinstance(usage, dict) or not isinstance(model, dict):
+    if not isinstance(model, dict):
         return None
+    if not isinstance(usage, dict):
+        usage = {}
     model_id = model.get("id") or model.get("config")
     raw_provider = str(model.get("provider") or "").strip()
     if not isinstance(model_id, str) or not model_id or not raw_provider:
@@ -101,8 +110,12 @@ def event_from_matrix(
     key = raw_provider.lower().replace("-", "_")
     provider = _PROVIDERS.get(key, key)
     counts = checked(metrics_counts(usage, family(raw_provider, model_id)), "mindroom", provider, model_id)
+    failed = str(run.get("status", "")).lower() in ("error", "failed")
     if not (counts.input or counts.output):
-        return None
+        body = content.get("body")
+        if failed or not isinstance(body, str) or not body:
+            return None
+        counts = estimated_counts({}, body, with_input=False)
     relates = content.get("m.relates_to")
     thread_id = None
     if isinstance(relates, dict) and relates.get("rel_type") == "m.thread":
@@ -120,7 +133,7 @@ def event_from_matrix(
         "session_id": run.get("session_id") if isinstance(run.get("session_id"), str) else None,
         "operation": "chat",
         "latency_ms": duration * 1000.0 if duration is not None else None,
-        "status": "error" if str(run.get("status", "")).lower() in ("error", "failed") else "ok",
+        "status": "error" if failed else "ok",
         "metadata": metadata,
     }
     if origin_server_ts is not None:

@@ -28,6 +28,7 @@ import openai
 
 from ._client import ClientHook, Pending, wrap
 from ._common import Counts, number, openai_counts, part, provider_from_base_url, warm_up
+from ._estimated import chat_text
 from ._streams import StreamCall
 
 _MARK = "_usage_tracking_hook"
@@ -46,10 +47,6 @@ def responses_counts(usage: Any, output: Any = None) -> Counts:
     return Counts(number(usage, "input_tokens"), number(usage, "output_tokens"), number(inp, "cached_tokens"),
                   number(inp, "cache_write_tokens"), number(out, "reasoning_tokens"),
                   web_searches=searches)  # fmt: skip
-
-
-def _chat_text(result: Any) -> str:
-    return "".join(part(part(choice, "message"), "content") or "" for choice in part(result, "choices") or ())
 
 
 class ChatStreamCall(StreamCall):
@@ -133,7 +130,7 @@ class _Hook(ClientHook):
 
     def output_text(self, kind: str, result: Any) -> str:
         if kind == "chat":
-            return _chat_text(result)
+            return chat_text(result)
         return getattr(result, "output_text", "") if kind == "responses" else ""
 
     def stream_call(self, pending: Pending) -> StreamCall:

@@ -47,13 +47,18 @@ async def wait_stored(db: Path, count: int, timeout: float = 30) -> list[tuple]:
         await asyncio.sleep(0.1)
 
 
-async def test_streamed_reply_counted_once_with_final_usage(make_user, make_usage_bot, db_url):
-    db = Path(db_url.removeprefix("sqlite:///"))
+async def asked(make_user, make_usage_bot, db_url):
+    """Alice asks in a room with the usage bot (collecting MindRoom usage) and the agent."""
     alice = await make_user("alice")
     agent = await make_user("mindroom_calculator")
     bot = await make_usage_bot(mindroom=True)
     room = await alice.room_with(bot, others=[agent])
     root = await alice.say(room, "What is 2 + 2?")
+    return Path(db_url.removeprefix("sqlite:///")), alice, agent, bot, room, root
+
+
+async def test_streamed_reply_counted_once_with_final_usage(make_user, make_usage_bot, db_url):
+    db, alice, agent, bot, room, root = await asked(make_user, make_usage_bot, db_url)
 
     thread = {"rel_type": "m.thread", "event_id": root, "is_falling_back": True, "m.in_reply_to": {"event_id": root}}
     original = await agent.send(room, {
@@ -79,3 +84,22 @@ async def test_streamed_reply_counted_once_with_final_usage(make_user, make_usag
     reply = await alice.wait_reply(room, barrier, bot.user_id)
     assert "1 call" in reply.body and "1.2k" in reply.body
     assert len(stored(db)) == 1
+
+
+async def test_reply_without_usage_is_estimated_from_its_body(make_user, make_usage_bot, db_url):
+    """MindRoom leaves `usage` out of ai_run when Agno reported none: output estimated from the body, input 0."""
+    from tests.hooks.helpers import o200k
+
+    db, alice, agent, bot, room, _ = await asked(make_user, make_usage_bot, db_url)
+    run = ai_run(0, 0)
+    del run["usage"]
+    body = "Two plus two is four, as it has always been."
+    sent = await agent.send(room, {"msgtype": "m.text", "body": body, "io.mindroom.stream_status": "completed",
+                                   "io.mindroom.ai_run": run})  # fmt: skip
+    [row] = await wait_stored(db, 1)
+    assert row[0] == sent and (row[3], row[4]) == (0, o200k(body))
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT usage_source, cost_pusd > 0 FROM events").fetchall() == [("estimated", 1)]
+    barrier = await alice.say(room, "!usage")
+    reply = await alice.wait_reply(room, barrier, bot.user_id)
+    assert "1 call estimated: no usage reported" in reply.body
