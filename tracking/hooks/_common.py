@@ -91,8 +91,18 @@ def provider_from_base_url(base_url: object) -> str:
 
 
 def part(source: Any, name: str) -> Any:
-    """A field of an SDK object or of a dict (runtimes hand over both), None when missing."""
-    return source.get(name) if isinstance(source, Mapping) else getattr(source, name, None)
+    """A field of an SDK object or of a dict (runtimes hand over both), None when missing.
+
+    On the path of every call: plain dicts and SDK objects are told apart without `isinstance(..., Mapping)`,
+    whose ABC check cost more than the rest of the usage extraction; other mappings still work."""
+    if source is None:
+        return None
+    if type(source) is dict:
+        return source.get(name)
+    value = getattr(source, name, None)
+    if value is None and isinstance(source, Mapping):
+        return source.get(name)
+    return value
 
 
 def number(source: Any, name: str) -> int:
