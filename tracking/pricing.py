@@ -130,8 +130,8 @@ class Pricer:
             return None
         if kind == 1:
             return _override_parts(plan[3], Tokens(input_tokens, output_tokens, cache_read, cache_write))
-        tokens = Tokens(input_tokens, output_tokens, cache_read, cache_write)
         if finer is not None:
+            tokens = Tokens(input_tokens, output_tokens, cache_read, cache_write)
             return direct_parts(plan[5], plan[6], ms_to_datetime(ts_ms), tokens, finer)
         model_price, starts = plan[3], plan[4]
         low = 0
@@ -144,7 +144,7 @@ class Pricer:
         if fast is not None and fast[0] <= input_tokens <= fast[1]:
             return (fast[2] + fast[3] * input_tokens + fast[5] * cache_read + fast[6] * cache_write,
                     fast[4] * output_tokens)  # fmt: skip
-        return self._price_slow(plan, ts_ms, tokens)
+        return self._price_slow(plan, ts_ms, Tokens(input_tokens, output_tokens, cache_read, cache_write))
 
     def price_pico(self, provider: str, model: str, ts: datetime, tokens: Tokens) -> int | None:
         """The cost at `ts` (naive means UTC), to the millisecond, as stored."""
