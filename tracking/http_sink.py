@@ -26,12 +26,15 @@ from urllib.parse import urlsplit
 
 from .fields import COLUMN, COUNTERS, EVENT_COLUMNS
 from .pricing import Pricer
+from .retry import RetryPolicy
 from .spill import SpillFile, _append_whole
 from .store.batch import RowBatch
 from .writer import Target, Writer
 
 log = logging.getLogger(__name__)
 
+COLLECTOR_RETRY = RetryPolicy(1.0, 30.0)
+"""Delays between tries while the collector is away (jittered: 0.5-1 s, then doubling up to 15-30 s)."""
 POST_SIZE = 1000
 """Events per request: far below the collector's default body limit."""
 _TEXT = ("event_id", "room_id", "thread_id", "agent", "user_id", "session_id", "operation", "provider", "model",
@@ -81,18 +84,17 @@ class HttpSink:
     """Opened on the writer's event loop; offers the part of the `Store` protocol the writer uses."""
 
     def __init__(self, url: str, api_key: str | None, spill: SpillFile, *, timeout: float = 10.0,
-                 backoff_max: float = 30.0) -> None:  # fmt: skip
+                 retry: RetryPolicy = COLLECTOR_RETRY) -> None:  # fmt: skip
         import aiohttp  # a core dependency, imported only by trackers that send over HTTP
 
         self.endpoint = url.rstrip("/") + "/v1/events"
         self.spill = spill
-        self.backoff_max = backoff_max
+        self._backoff = retry.start()
         headers = {"Content-Type": "application/x-ndjson"}
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
         self._session = aiohttp.ClientSession(headers=headers, timeout=aiohttp.ClientTimeout(total=timeout))
         self._errors: tuple[type[BaseException], ...] = (aiohttp.ClientError, TimeoutError, OSError)
-        self._delay = 0.0
         self._next_try = 0.0
         self._retrying: asyncio.Task[None] | None = None
         self.sent = 0
@@ -144,7 +146,7 @@ class HttpSink:
                     work.append(chunk)
             else:
                 raise CollectorAway(f"the collector refused a request ({status}: {answer.get('error')})")
-        self._delay = 0.0
+        self._backoff.reset()
         return stored
 
     async def _request(self, chunk: list[str]) -> tuple[dict[str, Any], int]:
@@ -168,9 +170,9 @@ class HttpSink:
         log.error("the collector refused a usage event (%s); kept in %s", reason, where)
 
     def _away(self, exc: BaseException) -> None:
-        self._delay = min(max(self._delay * 2, 0.5), self.backoff_max)
-        self._next_try = time.monotonic() + self._delay
-        log.warning("the usage collector is away (%s); spooling, next try in %.1fs", exc, self._delay)
+        delay = self._backoff.next_delay()
+        self._next_try = time.monotonic() + delay
+        log.warning("the usage collector is away (%s); spooling, next try in %.1fs", exc, delay)
 
     def _retry_soon(self) -> None:
         if self._retrying is None or self._retrying.done():

@@ -13,12 +13,14 @@ from collections.abc import Sequence
 
 from nio import AsyncClient
 
+from tracking.retry import RetryPolicy
+
 from ..state import BotState
 from .events import own_user_id
 from .outbox import Outbox
 from .permissions import RoomAdminCache
 from .rooms import JoinHandler, Rooms, UpgradeHandler
-from .sending import SEND_RETRY, RetryPolicy, Sender
+from .sending import SEND_RETRY, Sender
 from .timeline import CommandHandler, ContentHandler, Timeline
 
 

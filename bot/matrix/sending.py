@@ -10,17 +10,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from aiohttp import ClientConnectionError
 from nio import AsyncClient, ContentRepositoryConfigError, RoomSendError, UploadError
 
 from bot.matrix.events import message_content
+from tracking.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -40,35 +39,6 @@ class FileTooLarge(SendError):
         super().__init__(f"a file of {size} bytes is over the homeserver's upload limit of {limit} bytes")
         self.size = size
         self.limit = limit
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Capped exponential backoff with "equal jitter" (half fixed, half random): the delays of one retry run."""
-
-    initial: float = 1.0
-    maximum: float = 60.0
-    factor: float = 2.0
-
-    def start(self) -> Backoff:
-        return Backoff(self)
-
-
-class Backoff:
-    """One run of retries under a policy: each delay longer than the last, up to the policy's maximum."""
-
-    def __init__(self, policy: RetryPolicy) -> None:
-        self.policy = policy
-        self.attempt = 0
-
-    def next_delay(self) -> float:
-        p = self.policy
-        delay = min(p.maximum, p.initial * p.factor ** min(self.attempt, 32))
-        self.attempt += 1
-        return delay / 2 + random.uniform(0, delay / 2)
-
-    def reset(self) -> None:
-        self.attempt = 0
 
 
 SEND_RETRY = RetryPolicy(1.0, 30.0)

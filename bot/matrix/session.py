@@ -20,12 +20,14 @@ from typing import Any
 
 from nio import AsyncClientConfig, Event, LocalProtocolError, MatrixRoom, RoomUpgradeEvent, SyncError, SyncResponse
 
+from tracking.retry import Backoff, RetryPolicy
+
 from .events import MatrixSettings, is_own_join
 from .gaps import fill_gap
 from .joins import Joins
 from .login import BotLoginError, log_in
 from .nio_client import RateLimitAwareClient
-from .sending import CONNECTION_ERRORS, Backoff, RetryPolicy
+from .sending import CONNECTION_ERRORS
 
 log = logging.getLogger(__name__)
 

@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from tracking.retry import RetryPolicy
+
 from ..http.settings import PosthogSettings, WebhookSettings
 
 log = logging.getLogger(__name__)
@@ -30,12 +32,15 @@ def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+WEBHOOK_RETRY = RetryPolicy(1.0, 60.0)
+
+
 class Notifier:
     def __init__(self, webhooks: Sequence[WebhookSettings] = (), posthog: PosthogSettings | None = None, *,
-                 backoff: float = 1.0, backoff_max: float = 60.0, timeout: float = 10.0) -> None:  # fmt: skip
+                 retry: RetryPolicy = WEBHOOK_RETRY, timeout: float = 10.0) -> None:  # fmt: skip
         self.webhooks = list(webhooks)
         self.posthog_settings = posthog
-        self.backoff, self.backoff_max, self.timeout = backoff, backoff_max, timeout
+        self.retry, self.timeout = retry, timeout
         self._tasks: set[asyncio.Task[None]] = set()
         self._session: Any = None
         self.posthog: Any = None
@@ -77,7 +82,7 @@ class Notifier:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
         headers = {"Content-Type": "application/json", "X-Usage-Signature": sign(hook.secret, body),
                    "X-Usage-Event": kind, "X-Usage-Delivery": notice_id}  # fmt: skip
-        delay = self.backoff
+        backoff = self.retry.start()
         for attempt in range(1, hook.attempts + 1):
             try:
                 async with self._session.post(hook.url, data=body, headers=headers) as response:
@@ -88,10 +93,10 @@ class Notifier:
                 problem = f"{type(exc).__name__}: {exc}"
             if attempt == hook.attempts:
                 break
+            delay = backoff.next_delay()
             log.warning("webhook %s %s for %s %s; try %d in %.1fs", hook.url, problem, kind, notice_id,
                         attempt + 1, delay)  # fmt: skip
             await asyncio.sleep(delay)
-            delay = min(delay * 2, self.backoff_max)
         log.error("webhook %s %s for %s %s; gave up after %d tries", hook.url, problem, kind, notice_id, hook.attempts)
 
     async def drain(self, timeout: float = 30.0) -> None:

@@ -32,9 +32,9 @@ from bot.matrix.events import CommandContext, SimpleMatrixSettings
 from bot.matrix.link import MatrixLink
 from bot.matrix.outbox import Outbox
 from bot.matrix.permissions import RoomAdminCache
-from bot.matrix.sending import RetryPolicy
 from bot.matrix.session import MatrixSession
 from bot.state import BotState
+from tracking.retry import RetryPolicy
 from tracking.store import Store, open_store
 
 if importlib.util.find_spec("synapse") is None:  # the demo extra is not installed

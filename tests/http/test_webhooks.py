@@ -17,6 +17,7 @@ import tracking
 from bot.http.settings import PosthogSettings, WebhookSettings
 from bot.notify.notifier import Notifier
 from bot.notify.refusals import RefusalRelay
+from tracking.retry import RetryPolicy
 from tracking.settings import QuotaSettings, QuotaSpec
 from tracking.store import open_store
 
@@ -63,7 +64,7 @@ def verifies(headers: dict[str, str], body: bytes) -> bool:
 
 
 async def test_each_notice_arrives_once_signed(receiver):
-    notifier = Notifier([hook(receiver)], backoff=0.01)
+    notifier = Notifier([hook(receiver)], retry=RetryPolicy(0.01, 0.01))
     notifier.notify("spike", "spike|!a:x|2026-10-04T10", {"room_id": "!a:x", "message": "a spike"})
     notifier.notify("digest", "digest|!a:x|2026-10-05", {"room_id": "!a:x", "day": "2026-10-04", "text": "..."})
     await notifier.close()
@@ -75,7 +76,7 @@ async def test_each_notice_arrives_once_signed(receiver):
 
 
 async def test_only_the_kinds_a_hook_asks_for(receiver):
-    notifier = Notifier([hook(receiver, events=["digest"])], backoff=0.01)
+    notifier = Notifier([hook(receiver, events=["digest"])], retry=RetryPolicy(0.01, 0.01))
     notifier.notify("spike", "s1", {"room_id": "!a:x"})
     notifier.notify("digest", "d1", {"room_id": "!a:x"})
     await notifier.close()
@@ -84,7 +85,7 @@ async def test_only_the_kinds_a_hook_asks_for(receiver):
 
 async def test_a_receiver_failing_twice_gets_it_on_the_third_try(receiver):
     receiver.fail_first = 2
-    notifier = Notifier([hook(receiver)], backoff=0.01)
+    notifier = Notifier([hook(receiver)], retry=RetryPolicy(0.01, 0.01))
     notifier.notify("quota_warning", "room|!a:x||monthly|tokens:1000|2026-10-01|90", {"room_id": "!a:x"})
     await notifier.close()
     assert len(receiver.requests) == 3
@@ -101,7 +102,7 @@ async def test_a_hard_quota_refusal_in_an_agent_reaches_the_webhook_once(receive
             with pytest.raises(tracking.QuotaExceeded):
                 await tracker.enforce_quota(room_id="!a:x")
     store, other = await open_store(db_url), await open_store(db_url)  # the bot and `usage-bot serve`
-    notifier = Notifier([hook(receiver)], backoff=0.01)
+    notifier = Notifier([hook(receiver)], retry=RetryPolicy(0.01, 0.01))
     try:
         assert await RefusalRelay(store, notifier).relay() == 1
         assert await RefusalRelay(other, notifier).relay() == 0

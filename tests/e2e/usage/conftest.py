@@ -15,7 +15,7 @@ pytest.importorskip("synapse", reason="the e2e tests need matrix-synapse (the de
 import tracking
 from bot.app import UsageBot
 from bot.config import Config
-from bot.matrix.sending import RetryPolicy
+from tracking.retry import RetryPolicy
 
 from ..conftest import PASSWORD, WAIT, unique
 
