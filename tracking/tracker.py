@@ -13,6 +13,7 @@ from typing import Any
 from .context import _current
 from .events import new_event_id
 from .http_sink import REMOTE_READS, http_writer, is_http_url
+from .later import Later
 from .pricing import PriceOverride, Pricer
 from .reader import Reader
 from .rows import Recorded
@@ -187,10 +188,7 @@ class Tracker(TrackerQuotas):
         Invalid values do not raise here (this runs inside LLM calls): the writer logs them and keeps
         them in the store's `rejected_events` table.
         """
-        if not self._open:
-            raise TrackerClosed(
-                "Tracker is closed: record() needs an open tracker (use `with Tracker(...)` or call start())"
-            )
+        self._check_open()
         if ts is None:  # stamped now, not when the writer gets to it (a locked store can hold it for minutes)
             ts = self.clock() if self.clock is not None else time.time()
         if event_id is None:  # given here, so a spilled or re-sent event is still counted once
@@ -213,6 +211,23 @@ class Tracker(TrackerQuotas):
                 output_audio_tokens, input_image_tokens, output_image_tokens, web_searches, usage_source, reservation,
             )
         )  # fmt: skip
+
+    def record_later(self, fields: Callable[..., dict[str, Any]], *args: Any) -> None:
+        """Queue one call whose usage is read on the writer's thread (`tracking.later`), for hooks:
+        `fields(*args)` returns `record()`'s keywords. The call's time and attribution are taken now; `args`
+        are not copied, so `fields` must only read them. What it raises is logged, the call kept in
+        `rejected_events`.
+        """
+        self._check_open()
+        if len(self._queue) >= self.max_pending:
+            self._wait_for_room()
+        self._queue.append(Later(self.clock() if self.clock is not None else time.time(), _current.get(), fields, args))
+
+    def _check_open(self) -> None:
+        if not self._open:
+            raise TrackerClosed(
+                "Tracker is closed: record() needs an open tracker (use `with Tracker(...)` or call start())"
+            )
 
     def _wait_for_room(self) -> None:
         """The queue is full (``max_pending``): wait up to ``full_wait`` seconds for the writer to catch up.

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from .later import Later, queued_calls, resolve
 from .pricing import Pricer
 from .rows import InvalidRecord, Recorded, recorded_to_row
 from .spill import SpillFile
@@ -78,7 +79,7 @@ class Writer(threading.Thread):
         super().__init__(name="usage-writer", daemon=True)
         self.url = url
         self.pricer = pricer
-        self.queue: deque[Recorded | FlushMarker] = deque()
+        self.queue: deque[Recorded | Later | FlushMarker] = deque()
         self.stats = WriterStats()
         self.batch_size = batch_size
         self.interval = interval
@@ -88,7 +89,7 @@ class Writer(threading.Thread):
         self.spill = target.spill if target is not None else SpillFile(url)
         self.target = target
         self._closing = False
-        self._held: list[Recorded | FlushMarker] = []
+        self._held: list[Recorded | Later | FlushMarker] = []
         self._preparer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="usage-writer-prepare")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
@@ -170,9 +171,9 @@ class Writer(threading.Thread):
                 writing = asyncio.create_task(self._write(store, batch, await preparing))
                 writing_markers = markers
 
-    def _take(self) -> tuple[list[Recorded], list[FlushMarker]]:
+    def _take(self) -> tuple[list[Recorded | Later], list[FlushMarker]]:
         """The next batch: up to batch_size records, ending early after a flush marker."""
-        batch: list[Recorded] = []
+        batch: list[Recorded | Later] = []
         markers: list[FlushMarker] = []
         queue = self.queue
         while queue and len(batch) < self.batch_size:
@@ -183,14 +184,14 @@ class Writer(threading.Thread):
             batch.append(item)
         return batch, markers
 
-    def _prepare(self, batch: list[Recorded]) -> RowBatch:
+    def _prepare(self, batch: list[Recorded | Later]) -> RowBatch:
         started = time.perf_counter()
-        rows, rejected = self._rows(batch)
-        prepared = prepare_batch(rows, rejected, [r.reservation for r in batch if r.reservation])
+        rows, rejected, reservations = self._rows(batch)
+        prepared = prepare_batch(rows, rejected, reservations)
         self.stats.prepare_seconds += time.perf_counter() - started
         return prepared
 
-    async def _write(self, store: Store, batch: list[Recorded], prepared: RowBatch) -> bool:
+    async def _write(self, store: Store, batch: list[Recorded | Later], prepared: RowBatch) -> bool:
         delay, started = 0.05, time.monotonic()
         while True:
             try:
@@ -232,11 +233,17 @@ class Writer(threading.Thread):
         await store.insert_batch(prepare_batch([], [*prepared.rejected, *refused]))
         return inserted, len(refused)
 
-    def _rows(self, batch: list[Recorded]) -> tuple[list[tuple], list[tuple[int, str, str]]]:
+    def _rows(self, batch: list[Recorded | Later]) -> tuple[list[tuple], list[tuple[int, str, str]], list[str]]:
+        """The batch's rows, its refusals (for `rejected_events`) and the reservations it ends."""
         now = time.time()
-        rows, rejected = [], []
-        for recorded in batch:
+        rows, rejected, reservations = [], [], []
+        for item in batch:
+            recorded = item
             try:
+                if type(item) is Later:
+                    recorded = resolve(item)
+                if recorded.reservation:
+                    reservations.append(recorded.reservation)
                 rows.append(recorded_to_row(recorded, self.pricer, now))
             except InvalidRecord as exc:
                 log.error("usage event rejected: %s", exc)
@@ -245,12 +252,12 @@ class Writer(threading.Thread):
                 log.exception("usage event could not be turned into a row; kept in rejected_events")
                 reason = f"could not be stored: {type(exc).__name__}: {exc}"
                 rejected.append((int(now * 1000), reason, json.dumps(recorded._asdict(), default=str)))
-        return rows, rejected
+        return rows, rejected, reservations
 
-    def _spill(self, batch: list[Recorded], exc: BaseException) -> None:
+    def _spill(self, batch: list[Recorded | Later], exc: BaseException) -> None:
         """Last resort at close: keep every unwritten event in a JSON-lines file for `usage-bot ingest`."""
         waiting = [*self._held, *self.queue]
-        pending = batch + [item for item in waiting if isinstance(item, Recorded)]
+        pending = queued_calls([*batch, *waiting])
         markers = [item for item in waiting if isinstance(item, FlushMarker)]
         self._held = []
         self.queue.clear()
@@ -265,7 +272,7 @@ class Writer(threading.Thread):
 
     def spill_oldest(self, count: int) -> None:
         """Save the oldest ``count`` queued events to the spill file, making room in a full queue."""
-        taken: list[Recorded] = []
+        taken: list[Recorded | Later] = []
         markers: list[FlushMarker] = []
         while len(taken) < count:
             try:
@@ -276,7 +283,7 @@ class Writer(threading.Thread):
                 markers.append(item)
             else:
                 taken.append(item)
-        path = self.spill.save(taken)
+        path = self.spill.save(queued_calls(taken))
         if path is not None:
             log.warning("the usage queue is full (the store is slower than record()); %d events saved to %s "
                         "(load them with usage-bot ingest)", len(taken), path)  # fmt: skip

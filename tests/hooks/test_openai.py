@@ -9,7 +9,7 @@ import pytest
 
 import tracking
 from tests.fakes.providers import Usage
-from tracking.hooks._common import provider_from_base_url
+from tracking.hooks._providers import provider_from_base_url
 from tracking.hooks.openai import instrument_openai
 
 from .helpers import assert_event, stored

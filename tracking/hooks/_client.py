@@ -15,6 +15,7 @@ from typing import Any
 from ._common import (
     ZERO,
     Counts,
+    call_fields,
     enforcing,
     error_metadata,
     log,
@@ -80,8 +81,9 @@ class ClientHook:
     def operation(self, kind: str) -> str | None:
         return None
 
-    def counts(self, kind: str, result: Any) -> Counts | None:
-        """The result's usage in SPEC section 2 terms; None when the provider reported none."""
+    def counts(self, kind: str, result: Any) -> Counts:
+        """The usage of a result that has some (`result.usage`), in SPEC section 2 terms; runs on the
+        tracker's writer thread."""
         raise NotImplementedError
 
     def output_text(self, kind: str, result: Any) -> str:
@@ -108,15 +110,24 @@ class ClientHook:
                operation=self.operation(pending.kind), reservation=pending.reservation, **kwargs)  # fmt: skip
 
     def done(self, pending: Pending, result: Any) -> None:
+        """A result with usage is queued as it is and read on the tracker's writer thread (`fields`); one
+        without is estimated now, from the request and the reply as the caller has them yet."""
         try:
-            counts = self.counts(pending.kind, result)
-            if counts is None:
-                counts = estimated_counts(pending.kwargs, self.output_text(pending.kind, result))
             model = getattr(result, "model", None) or pending.model
+            if getattr(result, "usage", None) is not None:
+                self.tracker.record_later(self.fields, self.provider, pending.kind, result, model,
+                                          pending.latency_ms(), pending.reservation)  # fmt: skip
+                return
+            counts = estimated_counts(pending.kwargs, self.output_text(pending.kind, result))
         except Exception:
-            log.warning("unexpected %s result from %s; usage not recorded", pending.kind, self.provider, exc_info=True)
+            log.warning("could not record the %s result from %s", pending.kind, self.provider, exc_info=True)
             return
         self.record(pending, model, counts)
+
+    def fields(self, provider: str, kind: str, result: Any, model: str | None, latency_ms: float,
+               reservation: str | None) -> dict[str, Any]:  # fmt: skip
+        return call_fields(provider, model, self.counts(kind, result), latency_ms, runtime=self.runtime,
+                           operation=self.operation(kind), reservation=reservation)  # fmt: skip
 
     def failed(self, pending: Pending, exc: BaseException) -> None:
         self.record(pending, pending.model, ZERO, status="error", metadata=error_metadata(exc))

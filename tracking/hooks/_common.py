@@ -6,7 +6,6 @@ import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit
 
 from ..estimate import request_text
 from ..events import first_misfit
@@ -45,24 +44,6 @@ class Counts(NamedTuple):
 
 ZERO = Counts(0, 0)
 
-_HOSTS = {
-    "api.openai.com": "openai",
-    "api.anthropic.com": "anthropic",
-    "api.cerebras.ai": "cerebras",
-    "api.together.xyz": "together",
-    "api.together.ai": "together",
-    "openrouter.ai": "openrouter",
-    "api.groq.com": "groq",
-    "api.deepseek.com": "deepseek",
-    "api.mistral.ai": "mistral",
-    "api.x.ai": "x-ai",
-    "api.fireworks.ai": "fireworks",
-    "api.perplexity.ai": "perplexity",
-    "generativelanguage.googleapis.com": "google",
-    "api.novita.ai": "novita",
-}
-
-
 def warm_up() -> None:
     """Import the pricing data here, before the SDK is used.
 
@@ -75,19 +56,6 @@ def warm_up() -> None:
         import genai_prices.data_snapshot  # noqa: F401
     except Exception:
         log.debug("genai-prices could not be imported ahead of time", exc_info=True)
-
-
-def provider_from_base_url(base_url: object) -> str:
-    """The genai-prices provider id for an OpenAI-compatible endpoint; the host name when it is unknown."""
-    parts = urlsplit(str(base_url))
-    host = (parts.hostname or "").lower()
-    if host in _HOSTS:
-        return _HOSTS[host]
-    if host.endswith(".openai.azure.com") or host.endswith(".services.ai.azure.com"):
-        return "azure"
-    if "ollama" in host or parts.port == 11434:
-        return "ollama"
-    return host or "unknown"
 
 
 def part(source: Any, name: str) -> Any:
@@ -119,12 +87,27 @@ def openai_counts(usage: Any) -> Counts:
     Audio and image tokens are parts of them: `prompt_tokens_details.audio_tokens` / `image_tokens`,
     `completion_tokens_details.audio_tokens` (the SDK has no output image count: asking a pydantic object
     for a field it lacks costs microseconds on every call).
+
+    A pydantic SDK object (the SDKs' own, LiteLLM's) is read with plain `getattr` in one pass, as this runs
+    inside every call; dicts, other mappings and other objects take the general path.
     """
     prompt, completion = part(usage, "prompt_tokens_details"), part(usage, "completion_tokens_details")
+    if _is_model(usage) and _is_model(prompt) and _is_model(completion):
+        values = (getattr(usage, "prompt_tokens", 0), getattr(usage, "completion_tokens", 0),
+                  getattr(prompt, "cached_tokens", 0),
+                  getattr(prompt, "cache_write_tokens", 0), getattr(completion, "reasoning_tokens", 0), 0,
+                  getattr(prompt, "audio_tokens", 0), getattr(completion, "audio_tokens", 0),
+                  getattr(prompt, "image_tokens", 0))  # fmt: skip
+        return Counts(*[v if type(v) is int else 0 for v in values])
     return Counts(number(usage, "prompt_tokens"), number(usage, "completion_tokens"),
                   number(prompt, "cached_tokens"), number(prompt, "cache_write_tokens"),
                   number(completion, "reasoning_tokens"), 0, number(prompt, "audio_tokens"),
                   number(completion, "audio_tokens"), number(prompt, "image_tokens"))  # fmt: skip
+
+
+def _is_model(source: Any) -> bool:
+    """None, or a pydantic model: what `getattr` alone reads right (a class attribute lookup, no ABC check)."""
+    return source is None or hasattr(type(source), "__pydantic_fields__")
 
 
 def unfit(counts: Counts) -> str | None:
@@ -159,7 +142,7 @@ def checked(counts: Counts, runtime: str, provider: str, model: str | None) -> C
 
 def event_fields(c: Counts) -> dict[str, Any]:
     """The counts as the event's fields (`record()`'s and `UsageEvent`'s names); the finer counts and
-    `usage_source` only when set (the hot path passes six fields for nearly every call)."""
+    `usage_source` only when set."""
     fields = {"input_tokens": c.input, "output_tokens": c.output, "cache_read_tokens": c.cache_read,
               "cache_write_tokens": c.cache_write, "cache_write_1h_tokens": c.cache_write_1h,
               "reasoning_tokens": c.reasoning}  # fmt: skip
@@ -172,8 +155,7 @@ def event_fields(c: Counts) -> dict[str, Any]:
     return fields
 
 
-def record(
-    tracker: Any,
+def call_fields(
     provider: str,
     model: str | None,
     counts: Counts,
@@ -186,28 +168,30 @@ def record(
     metadata: dict[str, Any] | None = None,
     attribution: Mapping[str, Any] | None = None,
     reservation: str | None = None,
-) -> None:
-    """Queue one call on the tracker; a failure is logged, never raised into the caller's LLM call.
+) -> dict[str, Any]:
+    """`Tracker.record()`'s keywords for one call whose counts the runtime's hook already converted to SPEC
+    section 2 (`runtime` names it for the log of an unfit report).
 
-    `counts` are already converted to SPEC section 2 by the runtime's hook (`runtime` names it for the
-    log). `attribution` is a captured `tracking.current_attribution()`, for callbacks that run outside
-    the caller's context; the context in force at record time fills what it leaves out.
+    `attribution` is a captured `tracking.current_attribution()`, for callbacks that run outside the
+    caller's context; the context in force when the call is recorded fills what it leaves out.
     """
+    fields = {k: v for k, v in attribution.items() if k in _ATTRIBUTION} if attribution else {}
+    if operation:
+        fields["operation"] = operation
+    if agent:
+        fields["agent"] = agent
+    fields.update(event_fields(checked(counts, runtime, provider, model)), provider=provider,
+                  model=model or "unknown", latency_ms=latency_ms, status=status, metadata=metadata,
+                  reservation=reservation)  # fmt: skip
+    return fields
+
+
+def record(tracker: Any, provider: str, model: str | None, counts: Counts, latency_ms: float | None,
+           **options: Any) -> None:  # fmt: skip
+    """Queue one call on the tracker (`options`: those of `call_fields`); a failure is logged, never raised
+    into the caller's LLM call."""
     try:
-        c = checked(counts, runtime, provider, model)
-        extra = {k: v for k, v in attribution.items() if k in _ATTRIBUTION} if attribution else {}
-        if operation:
-            extra["operation"] = operation
-        if agent:
-            extra["agent"] = agent
-        if c.input_audio or c.output_audio or c.input_image or c.output_image or c.web_searches or c.estimated:
-            extra.update(event_fields(c))
-        else:  # nearly every call: the six counts as plain keywords, the cheapest call there is
-            extra.update(input_tokens=c.input, output_tokens=c.output, cache_read_tokens=c.cache_read,
-                         cache_write_tokens=c.cache_write, cache_write_1h_tokens=c.cache_write_1h,
-                         reasoning_tokens=c.reasoning)  # fmt: skip
-        tracker.record(provider=provider, model=model or "unknown", latency_ms=latency_ms, status=status,
-                       metadata=metadata, reservation=reservation, **extra)  # fmt: skip
+        tracker.record(**call_fields(provider, model, counts, latency_ms, **options))
     except Exception:
         log.warning("could not record usage of a %s/%s call", provider, model, exc_info=True)
 

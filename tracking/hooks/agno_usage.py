@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._common import ZERO, Counts, number
-from ._common import provider_from_base_url as _host_provider
+from ._providers import provider_from_base_url as _host_provider
 
 _PROVIDERS = {
     "openai": "openai", "openai chat": "openai", "anthropic": "anthropic", "google": "google", "gemini": "google",

@@ -75,9 +75,8 @@ class _Hook(ClientHook):
     def __init__(self, tracker: Any, provider: str, enforce: bool | None) -> None:
         super().__init__(tracker, provider, enforce, (anthropic.APIError,))
 
-    def counts(self, kind: str, result: Any) -> Counts | None:
-        usage = getattr(result, "usage", None)
-        return message_counts(usage) if usage is not None else None
+    def counts(self, kind: str, result: Any) -> Counts:
+        return message_counts(result.usage)
 
     def output_text(self, kind: str, result: Any) -> str:
         return "".join(getattr(block, "text", None) or "" for block in getattr(result, "content", None) or ())

@@ -27,8 +27,9 @@ from typing import Any
 import openai
 
 from ._client import ClientHook, Pending, wrap
-from ._common import Counts, number, openai_counts, part, provider_from_base_url, warm_up
+from ._common import Counts, number, openai_counts, part, warm_up
 from ._estimated import chat_text
+from ._providers import provider_from_base_url
 from ._streams import StreamCall
 
 _MARK = "_usage_tracking_hook"
@@ -125,8 +126,8 @@ class _Hook(ClientHook):
     def operation(self, kind: str) -> str | None:
         return "embedding" if kind == "embeddings" else None
 
-    def counts(self, kind: str, result: Any) -> Counts | None:
-        return _COUNTS[kind](result) if getattr(result, "usage", None) is not None else None
+    def counts(self, kind: str, result: Any) -> Counts:
+        return _COUNTS[kind](result)
 
     def output_text(self, kind: str, result: Any) -> str:
         if kind == "chat":
