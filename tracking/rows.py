@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections import namedtuple
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from .events import (
     MAX_COST_USD,
@@ -27,36 +28,19 @@ from .store import MS_PER_HOUR
 log = logging.getLogger(__name__)
 
 
-class Recorded(NamedTuple):
-    """What `Tracker.record()` queues: unvalidated, unpriced, as cheap to build as a tuple."""
+_RECORDED = ("ts", "event_id", "provider", "model", "input_tokens", "output_tokens", "cache_read_tokens",
+             "cache_write_tokens", "reasoning_tokens", "operation", "latency_ms", "status", "metadata", "room_id",
+             "thread_id", "agent", "user_id", "session_id", *FINER, "usage_source", "reservation")  # fmt: skip
 
-    ts: float | datetime | None
-    event_id: str | None
-    provider: Any
-    model: Any
-    input_tokens: Any
-    output_tokens: Any
-    cache_read_tokens: Any
-    cache_write_tokens: Any
-    reasoning_tokens: Any
-    operation: str | None
-    latency_ms: float | None
-    status: str
-    metadata: dict[str, Any] | None
-    room_id: str | None
-    thread_id: str | None
-    agent: str | None
-    user_id: str | None
-    session_id: str | None
-    cache_write_1h_tokens: Any = 0
-    input_audio_tokens: Any = 0
-    output_audio_tokens: Any = 0
-    input_image_tokens: Any = 0
-    output_image_tokens: Any = 0
-    web_searches: Any = 0
-    usage_source: str = "provider"
-    reservation: str | None = None
-    """The quota reservation this call held, ended when the event is stored."""
+
+class Recorded(namedtuple("Recorded", _RECORDED, defaults=(*(0 for _ in FINER), "provider", None))):
+    """What `Tracker.record()` queues: unvalidated, unpriced, as cheap to build as a tuple.
+
+    Its fields are `record()`'s keywords in this order; the finer counts are the field table's `FINER`
+    (0 unless given); `reservation` is the quota reservation the call held, ended when the event is stored.
+    """
+
+    __slots__ = ()
 
 
 class InvalidRecord(ValueError):

@@ -3,46 +3,42 @@
 from __future__ import annotations
 
 import logging
+from collections import namedtuple
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, NamedTuple
+from typing import Any
 
 from ..estimate import request_text
 from ..events import first_misfit
-from ..fields import ATTRIBUTION
+from ..fields import ATTRIBUTION, FINER
 
 log = logging.getLogger("tracking.hooks")
 
 _ATTRIBUTION = frozenset(ATTRIBUTION)
 
 
-class Counts(NamedTuple):
+_FIELDS = ("input", "output", "cache_read", "cache_write", "reasoning",
+           *(name.removesuffix("_tokens") for name in FINER), "estimated")  # fmt: skip
+
+
+class Counts(namedtuple("Counts", _FIELDS, defaults=(0,) * (len(_FIELDS) - 2))):
     """One call's usage in the conventions of SPEC section 2, which every hook converts its runtime's report to.
 
-    `input` includes cache reads and writes, `output` includes reasoning; `cache_write_1h` is the part of
-    `cache_write` written to a 1-hour cache (priced higher than the default 5-minute one); the audio and
-    image counts are parts of input and output; `web_searches` the searches the provider ran and bills;
+    `input` includes cache reads and writes, `output` includes reasoning; after `reasoning` come the
+    counts of the field table's `FINER`, named without `_tokens`: `cache_write_1h` is the part of
+    `cache_write` written to a 1-hour cache (priced higher than the default 5-minute one), the audio and
+    image counts are parts of input and output, `web_searches` the searches the provider ran and bills;
     `estimated` is non-zero when the provider reported no usage and the counts are `tracking.estimate`'s.
     """
 
-    input: int
-    output: int
-    cache_read: int = 0
-    cache_write: int = 0
-    reasoning: int = 0
-    cache_write_1h: int = 0
-    input_audio: int = 0
-    output_audio: int = 0
-    input_image: int = 0
-    output_image: int = 0
-    web_searches: int = 0
-    estimated: int = 0
+    __slots__ = ()
 
     def plus(self, other: Counts) -> Counts:
         return Counts(*(a + b for a, b in zip(self, other, strict=True)))
 
 
 ZERO = Counts(0, 0)
+
 
 def warm_up() -> None:
     """Import the pricing data here, before the SDK is used.
