@@ -29,6 +29,10 @@ class TrackerClosed(RuntimeError):
     """record() was called on a tracker that is closed or was never started."""
 
 
+def _closed_error() -> TrackerClosed:
+    return TrackerClosed("Tracker is closed: record() needs an open tracker (use `with Tracker(...)` or call start())")
+
+
 class Tracker(TrackerQuotas):
     """Records LLM usage without blocking the caller; a background writer stores it in batches.
 
@@ -188,7 +192,8 @@ class Tracker(TrackerQuotas):
         Invalid values do not raise here (this runs inside LLM calls): the writer logs them and keeps
         them in the store's `rejected_events` table.
         """
-        self._check_open()
+        if not self._open:
+            raise _closed_error()
         if ts is None:  # stamped now, not when the writer gets to it (a locked store can hold it for minutes)
             ts = self.clock() if self.clock is not None else time.time()
         if event_id is None:  # given here, so a spilled or re-sent event is still counted once
@@ -218,16 +223,11 @@ class Tracker(TrackerQuotas):
         are not copied, so `fields` must only read them. What it raises is logged, the call kept in
         `rejected_events`.
         """
-        self._check_open()
+        if not self._open:
+            raise _closed_error()
         if len(self._queue) >= self.max_pending:
             self._wait_for_room()
         self._queue.append(Later(self.clock() if self.clock is not None else time.time(), _current.get(), fields, args))
-
-    def _check_open(self) -> None:
-        if not self._open:
-            raise TrackerClosed(
-                "Tracker is closed: record() needs an open tracker (use `with Tracker(...)` or call start())"
-            )
 
     def _wait_for_room(self) -> None:
         """The queue is full (``max_pending``): wait up to ``full_wait`` seconds for the writer to catch up.

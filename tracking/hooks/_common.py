@@ -83,27 +83,12 @@ def openai_counts(usage: Any) -> Counts:
     Audio and image tokens are parts of them: `prompt_tokens_details.audio_tokens` / `image_tokens`,
     `completion_tokens_details.audio_tokens` (the SDK has no output image count: asking a pydantic object
     for a field it lacks costs microseconds on every call).
-
-    A pydantic SDK object (the SDKs' own, LiteLLM's) is read with plain `getattr` in one pass, as this runs
-    inside every call; dicts, other mappings and other objects take the general path.
     """
     prompt, completion = part(usage, "prompt_tokens_details"), part(usage, "completion_tokens_details")
-    if _is_model(usage) and _is_model(prompt) and _is_model(completion):
-        values = (getattr(usage, "prompt_tokens", 0), getattr(usage, "completion_tokens", 0),
-                  getattr(prompt, "cached_tokens", 0),
-                  getattr(prompt, "cache_write_tokens", 0), getattr(completion, "reasoning_tokens", 0), 0,
-                  getattr(prompt, "audio_tokens", 0), getattr(completion, "audio_tokens", 0),
-                  getattr(prompt, "image_tokens", 0))  # fmt: skip
-        return Counts(*[v if type(v) is int else 0 for v in values])
     return Counts(number(usage, "prompt_tokens"), number(usage, "completion_tokens"),
                   number(prompt, "cached_tokens"), number(prompt, "cache_write_tokens"),
                   number(completion, "reasoning_tokens"), 0, number(prompt, "audio_tokens"),
                   number(completion, "audio_tokens"), number(prompt, "image_tokens"))  # fmt: skip
-
-
-def _is_model(source: Any) -> bool:
-    """None, or a pydantic model: what `getattr` alone reads right (a class attribute lookup, no ABC check)."""
-    return source is None or hasattr(type(source), "__pydantic_fields__")
 
 
 def unfit(counts: Counts) -> str | None:

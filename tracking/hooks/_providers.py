@@ -22,7 +22,6 @@ _HOSTS = {
 }
 
 
-
 def provider_from_base_url(base_url: object) -> str:
     """The genai-prices provider id for an OpenAI-compatible endpoint; the host name when it is unknown."""
     parts = urlsplit(str(base_url))
