@@ -76,25 +76,84 @@ def random_counts(rng: random.Random, keys: set[str]) -> dict[str, int]:
     return counts
 
 
+ENOUGH = 25
+"""Cases each kind needs at least: they are drawn until every kind has as many, whichever models a release holds."""
+
+
+def _pool(providers: tuple[str, ...], wanted: set[str] | None = None) -> list[tuple[str, object, set[str]]]:
+    snapshot = data_snapshot.get_snapshot()
+    return [(p.id, m, keys) for p in snapshot.providers if p.id in providers
+            for m in p.models if (keys := priced_keys(m)) and (wanted is None or keys & wanted)]  # fmt: skip
+
+
+def _draw(rng: random.Random, pool: list, counts_for=random_counts) -> Case | None:
+    provider, model, keys = rng.choice(pool)
+    ts = START + timedelta(milliseconds=rng.randrange(500 * 86_400_000))
+    counts = counts_for(rng, keys)
+    try:
+        calc = calc_price(Usage(**{k: v for k, v in counts.items() if v}), model.id, provider_id=provider,
+                          genai_request_timestamp=ts)  # fmt: skip
+    except (LookupError, ValueError):
+        return None
+    return Case(provider, model.id, ts, counts, pico(calc.total_price), pico(calc.output_price))
+
+
 @cache
 def cases() -> tuple[Case, ...]:
-    snapshot = data_snapshot.get_snapshot()
-    pool = [(p.id, m, keys) for p in snapshot.providers if p.id in ("openai", "anthropic", "google")
-            for m in p.models if (keys := priced_keys(m))]  # fmt: skip
+    """At least CASES cases, drawn until each finer count and each provider has ENOUGH of them.
+
+    The models come from the installed price data, so a data release changes which are drawn; drawing until
+    every kind is covered keeps the test's strength the same whichever models a release holds.
+    """
+    providers = ("openai", "anthropic", "google")
+    pool = _pool(providers)
     rng = random.Random(20261202)
+    found: list[Case] = []
+
+    def short() -> list[str]:
+        have = {key: sum(1 for c in found if c.counts.get(key)) for key in FINER}
+        have |= {p: sum(1 for c in found if c.provider == p) for p in providers}
+        return [kind for kind, n in have.items() if n < ENOUGH]
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(200 * CASES):
+            if len(found) >= CASES and not short():
+                break
+            missing = short()
+            wanted = [m for m in pool if m[0] in missing or m[2] & set(missing)] if len(found) >= CASES else pool
+            case = _draw(rng, wanted or pool)
+            if case is not None:
+                found.append(case)
+    assert not short(), f"the installed price data has too few models pricing {short()}"
+    return tuple(found)
+
+
+def _audio_counts(rng: random.Random, keys: set[str]) -> dict[str, int]:
+    """What MindRoom's metrics carry for an OpenAI-family call: input and output with their audio parts."""
+    counts = {"input_tokens": rng.randint(0, 200_000), "output_tokens": rng.randint(0, 20_000)}
+    for side in ("input", "output"):
+        if f"{side}_audio_tokens" in keys:
+            counts[f"{side}_audio_tokens"] = rng.randint(1, counts[f"{side}_tokens"] or 1)
+            counts[f"{side}_tokens"] = max(counts[f"{side}_tokens"], counts[f"{side}_audio_tokens"])
+    return counts
+
+
+@cache
+def audio_cases() -> tuple[Case, ...]:
+    """ENOUGH OpenAI calls with audio, on the models of the installed data that price audio."""
+    pool = _pool(("openai",), {"input_audio_tokens", "output_audio_tokens"})
+    rng = random.Random(20261206)
     found: list[Case] = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        while len(found) < CASES:
-            provider, model, keys = rng.choice(pool)
-            ts = START + timedelta(milliseconds=rng.randrange(500 * 86_400_000))
-            counts = random_counts(rng, keys)
-            try:
-                calc = calc_price(Usage(**{k: v for k, v in counts.items() if v}), model.id, provider_id=provider,
-                                  genai_request_timestamp=ts)  # fmt: skip
-            except (LookupError, ValueError):
-                continue
-            found.append(Case(provider, model.id, ts, counts, pico(calc.total_price), pico(calc.output_price)))
+        for _ in range(200 * ENOUGH):
+            if len(found) >= ENOUGH:
+                break
+            case = _draw(rng, pool, _audio_counts)
+            if case is not None and any(case.counts.get(k) for k in ("input_audio_tokens", "output_audio_tokens")):
+                found.append(case)
+    assert len(found) >= ENOUGH, "the installed price data has too few OpenAI models pricing audio"
     return tuple(found)
 
 
@@ -110,7 +169,7 @@ def expected() -> dict[str, tuple[int, int]]:
 
 def test_the_cases_cover_every_finer_count():
     for key in FINER:
-        assert sum(1 for c in cases() if c.counts.get(key)) > 20, key
+        assert sum(1 for c in cases() if c.counts.get(key)) >= ENOUGH, key
     assert {c.provider for c in cases()} == {"openai", "anthropic", "google"}
 
 
@@ -135,17 +194,14 @@ async def test_ingest_stores_calc_price(tmp_path: Path):
         result = await ingest_lines(store, lines, Pricer(), batch_size=100)
     finally:
         await store.close()
-    assert (result.stored, result.errors) == (CASES, [])
+    assert (result.stored, result.errors) == (len(cases()), [])
     assert stored(db) == expected()
 
 
 async def test_passive_collection_stores_calc_price_of_audio(tmp_path: Path):
     """MindRoom carries Agno's metrics: OpenAI-family audio tokens are parts of input and output."""
     db = tmp_path / "usage.db"
-    chosen = [(i, c) for i, c in enumerate(cases()) if c.provider == "openai" and set(c.counts) <= {
-        "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "input_audio_tokens",
-        "output_audio_tokens"}]  # fmt: skip
-    assert len(chosen) > 20
+    chosen = list(enumerate(audio_cases()))
     collector = PassiveCollector(TrackingSettings.model_validate({"storage": {"url": f"sqlite:///{db}"}}),
                                  own_server="x")  # fmt: skip
     await collector.start()
