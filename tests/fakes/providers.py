@@ -45,9 +45,11 @@ class Usage:
     cache_write: int = 0
     reasoning: int = 64
     cache_write_1h: int = 0  # the part of cache_write with a 1-hour TTL (Anthropic)
-    audio_in: int = 0  # the part of input that was audio (OpenAI prompt_tokens_details.audio_tokens)
+    audio_in: int = 0  # the part of input that was audio (OpenAI prompt_tokens_details.audio_tokens, Gemini AUDIO)
     audio_out: int = 0  # the part of output that was audio (OpenAI completion_tokens_details.audio_tokens)
-    web_searches: int = 0  # Anthropic server_tool_use.web_search_requests
+    image_in: int = 0  # the part of input that was images (Gemini's IMAGE modality)
+    image_out: int = 0  # the part of output that was images (Gemini image models)
+    web_searches: int = 0  # Anthropic server_tool_use.web_search_requests; Gemini: webSearchQueries run
 
     def openai_chat(self) -> dict[str, Any]:
         return {
@@ -91,13 +93,21 @@ class Usage:
         """Gemini's usageMetadata: the prompt count includes cached content; candidates exclude the thoughts."""
         if not final:
             return {"promptTokenCount": self.input, "totalTokenCount": self.input}
+        text = self.input - self.audio_in - self.image_in
+        modalities = [("TEXT", text), ("AUDIO", self.audio_in), ("IMAGE", self.image_in)]
         usage: dict[str, Any] = {"promptTokenCount": self.input, "candidatesTokenCount": self.output - self.reasoning,
                                  "totalTokenCount": self.input + self.output,
-                                 "promptTokensDetails": [{"modality": "TEXT", "tokenCount": self.input}]}  # fmt: skip
+                                 "promptTokensDetails": [{"modality": kind, "tokenCount": count}
+                                                         for kind, count in modalities if count]}  # fmt: skip
+        if self.image_out:
+            candidates = self.output - self.reasoning
+            usage["candidatesTokensDetails"] = [{"modality": "TEXT", "tokenCount": candidates - self.image_out},
+                                                {"modality": "IMAGE", "tokenCount": self.image_out}]  # fmt: skip
         if self.reasoning:
             usage["thoughtsTokenCount"] = self.reasoning
-        if self.cache_read:
+        if self.cache_read:  # what was cached, by modality: text only here
             usage["cachedContentTokenCount"] = self.cache_read
+            usage["cacheTokensDetails"] = [{"modality": "TEXT", "tokenCount": self.cache_read}]
         return usage
 
 
@@ -422,6 +432,10 @@ class FakeProviders:
             candidate: dict[str, Any] = {"content": {"parts": [{"text": text}], "role": "model"}, "index": 0}
             if final:
                 candidate["finishReason"] = "STOP"
+                if usage.web_searches:  # grounding with Google Search: the queries the model ran
+                    queries = [f"query {i}" for i in range(usage.web_searches)]
+                    candidate["groundingMetadata"] = {"webSearchQueries": queries, "groundingChunks": [],
+                                                      "groundingSupports": []}  # fmt: skip
             return {"candidates": [candidate], "usageMetadata": usage.gemini(final), "modelVersion": model,
                     "responseId": self._id("gemini")}  # fmt: skip
 

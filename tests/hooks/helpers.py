@@ -80,3 +80,16 @@ async def assert_estimated(tracker: tracking.Tracker, row: dict[str, Any], provi
     assert abs(pico_to_usd(row["cost_pusd"]) - want) <= Decimal("1e-9")
     report = await usage_report(await tracker.store(), parse_period("all", ZoneInfo("UTC")))
     assert (report.totals.calls, report.totals.estimated_calls) == (1, 1)
+
+
+def provider_cost(provider: str, model: str, body: dict[str, Any], ts_ms: int, **extra: int) -> Decimal:
+    """What genai-prices makes of the reply body the provider sent (its own extractor for `provider`), priced at
+    the event's timestamp: independent of every conversion of ours. `extra`: Usage keys outside the body's usage
+    (Gemini's grounded prompts, counted from its groundingMetadata)."""
+    from genai_prices import calc_price, extract_usage
+
+    usage = extract_usage(body, provider_id=provider).usage
+    for key, value in extra.items():
+        setattr(usage, key, value)
+    when = datetime.fromtimestamp(ts_ms / 1000, UTC)
+    return calc_price(usage, model, provider_id=provider, genai_request_timestamp=when).total_price
