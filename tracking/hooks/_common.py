@@ -91,6 +91,21 @@ def openai_counts(usage: Any) -> Counts:
                   number(completion, "audio_tokens"), number(prompt, "image_tokens"))  # fmt: skip
 
 
+def anthropic_counts(usage: Any) -> Counts:
+    """Anthropic Messages usage (the SDK's `Usage`, a stream's snapshot, or the same fields in a dict).
+
+    `input_tokens` EXCLUDES the cache: input is it plus `cache_read_input_tokens` and
+    `cache_creation_input_tokens`; `cache_creation.ephemeral_1h_input_tokens` is the 1-hour part of the writes,
+    `output_tokens_details.thinking_tokens` the reasoning part of output, `server_tool_use.web_search_requests`
+    the searches billed. Read here without the SDK, for runtimes that hand Anthropic's reply over (Agno).
+    """
+    read, write = number(usage, "cache_read_input_tokens"), number(usage, "cache_creation_input_tokens")
+    return Counts(number(usage, "input_tokens") + read + write, number(usage, "output_tokens"), read, write,
+                  number(part(usage, "output_tokens_details"), "thinking_tokens"),
+                  number(part(usage, "cache_creation"), "ephemeral_1h_input_tokens"),
+                  web_searches=number(part(usage, "server_tool_use"), "web_search_requests"))  # fmt: skip
+
+
 def unfit(counts: Counts) -> str | None:
     """Why these counts break SPEC section 2 (a part larger than its whole, a negative count), or None."""
     if min(counts) < 0:

@@ -19,21 +19,12 @@ from typing import Any
 import anthropic
 
 from ._client import ClientHook, Pending, wrap
-from ._common import Counts, enforcing, number, part, reserve_async, reserve_sync, warm_up
+from ._common import Counts, anthropic_counts, enforcing, reserve_async, reserve_sync, warm_up
 from ._streams import StreamCall
 
 _MARK = "_usage_tracking_hook"
 _USAGE_FIELDS = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens",
                  "cache_creation", "output_tokens_details", "server_tool_use")  # fmt: skip
-
-
-def message_counts(usage: Any) -> Counts:
-    """An Anthropic `Usage` (or the same fields in a dict) in SPEC section 2 terms."""
-    read, write = number(usage, "cache_read_input_tokens"), number(usage, "cache_creation_input_tokens")
-    return Counts(number(usage, "input_tokens") + read + write, number(usage, "output_tokens"), read, write,
-                  number(part(usage, "output_tokens_details"), "thinking_tokens"),
-                  number(part(usage, "cache_creation"), "ephemeral_1h_input_tokens"),
-                  web_searches=number(part(usage, "server_tool_use"), "web_search_requests"))  # fmt: skip
 
 
 class MessageStreamCall(StreamCall):
@@ -59,7 +50,7 @@ class MessageStreamCall(StreamCall):
                 self.usage_seen = True
                 self.finish()
             return True
-        self.counts = message_counts(self.usage)
+        self.counts = anthropic_counts(self.usage)
         self.usage_seen = True
         return True
 
@@ -76,7 +67,7 @@ class _Hook(ClientHook):
         super().__init__(tracker, provider, enforce, (anthropic.APIError,))
 
     def counts(self, kind: str, result: Any) -> Counts:
-        return message_counts(result.usage)
+        return anthropic_counts(result.usage)
 
     def output_text(self, kind: str, result: Any) -> str:
         return "".join(getattr(block, "text", None) or "" for block in getattr(result, "content", None) or ())
@@ -94,7 +85,7 @@ class _Hook(ClientHook):
             pass
         if snapshot is not None:
             call.model = snapshot.model or call.model
-            call.counts = message_counts(snapshot.usage)
+            call.counts = anthropic_counts(snapshot.usage)
             call.usage_seen = True
         if isinstance(exc, self.errors):
             call.finish("error", exc)
