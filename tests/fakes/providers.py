@@ -50,6 +50,7 @@ class Usage:
     image_in: int = 0  # the part of input that was images (Gemini's IMAGE modality)
     image_out: int = 0  # the part of output that was images (Gemini image models)
     web_searches: int = 0  # Anthropic server_tool_use.web_search_requests; Gemini: webSearchQueries run
+    tool_prompt: int = 0  # Gemini: the part of input from server-side tool use (toolUsePromptTokenCount)
 
     def openai_chat(self) -> dict[str, Any]:
         return {
@@ -92,13 +93,17 @@ class Usage:
     def gemini(self, final: bool = True) -> dict[str, Any]:
         """Gemini's usageMetadata: the prompt count includes cached content; candidates exclude the thoughts."""
         if not final:
-            return {"promptTokenCount": self.input, "totalTokenCount": self.input}
-        text = self.input - self.audio_in - self.image_in
+            return {"promptTokenCount": self.input - self.tool_prompt, "totalTokenCount": self.input}
+        text = self.input - self.tool_prompt - self.audio_in - self.image_in
         modalities = [("TEXT", text), ("AUDIO", self.audio_in), ("IMAGE", self.image_in)]
-        usage: dict[str, Any] = {"promptTokenCount": self.input, "candidatesTokenCount": self.output - self.reasoning,
+        prompt = self.input - self.tool_prompt
+        usage: dict[str, Any] = {"promptTokenCount": prompt, "candidatesTokenCount": self.output - self.reasoning,
                                  "totalTokenCount": self.input + self.output,
                                  "promptTokensDetails": [{"modality": kind, "tokenCount": count}
                                                          for kind, count in modalities if count]}  # fmt: skip
+        if self.tool_prompt:
+            usage["toolUsePromptTokenCount"] = self.tool_prompt
+            usage["toolUsePromptTokensDetails"] = [{"modality": "TEXT", "tokenCount": self.tool_prompt}]
         if self.image_out:
             candidates = self.output - self.reasoning
             usage["candidatesTokensDetails"] = [{"modality": "TEXT", "tokenCount": candidates - self.image_out},

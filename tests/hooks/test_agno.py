@@ -256,9 +256,9 @@ async def test_gemini_audio_images_and_grounding_from_the_raw_reply(providers, t
     """Agno's Gemini metrics have one input count: the hook reads the per-modality counts of usageMetadata
     (promptTokensDetails AUDIO and IMAGE, candidatesTokensDetails IMAGE) and the grounding queries from the raw
     reply, so audio is priced as audio ($1 a million on gemini-2.5-flash, not $0.30) and one grounded prompt at
-    $35 a thousand."""
+    $35 a thousand; the prompt tokens of the search tool (toolUsePromptTokenCount), which Agno drops, are input."""
     usage = Usage(input=6400, output=900, cache_read=700, cache_write=0, reasoning=350, audio_in=2500, image_in=800,
-                  web_searches=2)  # fmt: skip
+                  web_searches=2, tool_prompt=450)  # fmt: skip
     providers.usage = usage
     agent = Agent(name="Listener", model=gemini(providers, False))
     instrument_agno(agent, tracker)
