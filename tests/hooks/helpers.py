@@ -82,13 +82,14 @@ async def assert_estimated(tracker: tracking.Tracker, row: dict[str, Any], provi
     assert (report.totals.calls, report.totals.estimated_calls) == (1, 1)
 
 
-def provider_cost(provider: str, model: str, body: dict[str, Any], ts_ms: int, **extra: int) -> Decimal:
-    """What genai-prices makes of the reply body the provider sent (its own extractor for `provider`), priced at
-    the event's timestamp: independent of every conversion of ours. `extra`: Usage keys outside the body's usage
-    (Gemini's grounded prompts, counted from its groundingMetadata)."""
+def provider_cost(provider: str, model: str, body: dict[str, Any], ts_ms: int, api_flavor: str = "default",
+                  **extra: int) -> Decimal:  # fmt: skip
+    """What genai-prices makes of the reply body the provider sent (its own extractor for `provider` and
+    `api_flavor`), priced at the event's timestamp: independent of every conversion of ours. `extra`: Usage keys
+    outside the body's usage (Gemini's grounded prompts, counted from its groundingMetadata)."""
     from genai_prices import calc_price, extract_usage
 
-    usage = extract_usage(body, provider_id=provider).usage
+    usage = extract_usage(body, provider_id=provider, api_flavor=api_flavor).usage
     for key, value in extra.items():
         setattr(usage, key, value)
     when = datetime.fromtimestamp(ts_ms / 1000, UTC)
