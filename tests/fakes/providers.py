@@ -122,7 +122,8 @@ class Reply:
     tool_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     usage: Usage | None = None
     no_usage: bool = False
-    """Chat Completions only: answer like a server that reports no usage (no `usage`, no usage chunk)."""
+    """Chat Completions and Anthropic Messages: answer like a server that reports no usage (no `usage`, no
+    usage chunk or event)."""
 
 
 @dataclass
@@ -151,7 +152,7 @@ class FakeProviders:
     # serving
 
     def app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(client_max_size=64 * 1024 * 1024)  # requests with images
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/responses", self._responses)
         app.router.add_post("/v1/embeddings", self._embeddings)
@@ -395,9 +396,14 @@ class FakeProviders:
         stream = bool(body.get("stream"))
         self.sent.append(Sent("messages", model, usage, stream))
         mid = self._id("msg")
+        calls = [{"type": "tool_use", "id": self._id("toolu"), "name": name, "input": args}
+                 for name, args in reply.tool_calls]  # fmt: skip
+        stop = "tool_use" if calls else "end_turn"
         message = {"id": mid, "type": "message", "role": "assistant", "model": model,
-                   "content": [{"type": "text", "text": reply.text}], "stop_reason": "end_turn",
+                   "content": calls or [{"type": "text", "text": reply.text}], "stop_reason": stop,
                    "stop_sequence": None, "usage": usage.anthropic()}  # fmt: skip
+        if reply.no_usage:  # a server that reports none (an Anthropic-compatible proxy)
+            message.pop("usage")
         if not stream:
             return web.json_response(message)
         response = await self._sse(request)
@@ -406,16 +412,25 @@ class FakeProviders:
             await self._event(response, {"type": kind, **data}, event=kind)
 
         start = {**message, "content": [], "stop_reason": None, "usage": usage.anthropic(output=1)}
+        if reply.no_usage:
+            start.pop("usage")
         await send("message_start", message=start)
-        await send("content_block_start", index=0, content_block={"type": "text", "text": ""})
         await send("ping")
-        for piece in self._pieces(reply.text):
-            await send("content_block_delta", index=0, delta={"type": "text_delta", "text": piece})
-        await send("content_block_stop", index=0)
+        for index, call in enumerate(calls):
+            await send("content_block_start", index=index, content_block={**call, "input": {}})
+            delta = {"type": "input_json_delta", "partial_json": json.dumps(call["input"])}
+            await send("content_block_delta", index=index, delta=delta)
+            await send("content_block_stop", index=index)
+        if not calls:
+            await send("content_block_start", index=0, content_block={"type": "text", "text": ""})
+            for piece in self._pieces(reply.text):
+                await send("content_block_delta", index=0, delta={"type": "text_delta", "text": piece})
+            await send("content_block_stop", index=0)
         final = usage.anthropic()
         final.pop("service_tier")
         final.pop("cache_creation")  # the TTL breakdown comes with message_start only
-        await send("message_delta", delta={"stop_reason": "end_turn", "stop_sequence": None}, usage=final)
+        ending = {} if reply.no_usage else {"usage": final}
+        await send("message_delta", delta={"stop_reason": stop, "stop_sequence": None}, **ending)
         await send("message_stop")
         return await self._end(response)
 

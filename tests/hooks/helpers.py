@@ -94,3 +94,24 @@ def provider_cost(provider: str, model: str, body: dict[str, Any], ts_ms: int, a
         setattr(usage, key, value)
     when = datetime.fromtimestamp(ts_ms / 1000, UTC)
     return calc_price(usage, model, provider_id=provider, genai_request_timestamp=when).total_price
+
+
+def png(width: int, height: int) -> bytes:
+    """A real PNG of that size (noise, 1 bit a pixel, so its base64 is as long as a photo's would be)."""
+    import random
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    noise = random.Random(f"{width}x{height}")
+    rows = b"".join(b"\x00" + noise.randbytes(-(-width // 8)) for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def data_url(image: bytes) -> str:
+    import base64
+
+    return "data:image/png;base64," + base64.b64encode(image).decode()

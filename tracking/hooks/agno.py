@@ -29,7 +29,7 @@ from typing import Any
 
 from ..context import attribute
 from ._common import ZERO, Counts, enforcing, error_metadata, record, reserve_sync, warm_up
-from ._estimated import estimated_counts, role_messages
+from ._estimated import calls_text, estimated_counts, role_messages
 from .agno_raw import extra_counts
 from .agno_usage import ANTHROPIC, GEMINI, OPENAI, family, metrics_counts, model_family, model_provider
 
@@ -83,6 +83,7 @@ class _Call:
             content = getattr(response, "content", None)
             if isinstance(content, str):
                 self.text.append(content)
+            self.text.append(calls_text(getattr(response, "tool_calls", None)))
             return
         self.seen = True
         self.counts = self.counts.plus(metrics_counts(metrics, self.family)).plus(getattr(response, _RAW_EXTRA, ZERO))
@@ -117,7 +118,8 @@ class _Call:
     def _estimate(self) -> Counts:
         """The request's messages (and tools) as sent, and the reply's text, estimated."""
         messages, tools = self.request.get("messages") or (), self.request.get("tools") or None
-        return estimated_counts({"messages": role_messages(messages), "tools": tools}, "".join(self.text))
+        return estimated_counts({"messages": role_messages(messages), "tools": tools}, "".join(self.text),
+                                self.provider, self.model)  # fmt: skip
 
 
 def _note_raw(model: Any, parsed: Any, raw: Any) -> Any:

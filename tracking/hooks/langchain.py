@@ -45,7 +45,7 @@ from ._common import (
     reserve_sync,
     warm_up,
 )
-from ._estimated import estimated_counts
+from ._estimated import calls_text, estimated_counts
 from ._providers import billed_searches
 
 PROVIDERS = {
@@ -127,7 +127,7 @@ class UsageCallbackHandler(BaseCallbackHandler):
         try:
             counts, model, found = self._read(response, provider, model)
             if not found:
-                counts = estimated_counts(_request_payload(request or []), _generations_text(response))
+                counts = estimated_counts(_request_payload(request or []), _generations_text(response), provider, model)
         except Exception:
             log.warning("unexpected LangChain result; usage not recorded", exc_info=True)
             return
@@ -172,5 +172,8 @@ def _request_payload(request: list[Any]) -> dict[str, Any]:
 
 
 def _generations_text(response: LLMResult) -> str:
-    """Every generation's text (each choice is output the provider bills)."""
-    return "".join(generation.text or "" for choices in response.generations for generation in choices)
+    """Every generation's text and tool calls (each choice is output the provider bills)."""
+    generations = [generation for choices in response.generations for generation in choices]
+    messages = [getattr(generation, "message", None) for generation in generations]
+    return "".join((generation.text or "") + calls_text(getattr(message, "tool_calls", None))
+                   for generation, message in zip(generations, messages, strict=True))  # fmt: skip

@@ -90,10 +90,10 @@ def _latency(start: Any, end: Any) -> float | None:
     return None
 
 
-def _estimate(kwargs: dict[str, Any], response: Any) -> Counts:
-    """The request LiteLLM was given (its messages and tools) and the reply's text, estimated."""
+def _estimate(kwargs: dict[str, Any], response: Any, provider: str, model: str | None) -> Counts:
+    """The request LiteLLM was given (its messages and tools) and the reply's text and tool calls, estimated."""
     tools = (kwargs.get("optional_params") or {}).get("tools")
-    return estimated_counts({"messages": kwargs.get("messages"), "tools": tools}, chat_text(response))
+    return estimated_counts({"messages": kwargs.get("messages"), "tools": tools}, chat_text(response), provider, model)
 
 
 class UsageLogger(CustomLogger):
@@ -174,7 +174,7 @@ class UsageLogger(CustomLogger):
             if operation == "embedding":
                 counts = Counts(counts.input, 0)
             elif (counts.input == 0 and counts.output == 0) or (kwargs.get("stream") and unreported(response)):
-                counts = _estimate(kwargs, response)
+                counts = _estimate(kwargs, response, provider, model)
             record(self.tracker, provider, model, counts, _latency(start, end), runtime="litellm", operation=operation,
                    attribution=self._attribution(kwargs), reservation=self._held(kwargs))  # fmt: skip
         except Exception:
