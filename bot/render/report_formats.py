@@ -13,7 +13,7 @@ from tracking.queries import Report
 from tracking.store import Sums
 
 from .csv_cells import csv_text
-from .numbers import exact_usd, sum_cells
+from .numbers import cost_text, exact_usd, sum_cells
 from .table import plain_table
 
 ROW_FIELDS = (
@@ -52,7 +52,7 @@ def report_csv(report: Report) -> str:
     for sums in report.rows or [report.totals]:
         row = row_dict(sums)
         for name, pico in _COSTS.items():
-            row[name] = exact_usd(getattr(sums, pico))
+            row[name] = cost_text(sums, exact_usd, pico)
         row["key"] = csv_text(row["key"], id_column=key_is_id) if row["key"] is not None else None
         writer.writerow(["" if row[f] is None else row[f] for f in ROW_FIELDS])
     return out.getvalue()

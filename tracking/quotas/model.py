@@ -90,6 +90,9 @@ class QuotaStatus:
     period: Period
     reserved: int = 0
     """Held by calls under way (reservations), counted by the enforcement check only."""
+    calls: int = 0
+    unpriced_calls: int = 0
+    """The window's calls, and those of them no price knows: a dollar quota counts the priced ones only."""
 
     @property
     def limit(self) -> int:
