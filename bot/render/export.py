@@ -9,7 +9,6 @@ an unpriced call has the costs "unpriced" and `unpriced_calls` 1, never $0.
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from tracking.fields import COLUMN, COUNTERS
 from tracking.periods import Period
 from tracking.store import Sums
 
-from .csv_cells import ID_COLUMNS, csv_text
+from .csv_cells import ID_COLUMNS, csv_text, csv_writer
 from .numbers import cost_text, exact_usd
 from .report_formats import ROW_FIELDS
 
@@ -76,7 +75,7 @@ def event_sums(row: tuple) -> Sums:
 async def events_csv(rows: AsyncIterable[tuple], tz: ZoneInfo, max_bytes: int = MAX_BYTES) -> EventsCsv:
     """The CSV of raw event rows (`EVENT_COLUMNS` order); raises ExportTooLarge past max_bytes."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = csv_writer(out)
     writer.writerow(EXPORT_FIELDS)
     totals = Sums(TOTAL_KEY)
     count = 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from typing import Any
@@ -12,7 +11,7 @@ from tracking.pricing import pico_to_usd
 from tracking.queries import Report
 from tracking.store import Sums
 
-from .csv_cells import csv_text
+from .csv_cells import csv_text, csv_writer
 from .numbers import cost_text, exact_usd, sum_cells
 from .table import plain_table
 
@@ -46,7 +45,7 @@ def report_json(report: Report) -> str:
 
 def report_csv(report: Report) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv_writer(out)
     writer.writerow(ROW_FIELDS)
     key_is_id = report.group in ("room", "user", "thread")
     for sums in report.rows or [report.totals]:
