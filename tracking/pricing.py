@@ -79,6 +79,21 @@ def pico_to_usd(pico: int) -> Decimal:
     return (Decimal(pico) / PICO).normalize() if pico else Decimal(0)
 
 
+_CENTS = Decimal("0.01")
+
+
+def usd_text(usd: Decimal) -> str:
+    """Dollars as people read them, every digit kept and never an exponent: $1,500, $0.30, $0.000125.
+
+    A normalized Decimal prints 1500 as "1.5E+3"; this is the text of every dollar amount in a message."""
+    value = usd.normalize()
+    if value == value.to_integral_value():
+        value = value.quantize(Decimal(1))
+    elif value.as_tuple().exponent == -1:  # type: ignore[operator]
+        value = value.quantize(_CENTS)
+    return f"${value:,f}"
+
+
 class Pricer:
     """Turns (provider, model, timestamp, tokens) into pico-USD, or None when the model is unknown."""
 
