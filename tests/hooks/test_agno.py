@@ -226,6 +226,16 @@ async def test_a_reply_without_usage_is_estimated(providers, tracker, mode):
     assert row["agent"] == "Solo"
 
 
+async def one_call(providers, tracker, usage: Usage, agno_model, mode: str) -> dict:
+    """One run of an agent on this model, the stand-in answering with `usage`: the one event stored."""
+    providers.usage = usage
+    agent = Agent(name="Solo", model=agno_model)
+    instrument_agno(agent, tracker)
+    await run(agent, mode, "go")
+    [row] = await stored(tracker)
+    return row
+
+
 def claude(providers):
     from agno.models.anthropic import Claude
 
@@ -239,11 +249,7 @@ async def test_claude_web_searches_and_thinking_from_the_raw_reply(providers, tr
     genai-prices makes of the reply Anthropic sent."""
     usage = Usage(input=5200, output=640, cache_read=1500, cache_write=700, cache_write_1h=300, reasoning=210,
                   web_searches=5)  # fmt: skip
-    providers.usage = usage
-    agent = Agent(name="Searcher", model=claude(providers))
-    instrument_agno(agent, tracker)
-    await run(agent, mode, "search")
-    [row] = await stored(tracker)
+    row = await one_call(providers, tracker, usage, claude(providers), mode)
     got = [row[k] for k in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
                             "cache_write_1h_tokens", "reasoning_tokens", "web_searches")]  # fmt: skip
     assert got == [5200, 640, 1500, 700, 300, 210, 5]
@@ -259,11 +265,7 @@ async def test_gemini_audio_images_and_grounding_from_the_raw_reply(providers, t
     $35 a thousand; the prompt tokens of the search tool (toolUsePromptTokenCount), which Agno drops, are input."""
     usage = Usage(input=6400, output=900, cache_read=700, cache_write=0, reasoning=350, audio_in=2500, image_in=800,
                   web_searches=2, tool_prompt=450)  # fmt: skip
-    providers.usage = usage
-    agent = Agent(name="Listener", model=gemini(providers, False))
-    instrument_agno(agent, tracker)
-    await run(agent, mode, "listen")
-    [row] = await stored(tracker)
+    row = await one_call(providers, tracker, usage, gemini(providers, False), mode)
     got = [row[k] for k in ("input_tokens", "output_tokens", "cache_read_tokens", "reasoning_tokens",
                             "input_audio_tokens", "input_image_tokens", "web_searches")]  # fmt: skip
     assert got == [6400, 900, 700, 350, 2500, 800, 1]

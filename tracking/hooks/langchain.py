@@ -32,19 +32,7 @@ from uuid import UUID
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.outputs import LLMResult
 
-from ._common import (
-    ZERO,
-    Counts,
-    enforcing,
-    error_metadata,
-    log,
-    number,
-    openai_counts,
-    part,
-    record,
-    reserve_sync,
-    warm_up,
-)
+from ._common import ZERO, Counts, enforcing, error_metadata, log, number, openai_counts, record, reserve_sync, warm_up
 from ._estimated import calls_text, estimated_counts
 from ._providers import billed_searches
 
@@ -78,10 +66,11 @@ def web_searches(response: LLMResult, message: Any, provider: str, model: str | 
     """The searches a result says the provider ran, where the integration keeps them: langchain-anthropic's
     `llm_output["usage"]` (the Message's usage, not kept for a stream), langchain-google-genai's
     `response_metadata["grounding_metadata"]["web_search_queries"]` (billed as `billed_searches` says)."""
-    usage = (response.llm_output or {}).get("usage")
-    searches = number(part(usage, "server_tool_use"), "web_search_requests")
-    grounding = part(getattr(message, "response_metadata", None), "grounding_metadata")
-    return searches or billed_searches(provider, model, len(part(grounding, "web_search_queries") or ()))
+    usage = (response.llm_output or {}).get("usage") or {}
+    searches = number(usage.get("server_tool_use"), "web_search_requests") if isinstance(usage, dict) else 0
+    grounding = (getattr(message, "response_metadata", None) or {}).get("grounding_metadata") or {}
+    queries = (grounding.get("web_search_queries") or ()) if isinstance(grounding, dict) else ()
+    return searches or billed_searches(provider, model, len(queries))
 
 
 class UsageCallbackHandler(BaseCallbackHandler):
