@@ -26,9 +26,12 @@ def used_text(status: QuotaStatus) -> str:
 
 
 def used_of_limit(status: QuotaStatus) -> str:
-    """'1.8M of 2M tokens' or '$45.00 of $50.00'."""
-    suffix = " tokens" if status.quota.amount.unit == "tokens" else ""
-    return f"{used_text(status)} of {amount_text(status, status.limit)}{suffix}"
+    """'1.8M of 2M tokens', '$45.00 of $50.00' or '$45.00 of $50.00; 2 unpriced calls not counted'."""
+    if status.quota.amount.unit == "tokens":
+        return f"{human_tokens(status.used)} of {human_tokens(status.limit)} tokens"
+    n = status.unpriced_calls
+    text = f"{priced_text(status.used, status.calls, n)} of {human_usd(status.limit)}"
+    return text + (f"; {n} unpriced call{'s' if n != 1 else ''} not counted" if n else "")
 
 
 def resets_text(status: QuotaStatus) -> str:

@@ -96,6 +96,7 @@ async def test_digest_chart_and_quota_table(store):
     for text in (digest.plain, digest.html, *chart, quotas.plain, quotas.html):
         assert "$0" not in text
     assert "Busiest day 2026-03-04: 2.9k tokens, unpriced." in chart[0]
+    assert "this room's daily dollar budget: 0% used (unpriced of $5.00; 3 unpriced calls not counted)" in digest.plain
 
 
 async def test_export_csv(store):
