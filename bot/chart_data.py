@@ -36,6 +36,7 @@ class ChartData:
     totals: Sums = field(default_factory=Sums)
     series_totals: dict[str, int] = field(default_factory=dict)
     other: str | None = None  # the series that gathers everything past the top ones
+    day_totals: list[Sums] = field(default_factory=list)  # each day's sums (calls, unpriced calls, cost)
 
     @property
     def empty(self) -> bool:
@@ -99,4 +100,5 @@ async def chart_data(
 
     cost = [pico_to_usd(daily[d].cost_pusd) if d in daily else Decimal(0) for d in days]
     totals = {name: sum(values) for name, values in series.items()}
-    return ChartData(title, period, dimension, days, series, cost, by_day.totals, totals, rest)
+    day_totals = [daily.get(d) or Sums(d.isoformat()) for d in days]
+    return ChartData(title, period, dimension, days, series, cost, by_day.totals, totals, rest, day_totals)

@@ -13,7 +13,9 @@ never as 0 tokens.
 - **Characters.** Without one: ceil(characters / 4), OpenAI's rule of thumb for English text.
 
 The request's text is the JSON of its prompt fields (messages, system, input, tools, ...), so the
-estimate counts some JSON punctuation too: it errs high, as a budget should.
+estimate counts some JSON punctuation too: it errs high, as a budget should. Images are not text:
+each image part is taken out of it (`{"type": "image"}` stays in its place) and counts as the
+provider's own per-image tokens (`tracking.image_tokens`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from .image_tokens import Image, base64_size, data_url_size, image_size
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +112,66 @@ def tokens(text: str) -> int:
 
 
 def request_text(payload: Mapping[str, Any]) -> str:
-    """The prompt of a request (its messages, system, input, tools ...) as one text."""
-    parts = [payload[key] for key in _REQUEST_TEXT if payload.get(key) is not None]
-    return json.dumps(parts, default=str, ensure_ascii=False) if parts else ""
+    """The prompt of a request (its messages, system, input, tools ...) as one text, its images left out."""
+    return request_parts(payload)[0]
+
+
+def request_parts(payload: Mapping[str, Any]) -> tuple[str, list[Image]]:
+    """The prompt of a request as one text, and its images apart (`_without_images` says which parts are)."""
+    images: list[Image] = []
+    parts = [_without_images(payload[key], images) for key in _REQUEST_TEXT if payload.get(key) is not None]
+    return (json.dumps(parts, default=str, ensure_ascii=False) if parts else ""), images
+
+
+_PLACE = {"type": "image"}
+
+
+def _without_images(value: Any, images: list[Image]) -> Any:
+    """`value` with every image part replaced by `{"type": "image"}`, the images appended to `images`.
+
+    Image parts: OpenAI Chat Completions' `{"type": "image_url", "image_url": {"url", "detail"}}`, the
+    Responses API's `{"type": "input_image", "image_url", "detail"}`, Anthropic's `{"type": "image",
+    "source": {"type": "base64", "data"} | {"type": "url"}}` (raw bytes in `data` too), LangChain's
+    standard `{"type": "image", "base64" | "url"}` and Gemini's `inline_data` / `inlineData` with an image
+    `mime_type`.
+    """
+    if isinstance(value, list | tuple):
+        return [_without_images(item, images) for item in value]
+    if not isinstance(value, Mapping):
+        return value
+    image = _image(value)
+    if image is not None:
+        images.append(image)
+        return _PLACE
+    return {key: _without_images(item, images) for key, item in value.items()}
+
+
+def _image(part: Mapping[str, Any]) -> Image | None:
+    kind = part.get("type")
+    if kind == "image_url":
+        url = part.get("image_url")
+        detail = part.get("detail")
+        if isinstance(url, Mapping):
+            url, detail = url.get("url"), url.get("detail") or detail
+        return Image(_url_size(url), detail)
+    if kind == "input_image":
+        return Image(_url_size(part.get("image_url")), part.get("detail"))
+    if kind == "image":
+        source = part.get("source")
+        data = source.get("data") if isinstance(source, Mapping) else part.get("base64") or part.get("data")
+        return Image(_data_size(data) if data is not None else _url_size(part.get("url")), part.get("detail"))
+    inline = part.get("inline_data") or part.get("inlineData")
+    mime_type = str(inline.get("mime_type") or inline.get("mimeType") or "") if isinstance(inline, Mapping) else ""
+    if mime_type.startswith("image/"):
+        return Image(_data_size(inline.get("data")))  # type: ignore[union-attr]
+    return None
+
+
+def _url_size(url: Any) -> tuple[int, int] | None:
+    return data_url_size(url) if isinstance(url, str) else None
+
+
+def _data_size(data: Any) -> tuple[int, int] | None:
+    if isinstance(data, bytes | bytearray):
+        return image_size(bytes(data))
+    return base64_size(data) if isinstance(data, str) else None

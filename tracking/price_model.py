@@ -6,6 +6,7 @@
 - `derive_affine`: within one price period and one price tier, the cost is affine in the four token
   counts; a few reference calls give its coefficients.
 - `direct_pico`: one genai-prices call, for models whose prices do not fit that shape.
+- `usage_keys`: the genai-prices `Usage` of one call, reasoning and the finer counts included.
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ class Tokens:
     output: int
     cache_read: int = 0
     cache_write: int = 0
+    reasoning: int = 0
+    """The part of `output` spent on reasoning: genai-prices' `output_reasoning_tokens`, which a few models
+    price at a rate of their own (`prices_reasoning`)."""
 
 
 def to_pico_int(pico: Decimal) -> int:
@@ -121,21 +125,47 @@ def lookup(provider_id: str, model: str) -> tuple[object, object] | None:
 FINER_USAGE_KEYS = FINER
 """The genai-prices `Usage` keys of `fields.FINER`: our counters carry genai-prices' own names."""
 
+_CACHED = {"cache_read_tokens": "read", "cache_write_tokens": "write", "cache_write_1h_tokens": "write_1h"}
+_MODALITIES = {"input_audio_tokens": "audio", "input_image_tokens": "image"}
+_OUTPUT_MODALITIES = {"output_audio_tokens": "audio", "output_image_tokens": "image"}
+
+
+def usage_keys(t: Tokens, finer: tuple[int, ...] | None) -> dict[str, int]:
+    """The genai-prices `Usage` of one call.
+
+    Where two of its parts overlap in a way genai-prices cannot split by itself (cache reads and audio input:
+    how much of the cache was audio? reasoning and audio output), a model that prices the overlap apart
+    (Gemini's cached audio) needs it stated, or `calc_price` raises. The store keeps neither split, so the
+    overlap is stated as 0: cache reads and writes are priced as text, reasoning as text output.
+    """
+    usage = {"input_tokens": t.input, "output_tokens": t.output, "cache_read_tokens": t.cache_read,
+             "cache_write_tokens": t.cache_write}  # fmt: skip
+    if t.reasoning:
+        usage["output_reasoning_tokens"] = t.reasoning
+    if finer is not None:
+        usage.update((key, value) for key, value in zip(FINER_USAGE_KEYS, finer, strict=True) if value)
+    for key, modality in _MODALITIES.items():
+        if usage.get(key):
+            usage.update((f"cache_{modality}_{kind}_tokens", 0) for cached, kind in _CACHED.items()
+                         if usage.get(cached))  # fmt: skip
+    if t.reasoning:
+        usage.update((f"output_{modality}_reasoning_tokens", 0) for key, modality in _OUTPUT_MODALITIES.items()
+                     if usage.get(key))  # fmt: skip
+    return usage
+
 
 def _calc(provider_info: object, model_info: object, ts: datetime, t: Tokens, finer: tuple[int, ...] | None) -> object:
     from genai_prices import Usage
 
-    extra = {} if finer is None else {key: value for key, value in zip(FINER_USAGE_KEYS, finer, strict=True) if value}
-    usage = Usage(
-        input_tokens=t.input,
-        output_tokens=t.output,
-        cache_read_tokens=t.cache_read,
-        cache_write_tokens=t.cache_write,
-        **extra,
-    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        usage = Usage(**usage_keys(t, finer))
         return model_info.calc_price(usage, provider_info, genai_request_timestamp=ts)  # type: ignore[attr-defined]
+
+
+def prices_reasoning(model_price: object) -> bool:
+    """Whether a genai-prices price bills reasoning tokens at a rate of their own (`output_reasoning_mtok`, ...)."""
+    return any(value is not None and "reasoning" in key for key, value in vars(model_price).items())
 
 
 def direct_pico(provider_info: object, model_info: object, ts: datetime, t: Tokens) -> int:

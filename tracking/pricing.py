@@ -33,6 +33,7 @@ from .price_model import (
     lookup,
     ms_to_datetime,
     price_period,
+    prices_reasoning,
     tier_region,
     tier_starts,
     to_pico_int,
@@ -78,6 +79,21 @@ def pico_to_usd(pico: int) -> Decimal:
     return (Decimal(pico) / PICO).normalize() if pico else Decimal(0)
 
 
+_CENTS = Decimal("0.01")
+
+
+def usd_text(usd: Decimal) -> str:
+    """Dollars as people read them, every digit kept and never an exponent: $1,500, $0.30, $0.000125.
+
+    A normalized Decimal prints 1500 as "1.5E+3"; this is the text of every dollar amount in a message."""
+    value = usd.normalize()
+    if value == value.to_integral_value():
+        value = value.quantize(Decimal(1))
+    elif value.as_tuple().exponent == -1:  # type: ignore[operator]
+        value = value.quantize(_CENTS)
+    return f"${value:,f}"
+
+
 class Pricer:
     """Turns (provider, model, timestamp, tokens) into pico-USD, or None when the model is unknown."""
 
@@ -85,7 +101,8 @@ class Pricer:
         self._overrides = list(overrides or [])
         self._override_cache: dict[str, PriceOverride | None] = {}
         self._lookup_cache: dict[tuple[str, str], tuple[object, object] | None] = {}
-        # (provider, model) -> the plan of its current price period: (valid_from_ms, valid_until_ms, kind, ...)
+        # (provider, model) -> the plan of its current price period: (valid_from_ms, valid_until_ms, kind, ...);
+        # kind 2 (genai-prices): (..., model_price, tier starts, provider_info, model_info, prices reasoning)
         self._plans: dict[tuple[str, str], tuple] = {}
         # (provider, model) -> the plans of its last few price periods, newest first
         self._recent: dict[tuple[str, str], list[tuple]] = {}
@@ -98,15 +115,16 @@ class Pricer:
 
     def price_pico_ms(
         self, provider: str, model: str, ts_ms: int, input_tokens: int, output_tokens: int, cache_read: int,
-        cache_write: int, finer: tuple[int, ...] | None = None,
+        cache_write: int, finer: tuple[int, ...] | None = None, reasoning: int = 0,
     ) -> int | None:  # fmt: skip
         """The cost at the millisecond `ts_ms` in pico-USD, or None when the model is unpriced."""
-        parts = self.price_parts_ms(provider, model, ts_ms, input_tokens, output_tokens, cache_read, cache_write, finer)
+        parts = self.price_parts_ms(provider, model, ts_ms, input_tokens, output_tokens, cache_read, cache_write, finer,
+                                    reasoning)  # fmt: skip
         return None if parts is None else parts[0] + parts[1]
 
     def price_parts_ms(
         self, provider: str, model: str, ts_ms: int, input_tokens: int, output_tokens: int, cache_read: int,
-        cache_write: int, finer: tuple[int, ...] | None = None,
+        cache_write: int, finer: tuple[int, ...] | None = None, reasoning: int = 0,
     ) -> tuple[int, int] | None:  # fmt: skip
         """(input part, output part) of the cost at `ts_ms`, for the writer's hot path: no datetime per call.
 
@@ -116,6 +134,9 @@ class Pricer:
         counts is priced by one genai-prices call on its whole usage, so its cost is exactly what
         `calc_price` says; a price override prices them as the tokens they are part of (1-hour
         writes as cache writes, audio and image tokens as input or output) and web searches at 0.
+        `reasoning` (the part of output spent on reasoning) matters only to the few models that price it at
+        a rate of their own (`price_model.prices_reasoning`); they are priced by one call on the whole
+        usage too, every other model prices it as the output it is part of.
 
         The plan of a (provider, model) (override, unknown, or a genai-prices price) holds for a price
         period [valid_from, valid_until); an event outside it looks the plan up again. Within a price
@@ -130,8 +151,8 @@ class Pricer:
             return None
         if kind == 1:
             return _override_parts(plan[3], Tokens(input_tokens, output_tokens, cache_read, cache_write))
-        if finer is not None:
-            tokens = Tokens(input_tokens, output_tokens, cache_read, cache_write)
+        if finer is not None or (reasoning and plan[7]):
+            tokens = Tokens(input_tokens, output_tokens, cache_read, cache_write, reasoning)
             return direct_parts(plan[5], plan[6], ms_to_datetime(ts_ms), tokens, finer)
         model_price, starts = plan[3], plan[4]
         low = 0
@@ -149,7 +170,7 @@ class Pricer:
     def price_pico(self, provider: str, model: str, ts: datetime, tokens: Tokens) -> int | None:
         """The cost at `ts` (naive means UTC), to the millisecond, as stored."""
         return self.price_pico_ms(provider, model, datetime_to_ms(ts), tokens.input, tokens.output,
-                                  tokens.cache_read, tokens.cache_write)  # fmt: skip
+                                  tokens.cache_read, tokens.cache_write, reasoning=tokens.reasoning)  # fmt: skip
 
     def price_usd(self, provider: str, model: str, ts: datetime, tokens: Tokens) -> Decimal | None:
         pico = self.price_pico(provider, model, ts, tokens)
@@ -180,7 +201,8 @@ class Pricer:
                 starts = self._starts.get(id(model_price))
                 if starts is None:
                     starts = self._starts[id(model_price)] = tier_starts(model_price)
-                plan = (valid_from, valid_until, 2, model_price, starts, provider_info, model_info)
+                plan = (valid_from, valid_until, 2, model_price, starts, provider_info, model_info,
+                        prices_reasoning(model_price))  # fmt: skip
         self._recent[key] = [plan, *(recent or ())][:_RECENT_PERIODS]
         self._plans[key] = plan
         return plan

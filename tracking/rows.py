@@ -93,7 +93,8 @@ def recorded_to_row(r: Recorded, pricer: Pricer, now: float) -> tuple:
         _check_attribution(r)
     try:
         parts = pricer.price_parts_ms(provider, model, ts_ms, inp, out, cache_read, cache_write,
-                                      None if finer == _NONE and not cache_1h else (cache_1h, *finer))  # fmt: skip
+                                      None if finer == _NONE and not cache_1h else (cache_1h, *finer),
+                                      reasoning)  # fmt: skip
     except Exception:
         log.exception("pricing %s/%s failed; the call is stored as unpriced", provider, model)
         parts = None
@@ -205,7 +206,7 @@ def _price(pricer: Pricer, event: UsageEvent, ts_ms: int) -> tuple[int, int] | N
     try:
         return pricer.price_parts_ms(event.provider, event.model, ts_ms, event.input_tokens, event.output_tokens,
                                      event.cache_read_tokens, event.cache_write_tokens,
-                                     finer if any(finer) else None)  # fmt: skip
+                                     finer if any(finer) else None, event.reasoning_tokens)  # fmt: skip
     except Exception:
         log.exception("pricing %s/%s failed; the call is stored as unpriced", event.provider, event.model)
         return None

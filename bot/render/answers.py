@@ -12,7 +12,7 @@ from html import escape
 from tracking.queries import Latency, Projection, Report
 from tracking.store import Sums
 
-from .numbers import about_usd, exact_int, human_tokens, human_usd, sum_cells
+from .numbers import about_usd, cost_text, exact_int, human_tokens, sum_cells
 from .table import html_table, plain_table
 
 
@@ -64,12 +64,9 @@ def totals_line(sums: Sums) -> str:
         f"{exact_int(sums.calls)} call{'s' if sums.calls != 1 else ''}",
         f"{human_tokens(sums.total_tokens)} tokens ({human_tokens(sums.input_tokens)} in, "
         f"{human_tokens(sums.output_tokens)} out)",
-        human_usd(sums.cost_pusd),
+        cost_text(sums, count=True),
     ]
     line = " · ".join(parts)
-    if sums.unpriced_calls:
-        n = sums.unpriced_calls
-        line += f" + {n} unpriced call{'s' if n != 1 else ''}"
     if sums.estimated_calls:
         n = sums.estimated_calls
         line += f" ({n} call{'s' if n != 1 else ''} estimated: no usage reported)"
@@ -150,6 +147,8 @@ def summary_answer(
         html_parts.append(f"<li>{escape(text)}</li>")
     if projection is not None:
         text = projection_line(projection)
+        if periods and periods[-1].totals.unpriced_calls:
+            text += " (priced calls only)"
         lines.append(text)
         html_parts.append(f"<li>{escape(text)}</li>")
     html_parts.append("</ul>")

@@ -12,13 +12,12 @@ import struct
 import threading
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from html import escape
 from typing import Any
 
 from bot.chart_data import ChartData
 
-from .numbers import exact_int, human_tokens, human_usd
+from .numbers import cost_text, exact_int, human_tokens
 
 WIDTH_IN, HEIGHT_IN, DPI = 12.0, 6.4, 100
 # Okabe-Ito, readable for colour-blind people and on light and dark clients; "other" is grey.
@@ -70,11 +69,9 @@ def subtitle(data: ChartData) -> str:
     parts = [
         data.period.label,
         f"{human_tokens(t.total_tokens)} tokens",
-        human_usd(t.cost_pusd),
+        cost_text(t, count=True),
         f"{exact_int(t.calls)} call{'s' if t.calls != 1 else ''}",
     ]
-    if t.unpriced_calls:
-        parts.append(f"{exact_int(t.unpriced_calls)} unpriced")
     return " · ".join(parts) + f"  (days in {data.period.tz.key})"
 
 
@@ -129,7 +126,7 @@ def _render(data: ChartData) -> Png:
         halo = [] if thin else [Stroke(linewidth=4.5, foreground="white"), Normal()]
         (line,) = ax2.plot(x, costs, color=COST_COLOUR, linewidth=1.0 if thin else 2.2, marker="o",
                            markersize=0 if len(x) > 45 else 4, zorder=5,
-                           label=f"cost (USD)  {_text(human_usd(data.totals.cost_pusd))}",
+                           label=f"cost (USD)  {_text(cost_text(data.totals, count=True))}",
                            path_effects=halo)  # fmt: skip
         ax2.set_ylim(0, max(costs) * 1.25)
         ax2.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _usd_tick(v)))
@@ -168,12 +165,8 @@ def chart_summary(data: ChartData) -> tuple[str, str]:
     busiest = max(range(len(tokens)), key=lambda i: (tokens[i], data.cost_usd[i]))
     peak = (
         f"Busiest day {data.days[busiest].isoformat()}: {human_tokens(tokens[busiest])} tokens, "
-        f"{human_usd(_to_pico(data.cost_usd[busiest]))}."
+        f"{cost_text(data.day_totals[busiest])}."
     )
     plain = "\n".join([head, by, peak])
     html = f"<p><strong>{escape(data.title)}</strong>: {escape(subtitle(data))}<br/>{escape(by)}<br/>{escape(peak)}</p>"
     return plain, html
-
-
-def _to_pico(usd: Decimal) -> int:
-    return int(usd * 10**12)

@@ -4,12 +4,11 @@ The group key becomes the event's own fields (event_id, ts, room, thread, agent,
 provider, model, status); the figures are the same columns, so a spreadsheet can sum them. The last
 row, `TOTAL`, sums the file. Costs are exact decimal dollars, the input and output parts apart
 (`input_cost_usd` + `output_cost_usd` = `cost_usd`; events stored before migration 8 have no parts);
-an unpriced call has empty costs and `unpriced_calls` 1, never $0.
+an unpriced call has the costs "unpriced" and `unpriced_calls` 1, never $0.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
@@ -20,8 +19,8 @@ from tracking.fields import COLUMN, COUNTERS
 from tracking.periods import Period
 from tracking.store import Sums
 
-from .csv_cells import ID_COLUMNS, csv_text
-from .numbers import exact_usd
+from .csv_cells import ID_COLUMNS, csv_text, csv_writer
+from .numbers import cost_text, exact_usd
 from .report_formats import ROW_FIELDS
 
 ATTRIBUTES = ("event_id", "ts", "room_id", "thread_id", "agent", "user_id", "operation", "provider", "model")
@@ -52,9 +51,9 @@ def export_filename(period: Period) -> str:
 _COSTS = {"cost_usd": "cost_pusd", "input_cost_usd": "input_cost_pusd", "output_cost_usd": "output_cost_pusd"}
 
 
-def _figures(sums: Sums, priced: bool) -> list[object]:
-    """The figures of a row; the costs exact, empty for an unpriced call (never $0)."""
-    return [(exact_usd(getattr(sums, _COSTS[name])) if priced else "") if name in _COSTS else getattr(sums, name)
+def _figures(sums: Sums) -> list[object]:
+    """The figures of a row; the costs exact, "unpriced" for an unpriced call or a file of them (never $0)."""
+    return [cost_text(sums, exact_usd, _COSTS[name]) if name in _COSTS else getattr(sums, name)
             for name in ROW_FIELDS[1:]]  # fmt: skip
 
 
@@ -76,7 +75,7 @@ def event_sums(row: tuple) -> Sums:
 async def events_csv(rows: AsyncIterable[tuple], tz: ZoneInfo, max_bytes: int = MAX_BYTES) -> EventsCsv:
     """The CSV of raw event rows (`EVENT_COLUMNS` order); raises ExportTooLarge past max_bytes."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = csv_writer(out)
     writer.writerow(EXPORT_FIELDS)
     totals = Sums(TOTAL_KEY)
     count = 0
@@ -86,8 +85,8 @@ async def events_csv(rows: AsyncIterable[tuple], tz: ZoneInfo, max_bytes: int = 
         count += 1
         ts = datetime.fromtimestamp(row[COLUMN["ts_ms"]] / 1000, UTC).astimezone(tz).isoformat(timespec="milliseconds")
         attributes = [csv_text(row[COLUMN[c]], id_column=c in ID_COLUMNS) if c != "ts" else ts for c in ATTRIBUTES]
-        writer.writerow([*attributes, *_figures(sums, not sums.unpriced_calls), csv_text(row[COLUMN["status"]])])
+        writer.writerow([*attributes, *_figures(sums), csv_text(row[COLUMN["status"]])])
         if out.tell() > max_bytes:
             raise ExportTooLarge(out.tell())
-    writer.writerow([TOTAL_KEY, *[""] * (len(ATTRIBUTES) - 1), *_figures(totals, True), ""])
+    writer.writerow([TOTAL_KEY, *[""] * (len(ATTRIBUTES) - 1), *_figures(totals), ""])
     return EventsCsv(out.getvalue().encode("utf-8"), count, totals)

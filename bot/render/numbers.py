@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -46,8 +46,31 @@ def exact_int(n: int) -> str:
     return f"{n:,}"
 
 
+UNPRICED = "unpriced"
+"""A group's cost when none of its calls could be priced: never shown as $0 (SPEC section 2)."""
+
+
+def priced_text(pico: int, calls: int, unpriced: int, money: Callable[[int], str] = human_usd, *,
+                count: bool = False) -> str:  # fmt: skip
+    """How every table, line, chart, digest and CSV shows a group's cost: `money(pico)` (the priced calls'
+    sum), or "unpriced" when every call of the group is unpriced. With `count`, a group with some unpriced
+    calls says how many ("$0.42 + 2 unpriced calls"); tables and CSV say it in their unpriced column."""
+    if unpriced and unpriced >= calls:
+        return UNPRICED
+    text = money(pico)
+    if count and unpriced:
+        text += f" + {exact_int(unpriced)} unpriced call{'s' if unpriced != 1 else ''}"
+    return text
+
+
+def cost_text(sums: Any, money: Callable[[int], str] = human_usd, name: str = "cost_pusd", *,
+              count: bool = False) -> str:  # fmt: skip
+    """`priced_text` of a `Sums` (its `name` cost: the whole, or its input or output part)."""
+    return priced_text(getattr(sums, name), sums.calls, sums.unpriced_calls, money, count=count)
+
+
 def sum_cells(sums: Any, names: Sequence[str], *, dollar: str = "") -> list[str]:
     """A table row's cells for these attributes of a `Sums` (`total_tokens` too): counts exact, costs
-    (`*_pusd`) in exact USD after `dollar`."""
-    return [f"{dollar}{exact_usd(getattr(sums, n))}" if n.endswith("_pusd") else exact_int(getattr(sums, n))
-            for n in names]  # fmt: skip
+    (`*_pusd`) in exact USD after `dollar`, or "unpriced" (`cost_text`)."""
+    return [cost_text(sums, lambda pico: dollar + exact_usd(pico), n) if n.endswith("_pusd")
+            else exact_int(getattr(sums, n)) for n in names]  # fmt: skip

@@ -8,7 +8,7 @@ from html import escape
 from tracking.quotas import QuotaStatus
 
 from .answers import Answer
-from .numbers import human_tokens, human_usd
+from .numbers import human_tokens, human_usd, priced_text
 from .table import html_table, plain_table
 
 
@@ -18,10 +18,20 @@ def amount_text(status: QuotaStatus, value: int) -> str:
     return human_usd(value)
 
 
+def used_text(status: QuotaStatus) -> str:
+    """What is used: tokens, or dollars of the priced calls ("unpriced" when the window's calls all are)."""
+    if status.quota.amount.unit == "tokens":
+        return human_tokens(status.used)
+    return priced_text(status.used, status.calls, status.unpriced_calls, count=True)
+
+
 def used_of_limit(status: QuotaStatus) -> str:
-    """'1.8M of 2M tokens' or '$45.00 of $50.00'."""
-    suffix = " tokens" if status.quota.amount.unit == "tokens" else ""
-    return f"{amount_text(status, status.used)} of {amount_text(status, status.limit)}{suffix}"
+    """'1.8M of 2M tokens', '$45.00 of $50.00' or '$45.00 of $50.00; 2 unpriced calls not counted'."""
+    if status.quota.amount.unit == "tokens":
+        return f"{human_tokens(status.used)} of {human_tokens(status.limit)} tokens"
+    n = status.unpriced_calls
+    text = f"{priced_text(status.used, status.calls, n)} of {human_usd(status.limit)}"
+    return text + (f"; {n} unpriced call{'s' if n != 1 else ''} not counted" if n else "")
 
 
 def resets_text(status: QuotaStatus) -> str:
@@ -38,7 +48,7 @@ def _kind(status: QuotaStatus) -> str:
 def _table(title: str, statuses: Sequence[QuotaStatus], note: str) -> Answer:
     headers = ["Budget", "Used", "Limit", "Used %", "Resets", "Kind"]
     rows = [
-        [s.quota.describe(), amount_text(s, s.used), amount_text(s, s.limit), f"{s.percent}%", resets_text(s), _kind(s)]
+        [s.quota.describe(), used_text(s), amount_text(s, s.limit), f"{s.percent}%", resets_text(s), _kind(s)]
         for s in statuses
     ]
     align = "lrrrll"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from typing import Any
@@ -12,8 +11,8 @@ from tracking.pricing import pico_to_usd
 from tracking.queries import Report
 from tracking.store import Sums
 
-from .csv_cells import csv_text
-from .numbers import exact_usd, sum_cells
+from .csv_cells import csv_text, csv_writer
+from .numbers import cost_text, exact_usd, sum_cells
 from .table import plain_table
 
 ROW_FIELDS = (
@@ -46,13 +45,13 @@ def report_json(report: Report) -> str:
 
 def report_csv(report: Report) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv_writer(out)
     writer.writerow(ROW_FIELDS)
     key_is_id = report.group in ("room", "user", "thread")
     for sums in report.rows or [report.totals]:
         row = row_dict(sums)
         for name, pico in _COSTS.items():
-            row[name] = exact_usd(getattr(sums, pico))
+            row[name] = cost_text(sums, exact_usd, pico)
         row["key"] = csv_text(row["key"], id_column=key_is_id) if row["key"] is not None else None
         writer.writerow(["" if row[f] is None else row[f] for f in ROW_FIELDS])
     return out.getvalue()

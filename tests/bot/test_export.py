@@ -62,8 +62,8 @@ async def test_columns_rows_and_totals(store):
     assert e1["cost_usd"] == "0.00575" and e1["unpriced_calls"] == "0" and e1["calls"] == "1"
     # gpt-4o at $2.50 / $1.25 cached per million input, $10 per million output: 1000 * 2.5 + 200 * 1.25 = 2750 µUSD
     assert (e1["input_cost_usd"], e1["output_cost_usd"]) == ("0.00275", "0.003")
-    assert e2["cost_usd"] == "" and e2["unpriced_calls"] == "1" and e2["status"] == "error"
-    assert (e2["input_cost_usd"], e2["output_cost_usd"], e2["error_calls"]) == ("", "", "1")
+    assert e2["cost_usd"] == "unpriced" and e2["unpriced_calls"] == "1" and e2["status"] == "error"
+    assert (e2["input_cost_usd"], e2["output_cost_usd"], e2["error_calls"]) == ("unpriced", "unpriced", "1")
     assert total["calls"] == "3" and total["total_tokens"] == str(1500 + 55 + 12_000)
     assert Decimal(total["cost_usd"]) == Decimal("0.00575") + Decimal("0.0027") and total["unpriced_calls"] == "1"
     # gpt-4o-mini: 10,000 * $0.15 / M in, 2,000 * $0.60 / M out

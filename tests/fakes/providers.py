@@ -45,9 +45,12 @@ class Usage:
     cache_write: int = 0
     reasoning: int = 64
     cache_write_1h: int = 0  # the part of cache_write with a 1-hour TTL (Anthropic)
-    audio_in: int = 0  # the part of input that was audio (OpenAI prompt_tokens_details.audio_tokens)
+    audio_in: int = 0  # the part of input that was audio (OpenAI prompt_tokens_details.audio_tokens, Gemini AUDIO)
     audio_out: int = 0  # the part of output that was audio (OpenAI completion_tokens_details.audio_tokens)
-    web_searches: int = 0  # Anthropic server_tool_use.web_search_requests
+    image_in: int = 0  # the part of input that was images (Gemini's IMAGE modality)
+    image_out: int = 0  # the part of output that was images (Gemini image models)
+    web_searches: int = 0  # Anthropic server_tool_use.web_search_requests; Gemini: webSearchQueries run
+    tool_prompt: int = 0  # Gemini: the part of input from server-side tool use (toolUsePromptTokenCount)
 
     def openai_chat(self) -> dict[str, Any]:
         return {
@@ -90,14 +93,26 @@ class Usage:
     def gemini(self, final: bool = True) -> dict[str, Any]:
         """Gemini's usageMetadata: the prompt count includes cached content; candidates exclude the thoughts."""
         if not final:
-            return {"promptTokenCount": self.input, "totalTokenCount": self.input}
-        usage: dict[str, Any] = {"promptTokenCount": self.input, "candidatesTokenCount": self.output - self.reasoning,
+            return {"promptTokenCount": self.input - self.tool_prompt, "totalTokenCount": self.input}
+        text = self.input - self.tool_prompt - self.audio_in - self.image_in
+        modalities = [("TEXT", text), ("AUDIO", self.audio_in), ("IMAGE", self.image_in)]
+        prompt = self.input - self.tool_prompt
+        usage: dict[str, Any] = {"promptTokenCount": prompt, "candidatesTokenCount": self.output - self.reasoning,
                                  "totalTokenCount": self.input + self.output,
-                                 "promptTokensDetails": [{"modality": "TEXT", "tokenCount": self.input}]}  # fmt: skip
+                                 "promptTokensDetails": [{"modality": kind, "tokenCount": count}
+                                                         for kind, count in modalities if count]}  # fmt: skip
+        if self.tool_prompt:
+            usage["toolUsePromptTokenCount"] = self.tool_prompt
+            usage["toolUsePromptTokensDetails"] = [{"modality": "TEXT", "tokenCount": self.tool_prompt}]
+        if self.image_out:
+            candidates = self.output - self.reasoning
+            usage["candidatesTokensDetails"] = [{"modality": "TEXT", "tokenCount": candidates - self.image_out},
+                                                {"modality": "IMAGE", "tokenCount": self.image_out}]  # fmt: skip
         if self.reasoning:
             usage["thoughtsTokenCount"] = self.reasoning
-        if self.cache_read:
+        if self.cache_read:  # what was cached, by modality: text only here
             usage["cachedContentTokenCount"] = self.cache_read
+            usage["cacheTokensDetails"] = [{"modality": "TEXT", "tokenCount": self.cache_read}]
         return usage
 
 
@@ -107,7 +122,8 @@ class Reply:
     tool_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     usage: Usage | None = None
     no_usage: bool = False
-    """Chat Completions only: answer like a server that reports no usage (no `usage`, no usage chunk)."""
+    """Chat Completions and Anthropic Messages: answer like a server that reports no usage (no `usage`, no
+    usage chunk or event)."""
 
 
 @dataclass
@@ -136,7 +152,7 @@ class FakeProviders:
     # serving
 
     def app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(client_max_size=64 * 1024 * 1024)  # requests with images
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/responses", self._responses)
         app.router.add_post("/v1/embeddings", self._embeddings)
@@ -380,9 +396,14 @@ class FakeProviders:
         stream = bool(body.get("stream"))
         self.sent.append(Sent("messages", model, usage, stream))
         mid = self._id("msg")
+        calls = [{"type": "tool_use", "id": self._id("toolu"), "name": name, "input": args}
+                 for name, args in reply.tool_calls]  # fmt: skip
+        stop = "tool_use" if calls else "end_turn"
         message = {"id": mid, "type": "message", "role": "assistant", "model": model,
-                   "content": [{"type": "text", "text": reply.text}], "stop_reason": "end_turn",
+                   "content": calls or [{"type": "text", "text": reply.text}], "stop_reason": stop,
                    "stop_sequence": None, "usage": usage.anthropic()}  # fmt: skip
+        if reply.no_usage:  # a server that reports none (an Anthropic-compatible proxy)
+            message.pop("usage")
         if not stream:
             return web.json_response(message)
         response = await self._sse(request)
@@ -391,16 +412,25 @@ class FakeProviders:
             await self._event(response, {"type": kind, **data}, event=kind)
 
         start = {**message, "content": [], "stop_reason": None, "usage": usage.anthropic(output=1)}
+        if reply.no_usage:
+            start.pop("usage")
         await send("message_start", message=start)
-        await send("content_block_start", index=0, content_block={"type": "text", "text": ""})
         await send("ping")
-        for piece in self._pieces(reply.text):
-            await send("content_block_delta", index=0, delta={"type": "text_delta", "text": piece})
-        await send("content_block_stop", index=0)
+        for index, call in enumerate(calls):
+            await send("content_block_start", index=index, content_block={**call, "input": {}})
+            delta = {"type": "input_json_delta", "partial_json": json.dumps(call["input"])}
+            await send("content_block_delta", index=index, delta=delta)
+            await send("content_block_stop", index=index)
+        if not calls:
+            await send("content_block_start", index=0, content_block={"type": "text", "text": ""})
+            for piece in self._pieces(reply.text):
+                await send("content_block_delta", index=0, delta={"type": "text_delta", "text": piece})
+            await send("content_block_stop", index=0)
         final = usage.anthropic()
         final.pop("service_tier")
         final.pop("cache_creation")  # the TTL breakdown comes with message_start only
-        await send("message_delta", delta={"stop_reason": "end_turn", "stop_sequence": None}, usage=final)
+        ending = {} if reply.no_usage else {"usage": final}
+        await send("message_delta", delta={"stop_reason": stop, "stop_sequence": None}, **ending)
         await send("message_stop")
         return await self._end(response)
 
@@ -422,6 +452,10 @@ class FakeProviders:
             candidate: dict[str, Any] = {"content": {"parts": [{"text": text}], "role": "model"}, "index": 0}
             if final:
                 candidate["finishReason"] = "STOP"
+                if usage.web_searches:  # grounding with Google Search: the queries the model ran
+                    queries = [f"query {i}" for i in range(usage.web_searches)]
+                    candidate["groundingMetadata"] = {"webSearchQueries": queries, "groundingChunks": [],
+                                                      "groundingSupports": []}  # fmt: skip
             return {"candidates": [candidate], "usageMetadata": usage.gemini(final), "modelVersion": model,
                     "responseId": self._id("gemini")}  # fmt: skip
 

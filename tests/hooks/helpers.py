@@ -80,3 +80,38 @@ async def assert_estimated(tracker: tracking.Tracker, row: dict[str, Any], provi
     assert abs(pico_to_usd(row["cost_pusd"]) - want) <= Decimal("1e-9")
     report = await usage_report(await tracker.store(), parse_period("all", ZoneInfo("UTC")))
     assert (report.totals.calls, report.totals.estimated_calls) == (1, 1)
+
+
+def provider_cost(provider: str, model: str, body: dict[str, Any], ts_ms: int, api_flavor: str = "default",
+                  **extra: int) -> Decimal:  # fmt: skip
+    """What genai-prices makes of the reply body the provider sent (its own extractor for `provider` and
+    `api_flavor`), priced at the event's timestamp: independent of every conversion of ours. `extra`: Usage keys
+    outside the body's usage (Gemini's grounded prompts, counted from its groundingMetadata)."""
+    from genai_prices import calc_price, extract_usage
+
+    usage = extract_usage(body, provider_id=provider, api_flavor=api_flavor).usage
+    for key, value in extra.items():
+        setattr(usage, key, value)
+    when = datetime.fromtimestamp(ts_ms / 1000, UTC)
+    return calc_price(usage, model, provider_id=provider, genai_request_timestamp=when).total_price
+
+
+def png(width: int, height: int) -> bytes:
+    """A real PNG of that size (noise, 1 bit a pixel, so its base64 is as long as a photo's would be)."""
+    import random
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    noise = random.Random(f"{width}x{height}")
+    rows = b"".join(b"\x00" + noise.randbytes(-(-width // 8)) for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def data_url(image: bytes) -> str:
+    import base64
+
+    return "data:image/png;base64," + base64.b64encode(image).decode()

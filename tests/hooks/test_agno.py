@@ -13,7 +13,7 @@ from tests.fakes.providers import Reply, Usage
 from tracking.hooks.agno import ANTHROPIC, GEMINI, OPENAI, family, instrument_agno, metrics_counts, model_family
 from tracking.pricing import pico_to_usd
 
-from .helpers import assert_estimated, assert_event, expected_cost, prompt_json, stored
+from .helpers import assert_estimated, assert_event, expected_cost, prompt_json, provider_cost, stored
 
 USAGE = {
     "gpt-4o": Usage(input=1000, output=100, cache_read=200, cache_write=0, reasoning=0),
@@ -194,8 +194,7 @@ async def test_claude_one_hour_cache_writes(providers, tracker, stream):
     [row] = await stored(tracker)
     got = [row[k] for k in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
                             "cache_write_1h_tokens")]  # fmt: skip
-    # Agno's Claude metrics leave out thinking_tokens, so reasoning is 0 here.
-    assert got == [4500, 250, 3000, 500, 400] and row["reasoning_tokens"] == 0
+    assert got == [4500, 250, 3000, 500, 400] and row["reasoning_tokens"] == 90  # thinking, read from the raw reply
 
 
 @pytest.mark.parametrize(("provider", "model_id", "expected"), [
@@ -225,3 +224,52 @@ async def test_a_reply_without_usage_is_estimated(providers, tracker, mode):
     assert sent[-1] == {"role": "user", "content": "Say hello"}
     await assert_estimated(tracker, row, "openai", "gpt-4.1", prompt_json(sent), text)
     assert row["agent"] == "Solo"
+
+
+async def one_call(providers, tracker, usage: Usage, agno_model, mode: str) -> dict:
+    """One run of an agent on this model, the stand-in answering with `usage`: the one event stored."""
+    providers.usage = usage
+    agent = Agent(name="Solo", model=agno_model)
+    instrument_agno(agent, tracker)
+    await run(agent, mode, "go")
+    [row] = await stored(tracker)
+    return row
+
+
+def claude(providers):
+    from agno.models.anthropic import Claude
+
+    return Claude(id="claude-sonnet-4-5", api_key="k", client_params={"base_url": providers.url, "max_retries": 0})
+
+
+@pytest.mark.parametrize("mode", ["run", "run-stream", "arun", "arun-stream"])
+async def test_claude_web_searches_and_thinking_from_the_raw_reply(providers, tracker, mode):
+    """Agno's Claude metrics keep neither the searches Anthropic ran (usage.server_tool_use.web_search_requests,
+    $10 a thousand) nor its thinking tokens: the hook reads both from the raw reply, so the call costs what
+    genai-prices makes of the reply Anthropic sent."""
+    usage = Usage(input=5200, output=640, cache_read=1500, cache_write=700, cache_write_1h=300, reasoning=210,
+                  web_searches=5)  # fmt: skip
+    row = await one_call(providers, tracker, usage, claude(providers), mode)
+    got = [row[k] for k in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
+                            "cache_write_1h_tokens", "reasoning_tokens", "web_searches")]  # fmt: skip
+    assert got == [5200, 640, 1500, 700, 300, 210, 5]
+    want = provider_cost("anthropic", "claude-sonnet-4-5", {"usage": usage.anthropic()}, row["ts_ms"])
+    assert pico_to_usd(row["cost_pusd"]) == want
+
+
+@pytest.mark.parametrize("mode", ["run", "run-stream", "arun", "arun-stream"])
+async def test_gemini_audio_images_and_grounding_from_the_raw_reply(providers, tracker, mode):
+    """Agno's Gemini metrics have one input count: the hook reads the per-modality counts of usageMetadata
+    (promptTokensDetails AUDIO and IMAGE, candidatesTokensDetails IMAGE) and the grounding queries from the raw
+    reply, so audio is priced as audio ($1 a million on gemini-2.5-flash, not $0.30) and one grounded prompt at
+    $35 a thousand; the prompt tokens of the search tool (toolUsePromptTokenCount), which Agno drops, are input."""
+    usage = Usage(input=6400, output=900, cache_read=700, cache_write=0, reasoning=350, audio_in=2500, image_in=800,
+                  web_searches=2, tool_prompt=450)  # fmt: skip
+    row = await one_call(providers, tracker, usage, gemini(providers, False), mode)
+    got = [row[k] for k in ("input_tokens", "output_tokens", "cache_read_tokens", "reasoning_tokens",
+                            "input_audio_tokens", "input_image_tokens", "web_searches")]  # fmt: skip
+    assert got == [6400, 900, 700, 350, 2500, 800, 1]
+    # cacheTokensDetails lists TEXT only: no audio or image was read from the cache
+    want = provider_cost("google", "gemini-2.5-flash", {"usageMetadata": usage.gemini()}, row["ts_ms"],
+                         web_searches=1, cache_audio_read_tokens=0, cache_image_read_tokens=0)  # fmt: skip
+    assert pico_to_usd(row["cost_pusd"]) == want

@@ -10,12 +10,15 @@ from langchain_core.language_models import LangSmithParams
 from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
 from langchain_core.messages import AIMessage
 from langchain_core.messages.ai import UsageMetadata
+from langchain_core.outputs import ChatResult
+from pydantic import Field
 
 import tracking
 from tests.fakes.providers import Reply, Usage
 from tracking.hooks.langchain import UsageCallbackHandler, usage_counts
+from tracking.pricing import pico_to_usd
 
-from .helpers import assert_estimated, assert_event, prompt_json, stored
+from .helpers import assert_estimated, assert_event, prompt_json, provider_cost, stored
 
 langchain_openai = pytest.importorskip("langchain_openai")
 
@@ -119,3 +122,58 @@ def test_cache_writes_counted_once_whether_total_or_split_or_both():
     for details in (split | {"cache_creation": 0}, split | {"cache_creation": 500}, {"cache_creation": 500}):
         usage = UsageMetadata(input_tokens=4500, output_tokens=250, total_tokens=4750, input_token_details=details)
         assert usage_counts(usage)[:4] == (4500, 250, details.get("cache_read", 0), 500)
+
+
+@pytest.mark.parametrize("mode", ["invoke", "stream"])
+async def test_audio_tokens_priced_at_the_audio_rates(providers, tracker, mode):
+    """langchain-openai copies prompt_tokens_details.audio_tokens and completion_tokens_details.audio_tokens into
+    usage_metadata's input_token_details.audio and output_token_details.audio."""
+    usage = Usage(input=1700, output=520, cache_read=0, cache_write=0, reasoning=0, audio_in=650, audio_out=330)
+    providers.usage = usage
+    model, config = chat(providers, "gpt-audio"), {"callbacks": [UsageCallbackHandler(tracker)]}
+    if mode == "invoke":
+        model.invoke("hi", config=config)
+    else:
+        list(model.stream("hi", config=config))
+    [row] = await stored(tracker)
+    got = (row["input_tokens"], row["output_tokens"], row["input_audio_tokens"], row["output_audio_tokens"])
+    assert got == (1700, 520, 650, 330)
+    want = provider_cost("openai", "gpt-audio", {"usage": usage.openai_chat()}, row["ts_ms"], api_flavor="chat")
+    assert pico_to_usd(row["cost_pusd"]) == want
+
+
+class ReplyingModel(ReportingModel):
+    """Answers like an integration that also hands the provider's reply over in `llm_output` (langchain-anthropic
+    1.7 `_format_output`: the Message's fields but content, `usage` among them)."""
+
+    llm_output: dict[str, Any] = Field(default_factory=dict)
+
+    def _generate(self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> ChatResult:
+        result = super()._generate(messages, stop, run_manager, **kwargs)
+        return ChatResult(generations=result.generations, llm_output=self.llm_output)
+
+
+async def test_web_searches_of_anthropic_and_gemini_grounding(tracker):
+    """langchain-anthropic keeps the Message's usage (server_tool_use.web_search_requests) in llm_output;
+    langchain-google-genai keeps groundingMetadata in response_metadata (web_search_queries): one grounded
+    prompt on gemini-2.5-flash."""
+    handler = UsageCallbackHandler(tracker)
+    anthropic_usage = {"input_tokens": 1100, "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0,
+                       "output_tokens": 230, "server_tool_use": {"web_search_requests": 6}}  # fmt: skip
+    claude = ReplyingModel(responses=[AIMessage(content="ok", usage_metadata=UsageMetadata(
+        input_tokens=1100, output_tokens=230, total_tokens=1330))],
+        llm_output={"id": "msg_1", "model": "claude-sonnet-4-5", "usage": anthropic_usage})  # fmt: skip
+    claude.invoke("hi", config={"callbacks": [handler]})
+    grounded = AIMessage(content="ok", usage_metadata=UsageMetadata(input_tokens=900, output_tokens=120,
+                                                                    total_tokens=1020),
+                         response_metadata={"grounding_metadata": {"web_search_queries": ["a", "b", "c"]}})  # fmt: skip
+    ReportingModel(responses=[grounded], provider="google_genai", model="gemini-2.5-flash").invoke(
+        "hi", config={"callbacks": [handler]})  # fmt: skip
+    rows = {row["provider"]: row for row in await stored(tracker)}
+    assert (rows["anthropic"]["web_searches"], rows["google"]["web_searches"]) == (6, 1)
+    want = provider_cost("anthropic", "claude-sonnet-4-5", {"usage": anthropic_usage}, rows["anthropic"]["ts_ms"])
+    assert pico_to_usd(rows["anthropic"]["cost_pusd"]) == want
+    usage_metadata = {"promptTokenCount": 900, "candidatesTokenCount": 120}
+    want = provider_cost("google", "gemini-2.5-flash", {"usageMetadata": usage_metadata}, rows["google"]["ts_ms"],
+                         web_searches=1)  # fmt: skip
+    assert pico_to_usd(rows["google"]["cost_pusd"]) == want

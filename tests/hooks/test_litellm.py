@@ -8,8 +8,9 @@ import pytest
 import tracking
 from tests.fakes.providers import Reply, Usage
 from tracking.hooks.litellm import UsageLogger, instrument_litellm, uninstrument_litellm
+from tracking.pricing import pico_to_usd
 
-from .helpers import assert_estimated, assert_event, prompt_json, stored
+from .helpers import assert_estimated, assert_event, prompt_json, provider_cost, stored
 
 MESSAGES = [{"role": "user", "content": "Say hello"}]
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -143,3 +144,50 @@ async def test_a_stream_with_usage_after_one_without_stays_provider(providers, t
     rows = await wait_for(tracker, 2)
     assert sorted(row["usage_source"] for row in rows) == ["estimated", "provider"]
     assert_event(next(r for r in rows if r["usage_source"] == "provider"), "openai", "gpt-4o", 1500, 420, 1024, 0, 128)
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+async def test_anthropic_web_searches_through_litellm(providers, tracker, logger, is_async, stream):
+    """LiteLLM keeps Anthropic's usage.server_tool_use.web_search_requests in its Usage.server_tool_use: each
+    search is billed ($10 a thousand on Claude), so a call with searches costs what genai-prices makes of the
+    reply Anthropic sent."""
+    usage = Usage(input=2600, output=310, cache_read=800, cache_write=0, reasoning=0, web_searches=4)
+    providers.usage = usage
+    await completion(is_async, stream, model="anthropic/claude-sonnet-4-5", api_base=providers.url, api_key="k",
+                     messages=MESSAGES, max_tokens=400)  # fmt: skip
+    [row] = await wait_for(tracker, 1)
+    assert (row["input_tokens"], row["output_tokens"], row["cache_read_tokens"], row["web_searches"]) == (
+        2600, 310, 800, 4)  # fmt: skip
+    want = provider_cost("anthropic", "claude-sonnet-4-5", {"usage": usage.anthropic()}, row["ts_ms"])
+    assert pico_to_usd(row["cost_pusd"]) == want
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+@pytest.mark.parametrize(("model", "billed"), [("gemini-2.5-flash", 1), ("gemini-3-flash-preview", 3)])
+async def test_gemini_grounding_searches_through_litellm(providers, tracker, logger, stream, model, billed):
+    """LiteLLM counts Gemini's groundingMetadata.webSearchQueries in prompt_tokens_details.web_search_requests.
+    Google bills grounding per grounded prompt on Gemini 2 ($35 a thousand prompts) and per query from Gemini 3
+    ($14 a thousand queries): three queries are one billed search on gemini-2.5-flash, three on Gemini 3."""
+    usage = Usage(input=1800, output=260, cache_read=0, cache_write=0, reasoning=0, web_searches=3)
+    providers.usage = usage
+    await completion(True, stream, model=f"gemini/{model}", api_base=providers.url, api_key="k", messages=MESSAGES)
+    [row] = await wait_for(tracker, 1)
+    assert (row["input_tokens"], row["output_tokens"], row["web_searches"]) == (1800, 260, billed)
+    want = provider_cost("google", model, {"usageMetadata": usage.gemini()}, row["ts_ms"], web_searches=billed)
+    assert pico_to_usd(row["cost_pusd"]) == want
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+async def test_gemini_modalities_through_litellm(providers, tracker, logger, stream):
+    """Gemini's per-modality counts (promptTokensDetails, candidatesTokensDetails) reach LiteLLM's details:
+    audio input and image output are priced at their own rates."""
+    usage = Usage(input=2400, output=1700, cache_read=0, cache_write=0, reasoning=0, audio_in=900, image_out=1290)
+    providers.usage = usage
+    await completion(False, stream, model="gemini/gemini-2.5-flash-image", api_base=providers.url, api_key="k",
+                     messages=MESSAGES)  # fmt: skip
+    [row] = await wait_for(tracker, 1)
+    got = (row["input_tokens"], row["output_tokens"], row["input_audio_tokens"], row["output_image_tokens"])
+    assert got == (2400, 1700, 900, 1290)
+    want = provider_cost("google", "gemini-2.5-flash-image", {"usageMetadata": usage.gemini()}, row["ts_ms"])
+    assert pico_to_usd(row["cost_pusd"]) == want

@@ -75,7 +75,7 @@ async def test_check_and_enforce_with_calendar_windows(store_url):
             with pytest.raises(QuotaExceeded) as info:
                 await tracker.enforce_quota()
             assert str(info.value) == (
-                "this room's daily token budget is used up (10000 tokens of 10000 tokens); it resets on 2026-03-29"
+                "this room's daily token budget is used up (10,000 tokens of 10,000 tokens); it resets on 2026-03-29"
             )
             with pytest.raises(QuotaExceeded):
                 await __import__("asyncio").to_thread(tracker.enforce_quota_sync)
@@ -87,3 +87,26 @@ async def test_check_and_enforce_with_calendar_windows(store_url):
             # gpt-4o: 6000 in + 1500 out = $0.03 ; 2500 in = $0.00625 -> 3.625 % of $1, below the global 1.0 %
             assert status.quota.scope == "agent" and status.used_amount() == Decimal("0.03625")
         assert (await tracker.check_quota()).quota.scope == "global"
+
+
+@pytest.mark.parametrize(("limit", "per_million", "tokens", "words"), [
+    ("$1500", 1000, 1_500_000, "($1,500 of $1,500)"),  # pico_to_usd gives Decimal('1.5E+3'): once "$1.5E+3"
+    ("$500", 1000, 600_000, "($600 of $500)"),
+    ("$0.25", 1000, 300, "($0.30 of $0.25)"),
+    ("$0.000125", 1, 130, "($0.00013 of $0.000125)"),
+])  # fmt: skip
+async def test_a_dollar_refusal_reads_like_money(tmp_path, limit, per_million, tokens, words):
+    from tracking.pricing import PriceOverride
+    from tracking.quotas.refusals import refusal_payload
+
+    quotas = QuotaSettings(defaults=[QuotaSpec(scope="room", window="monthly", limit=limit, hard=True)])
+    price = [PriceOverride(match="test/*", input=Decimal(per_million), output=Decimal(per_million))]
+    async with tracking.Tracker(f"sqlite:///{tmp_path / 'u.db'}", quotas=quotas, price_overrides=price) as tracker:
+        with tracking.attribute(room_id="!money:x"):
+            tracker.record(provider="test", model="m", input_tokens=tokens, output_tokens=0)
+            await tracker.flush()
+            with pytest.raises(QuotaExceeded) as info:
+                await tracker.enforce_quota()
+    assert f"this room's monthly dollar budget is used up {words}; it resets on " in str(info.value)
+    payload = refusal_payload(info.value)  # what webhooks and PostHog receive: plain decimal text
+    assert Decimal(payload["used"]) == info.value.used and "E" not in payload["used"] + payload["limit"]

@@ -118,7 +118,7 @@ class ClientHook:
                 self.tracker.record_later(self.fields, self.provider, pending.kind, result, model,
                                           pending.latency_ms(), pending.reservation)  # fmt: skip
                 return
-            counts = estimated_counts(pending.kwargs, self.output_text(pending.kind, result))
+            counts = estimated_counts(pending.kwargs, self.output_text(pending.kind, result), self.provider, model)
         except Exception:
             log.warning("could not record the %s result from %s", pending.kind, self.provider, exc_info=True)
             return

@@ -8,9 +8,10 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from ..estimate import request_text
+from ..estimate import request_parts
 from ..events import first_misfit
 from ..fields import ATTRIBUTION, FINER
+from ..image_tokens import image_tokens
 
 log = logging.getLogger("tracking.hooks")
 
@@ -89,6 +90,21 @@ def openai_counts(usage: Any) -> Counts:
                   number(prompt, "cached_tokens"), number(prompt, "cache_write_tokens"),
                   number(completion, "reasoning_tokens"), 0, number(prompt, "audio_tokens"),
                   number(completion, "audio_tokens"), number(prompt, "image_tokens"))  # fmt: skip
+
+
+def anthropic_counts(usage: Any) -> Counts:
+    """Anthropic Messages usage (the SDK's `Usage`, a stream's snapshot, or the same fields in a dict).
+
+    `input_tokens` EXCLUDES the cache: input is it plus `cache_read_input_tokens` and
+    `cache_creation_input_tokens`; `cache_creation.ephemeral_1h_input_tokens` is the 1-hour part of the writes,
+    `output_tokens_details.thinking_tokens` the reasoning part of output, `server_tool_use.web_search_requests`
+    the searches billed. Read here without the SDK, for runtimes that hand Anthropic's reply over (Agno).
+    """
+    read, write = number(usage, "cache_read_input_tokens"), number(usage, "cache_creation_input_tokens")
+    return Counts(number(usage, "input_tokens") + read + write, number(usage, "output_tokens"), read, write,
+                  number(part(usage, "output_tokens_details"), "thinking_tokens"),
+                  number(part(usage, "cache_creation"), "ephemeral_1h_input_tokens"),
+                  web_searches=number(part(usage, "server_tool_use"), "web_search_requests"))  # fmt: skip
 
 
 def unfit(counts: Counts) -> str | None:
@@ -197,10 +213,12 @@ def enforcing(flag: bool | None, tracker: Any) -> bool:
 _OUTPUT_LIMITS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
 
 
-def request_tokens(payload: Mapping[str, Any]) -> int:
-    """The input tokens a request may use, estimated from its text at four characters a token (rounded up):
-    enough for a reservation, which the call's reported usage replaces once it is stored."""
-    return -(-len(request_text(payload)) // 4)
+def request_tokens(payload: Mapping[str, Any], provider: str, model: str | None) -> int:
+    """The input tokens a request may use, estimated from its text at four characters a token (rounded up) and
+    its images by the provider's rule (`tracking.image_tokens`): enough for a reservation, which the call's
+    reported usage replaces once it is stored."""
+    text, images = request_parts(payload)
+    return -(-len(text) // 4) + sum(image_tokens(image, provider, model) for image in images)
 
 
 def output_limit(payload: Mapping[str, Any]) -> int | None:
@@ -232,8 +250,8 @@ async def reserve_async(tracker: Any, provider: str, model: str | None, payload:
 
 
 def _reservation(provider: str, model: str | None, payload: Mapping[str, Any]) -> dict[str, Any]:
-    return {"provider": provider, "model": model or "unknown", "input_tokens": request_tokens(payload),
-            "max_output_tokens": output_limit(payload)}  # fmt: skip
+    return {"provider": provider, "model": model or "unknown",
+            "input_tokens": request_tokens(payload, provider, model), "max_output_tokens": output_limit(payload)}
 
 
 @contextmanager

@@ -42,7 +42,7 @@ class StreamCall:
         self.payload: dict[str, Any] | None = None
         """The request, when the hook knows it: what an estimate of missing usage counts."""
         self.text: list[str] = []
-        """The reply's text deltas, kept by hooks whose streams may end without usage."""
+        """The reply's text and tool-call deltas, kept by hooks whose streams may end without usage."""
 
     def observe(self, item: Any) -> bool:
         """Look at one item; False hides it from the caller (only what the hook itself asked for)."""
@@ -63,7 +63,7 @@ class StreamCall:
             metadata = {"stream": outcome, "chunks": self.chunks}
         latency = (time.perf_counter() - self.t0) * 1000.0
         if not self.usage_seen and status == "ok" and self.payload is not None:
-            self.counts = estimated_counts(self.payload, "".join(self.text))
+            self.counts = estimated_counts(self.payload, "".join(self.text), self.provider, self.model)
         record(self.tracker, self.provider, self.model, self.counts, latency, runtime=self.runtime, status=status,
                operation=self.operation, agent=self.agent, metadata=metadata, reservation=self.reservation)  # fmt: skip
 

@@ -12,9 +12,10 @@ but what they mean depends on the model's family. Anthropic-family models (Claud
 Bedrock) report `input_tokens` without cache reads and writes: they are added back. Gemini (Google AI
 and Vertex) reports `output_tokens` without the thinking tokens (Agno copies `candidates_token_count`
 and puts `thoughts_token_count` in `reasoning_tokens`): they are added to output. Every other model
-(OpenAI, Groq, LiteLLM, OpenRouter, ...) already follows SPEC section 2. Agno's metrics keep only the
-total of Claude's cache writes, so the part written with a 1-hour TTL is read from the raw response Agno
-parsed (`_parse_provider_response*`). MindRoom publishes these same metrics, so its collector converts
+(OpenAI, Groq, LiteLLM, OpenRouter, ...) already follows SPEC section 2. What Agno's metrics leave out
+(Claude's 1-hour cache writes, thinking tokens and web searches; Gemini's audio and image tokens, tool-use
+prompt tokens and grounding searches) is read from the raw response Agno parsed (`_parse_provider_response*`,
+`tracking.hooks.agno_raw`). MindRoom publishes these same metrics, so its collector converts
 them with the same functions (`tracking.hooks.agno_usage`). A request whose responses carry no usage
 (`ModelResponse.response_usage` None) is estimated (`tracking.estimate`) from the messages and tools Agno
 sent and the reply's text, and stored with `usage_source = "estimated"`.
@@ -27,11 +28,12 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from ..context import attribute
-from ._common import ZERO, Counts, enforcing, error_metadata, number, part, record, reserve_sync, warm_up
-from ._estimated import estimated_counts, role_messages
+from ._common import ZERO, Counts, enforcing, error_metadata, record, reserve_sync, warm_up
+from ._estimated import calls_text, estimated_counts, role_messages
+from .agno_raw import extra_counts
 from .agno_usage import ANTHROPIC, GEMINI, OPENAI, family, metrics_counts, model_family, model_provider
 
-_CACHE_1H = "_usage_cache_write_1h"
+_RAW_EXTRA = "_usage_raw_extra"
 _MODEL_ATTRS = ("model", "reasoning_model", "parser_model", "output_model")
 _classes: dict[tuple[type, int, str | None], type] = {}
 
@@ -81,10 +83,10 @@ class _Call:
             content = getattr(response, "content", None)
             if isinstance(content, str):
                 self.text.append(content)
+            self.text.append(calls_text(getattr(response, "tool_calls", None)))
             return
         self.seen = True
-        counts = metrics_counts(metrics, self.family)
-        self.counts = self.counts.plus(counts._replace(cache_write_1h=getattr(response, _CACHE_1H, 0)))
+        self.counts = self.counts.plus(metrics_counts(metrics, self.family)).plus(getattr(response, _RAW_EXTRA, ZERO))
 
     def __enter__(self) -> _Call:
         return self
@@ -116,39 +118,30 @@ class _Call:
     def _estimate(self) -> Counts:
         """The request's messages (and tools) as sent, and the reply's text, estimated."""
         messages, tools = self.request.get("messages") or (), self.request.get("tools") or None
-        return estimated_counts({"messages": role_messages(messages), "tools": tools}, "".join(self.text))
+        return estimated_counts({"messages": role_messages(messages), "tools": tools}, "".join(self.text),
+                                self.provider, self.model)  # fmt: skip
 
 
-def raw_cache_write_1h(raw: Any) -> int:
-    """The 1-hour cache writes in an Anthropic response (a Message, or the stream's closing event's message).
-
-    Agno's metrics keep only the total `cache_creation_input_tokens`; the TTL breakdown
-    (`usage.cache_creation.ephemeral_1h_input_tokens`) is read from the raw response Agno parsed.
-    """
-    usage = part(raw, "usage") or part(part(raw, "message"), "usage")
-    return number(part(usage, "cache_creation"), "ephemeral_1h_input_tokens")
-
-
-def _note_cache_ttl(parsed: Any, raw: Any) -> Any:
-    """Mark the parsed ModelResponse that carries usage with the 1-hour cache writes of its raw response."""
+def _note_raw(model: Any, parsed: Any, raw: Any) -> Any:
+    """Mark the parsed ModelResponse that carries usage with what its raw reply says beyond Agno's metrics."""
     model_response = parsed[0] if isinstance(parsed, tuple) else parsed
     if getattr(model_response, "response_usage", None) is not None:
-        one_hour = raw_cache_write_1h(raw)
-        if one_hour:
+        extra = extra_counts(raw, model_family(model), getattr(model, "id", None))
+        if extra != ZERO:
             try:
-                setattr(model_response, _CACHE_1H, one_hour)
+                setattr(model_response, _RAW_EXTRA, extra)
             except (AttributeError, TypeError):
                 pass
     return parsed
 
 
 def _parse_provider_response(self: Any, response: Any, *args: Any, **kwargs: Any) -> Any:
-    return _note_cache_ttl(type(self)._usage_base._parse_provider_response(self, response, *args, **kwargs), response)
+    return _note_raw(self, type(self)._usage_base._parse_provider_response(self, response, *args, **kwargs), response)
 
 
 def _parse_provider_response_delta(self: Any, response: Any, *args: Any, **kwargs: Any) -> Any:
     parsed = type(self)._usage_base._parse_provider_response_delta(self, response, *args, **kwargs)
-    return _note_cache_ttl(parsed, response)
+    return _note_raw(self, parsed, response)
 
 
 def _invoke(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -252,5 +245,5 @@ def instrument_agno(agent_or_team: Any, tracker: Any, enforce: bool | None = Non
     return agent_or_team
 
 
-__all__ = ["ANTHROPIC", "GEMINI", "OPENAI", "family", "instrument_agno", "metrics_counts", "model_family",
-           "model_provider", "raw_cache_write_1h"]  # fmt: skip
+__all__ = ["ANTHROPIC", "GEMINI", "OPENAI", "extra_counts", "family", "instrument_agno", "metrics_counts",
+           "model_family", "model_provider"]  # fmt: skip

@@ -19,21 +19,13 @@ from typing import Any
 import anthropic
 
 from ._client import ClientHook, Pending, wrap
-from ._common import Counts, enforcing, number, part, reserve_async, reserve_sync, warm_up
+from ._common import Counts, anthropic_counts, enforcing, reserve_async, reserve_sync, warm_up
+from ._estimated import calls_text
 from ._streams import StreamCall
 
 _MARK = "_usage_tracking_hook"
 _USAGE_FIELDS = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens",
                  "cache_creation", "output_tokens_details", "server_tool_use")  # fmt: skip
-
-
-def message_counts(usage: Any) -> Counts:
-    """An Anthropic `Usage` (or the same fields in a dict) in SPEC section 2 terms."""
-    read, write = number(usage, "cache_read_input_tokens"), number(usage, "cache_creation_input_tokens")
-    return Counts(number(usage, "input_tokens") + read + write, number(usage, "output_tokens"), read, write,
-                  number(part(usage, "output_tokens_details"), "thinking_tokens"),
-                  number(part(usage, "cache_creation"), "ephemeral_1h_input_tokens"),
-                  web_searches=number(part(usage, "server_tool_use"), "web_search_requests"))  # fmt: skip
 
 
 class MessageStreamCall(StreamCall):
@@ -47,21 +39,24 @@ class MessageStreamCall(StreamCall):
         kind = getattr(event, "type", None)
         if kind == "message_start":
             self.model = getattr(event.message, "model", None) or self.model
-            self.usage = _reported(event.message.usage)
+            self._add(getattr(event.message, "usage", None))
         elif kind == "message_delta":
-            self.usage = {**(getattr(self, "usage", None) or {}), **_reported(event.usage)}
-        else:
-            if kind == "content_block_delta":
-                text = getattr(getattr(event, "delta", None), "text", None)
-                if text:
-                    self.text.append(text)
-            if kind == "message_stop":
-                self.usage_seen = True
-                self.finish()
-            return True
-        self.counts = message_counts(self.usage)
-        self.usage_seen = True
+            self._add(getattr(event, "usage", None))
+        elif kind == "content_block_delta":  # text, or a tool call's input as JSON pieces
+            delta = getattr(event, "delta", None)
+            self.text.append(getattr(delta, "text", None) or getattr(delta, "partial_json", None) or "")
+        elif kind == "content_block_start" and getattr(event.content_block, "type", None) == "tool_use":
+            self.text.append(event.content_block.name)
+        elif kind == "message_stop":
+            self.finish()  # a stream whose events carried no usage is estimated
         return True
+
+    def _add(self, usage: Any) -> None:
+        if usage is None:
+            return
+        self.usage = {**(getattr(self, "usage", None) or {}), **_reported(usage)}
+        self.counts = anthropic_counts(self.usage)
+        self.usage_seen = True
 
 
 def _reported(usage: Any) -> dict[str, Any]:
@@ -76,10 +71,13 @@ class _Hook(ClientHook):
         super().__init__(tracker, provider, enforce, (anthropic.APIError,))
 
     def counts(self, kind: str, result: Any) -> Counts:
-        return message_counts(result.usage)
+        return anthropic_counts(result.usage)
 
     def output_text(self, kind: str, result: Any) -> str:
-        return "".join(getattr(block, "text", None) or "" for block in getattr(result, "content", None) or ())
+        """The reply's text blocks and tool calls (`tool_use`: name and input)."""
+        blocks = getattr(result, "content", None) or ()
+        calls = [block for block in blocks if getattr(block, "type", None) == "tool_use"]
+        return "".join(getattr(block, "text", None) or "" for block in blocks) + calls_text(calls)
 
     def stream_call(self, pending: Pending) -> StreamCall:
         return MessageStreamCall(self.tracker, self.provider, pending.model, pending.t0)
@@ -94,7 +92,7 @@ class _Hook(ClientHook):
             pass
         if snapshot is not None:
             call.model = snapshot.model or call.model
-            call.counts = message_counts(snapshot.usage)
+            call.counts = anthropic_counts(snapshot.usage)
             call.usage_seen = True
         if isinstance(exc, self.errors):
             call.finish("error", exc)

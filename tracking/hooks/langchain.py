@@ -11,7 +11,8 @@ Anthropic's and Bedrock's cache counts back themselves); `output_tokens` include
 `input_token_details.cache_creation`, except that langchain-anthropic and langchain-aws, when the provider
 gives the TTL breakdown, report them as `ephemeral_5m_input_tokens` + `ephemeral_1h_input_tokens` and set
 `cache_creation` to 0 (so the writes are the larger of the two); the 1-hour part is
-`ephemeral_1h_input_tokens`.
+`ephemeral_1h_input_tokens`. Audio tokens are the standard `input_token_details.audio` and
+`output_token_details.audio`; web searches are not in `usage_metadata` (see `web_searches`).
 
 A result with no usage (no `usage_metadata` on any generation's message, no `llm_output["token_usage"]`:
 a server that sends none, a ChatOpenAI stream without `stream_usage=True`) is estimated (`tracking.estimate`)
@@ -32,7 +33,8 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.outputs import LLMResult
 
 from ._common import ZERO, Counts, enforcing, error_metadata, log, number, openai_counts, record, reserve_sync, warm_up
-from ._estimated import estimated_counts
+from ._estimated import calls_text, estimated_counts
+from ._providers import billed_searches
 
 PROVIDERS = {
     "google_genai": "google",
@@ -50,13 +52,25 @@ PROVIDERS = {
 
 
 def usage_counts(usage: Any) -> Counts:
-    """From a LangChain UsageMetadata dict."""
+    """From a LangChain UsageMetadata dict (its standard `audio` details included)."""
     details, out = usage.get("input_token_details") or {}, usage.get("output_token_details") or {}
     one_hour = number(details, "ephemeral_1h_input_tokens")
     # Either the total or its TTL split carries the writes (the other is 0, or the same total again).
     write = max(number(details, "cache_creation"), number(details, "ephemeral_5m_input_tokens") + one_hour)
     return Counts(number(usage, "input_tokens"), number(usage, "output_tokens"), number(details, "cache_read"),
-                  write, number(out, "reasoning"), one_hour)  # fmt: skip
+                  write, number(out, "reasoning"), one_hour, input_audio=number(details, "audio"),
+                  output_audio=number(out, "audio"))  # fmt: skip
+
+
+def web_searches(response: LLMResult, message: Any, provider: str, model: str | None) -> int:
+    """The searches a result says the provider ran, where the integration keeps them: langchain-anthropic's
+    `llm_output["usage"]` (the Message's usage, not kept for a stream), langchain-google-genai's
+    `response_metadata["grounding_metadata"]["web_search_queries"]` (billed as `billed_searches` says)."""
+    usage = (response.llm_output or {}).get("usage") or {}
+    searches = number(usage.get("server_tool_use"), "web_search_requests") if isinstance(usage, dict) else 0
+    grounding = (getattr(message, "response_metadata", None) or {}).get("grounding_metadata") or {}
+    queries = (grounding.get("web_search_queries") or ()) if isinstance(grounding, dict) else ()
+    return searches or billed_searches(provider, model, len(queries))
 
 
 class UsageCallbackHandler(BaseCallbackHandler):
@@ -100,9 +114,9 @@ class UsageCallbackHandler(BaseCallbackHandler):
         provider, model, t0, held, request = self._runs.pop(run_id, ("unknown", None, None, None, None))
         latency = (time.perf_counter() - t0) * 1000.0 if t0 is not None else None
         try:
-            counts, model, found = self._read(response, model)
+            counts, model, found = self._read(response, provider, model)
             if not found:
-                counts = estimated_counts(_request_payload(request or []), _generations_text(response))
+                counts = estimated_counts(_request_payload(request or []), _generations_text(response), provider, model)
         except Exception:
             log.warning("unexpected LangChain result; usage not recorded", exc_info=True)
             return
@@ -116,7 +130,7 @@ class UsageCallbackHandler(BaseCallbackHandler):
                metadata=error_metadata(error), reservation=held)  # fmt: skip
 
     @staticmethod
-    def _read(response: LLMResult, model: str | None) -> tuple[Counts, str | None, bool]:
+    def _read(response: LLMResult, provider: str, model: str | None) -> tuple[Counts, str | None, bool]:
         """Sum one usage per prompt: with n > 1 every choice repeats the same usage."""
         totals, found = ZERO, False
         for choices in response.generations:
@@ -124,8 +138,9 @@ class UsageCallbackHandler(BaseCallbackHandler):
                 message = getattr(generation, "message", None)
                 usage = getattr(message, "usage_metadata", None)
                 if usage:
-                    totals, found = totals.plus(usage_counts(usage)), True
                     model = (getattr(message, "response_metadata", None) or {}).get("model_name") or model
+                    counts = usage_counts(usage)._replace(web_searches=web_searches(response, message, provider, model))
+                    totals, found = totals.plus(counts), True
                     break
         if not found:
             token_usage = (response.llm_output or {}).get("token_usage") or {}
@@ -146,5 +161,8 @@ def _request_payload(request: list[Any]) -> dict[str, Any]:
 
 
 def _generations_text(response: LLMResult) -> str:
-    """Every generation's text (each choice is output the provider bills)."""
-    return "".join(generation.text or "" for choices in response.generations for generation in choices)
+    """Every generation's text and tool calls (each choice is output the provider bills)."""
+    generations = [generation for choices in response.generations for generation in choices]
+    messages = [getattr(generation, "message", None) for generation in generations]
+    return "".join((generation.text or "") + calls_text(getattr(message, "tool_calls", None))
+                   for generation, message in zip(generations, messages, strict=True))  # fmt: skip

@@ -45,6 +45,7 @@ from ._common import (
 )
 from ._estimated import chat_text, estimated_counts
 from ._litellm_streams import unreported, watch
+from ._providers import billed_searches
 
 PROVIDERS = {
     "vertex_ai": "google",
@@ -62,14 +63,23 @@ PROVIDERS = {
 _REMEMBERED = 4096
 
 
-def litellm_counts(usage: Any) -> Counts:
+def litellm_counts(usage: Any, provider: str = "", model: str | None = None) -> Counts:
+    """LiteLLM's `Usage` of a call to `provider`'s `model` (the genai-prices provider id) in SPEC section 2 terms.
+
+    Web searches: `server_tool_use.web_search_requests` (Anthropic, Claude on Vertex, Groq, ...), else
+    `prompt_tokens_details.web_search_requests` (Gemini's grounding queries, Perplexity's searches), as billed
+    (`billed_searches`). Image output: `completion_tokens_details.image_tokens` (Gemini image models).
+    """
     counts = openai_counts(usage)
     details = part(usage, "prompt_tokens_details")
     read = counts.cache_read or number(usage, "cache_read_input_tokens")
     write = (counts.cache_write or number(details, "cache_creation_tokens")
              or number(usage, "cache_creation_input_tokens"))  # fmt: skip
     one_hour = number(part(details, "cache_creation_token_details"), "ephemeral_1h_input_tokens")
-    return counts._replace(cache_read=read, cache_write=write, cache_write_1h=one_hour)
+    searches = (number(part(usage, "server_tool_use"), "web_search_requests")
+                or billed_searches(provider, model, number(details, "web_search_requests")))  # fmt: skip
+    return counts._replace(cache_read=read, cache_write=write, cache_write_1h=one_hour, web_searches=searches,
+                           output_image=number(part(usage, "completion_tokens_details"), "image_tokens"))  # fmt: skip
 
 
 def _latency(start: Any, end: Any) -> float | None:
@@ -80,10 +90,10 @@ def _latency(start: Any, end: Any) -> float | None:
     return None
 
 
-def _estimate(kwargs: dict[str, Any], response: Any) -> Counts:
-    """The request LiteLLM was given (its messages and tools) and the reply's text, estimated."""
+def _estimate(kwargs: dict[str, Any], response: Any, provider: str, model: str | None) -> Counts:
+    """The request LiteLLM was given (its messages and tools) and the reply's text and tool calls, estimated."""
     tools = (kwargs.get("optional_params") or {}).get("tools")
-    return estimated_counts({"messages": kwargs.get("messages"), "tools": tools}, chat_text(response))
+    return estimated_counts({"messages": kwargs.get("messages"), "tools": tools}, chat_text(response), provider, model)
 
 
 class UsageLogger(CustomLogger):
@@ -160,11 +170,11 @@ class UsageLogger(CustomLogger):
             usage = getattr(response, "usage", None)
             if usage is None and isinstance(response, dict):
                 usage = response.get("usage")
-            counts = litellm_counts(usage) if usage is not None else ZERO
+            counts = litellm_counts(usage, provider, model) if usage is not None else ZERO
             if operation == "embedding":
                 counts = Counts(counts.input, 0)
             elif (counts.input == 0 and counts.output == 0) or (kwargs.get("stream") and unreported(response)):
-                counts = _estimate(kwargs, response)
+                counts = _estimate(kwargs, response, provider, model)
             record(self.tracker, provider, model, counts, _latency(start, end), runtime="litellm", operation=operation,
                    attribution=self._attribution(kwargs), reservation=self._held(kwargs))  # fmt: skip
         except Exception:

@@ -115,7 +115,7 @@ def event_from_matrix(
         body = content.get("body")
         if failed or not isinstance(body, str) or not body:
             return None
-        counts = estimated_counts({}, body, with_input=False)
+        counts = estimated_counts({}, body, provider, model_id, with_input=False)
     relates = content.get("m.relates_to")
     thread_id = None
     if isinstance(relates, dict) and relates.get("rel_type") == "m.thread":

@@ -28,7 +28,7 @@ import openai
 
 from ._client import ClientHook, Pending, wrap
 from ._common import Counts, number, openai_counts, part, warm_up
-from ._estimated import chat_text
+from ._estimated import calls_text, chat_text
 from ._providers import provider_from_base_url
 from ._streams import StreamCall
 
@@ -50,6 +50,12 @@ def responses_counts(usage: Any, output: Any = None) -> Counts:
                   web_searches=searches)  # fmt: skip
 
 
+def responses_text(response: Any) -> str:
+    """The output of a Responses API reply: its text and its function calls (name and arguments)."""
+    calls = [item for item in getattr(response, "output", None) or () if part(item, "type") == "function_call"]
+    return (getattr(response, "output_text", "") or "") + calls_text(calls)
+
+
 class ChatStreamCall(StreamCall):
     __slots__ = ("hide_usage_chunk",)
     runtime = "openai"
@@ -61,9 +67,8 @@ class ChatStreamCall(StreamCall):
         usage = getattr(chunk, "usage", None)
         if usage is None:
             for choice in chunk.choices or ():
-                content = getattr(choice.delta, "content", None) if choice.delta is not None else None
-                if content:
-                    self.text.append(content)
+                if choice.delta is not None:
+                    self.text.append((choice.delta.content or "") + calls_text(choice.delta.tool_calls))
             return True
         self.counts = chat_counts(usage)
         self.usage_seen = True
@@ -87,7 +92,7 @@ class ResponsesStreamCall(StreamCall):
                 self.counts = responses_counts(response.usage, response.output)
                 self.usage_seen = True
             else:
-                self.text.append(getattr(response, "output_text", "") or "")
+                self.text.append(responses_text(response))
             self.finish("error" if event.type == "response.failed" else "completed")
         return True
 
@@ -132,7 +137,7 @@ class _Hook(ClientHook):
     def output_text(self, kind: str, result: Any) -> str:
         if kind == "chat":
             return chat_text(result)
-        return getattr(result, "output_text", "") if kind == "responses" else ""
+        return responses_text(result) if kind == "responses" else ""
 
     def stream_call(self, pending: Pending) -> StreamCall:
         if pending.kind == "chat":

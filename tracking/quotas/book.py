@@ -42,8 +42,10 @@ async def quota_status(
         agent=quota.name if quota.scope == "agent" else None,
         user_id=quota.name if quota.scope == "user" else None,
     )
-    used = report.totals.total_tokens if quota.amount.unit == "tokens" else report.totals.cost_pusd
-    return QuotaStatus(quota, None if quota.counts_everywhere or not room_ids else room_ids[0], used, period)
+    totals = report.totals
+    used = totals.total_tokens if quota.amount.unit == "tokens" else totals.cost_pusd
+    return QuotaStatus(quota, None if quota.counts_everywhere or not room_ids else room_ids[0], used, period,
+                       calls=totals.calls, unpriced_calls=totals.unpriced_calls)
 
 
 class QuotaBook:

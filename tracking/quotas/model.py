@@ -9,7 +9,7 @@ from typing import Literal
 
 from ..amounts import Amount
 from ..periods import Period
-from ..pricing import PICO, pico_to_usd
+from ..pricing import PICO, pico_to_usd, usd_text
 
 Scope = Literal["room", "agent", "user", "global"]
 Window = Literal["hourly", "daily", "monthly"]
@@ -90,6 +90,9 @@ class QuotaStatus:
     period: Period
     reserved: int = 0
     """Held by calls under way (reservations), counted by the enforcement check only."""
+    calls: int = 0
+    unpriced_calls: int = 0
+    """The window's calls, and those of them no price knows: a dollar quota counts the priced ones only."""
 
     @property
     def limit(self) -> int:
@@ -141,7 +144,7 @@ class QuotaExceeded(Exception):
         self.limit = status.quota.amount.value
         self.resets = status.resets
         q = status.quota
-        limit = f"{q.amount.value} tokens" if q.amount.unit == "tokens" else f"${q.amount.value}"
-        used = f"{self.used} tokens" if q.amount.unit == "tokens" else f"${self.used}"
+        tokens = q.amount.unit == "tokens"
+        limit, used = (f"{int(v):,} tokens" if tokens else usd_text(v) for v in (self.limit, self.used))
         held = " with calls under way" if status.reserved else ""
         super().__init__(f"{q.describe()} is used up ({used} of {limit}{held}); it resets {resets_words(status)}")

@@ -27,8 +27,8 @@ def refusal_payload(exc: QuotaExceeded) -> dict[str, Any]:
         "room_id": status.room_id,
         "quota": {"scope": quota.scope, "name": quota.name or None, "window": quota.window,
                   "unit": quota.amount.unit, "everywhere": quota.counts_everywhere, "description": quota.describe()},
-        "used": str(exc.used),
-        "limit": str(exc.limit),
+        "used": f"{exc.used:f}",  # plain decimal text: a normalized Decimal would print 1.5E+3
+        "limit": f"{exc.limit:f}",
         "resets": exc.resets.isoformat(),
         "message": str(exc),
     }  # fmt: skip
