@@ -77,7 +77,8 @@ class UsageServer:
 
     async def start(self) -> UsageServer:
         self.store = await open_store(self.config.storage.url)
-        runner = web.AppRunner(build_app(self.config, self.store), access_log=None)
+        # a client that leaves cancels its request's work (and the store stops its query: see the stores)
+        runner = web.AppRunner(build_app(self.config, self.store), access_log=None, handler_cancellation=True)
         await runner.setup()
         self._runner = runner
         host, port = self.config.http.host_port()
