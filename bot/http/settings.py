@@ -43,6 +43,11 @@ class HttpSettings(Strict):
     listen: str = "127.0.0.1:8480"
     keys: list[ApiKey] = Field(default_factory=list)
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, le=1024**3)
+    request_timeout_s: float = Field(
+        default=30.0, gt=0, le=3600,
+        description="a request's headers, and then its body, must each arrive within this; an idle connection"
+                    " is closed after it too",
+    )  # fmt: skip
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     @field_validator("listen")
