@@ -78,7 +78,9 @@ class WebhookSettings(Strict):
     events: list[Literal["quota_warning", "quota_refused", "spike", "digest"]] = Field(
         default_factory=lambda: list(NOTICE_KINDS), description="which kinds; all by default"
     )
-    secret: str = Field(min_length=16, description="HMAC-SHA256 key of X-Usage-Signature, from ${VAR}")
+    secret: str = Field(
+        min_length=16, description="HMAC-SHA256 key of X-Usage-Signature (over `<timestamp>.<body>`), from ${VAR}"
+    )
     attempts: int = Field(default=6, ge=1, le=20, description="tries in all, with exponential backoff")
 
     @field_validator("url")
