@@ -60,7 +60,7 @@ class Notifier:
         if posthog is not None:
             from posthog import Posthog
 
-            self.posthog = Posthog(posthog.api_key, host=posthog.host)
+            self.posthog = Posthog(posthog.api_key, host=posthog.host, timeout=timeout)
 
     @property
     def enabled(self) -> bool:
@@ -79,7 +79,8 @@ class Notifier:
         if self.posthog is not None and settings is not None and kind in settings.events:
             try:
                 distinct = str(payload.get("room_id") or "usage-bot")
-                self.posthog.capture(f"usage {kind}", distinct_id=distinct, properties=json.loads(body))
+                # by keyword: before posthog 6 the first parameter was distinct_id, from 6 on it is the event
+                self.posthog.capture(event=f"usage {kind}", distinct_id=distinct, properties=json.loads(body))
             except Exception:
                 log.exception("PostHog did not take a %s notice", kind)
 

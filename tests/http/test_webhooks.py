@@ -178,6 +178,9 @@ async def test_a_hard_quota_refusal_in_an_agent_reaches_the_webhook_once(receive
 
 
 async def test_posthog_receives_the_same_notices(receiver):
+    """The installed posthog client. The project's range allows any from 3.5, and before 6 the first
+    parameter of ``capture`` was ``distinct_id``: the notifier names every argument (this test passes
+    with 3.5.0, 3.25.0, 4.0.0, 4.10.0, 5.4.0, 6.0.0, 6.9.3 and 7.91.1 put first on the path)."""
     notifier = Notifier(posthog=PosthogSettings(api_key="phc_test_key", host=receiver.url))
     notifier.notify("spike", "spike|!a:x|h", {"room_id": "!a:x", "message": "a spike"})
     notifier.notify("digest", "digest|!a:x|d", {"room_id": "!a:x", "text": "yesterday"})
