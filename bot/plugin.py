@@ -92,6 +92,7 @@ class UsagePlugin:
         self.link_options = link_options
         self.scheduler = AsyncIOScheduler(timezone=self.tz)
         self._tasks: list[asyncio.Task[None]] = []
+        self._undo = contextlib.AsyncExitStack()
         self._attached = False
         self._used = False
         self.http: UsageServer | None = None
@@ -117,34 +118,52 @@ class UsagePlugin:
         """Start answering through ``client``: a logged-in ``nio.AsyncClient`` that the host syncs.
 
         Attach before the host's next sync to see what it brings (commands sent while the host was
-        down are answered if within ``bot.grace_seconds``).
+        down are answered if within ``bot.grace_seconds``). All or nothing: if a step fails (the store
+        cannot be opened, ``http.listen``'s port is taken), what the steps before it did is undone
+        (callbacks, jobs, tasks, server, store) and the error raised; attaching again, once the cause
+        is fixed, starts from nothing.
         """
         if self._used:
             raise RuntimeError("a UsagePlugin attaches once; build a new one (from_config) to attach again")
         self._used = True
-        store = await open_store(self.config.storage.url)
         try:
-            state = await BotState.load(store)
-            if self.config.matrix is not None:
-                await state.import_legacy(Path(self.config.matrix.store_path))
-            self._build(client, store, state)
-            if self.passive is not None:
-                await self.passive.start()
+            async with contextlib.AsyncExitStack() as undo:
+                await self._start(client, undo)
+                self._undo = undo.pop_all()
         except BaseException:
-            await store.close()
+            self.http = None
+            self.scheduler = AsyncIOScheduler(timezone=self.tz)
+            self._used = False
             raise
-        self.link.attach()
         self._attached = True
+        log.info("Usage plugin attached to %s (prefix %s)", self.link.user_id, self.config.bot.command_prefix)
+
+    async def _start(self, client: AsyncClient, undo: contextlib.AsyncExitStack) -> None:
+        """Each step, then how to undo it on ``undo`` (undone in reverse order, by ``detach`` or a failure)."""
+        store = await open_store(self.config.storage.url)
+        undo.push_async_callback(store.close)
+        state = await BotState.load(store)
+        if self.config.matrix is not None:
+            await state.import_legacy(Path(self.config.matrix.store_path))
+        self._build(client, store, state)
+        undo.push_async_callback(self.notifier.close)
+        if self.passive is not None:
+            await self.passive.start()
+            undo.push_async_callback(self.passive.close)
+        undo.callback(self._stop_scheduler)
+        if self.config.http.enabled:  # before the callbacks: a taken port fails before anything is answered
+            self.http = await UsageServer(self.config).start()
+            undo.push_async_callback(self.http.close)
+        undo.push_async_callback(self._stop_tasks)
+        self.link.attach()
+        undo.push_async_callback(self.link.detach, self.drain_timeout)  # undone first: commands finish first
         schedule_retention(self.scheduler, self.store, self.config.storage.retention_days)
         self.scheduler.start()
         if self.config.warnings.enabled:
             self._tasks.append(asyncio.create_task(self.watcher.run()))
         if self.notifier.enabled:
             self._tasks.append(asyncio.create_task(RefusalRelay(self.store, self.notifier).run()))
-        if self.config.http.enabled:
-            self.http = await UsageServer(self.config).start()
         self._tasks.append(asyncio.create_task(self._start_digests()))
-        log.info("Usage plugin attached to %s (prefix %s)", self.link.user_id, self.config.bot.command_prefix)
 
     async def detach(self) -> None:
         """Stop: the plugin's callbacks leave the host's client (the host's own stay), running commands
@@ -152,23 +171,21 @@ class UsagePlugin:
         if not self._attached:
             return
         self._attached = False
-        await self.link.detach(self.drain_timeout)
+        await self._undo.aclose()
+        log.info("Usage plugin detached from %s", self.link.user_id)
+
+    async def _stop_tasks(self) -> None:
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
-        if self.http is not None:
-            await self.http.close()
-        await self.notifier.close()
+
+    def _stop_scheduler(self) -> None:
         self.scheduler.remove_all_jobs()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        if self.passive is not None:
-            await self.passive.close()
-        await self.store.close()
-        log.info("Usage plugin detached from %s", self.link.user_id)
 
     def _build(self, client: AsyncClient, store: Store, state: BotState) -> None:
         config = self.config

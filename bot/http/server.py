@@ -22,6 +22,7 @@ from ..notify.notifier import Notifier
 from ..notify.refusals import RefusalRelay
 from .auth import REQUEST_KEY, Forbidden, find_key
 from .context import SERVER, ServerContext
+from .deadlines import RequestDeadlines
 from .handlers import ROUTES, BadRequest, error
 
 log = logging.getLogger(__name__)
@@ -56,8 +57,8 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         return error(500, "internal error (see the server's log)")
 
 
-def build_app(config: Config, store: Store) -> web.Application:
-    app = web.Application(middlewares=[guard], client_max_size=config.http.max_body_bytes)
+def build_app(config: Config, store: Store, deadlines: RequestDeadlines) -> web.Application:
+    app = web.Application(middlewares=[guard, deadlines.middleware], client_max_size=config.http.max_body_bytes)
     app[SERVER] = ServerContext(config, store, Pricer(config.pricing.overrides))
     for method, path, handler in ROUTES:
         app.router.add_route(method, path, handler)
@@ -73,13 +74,19 @@ class UsageServer:
         self.store: Store | None = None
         self._runner: web.AppRunner | None = None
         self._relay: asyncio.Task[None] | None = None
+        self.deadlines = RequestDeadlines(config.http.request_timeout_s)
+        self._sweeper: asyncio.Task[None] | None = None
         self.port = 0
 
     async def start(self) -> UsageServer:
         self.store = await open_store(self.config.storage.url)
-        runner = web.AppRunner(build_app(self.config, self.store), access_log=None)
+        # a client that leaves cancels its request's work (and the store stops its query: see the stores)
+        app = build_app(self.config, self.store, self.deadlines)
+        runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
         await runner.setup()
         self._runner = runner
+        assert runner.server is not None
+        self._sweeper = asyncio.create_task(self.deadlines.run(runner.server))
         host, port = self.config.http.host_port()
         try:
             await web.TCPSite(runner, host, port).start()
@@ -93,10 +100,12 @@ class UsageServer:
         return self
 
     async def close(self) -> None:
-        if self._relay is not None:
-            self._relay.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._relay
+        for task in (self._relay, self._sweeper):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._relay = self._sweeper = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

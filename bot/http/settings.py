@@ -43,6 +43,11 @@ class HttpSettings(Strict):
     listen: str = "127.0.0.1:8480"
     keys: list[ApiKey] = Field(default_factory=list)
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, le=1024**3)
+    request_timeout_s: float = Field(
+        default=30.0, gt=0, le=3600,
+        description="a request's headers, and then its body, must each arrive within this; an idle connection"
+                    " is closed after it too",
+    )  # fmt: skip
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     @field_validator("listen")
@@ -73,7 +78,9 @@ class WebhookSettings(Strict):
     events: list[Literal["quota_warning", "quota_refused", "spike", "digest"]] = Field(
         default_factory=lambda: list(NOTICE_KINDS), description="which kinds; all by default"
     )
-    secret: str = Field(min_length=16, description="HMAC-SHA256 key of X-Usage-Signature, from ${VAR}")
+    secret: str = Field(
+        min_length=16, description="HMAC-SHA256 key of X-Usage-Signature (over `<timestamp>.<body>`), from ${VAR}"
+    )
     attempts: int = Field(default=6, ge=1, le=20, description="tries in all, with exponential backoff")
 
     @field_validator("url")

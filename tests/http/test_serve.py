@@ -6,9 +6,11 @@ import asyncio
 import signal
 import socket
 import sys
+import threading
 
 import aiohttp
-from nio import AsyncClient
+import pytest
+from nio import AsyncClient, RoomMessageText
 
 from bot.plugin import UsagePlugin
 
@@ -27,6 +29,11 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def own_threads() -> set[threading.Thread]:
+    """Threads but asyncio's own (the loop's executor, the child watcher), which outlive any one user."""
+    return {t for t in threading.enumerate() if not t.name.startswith("asyncio")}
 
 
 async def get_ok(url: str, headers: dict[str, str], attempts: int = 100) -> int:
@@ -86,3 +93,46 @@ async def test_serve_on_a_taken_port_says_so(tmp_path):
         _, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 1
     assert err.decode().strip().splitlines()[-1].startswith("usage-bot serve: cannot listen on 127.0.0.1:")
+
+
+async def test_a_plugin_whose_port_is_taken_leaves_nothing_attached_and_attaches_once_when_freed(db_url):
+    """attach() is all or nothing: it fails late (after the store, the notifier's PostHog thread and the
+    rest are up) and everything is undone; attaching again once the port is free gives one set of callbacks."""
+    client = AsyncClient("http://127.0.0.1:9", "@hostbot:x")  # the host's client; attach never reaches it
+    client.add_event_callback(lambda room, event: None, RoomMessageText)  # the host's own
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    hook = {"url": "http://127.0.0.1:9/hook", "secret": "webhook-secret-0123456789"}
+    posthog = {"api_key": "phc_k", "host": "http://127.0.0.1:9"}
+    config = make_config(db_url, listen=f"127.0.0.1:{port}", webhooks=[hook], posthog=posthog)
+    plugin = UsagePlugin(config)
+    hosts_callbacks = list(client.event_callbacks)
+    tasks, threads = asyncio.all_tasks(), own_threads()
+    try:
+        with pytest.raises(OSError):
+            await plugin.attach(client)
+    finally:
+        taken.close()
+    assert client.event_callbacks == hosts_callbacks
+    assert not plugin.attached and plugin.http is None
+    assert asyncio.all_tasks() == tasks  # no watcher, relay, digests or sweeper left running
+    assert not plugin.scheduler.running and plugin.scheduler.get_jobs() == []
+    for _ in range(100):  # the store's and PostHog's threads end once closed (a cap, not a time limit)
+        if own_threads() == threads:
+            break
+        await asyncio.sleep(0.05)
+    assert own_threads() == threads
+
+    await plugin.attach(client)  # the cause fixed: the same plugin attaches
+    try:
+        added = client.event_callbacks[len(hosts_callbacks) :]
+        assert client.event_callbacks[: len(hosts_callbacks)] == hosts_callbacks
+        assert added and all(cb.func.__self__ is plugin.link.timeline for cb in added)
+        assert len({(cb.func.__name__, cb.filter) for cb in added}) == len(added)  # each callback once
+        assert await get_ok(f"http://127.0.0.1:{port}/v1/usage", bearer("reader")) == 200
+    finally:
+        await plugin.detach()
+        await client.close()
+    assert client.event_callbacks == hosts_callbacks

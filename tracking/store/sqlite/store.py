@@ -27,6 +27,7 @@ from ..room_quotas import RoomQuotasMixin
 from ..statements import Run
 from ..tables import TablesMixin
 from .migrations import APP_ID, MIGRATIONS
+from .reads import StoppableReads
 from .rollups import ROLLUP_UPSERTS
 from .transactions import rollback, split_statements, stopped
 
@@ -56,6 +57,7 @@ class SQLiteStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, TablesMi
         self.path = path
         self._conn = conn
         self._write_lock = asyncio.Lock()
+        self.reads = StoppableReads(conn)
 
     @classmethod
     async def open(cls, path: str, *, busy_timeout_ms: int = 5000, cache_kib: int = 32768) -> SQLiteStore:
@@ -70,6 +72,7 @@ class SQLiteStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, TablesMi
         store = cls(path, conn)
         try:
             await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            await store.reads.install()
             await store._check_and_migrate()
             await conn.execute("PRAGMA journal_mode = WAL")
             await conn.execute("PRAGMA synchronous = FULL")
@@ -253,10 +256,8 @@ class SQLiteStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, TablesMi
         return (await self._fetchone("SELECT count(*) FROM rejected_events"))[0]
 
     async def _fetchone(self, sql: str, params: Sequence = ()) -> tuple:
-        async with self._conn.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+        return await self.reads.fetchone(sql, params)
 
     async def _fetchall(self, sql: str, params: Sequence = ()) -> list[tuple]:
-        async with self._conn.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        return await self.reads.fetchall(sql, params)
 
