@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from .events import MAX_TS, MIN_TS
-from .latency import percentile
+from .latency import bucket, percentile
 from .periods import Period
 from .slots import MS_PER_SLOT, SLOTS_PER_DAY, SLOTS_PER_HOUR, local_key, local_label, local_runs
 from .store import MS_PER_HOUR, Filters, Store, Sums
@@ -116,11 +116,17 @@ class Latency:
 
 
 async def latency_by_model(store: Store, period: Period, *, room_id: str | None = None) -> dict[str, Latency]:
-    """Median and p95 latency per model over the UTC hours the period touches (whole hours: the
-    histograms are hourly), from `rollup_latency_hourly`, so they outlive raw events."""
-    start_hour = period.start_ms // MS_PER_HOUR
-    end_hour = -(-period.end_ms // MS_PER_HOUR)
-    histograms = await store.latency_histograms(start_hour, end_hour, Filters(room_id=room_id))
+    """Median and p95 latency per model over the period's calls, to the second: whole UTC hours from
+    `rollup_latency_hourly` (so they outlive raw events), the parts of an hour at its edges from the raw
+    events' latencies, bucketed the same way (where retention removed those, the whole hours alone)."""
+    start_ms, end_ms = _stored(period)
+    first, last, raw = _split(start_ms, end_ms, MS_PER_HOUR)
+    filters = Filters(room_id=room_id)
+    histograms = await store.latency_histograms(first, last, filters) if first < last else {}
+    for a, b in raw:
+        for model, latency_ms, calls in await store.event_latencies(a, b, filters):
+            counts = histograms.setdefault(model, {})
+            counts[bucket(latency_ms)] = counts.get(bucket(latency_ms), 0) + calls
     out: dict[str, Latency] = {}
     for model, counts in histograms.items():
         median, p95 = percentile(counts, 0.5), percentile(counts, 0.95)

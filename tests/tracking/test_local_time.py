@@ -1,6 +1,6 @@
 """Local days and clock hours from the quarter-hour rollups, in zones offset by 30 or 45 minutes and across
 daylight-saving switches: exact after retention removed the raw events, with a number of queries that does not
-grow with the period or with the zone."""
+grow with the period or with the zone; latency percentiles counting the period's calls only."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 import tracking
+from tracking.latency import bucket, middle_ms
 from tracking.maintenance import apply_retention
 from tracking.periods import parse_period, zone
-from tracking.queries import usage_report
+from tracking.queries import latency_by_model, usage_report
 from tracking.store import open_store
 
 ROOM = "!r:x"
@@ -130,3 +131,22 @@ async def test_work_does_not_grow_with_the_period_or_in_a_half_hour_zone(store_u
     finally:
         await store.close()
 
+
+async def test_latency_percentiles_count_the_calls_of_the_period_only(store_url):
+    day = datetime(2026, 6, 1, 18, 30, tzinfo=UTC)  # 2026-06-02 00:00 in Kolkata, in the middle of a UTC hour
+    inside = [(day + timedelta(hours=12, minutes=i), 110.0) for i in range(21)]
+    inside += [(day + timedelta(minutes=10 + i), 900.0) for i in range(4)]  # in the first, partial UTC hour
+    before = [(day - timedelta(minutes=25 - i), 40_000.0) for i in range(20)]  # same UTC hour, before midnight
+    after = [(day + timedelta(days=1, minutes=5 + i), 60_000.0) for i in range(20)]  # same UTC hour, next day
+    record(store_url, [{"ts": ts, "latency_ms": ms, "input_tokens": 1} for ts, ms in inside + before + after])
+    period = parse_period("2026-06-02", zone("Asia/Kolkata"))
+    store = await open_store(store_url)
+    try:
+        figures = (await latency_by_model(store, period, room_id=ROOM))["gpt-4o"]
+        # 25 calls: the 13th (median) is 110 ms, the 24th (p95) 900 ms
+        expected = (25, middle_ms(bucket(110)), middle_ms(bucket(900)))
+        assert (figures.calls, figures.median_ms, figures.p95_ms) == expected
+        hours = parse_period("2026-06-02", zone("UTC"))  # whole UTC hours: the histograms alone
+        assert (await latency_by_model(store, hours, room_id=ROOM))["gpt-4o"].calls == 21 + 20
+    finally:
+        await store.close()

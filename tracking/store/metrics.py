@@ -59,3 +59,11 @@ class MetricsMixin(Statements):
         for model, bucket, calls in await self._fetchall(sql, params):
             out.setdefault(model, {})[int(bucket)] = int(calls)  # PostgreSQL sums BIGINT as NUMERIC
         return out
+
+    async def event_latencies(self, start_ms: int, end_ms: int, filters: Filters) -> list[tuple[str, float, int]]:
+        """(model, latency_ms, calls) of the raw events with start_ms <= ts_ms < end_ms that have a latency;
+        filtered by room only (what the histograms cannot answer: parts of an hour)."""
+        where, params = where_clause("ts_ms", start_ms, end_ms, Filters(room_id=filters.get("room_id")))
+        sql = (f"SELECT model, latency_ms, count(*) FROM events WHERE {where} AND latency_ms IS NOT NULL"
+               " GROUP BY model, latency_ms")  # fmt: skip
+        return [(str(model), float(latency), int(calls)) for model, latency, calls in await self._fetchall(sql, params)]
