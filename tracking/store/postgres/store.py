@@ -13,8 +13,8 @@ GROUP BY over the raw rows):
   by `prepare_batch`) and added with one `INSERT ... SELECT FROM unnest(arrays) ORDER BY key ON CONFLICT
   DO UPDATE SET x = t.x + excluded.x` per table. The update is a row-locked read-modify-write in the
   database, so no increment is lost, and every writer takes its locks in one global order (events by
-  room and event_id, then the rollup tables in a fixed order, each by key), so no two writers ever wait on each
-  other in a cycle: no deadlock.
+  room and event_id, then the rollup tables in a fixed order, each by key), so no two writers ever wait on
+  each other in a cycle: no deadlock.
 - Counters are BIGINT: a sum past 64 bits raises `bigint out of range`; the writer isolates and rejects
   the event at fault (`OverflowError`), as on SQLite. Reports sum into NUMERIC and cannot overflow.
 - `reserve_if` holds a transaction-scoped advisory lock, so checks and reservations of every process
