@@ -273,7 +273,7 @@ class Tracker(TrackerQuotas):
 
     @property
     def stats(self) -> WriterStats:
-        """Counts so far: stored, duplicates (same event_id seen before), rejected, write retries."""
+        """Counts so far: stored, duplicates (an event_id seen before in its room), rejected, write retries."""
         return self._writer.stats
 
     @property
