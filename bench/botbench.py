@@ -19,6 +19,7 @@ from nio import AsyncClient, RoomSendResponse, SyncResponse
 
 import tracking
 from bot.demo.homeserver import LocalSynapse
+from tracking.store.batch import ROLLUP_KEYS
 
 from . import common, data
 
@@ -136,8 +137,7 @@ async def _forget_room(db: Path, room_id: str) -> None:
 
     def run() -> None:
         with sqlite3.connect(db) as conn:
-            for table in ("events", "rollup_hourly", "rollup_agent_hourly", "rollup_agent_daily",
-                          "rollup_room_hourly", "rollup_room_daily"):  # fmt: skip
+            for table in ("events", *ROLLUP_KEYS):
                 conn.execute(f"DELETE FROM {table} WHERE room_id = ?", (room_id,))
 
     await asyncio.to_thread(run)

@@ -19,13 +19,13 @@ import tracking
 from tracking.fields import COLUMN, SUM_NAMES, SUMS
 from tracking.pricing import Pricer
 from tracking.rows import Recorded, recorded_to_row
+from tracking.store.batch import SUM_TABLES
 
 from . import common, data, ingest_stages
 
 DEFAULTS = Recorded._field_defaults  # a missing field takes the record's own default
 
 TARGET_RATE, TARGET_RATIO = 100_000, 50
-ROLLUPS = ("rollup_hourly", "rollup_agent_hourly", "rollup_agent_daily", "rollup_room_hourly", "rollup_room_daily")
 
 
 def make_calls(n: int, days: float = 10, seed: int = 1) -> list[dict]:
@@ -69,7 +69,7 @@ def check(path: Path, expected: int) -> list[str]:
         raw = conn.execute(f"SELECT {', '.join(s.over_events for s in SUMS)} FROM events").fetchone()
         if raw[0] != expected:
             problems.append(f"events holds {raw[0]} rows, expected {expected}")
-        for table in ROLLUPS:
+        for table in SUM_TABLES:
             got = conn.execute(f"SELECT {', '.join(f'sum({c})' for c in SUM_NAMES)} FROM {table}").fetchone()
             if tuple(got) != tuple(raw):
                 problems.append(f"{table} sums {got} != raw {raw}")

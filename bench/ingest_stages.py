@@ -99,7 +99,7 @@ def measure(calls: Sequence[dict], workdir: Path) -> dict[str, float]:
     db = workdir / "stages.db"
     insert = f"INSERT INTO events ({_COLUMNS}) VALUES ({_MARKS})"
     floor_s = _sqlite_steps(db, rows, _bare, insert)
-    events_s = _sqlite_steps(db, rows, _as_stored, insert + " ON CONFLICT (event_id) DO NOTHING")
+    events_s = _sqlite_steps(db, rows, _as_stored, insert + " ON CONFLICT (room_id, event_id) DO NOTHING")
     store_s = asyncio.run(_store_write(db, rows))
     return {
         "rows": _per_event(rows_s, n),

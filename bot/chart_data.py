@@ -1,6 +1,6 @@
 """The figures behind a usage chart: tokens per day and per agent (or model), and cost per day.
 
-Everything comes from `usage_report` (hourly rollups, exact at local midnights), so a chart agrees
+Everything comes from `usage_report` (rollups per quarter hour, exact at local midnights), so a chart agrees
 with `!usage days` to the token and keeps working after retention has deleted the raw events.
 """
 

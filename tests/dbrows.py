@@ -26,15 +26,17 @@ def rows(db: str | Path, sql: str) -> list[tuple]:
 
 
 ROLLUP_CHECK = """
-SELECT room_id, hour, thread_id, agent, user_id, provider, model, count(*), sum(input_tokens), sum(output_tokens),
-       sum(cache_read_tokens), sum(cache_write_tokens), sum(reasoning_tokens), sum(coalesce(cost_pusd, 0)),
-       sum(CASE WHEN cost_pusd IS NULL THEN 1 ELSE 0 END), sum(CASE WHEN status = 'error' THEN 1 ELSE 0 END)
-FROM events GROUP BY room_id, hour, thread_id, agent, user_id, provider, model ORDER BY 1, 2, 3, 4, 5, 6, 7
+SELECT room_id, ts_ms / 900000, thread_id, agent, user_id, provider, model, source, count(*), sum(input_tokens),
+       sum(output_tokens), sum(cache_read_tokens), sum(cache_write_tokens), sum(reasoning_tokens),
+       sum(coalesce(cost_pusd, 0)), sum(CASE WHEN cost_pusd IS NULL THEN 1 ELSE 0 END),
+       sum(CASE WHEN status = 'error' THEN 1 ELSE 0 END)
+FROM events GROUP BY room_id, ts_ms / 900000, thread_id, agent, user_id, provider, model, source
+ORDER BY 1, 2, 3, 4, 5, 6, 7, 8
 """
 ROLLUPS = """
-SELECT room_id, hour, thread_id, agent, user_id, provider, model, calls, input_tokens, output_tokens,
+SELECT room_id, slot, thread_id, agent, user_id, provider, model, source, calls, input_tokens, output_tokens,
        cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_pusd, unpriced_calls, error_calls
-FROM rollup_hourly ORDER BY 1, 2, 3, 4, 5, 6, 7
+FROM rollup_slots ORDER BY 1, 2, 3, 4, 5, 6, 7, 8
 """
 
 
@@ -61,7 +63,7 @@ def rollup_mismatches(db: str | Path) -> dict[str, int]:
             stored = rows(db, f"SELECT {grain}, sum(calls) FROM {table} GROUP BY {grain} ORDER BY 1, 2, 3, 4")
             found[table] = len(set(expected) ^ set(stored)) + abs(len(expected) - len(stored))
             continue
-        expressions = ", ".join("hour / 24" if k == "day" else k for k in key)
+        expressions = ", ".join({"day": "hour / 24", "slot": "ts_ms / 900000"}.get(k, k) for k in key)
         order = ", ".join(str(i) for i in range(1, len(key) + 1))
         expected = rows(db, f"SELECT {expressions}, {sums} FROM events GROUP BY {expressions} ORDER BY {order}")
         stored = rows(db, f"SELECT {', '.join(key)}, {', '.join(SUM_NAMES)} FROM {table} ORDER BY {order}")

@@ -79,19 +79,20 @@ def parse_events(body: bytes) -> list[UsageEvent]:
     return events
 
 
-def price_events(events: list[UsageEvent], pricer: Pricer) -> list[tuple]:
-    """Store rows, priced with the server's overrides; a cost no call may have refuses the request."""
+def price_events(events: list[UsageEvent], pricer: Pricer, key_name: str) -> list[tuple]:
+    """Store rows, priced with the server's overrides, their `source` the name of the key that posted them
+    (whatever the body says); a cost no call may have refuses the request."""
     rows = []
     for index, event in enumerate(events):
         try:
-            rows.append(event_to_row(event, pricer))
+            rows.append(event_to_row(event, pricer, source=key_name))
         except ValueError as exc:
             raise BodyError(f"events[{index}]: {exc}", index) from None
     return rows
 
 
 async def store_rows(store: Store, rows: list[tuple]) -> CollectResult:
-    """Insert in one transaction (halved only around rows the database refuses); duplicates by event_id."""
+    """Insert in one transaction (halved only around rows the database refuses); duplicates by event_id in a room."""
     result = CollectResult()
 
     def refuse(index: int, exc: BaseException) -> None:

@@ -46,7 +46,7 @@ PARTS = (
 EVENT_COLUMNS = (
     "event_id", "ts_ms", "hour", "room_id", "thread_id", "agent", "user_id", "session_id", "operation",
     "provider", "model", *COUNTERS, "cost_pusd", "latency_ms", "status", "metadata",
-    "usage_source", "input_cost_pusd", "output_cost_pusd",
+    "usage_source", "input_cost_pusd", "output_cost_pusd", "source",
 )  # fmt: skip
 """A stored event row, in this order everywhere a row is a tuple."""
 
@@ -76,3 +76,8 @@ COST_SUMS = tuple(name for name in SUM_NAMES if name.endswith("_pusd"))
 """Sums of pico-dollars: read as two halves (`store.base.SPLIT`) so no SQL sum can wrap 64 bits."""
 USAGE_SOURCES = ("provider", "estimated")
 """`usage_source` of an event: the provider reported its usage, or it was estimated (`tracking.estimate`)."""
+
+TRACKER, INGEST, MINDROOM = "tracker", "ingest", "mindroom"
+"""`source` of an event, by the way it came: `Tracker.record()` and the hooks, `usage-bot ingest`, the bot's
+passive MindRoom collection. An event posted to the HTTP collector has the name of the key that posted it;
+one stored before sources were kept (schema 8 and older) has "unknown"."""

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from .events import UsageEvent, describe_validation_error
+from .fields import INGEST
 from .pricing import Pricer
 from .rows import event_to_row
 from .store import Store
@@ -63,7 +64,7 @@ async def ingest_lines(store: Store, lines: Iterable[str], pricer: Pricer, batch
         if not line.strip():
             continue
         try:
-            batch.append(event_to_row(parse_line(line), pricer))
+            batch.append(event_to_row(parse_line(line), pricer, source=INGEST))
             numbers.append(number)
         except ValueError as exc:
             result.errors.append(f"line {number}: {exc}")

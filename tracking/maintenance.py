@@ -1,4 +1,4 @@
-"""Retention: raw events older than `retention_days` are deleted; the hourly rollups stay."""
+"""Retention: raw events older than `retention_days` are deleted; the rollups stay."""
 
 from __future__ import annotations
 

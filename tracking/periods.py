@@ -63,11 +63,6 @@ class Period:
     def days(self) -> list[date]:
         return [self.first_day + timedelta(days=n) for n in range((self.end_day - self.first_day).days)]
 
-    def midnights_ms(self) -> list[int]:
-        """Every local midnight strictly inside the period, in epoch milliseconds."""
-        cuts = [int(local_midnight(d, self.tz).timestamp() * 1000) for d in self.days()[1:]]
-        return [c for c in cuts if self.start_ms < c < self.end_ms]
-
 
 def hours_period(label: str, start_ms: int, end_ms: int, tz: ZoneInfo) -> Period:
     """The span [start_ms, end_ms) as a Period (its days are the local days it touches)."""

@@ -1,21 +1,27 @@
-"""Usage totals and breakdowns for a period, answered from the hourly rollups.
+"""Usage totals and breakdowns for a period, answered from the rollups.
 
-Rollups cover whole UTC hours. A period (and, for a breakdown by day, each local midnight inside
-it) falls on an hour boundary in most timezones; where it does not (UTC+5:30, say), the partial
-hours at those cut points are summed from the raw events, so totals stay exact while raw events
-are retained.
+The sum rollups are kept per quarter-hour slot (and per UTC day), and every local midnight and local
+clock hour starts on a slot in every timezone (`tracking.slots`), so a calendar period is answered from
+rollups alone, exactly, also after retention removed its raw events: one query whatever its length and
+timezone. Only the parts of a slot at the edges of a period that does not start or end on one (`Nh`, a
+span to the second) are summed from the raw events: at most two queries more.
 """
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
+from .events import MAX_TS, MIN_TS
+from .latency import bucket, percentile
 from .periods import Period
+from .slots import MS_PER_SLOT, SLOTS_PER_DAY, SLOTS_PER_HOUR, local_key, local_label, local_runs
 from .store import MS_PER_HOUR, Filters, Store, Sums
 
-GROUPS = ("agent", "model", "provider", "operation", "user", "room", "thread", "day", "hour")
+GROUPS = ("agent", "model", "provider", "operation", "user", "room", "thread", "source", "day", "hour")
+_LOCAL_UNITS = {"day": SLOTS_PER_DAY, "hour": SLOTS_PER_HOUR}
+_STORED_MS = (int(MIN_TS * 1000), int(MAX_TS * 1000))
+"""Events are stored from 2000 to 2099: a period is read only where they can be."""
 
 
 @dataclass
@@ -39,25 +45,25 @@ async def usage_report(
     if group is not None and group not in GROUPS:
         raise ValueError(f"unknown breakdown {group!r}; use one of: {', '.join(GROUPS)}")
     filters = Filters(room_id=room_id, thread_id=thread_id, agent=agent, user_id=user_id)
-    cuts = period.midnights_ms() if group == "day" else []
+    unit = _LOCAL_UNITS.get(group or "")
+    column = None if unit else group
     by_key: dict[object, Sums] = {}
-    in_time = group in ("day", "hour")  # keyed by local time: rollups by UTC hour, relabelled
-    label = _local_hour if group == "hour" else _local_day
-    store_group = "hour" if in_time else group
-    segments = _segments(period.start_ms, period.end_ms, cuts)
+
+    def add(key: object, sums: Sums) -> None:
+        by_key.setdefault(key, Sums(key)).add(sums)
+
+    start_ms, end_ms = _stored(period)
     if group == "operation" and set(filters) - {"room_id"}:  # operations are rolled up per room only
-        segments = [("raw", period.start_ms, period.end_ms)]
-    for kind, start, end in segments:
-        if kind == "rollup":
-            parts = await store.sum_rollups(start, end, filters, store_group)
-        else:
-            parts = await store.sum_events(start, end, filters, None if in_time else group)
-            if in_time:
-                for part in parts:
-                    part.key = label(start, period)
-        for part in parts:
-            key = label(part.key * MS_PER_HOUR, period) if kind == "rollup" and in_time else part.key
-            by_key.setdefault(key, Sums(key)).add(part)
+        first, last, raw = 0, 0, [(start_ms, end_ms)] if start_ms < end_ms else []
+    else:
+        first, last, raw = _split(start_ms, end_ms, MS_PER_SLOT)
+    if first < last:
+        local = local_runs(period.tz, unit, first, last) if unit else ()
+        for part in await store.sum_rollups(first, last, filters, group, local):
+            add(local_label(unit, int(part.key)) if unit else part.key, part)
+    for a, b in raw:
+        for part in await store.sum_events(a, b, filters, column):
+            add(local_label(unit, local_key(period.tz, unit, a // MS_PER_SLOT)) if unit else part.key, part)
     totals = Sums(None)
     for sums in by_key.values():
         totals.add(sums)
@@ -65,37 +71,20 @@ async def usage_report(
     return Report(period, group, totals, rows)
 
 
-def _segments(start_ms: int, end_ms: int, cuts: list[int]) -> list[tuple[str, int, int]]:
-    """Split [start_ms, end_ms) into whole-hour rollup spans (in hours) and raw spans (in ms)."""
-    points = sorted({start_ms, end_ms, *cuts})
-    raw_hours = {p // MS_PER_HOUR for p in points if p % MS_PER_HOUR}
-    segments: list[tuple[str, int, int]] = []
-    first_hour = -(-start_ms // MS_PER_HOUR)
-    last_hour = end_ms // MS_PER_HOUR
-    if first_hour > last_hour:
-        return [("raw", start_ms, end_ms)]
-    hour = first_hour
-    for raw_hour in sorted(h for h in raw_hours if first_hour <= h < last_hour):
-        if hour < raw_hour:
-            segments.append(("rollup", hour, raw_hour))
-        hour = raw_hour + 1
-    if hour < last_hour:
-        segments.append(("rollup", hour, last_hour))
-    for h in sorted(raw_hours):
-        lo, hi = max(start_ms, h * MS_PER_HOUR), min(end_ms, (h + 1) * MS_PER_HOUR)
-        edges = sorted({lo, hi, *(p for p in points if lo < p < hi)})
-        segments.extend(("raw", a, b) for a, b in itertools.pairwise(edges) if a < b)
-    return segments
+def _stored(period: Period) -> tuple[int, int]:
+    """The period's span where events can be (empty when none can)."""
+    start, end = max(period.start_ms, _STORED_MS[0]), min(period.end_ms, _STORED_MS[1])
+    return start, max(start, end)
 
 
-def _local_day(ms: int, period: Period) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).astimezone(period.tz).date().isoformat()
-
-
-def _local_hour(ms: int, period: Period) -> str:
-    """The local start of the UTC hour holding `ms`, e.g. "2026-11-14 09:00" ("09:30" at UTC+5:30)."""
-    hour_start = ms - ms % MS_PER_HOUR
-    return datetime.fromtimestamp(hour_start / 1000, UTC).astimezone(period.tz).strftime("%Y-%m-%d %H:%M")
+def _split(start_ms: int, end_ms: int, grain_ms: int) -> tuple[int, int, list[tuple[int, int]]]:
+    """The whole grains [first, last) inside [start_ms, end_ms), and the spans of it outside them (at most
+    two, each inside one grain) in milliseconds."""
+    first, last = -(-start_ms // grain_ms), end_ms // grain_ms
+    if first > last:
+        return first, first, [(start_ms, end_ms)] if start_ms < end_ms else []
+    edges = ((start_ms, first * grain_ms), (last * grain_ms, end_ms))
+    return first, last, [(a, b) for a, b in edges if a < b]
 
 
 @dataclass(frozen=True)
@@ -127,13 +116,17 @@ class Latency:
 
 
 async def latency_by_model(store: Store, period: Period, *, room_id: str | None = None) -> dict[str, Latency]:
-    """Median and p95 latency per model over the UTC hours the period touches (whole hours: the
-    histograms are hourly), from `rollup_latency_hourly`, so they outlive raw events."""
-    from .latency import percentile
-
-    start_hour = period.start_ms // MS_PER_HOUR
-    end_hour = -(-period.end_ms // MS_PER_HOUR)
-    histograms = await store.latency_histograms(start_hour, end_hour, Filters(room_id=room_id))
+    """Median and p95 latency per model over the period's calls, to the second: whole UTC hours from
+    `rollup_latency_hourly` (so they outlive raw events), the parts of an hour at its edges from the raw
+    events' latencies, bucketed the same way (where retention removed those, the whole hours alone)."""
+    start_ms, end_ms = _stored(period)
+    first, last, raw = _split(start_ms, end_ms, MS_PER_HOUR)
+    filters = Filters(room_id=room_id)
+    histograms = await store.latency_histograms(first, last, filters) if first < last else {}
+    for a, b in raw:
+        for model, latency_ms, calls in await store.event_latencies(a, b, filters):
+            counts = histograms.setdefault(model, {})
+            counts[bucket(latency_ms)] = counts.get(bucket(latency_ms), 0) + calls
     out: dict[str, Latency] = {}
     for model, counts in histograms.items():
         median, p95 = percentile(counts, 0.5), percentile(counts, 0.95)

@@ -21,7 +21,7 @@ from .events import (
     token_problem,
     ts_problem,
 )
-from .fields import ATTRIBUTION, COUNTERS, FINER, USAGE_SOURCES
+from .fields import ATTRIBUTION, COUNTERS, FINER, TRACKER, USAGE_SOURCES
 from .pricing import Pricer, usd_to_pico
 from .store import MS_PER_HOUR
 
@@ -47,8 +47,9 @@ class InvalidRecord(ValueError):
     pass
 
 
-def recorded_to_row(r: Recorded, pricer: Pricer, now: float) -> tuple:
-    """Validate (the same rules as UsageEvent, without pydantic's cost on the hot path) and price.
+def recorded_to_row(r: Recorded, pricer: Pricer, now: float, source: str = TRACKER) -> tuple:
+    """Validate (the same rules as UsageEvent, without pydantic's cost on the hot path) and price;
+    `source` is the writer's (`Tracker(source=...)`).
 
     The writer calls this for every event, so the common case (integer counts that satisfy the
     conventions, string provider and model, no metadata) is checked in one expression; anything
@@ -56,7 +57,7 @@ def recorded_to_row(r: Recorded, pricer: Pricer, now: float) -> tuple:
     """
     (ts, event_id, provider, model, inp, out, cache_read, cache_write, reasoning, operation, latency,
      status, metadata, room_id, thread_id, agent, user_id, session_id, cache_1h, in_audio, out_audio, in_image,
-     out_image, searches, source, _reservation) = r  # fmt: skip
+     out_image, searches, usage_source, _reservation) = r  # fmt: skip
     finer = (in_audio, out_audio, in_image, out_image, searches)
     if finer != _NONE and not all(type(v) is int and 0 <= v <= MAX_TOKENS for v in finer):
         _raise_problem(r)
@@ -66,7 +67,7 @@ def recorded_to_row(r: Recorded, pricer: Pricer, now: float) -> tuple:
         and 0 <= inp <= MAX_TOKENS and 0 <= out <= MAX_TOKENS and 0 <= cache_read <= MAX_TOKENS
         and 0 <= cache_write <= MAX_TOKENS and 0 <= cache_1h <= MAX_TOKENS and 0 <= reasoning <= MAX_TOKENS
         and type(provider) is str and provider and type(model) is str and model
-        and (status == "ok" or status == "error") and (source == "provider" or source == "estimated")
+        and (status == "ok" or status == "error") and (usage_source == "provider" or usage_source == "estimated")
         and (latency is None or ((type(latency) is float or type(latency) is int) and latency >= 0))
     ):  # fmt: skip
         _raise_problem(r)
@@ -101,7 +102,7 @@ def recorded_to_row(r: Recorded, pricer: Pricer, now: float) -> tuple:
     _check_cost(provider, model, parts)
     return _row(event_id or new_event_id(), ts_ms, room_id, thread_id, agent, user_id, session_id, operation or "chat",
                 provider, model, (inp, out, cache_read, cache_write, cache_1h, reasoning, *finer), parts, latency,
-                status, metadata_text, source)  # fmt: skip
+                status, metadata_text, usage_source, source)  # fmt: skip
 
 
 _NONE = (0, 0, 0, 0, 0)
@@ -110,13 +111,13 @@ _NONE = (0, 0, 0, 0, 0)
 def _row(event_id: str, ts_ms: int, room_id: str | None, thread_id: str | None, agent: str | None,
          user_id: str | None, session_id: str | None, operation: str, provider: str, model: str,
          counts: tuple[int, ...], parts: tuple[int, int] | None, latency: float | None, status: str,
-         metadata: str | None, source: str) -> tuple:  # fmt: skip
+         metadata: str | None, usage_source: str, source: str) -> tuple:  # fmt: skip
     """A stored row in `EVENT_COLUMNS` order; ``counts`` in `COUNTERS` order; ``parts`` (input, output) cost."""
     in_cost, out_cost = (None, None) if parts is None else parts
     cost = None if parts is None else in_cost + out_cost
     return (event_id, ts_ms, ts_ms // MS_PER_HOUR, room_id or "", thread_id or "", agent or "", user_id or "",
-            session_id, operation, provider, model, *counts, cost, latency, status, metadata, source, in_cost,
-            out_cost)  # fmt: skip
+            session_id, operation, provider, model, *counts, cost, latency, status, metadata, usage_source, in_cost,
+            out_cost, source)  # fmt: skip
 
 
 def _note_misfit(provider: str, model: str, counts: dict[str, int]) -> None:
@@ -185,8 +186,9 @@ def _metadata(value: Any) -> str | None:
         raise InvalidRecord(str(exc)) from exc
 
 
-def event_to_row(event: UsageEvent, pricer: Pricer) -> tuple:
-    """A validated event; an explicit cost_usd (for example a provider-billed cost) wins over pricing."""
+def event_to_row(event: UsageEvent, pricer: Pricer, *, source: str) -> tuple:
+    """A validated event; an explicit cost_usd (for example a provider-billed cost) wins over pricing.
+    `source` is the caller's: the entry point, or the name of the HTTP key that posted the event."""
     ts_ms = int(event.ts.timestamp() * 1000)
     counts = tuple(getattr(event, c) for c in COUNTERS)
     parts = _price(pricer, event, ts_ms)
@@ -198,7 +200,7 @@ def event_to_row(event: UsageEvent, pricer: Pricer) -> tuple:
     _note_misfit(event.provider, event.model, dict(zip(COUNTERS, counts, strict=True)))
     return _row(event.event_id, ts_ms, event.room_id, event.thread_id, event.agent, event.user_id, event.session_id,
                 event.operation, event.provider, event.model, counts, parts, event.latency_ms, event.status,
-                metadata_json(event.metadata), event.usage_source)  # fmt: skip
+                metadata_json(event.metadata), event.usage_source, source)  # fmt: skip
 
 
 def _price(pricer: Pricer, event: UsageEvent, ts_ms: int) -> tuple[int, int] | None:

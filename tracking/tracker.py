@@ -12,6 +12,7 @@ from typing import Any
 
 from .context import _current
 from .events import new_event_id
+from .fields import TRACKER
 from .http_sink import REMOTE_READS, http_writer, is_http_url
 from .later import Later
 from .pricing import PriceOverride, Pricer
@@ -53,10 +54,13 @@ class Tracker(TrackerQuotas):
         full_wait: float = 5.0,
         api_key: str | None = None,
         spool: str | Path | None = None,
+        source: str = TRACKER,
     ) -> None:
         """``url`` is the store (``sqlite:///...``), or a collector (``https://...``, SPEC section 9) that
-        events are posted to with ``api_key``, spooled to ``spool`` while it is away (see ``http_sink``)."""
+        events are posted to with ``api_key``, spooled to ``spool`` while it is away (see ``http_sink``).
+        ``source`` is stored with each event (a collector stores its key's name instead)."""
         self.url = url
+        self.source = source
         self.timezone = timezone
         self.quota_settings = quotas or QuotaSettings()
         self.clock = clock
@@ -65,7 +69,7 @@ class Tracker(TrackerQuotas):
             self._writer = http_writer(url, api_key, spool, self.pricer, batch_size=batch_size, interval=flush_interval)
             self._quota_reader: Reader | None = None  # quotas are the store's: see TrackerQuotas._on_book
         else:
-            self._writer = Writer(url, self.pricer, batch_size=batch_size, interval=flush_interval)
+            self._writer = Writer(url, self.pricer, batch_size=batch_size, interval=flush_interval, source=source)
             self._quota_reader = Reader(url)
         self.max_pending = max_pending
         self.full_wait = full_wait
@@ -269,7 +273,7 @@ class Tracker(TrackerQuotas):
 
     @property
     def stats(self) -> WriterStats:
-        """Counts so far: stored, duplicates (same event_id seen before), rejected, write retries."""
+        """Counts so far: stored, duplicates (an event_id seen before in its room), rejected, write retries."""
         return self._writer.stats
 
     @property

@@ -39,6 +39,7 @@ class TrackerQuotas:
     timezone: str
     clock: Callable[[], datetime] | None
     pricer: Pricer
+    source: str
     _quota_reader: Reader | None
 
     def _reader_or_refuse(self) -> Reader:
@@ -114,7 +115,7 @@ class TrackerQuotas:
         cost = self.pricer.price_pico_ms(provider, model, now_ms, inp, out, 0, 0) or 0
         hold_ms = int(self.quota_settings.reservation_timeout_s * 1000)
         return ReservationRow(new_event_id(), who["room_id"] or "", who["agent"] or "", who["user_id"] or "",
-                              inp + out, cost, now_ms, now_ms + hold_ms)  # fmt: skip
+                              inp + out, cost, now_ms, now_ms + hold_ms, self.source)  # fmt: skip
 
 
 def _attribution(given: dict[str, str | None]) -> dict[str, str | None]:

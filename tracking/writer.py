@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from .fields import TRACKER
 from .later import Later, queued_calls, resolve
 from .pricing import Pricer
 from .rows import InvalidRecord, Recorded, recorded_to_row
@@ -75,10 +76,11 @@ class Target:
 
 class Writer(threading.Thread):
     def __init__(self, url: str, pricer: Pricer, *, batch_size: int = 20_000, interval: float = 0.05,
-                 give_up_after: float = 30.0, target: Target | None = None) -> None:  # fmt: skip
+                 give_up_after: float = 30.0, target: Target | None = None, source: str = TRACKER) -> None:  # fmt: skip
         super().__init__(name="usage-writer", daemon=True)
         self.url = url
         self.pricer = pricer
+        self.source = source
         self.queue: deque[Recorded | Later | FlushMarker] = deque()
         self.stats = WriterStats()
         self.batch_size = batch_size
@@ -244,7 +246,7 @@ class Writer(threading.Thread):
                     recorded = resolve(item)
                 if recorded.reservation:
                     reservations.append(recorded.reservation)
-                rows.append(recorded_to_row(recorded, self.pricer, now))
+                rows.append(recorded_to_row(recorded, self.pricer, now, self.source))
             except InvalidRecord as exc:
                 log.error("usage event rejected: %s", exc)
                 rejected.append((int(now * 1000), str(exc), json.dumps(recorded._asdict(), default=str)))

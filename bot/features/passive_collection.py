@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from tracking import Tracker
+from tracking.fields import MINDROOM
 from tracking.settings import TrackingSettings
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,7 @@ class PassiveCollector:
         sender_of: SenderLookup | None = None,
         remember: int = 10_000,
     ) -> None:
-        self.tracker = Tracker.from_settings(settings)  # the config's store and price overrides
+        self.tracker = Tracker.from_settings(settings, source=MINDROOM)  # the config's store and price overrides
         self.own_server = own_server
         self.agents = list(agents)
         self.agent_prefix = agent_prefix

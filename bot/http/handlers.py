@@ -101,7 +101,7 @@ async def events(request: web.Request) -> web.Response:
             if not may_see(key, event.room_id):
                 where = event.room_id if event.room_id is not None else "(no room_id)"
                 raise Forbidden(f"events[{index}].room_id: {where} is outside this key's rooms")
-        return price_events(parsed, ctx.pricer)
+        return price_events(parsed, ctx.pricer, key.name)
 
     try:
         rows = await asyncio.to_thread(prepare)

@@ -44,9 +44,9 @@ async def test_operations_hours_and_latency(store_url: str):
         assert {r.key: (r.calls, r.error_calls) for r in ops.rows} == {"chat": (31, 2), "embedding": (11, 3)}
         assert ops.totals.error_calls == 5
         hours = await usage_report(store, day, group="hour", room_id=ROOM)
-        # 09:10 UTC is 14:40 in Kolkata; the UTC hours 09, 10 and 11 start at 14:30, 15:30, 16:30 there
-        assert [(r.key, r.calls) for r in hours.rows] == [("2026-11-14 14:30", 17), ("2026-11-14 15:30", 20),
-                                                          ("2026-11-14 16:30", 5)]  # fmt: skip
+        # 09:10 UTC is 14:40 in Kolkata: calls every 3 minutes from 14:40 to 16:43, by local clock hour
+        assert [(r.key, r.calls) for r in hours.rows] == [("2026-11-14 14:00", 7), ("2026-11-14 15:00", 20),
+                                                          ("2026-11-14 16:00", 15)]  # fmt: skip
 
         figures = (await latency_by_model(store, day, room_id=ROOM))["gpt-4o"]
         assert figures.calls == 42
@@ -101,9 +101,10 @@ def test_migration_8_fills_operations_from_the_raw_events(tmp_path: Path):
     with tracking.Tracker(f"sqlite:///{db}") as tracker:
         tracker.record(provider="openai", model="gpt-4o", input_tokens=1, room_id="!r:x", ts=1_790_000_000)
     with sqlite3.connect(db) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone() == (8,)
-        rows = conn.execute("SELECT operation, calls, input_tokens, cost_pusd, error_calls, estimated_calls"
-                            " FROM rollup_operation_hourly ORDER BY operation").fetchall()  # fmt: skip
+        assert conn.execute("PRAGMA user_version").fetchone() == (len(MIGRATIONS),)
+        rows = conn.execute("SELECT operation, sum(calls), sum(input_tokens), sum(cost_pusd), sum(error_calls),"
+                            " sum(estimated_calls) FROM rollup_operation_slots GROUP BY operation ORDER BY operation"
+                            ).fetchall()  # fmt: skip
         assert rows == [("chat", 1, 1, 2_500_000, 0, 0), ("summary", 1, 100, 777, 1, 0)]
         assert conn.execute("SELECT usage_source, input_cost_pusd FROM events WHERE event_id = 'old'").fetchone() == (
             "provider", None)  # fmt: skip
@@ -124,9 +125,11 @@ def test_postgresql_migration_8_fills_operations_from_the_raw_events(pg_url: str
     with tracking.Tracker(pg_url) as tracker:
         tracker.record(provider="openai", model="gpt-4o", input_tokens=1, room_id="!r:x", ts=1_790_000_000)
     with psycopg.connect(pg_url) as conn:
-        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("8",)
-        rows = conn.execute("SELECT operation, calls, input_tokens, cost_pusd, error_calls, estimated_calls"
-                            " FROM rollup_operation_hourly ORDER BY operation").fetchall()  # fmt: skip
+        version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        assert version == (str(max(PG_MIGRATIONS)),)
+        rows = conn.execute("SELECT operation, sum(calls)::bigint, sum(input_tokens)::bigint, sum(cost_pusd)::bigint,"
+                            " sum(error_calls)::bigint, sum(estimated_calls)::bigint FROM rollup_operation_slots"
+                            " GROUP BY operation ORDER BY operation").fetchall()  # fmt: skip
         assert rows == [("chat", 1, 1, 2_500_000, 0, 0), ("summary", 1, 100, 777, 1, 0)]
         assert conn.execute("SELECT usage_source, input_cost_pusd FROM events WHERE event_id = 'old'").fetchone() == (
             "provider", None)  # fmt: skip

@@ -12,7 +12,7 @@ import pytest
 import tracking
 from tracking.store.sqlite.migrations import MIGRATIONS
 
-ROLLUPS = ("rollup_hourly", "rollup_agent_hourly", "rollup_agent_daily", "rollup_room_hourly", "rollup_room_daily")
+ROLLUPS = ("rollup_slots", "rollup_agent_slots", "rollup_agent_daily", "rollup_room_slots", "rollup_room_daily")
 TS = 1_790_000_000  # 2026-09-21
 
 

@@ -65,7 +65,7 @@ def finish(proc: subprocess.Popen[str], timeout: float = 240) -> list[str]:
 
 def assert_exact(url: str, unique: int) -> None:
     assert rows(url, "SELECT count(*), count(DISTINCT event_id) FROM events") == [(unique, unique)]
-    assert rows(url, "SELECT sum(calls) FROM rollup_hourly") == [(unique,)]
+    assert rows(url, "SELECT sum(calls) FROM rollup_slots") == [(unique,)]
     assert rows(url, "SELECT sum(calls) FROM rollup_room_daily") == [(unique,)]
     assert rollup_mismatches(url) == dict.fromkeys(rollup_mismatches(url), 0)
 

@@ -79,6 +79,10 @@ def brute_force(events, costs, period, group, **filters):
             continue
         if group == "day":
             key = datetime.fromtimestamp(e["ts"], UTC).astimezone(period.tz).date().isoformat()
+        elif group == "hour":  # the local clock hour (a repeated hour is one)
+            key = datetime.fromtimestamp(e["ts"], UTC).astimezone(period.tz).strftime("%Y-%m-%d %H:00")
+        elif group == "source":
+            key = "tracker"
         else:
             column = {"user": "user_id", "room": "room_id", "thread": "thread_id"}.get(group, group)
             key = e.get(column) if group else None
@@ -91,8 +95,9 @@ def brute_force(events, costs, period, group, **filters):
     return dict(out)
 
 
-@pytest.mark.parametrize("tz", ["Europe/Berlin", "Asia/Kolkata", "Asia/Kathmandu", "America/New_York", "UTC"])
-@pytest.mark.parametrize("group", [None, "agent", "model", "day", "thread", "user", "room"])
+@pytest.mark.parametrize("tz", ["Europe/Berlin", "Asia/Kolkata", "Asia/Kathmandu", "America/New_York", "UTC",
+                                "Australia/Adelaide", "America/St_Johns"])
+@pytest.mark.parametrize("group", [None, "agent", "model", "day", "hour", "thread", "user", "room", "source"])
 @pytest.mark.parametrize("period_text", ["month", "week", "2026-10", "2026-10-25..2026-11-03", "today", "all"])
 async def test_report_equals_brute_force_over_raw_events(loaded, tz, group, period_text):
     store, events, costs = loaded

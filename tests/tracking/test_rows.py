@@ -29,7 +29,7 @@ def test_a_valid_record_becomes_a_priced_row():
     cost = PRICER.price_pico_ms("openai", "gpt-4o", 1_767_225_600_000, 1000, 200, 400, 0)
     # gpt-4o: $10 per million output tokens, so the output part is 200 * 10 µUSD
     assert r[11:] == (1000, 200, 400, 0, 0, 0, 0, 0, 0, 0, 0, cost, 12.5, "ok", None, "provider",
-                      cost - 2_000_000_000, 2_000_000_000)  # fmt: skip
+                      cost - 2_000_000_000, 2_000_000_000, "tracker")  # fmt: skip
     assert r[COLUMN["cost_pusd"]] is not None and r[COLUMN["cost_pusd"]] > 0
 
 

@@ -31,6 +31,6 @@ def test_sigterm_drains_every_recorded_event(store_url):
     proc.wait(timeout=60)
     assert proc.returncode == -signal.SIGTERM, proc.stderr.read()
     ((stored, highest),) = rows(store_url, "SELECT count(*), max(input_tokens) FROM events")
-    ((calls,),) = rows(store_url, "SELECT sum(calls) FROM rollup_hourly")
+    ((calls,),) = rows(store_url, "SELECT sum(calls) FROM rollup_slots")
     # Events were recorded with input_tokens 0, 1, 2, ...: no gap means none recorded was lost.
     assert stored > 5000 and stored == highest + 1 and calls == stored

@@ -14,9 +14,10 @@ GROUP_COLUMNS = {
     "user": "user_id",
     "room": "room_id",
     "thread": "thread_id",
-    "hour": "hour",
     "operation": "operation",
+    "source": "source",
 }
+"""Groups by a column; "day" and "hour" are local times, keyed by the planner (`planning.LOCAL_GROUPS`)."""
 
 FILTER_COLUMNS = frozenset({"room_id", "thread_id", "agent", "user_id"})
 

@@ -1,10 +1,10 @@
 """Copying one usage store into another (`usage-bot migrate`), SQLite to PostgreSQL and back.
 
-Events go through the target's ordinary insert path, so its rollups are built exactly as if the events
-had been recorded there, and a second copy stores nothing (each event_id counts once). Quotas, claims
-(warnings fired, digests posted, commands answered) and room values follow; rows the target already has
-are kept. Raw events that retention already deleted exist only in the source's rollups and cannot be
-copied: the result says how many calls that leaves out.
+Events go through the target's ordinary insert path, each with its own `source`, so its rollups are built
+exactly as if the events had been recorded there, and a second copy stores nothing (an event_id counts once
+in its room). Quotas, claims (warnings fired, digests posted, commands answered) and room values follow;
+rows the target already has are kept. Raw events that retention already deleted exist only in the source's
+rollups and cannot be copied: the result says how many calls that leaves out.
 """
 
 from __future__ import annotations

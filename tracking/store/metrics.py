@@ -1,7 +1,7 @@
 """All-time sums and latency buckets for `/metrics`, and the latency histograms of `!usage models`.
 
-Sums come from the fine hourly rollup (kept forever), so counters survive restarts and retention.
-Latencies exist only on raw events: the histogram covers the events retention still keeps.
+Sums come from the fine rollup (kept forever), so counters survive restarts and retention. The
+`/metrics` duration histogram reads the raw events: it covers the events retention still keeps.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ class MetricsMixin(Statements):
     async def sum_all_time(self, groups: Sequence[str]) -> list[tuple[tuple[str, ...], Sums]]:
         """All-time totals by these columns (of `METRIC_GROUPS`), from the fine rollup."""
         cols = ", ".join(_columns(groups))
-        sql = f"SELECT NULL, {_SUM_READ}, {cols} FROM rollup_hourly GROUP BY {cols}"
+        sql = f"SELECT NULL, {_SUM_READ}, {cols} FROM rollup_slots GROUP BY {cols}"
         width = len(groups)
         rows = await self._fetchall(sql)
         return [(tuple(str(v) for v in r[-width:]), Sums.from_row(tuple(r[:-width]))) for r in rows]
@@ -59,3 +59,11 @@ class MetricsMixin(Statements):
         for model, bucket, calls in await self._fetchall(sql, params):
             out.setdefault(model, {})[int(bucket)] = int(calls)  # PostgreSQL sums BIGINT as NUMERIC
         return out
+
+    async def event_latencies(self, start_ms: int, end_ms: int, filters: Filters) -> list[tuple[str, float, int]]:
+        """(model, latency_ms, calls) of the raw events with start_ms <= ts_ms < end_ms that have a latency;
+        filtered by room only (what the histograms cannot answer: parts of an hour)."""
+        where, params = where_clause("ts_ms", start_ms, end_ms, Filters(room_id=filters.get("room_id")))
+        sql = (f"SELECT model, latency_ms, count(*) FROM events WHERE {where} AND latency_ms IS NOT NULL"
+               " GROUP BY model, latency_ms")  # fmt: skip
+        return [(str(model), float(latency), int(calls)) for model, latency, calls in await self._fetchall(sql, params)]

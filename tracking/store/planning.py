@@ -1,18 +1,25 @@
 """Which rollup table answers a report, and the SQL that sums it: shared by every store.
 
 The SQL is written once with `?` placeholders, in the subset that SQLite and PostgreSQL both read
-(the PostgreSQL store turns `?` into its own placeholders). A UTC day is `hour // 24`. Reports ask
-for whole UTC hours (`queries.py` sums the partial ones from raw events), so a span of hours is split
-into whole UTC days (daily table) and the hours before and after them (hourly table). The fine table
-answers anything the coarse ones cannot (threads, users, models).
+(the PostgreSQL store turns `?` into its own placeholders). Time is counted in quarter-hour slots
+(`tracking.slots`); a UTC day is `slot // 96`. Reports ask for whole slots (`queries.py` sums the partial
+ones from raw events), so a span of slots is split into whole UTC days (daily table) and the slots before
+and after them (slot table). The fine table answers anything the coarse ones cannot (threads, users,
+models, sources). A breakdown by local day or hour keys each run of one UTC offset by its own expression
+(`LocalRun`): one SELECT whatever the period's length, in any timezone.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ..fields import COST_SUMS, SUM_NAMES
+from ..slots import SLOTS_PER_DAY, LocalRun
 from .base import GROUP_COLUMNS, SPLIT, Filters
 
 SUM_LIST = ", ".join(SUM_NAMES)
+LOCAL_GROUPS = frozenset({"day", "hour"})
+"""Groups keyed by local time: the caller gives their `LocalRun`s."""
 
 
 def _read_sum(name: str) -> str:
@@ -25,14 +32,14 @@ _OPERATION = frozenset({"room_id", "operation"})
 
 
 def rollup_tables(filters: Filters, group: str | None) -> tuple[str, str | None]:
-    """(hourly table, daily table or None) holding every column the filters and the group need."""
+    """(slot table, daily table or None) holding every column the filters and the group need."""
     needed = set(filters)
-    if group is not None and group != "hour":
+    if group is not None and group not in LOCAL_GROUPS:
         needed.add(GROUP_COLUMNS[group])
     if "operation" in needed:
         if not needed <= _OPERATION:
             raise ValueError("a breakdown by operation can be filtered by room only")
-        return "rollup_operation_hourly", None
+        return "rollup_operation_slots", None
     if "room_id" in filters and needed <= _AGENT:  # room first in the key: a range seek per room
         level = "agent"
     elif needed <= _ROOM:
@@ -40,9 +47,8 @@ def rollup_tables(filters: Filters, group: str | None) -> tuple[str, str | None]
     elif needed <= _AGENT:
         level = "agent"
     else:
-        return "rollup_hourly", None
-    daily = None if group == "hour" else f"rollup_{level}_daily"
-    return f"rollup_{level}_hourly", daily
+        return "rollup_slots", None
+    return f"rollup_{level}_slots", f"rollup_{level}_daily"
 
 
 def where_clause(time_col: str, start: int, end: int, filters: Filters) -> tuple[str, list]:
@@ -59,30 +65,43 @@ def where_clause(time_col: str, start: int, end: int, filters: Filters) -> tuple
     return " AND ".join(clauses), params
 
 
-def rollup_query(start_hour: int, end_hour: int, filters: Filters, group: str | None) -> tuple[str, list]:
-    """One SELECT summing [start_hour, end_hour) by group (key NULL without a group)."""
-    hourly, daily = rollup_tables(filters, group)
-    spans: list[tuple[str, str, int, int]] = []
-    first_day, last_day = -(-start_hour // 24), end_hour // 24
-    if daily is not None and first_day < last_day:
-        if start_hour < first_day * 24:
-            spans.append((hourly, "hour", start_hour, first_day * 24))
-        spans.append((daily, "day", first_day, last_day))
-        if last_day * 24 < end_hour:
-            spans.append((hourly, "hour", last_day * 24, end_hour))
+def _pieces(table: str, daily: str | None, start: int, end: int, on_slots: str, on_days: str | None
+            ) -> list[tuple[str, str, int, int, str]]:  # fmt: skip
+    """(table, time column, first, end, key SQL) covering slots [start, end): whole UTC days from the daily
+    table where it has them and the key reads on days, the slots around them from the slot table."""
+    first_day, last_day = -(-start // SLOTS_PER_DAY), end // SLOTS_PER_DAY
+    if daily is None or on_days is None or first_day >= last_day:
+        return [(table, "slot", start, end, on_slots)]
+    pieces = [(daily, "day", first_day, last_day, on_days)]
+    if start < first_day * SLOTS_PER_DAY:
+        pieces.insert(0, (table, "slot", start, first_day * SLOTS_PER_DAY, on_slots))
+    if last_day * SLOTS_PER_DAY < end:
+        pieces.append((table, "slot", last_day * SLOTS_PER_DAY, end, on_slots))
+    return pieces
+
+
+def rollup_query(start: int, end: int, filters: Filters, group: str | None,
+                 local: Sequence[LocalRun] = ()) -> tuple[str, list]:  # fmt: skip
+    """One SELECT summing slots [start, end) by group (key NULL without a group); a local group ("day",
+    "hour") is keyed by `local`, runs covering [start, end)."""
+    table, daily = rollup_tables(filters, group)
+    if group in LOCAL_GROUPS:
+        if not local:
+            raise ValueError(f"a breakdown by {group} needs the local runs of its slots")
+        pieces = [p for run in local for p in _pieces(table, daily, run.start, run.end, run.slot_sql(), run.day_sql())]
     else:
-        spans.append((hourly, "hour", start_hour, end_hour))
-    key = "NULL" if group is None else GROUP_COLUMNS[group]
+        key = "NULL" if group is None else GROUP_COLUMNS[group]
+        pieces = _pieces(table, daily, start, end, key, key)
     arms, params = [], []
-    for table, bucket, start, end in spans:
-        where, where_params = where_clause(bucket, start, end, filters)
+    for piece_table, time_col, first, until, key in pieces:
+        where, where_params = where_clause(time_col, first, until, filters)
         params.extend(where_params)
-        arms.append((table, where))
+        arms.append((piece_table, where, key))
     group_by = "" if group is None else " GROUP BY k"
     if len(arms) == 1:
-        table, where = arms[0]
-        return f"SELECT {key} AS k, {_SUM_READ} FROM {table} WHERE {where}{group_by}", params
-    inner = " UNION ALL ".join(f"SELECT {key} AS k, {SUM_LIST} FROM {table} WHERE {where}" for table, where in arms)
+        piece_table, where, key = arms[0]
+        return f"SELECT {key} AS k, {_SUM_READ} FROM {piece_table} WHERE {where}{group_by}", params
+    inner = " UNION ALL ".join(f"SELECT {key} AS k, {SUM_LIST} FROM {t} WHERE {where}" for t, where, key in arms)
     outer = "NULL" if group is None else "k"
     return f"SELECT {outer}, {_SUM_READ} FROM ({inner}) AS spans{group_by}", params
 

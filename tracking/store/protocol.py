@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Protocol
 
+from ..slots import LocalRun
 from .base import Filters, Sums
 from .batch import RowBatch
 from .records import QuotaRow
@@ -18,10 +19,18 @@ class Store(Protocol):
     # usage
     async def insert_batch(self, batch: RowBatch) -> int: ...
     async def insert_rows(self, rows: Sequence[tuple], rejected: Sequence[tuple[int, str, str]] = ()) -> int: ...
-    async def sum_rollups(self, start_hour: int, end_hour: int, filters: Filters, group: str | None) -> list[Sums]: ...
+    async def sum_rollups(self, start: int, end: int, filters: Filters, group: str | None,
+                          local: Sequence[LocalRun] = ()) -> list[Sums]:
+        """Totals over whole quarter-hour slots [start, end) by group; "day" and "hour" keyed by `local`."""
+        ...
+
     async def sum_events(self, start_ms: int, end_ms: int, filters: Filters, group: str | None) -> list[Sums]: ...
     async def latency_histograms(self, start_hour: int, end_hour: int, filters: Filters) -> dict[str, dict[int, int]]:
         """{model: {latency bucket: calls}} over whole UTC hours, from `rollup_latency_hourly` (room filter only)."""
+        ...
+
+    async def event_latencies(self, start_ms: int, end_ms: int, filters: Filters) -> list[tuple[str, float, int]]:
+        """(model, latency_ms, calls) of raw events in [start_ms, end_ms) with a latency (room filter only)."""
         ...
 
     def iter_events(self, start_ms: int, end_ms: int, filters: Filters) -> AsyncIterator[tuple]: ...

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from ..fields import TRACKER
 from .base import Filters
 from .planning import where_clause
 from .statements import Statements
@@ -26,6 +27,8 @@ class ReservationRow:
     cost_pusd: int
     created_ms: int
     expires_ms: int
+    source: str = TRACKER
+    """Who holds it: the entry point (a tracker), or the HTTP key that asked for it."""
 
 
 class ReservationsMixin(Statements):
@@ -39,10 +42,10 @@ class ReservationsMixin(Statements):
             if not await allowed():
                 return False
             await run(
-                "INSERT INTO reservations (id, room_id, agent, user_id, tokens, cost_pusd, created_ms, expires_ms)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO reservations (id, room_id, agent, user_id, tokens, cost_pusd, created_ms, expires_ms,"
+                " source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (row.id, row.room_id, row.agent, row.user_id, row.tokens, row.cost_pusd, row.created_ms,
-                 row.expires_ms),
+                 row.expires_ms, row.source),
             )  # fmt: skip
         return True
 

@@ -39,8 +39,8 @@ BATCH_TABLE = (
 )
 COPY_BATCH = f"COPY batch_events ({_COLUMNS}) FROM STDIN"
 INSERT_BATCH = (
-    f"INSERT INTO events ({_COLUMNS}) SELECT {_COLUMNS} FROM batch_events ORDER BY event_id"
-    " ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+    f"INSERT INTO events ({_COLUMNS}) SELECT {_COLUMNS} FROM batch_events ORDER BY room_id, event_id"
+    " ON CONFLICT (room_id, event_id) DO NOTHING RETURNING room_id, event_id"
 )
 
 

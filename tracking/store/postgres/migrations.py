@@ -12,6 +12,7 @@ at fault with its reason. `sum()` over BIGINT is NUMERIC, so reports never overf
 
 from __future__ import annotations
 
+from ..migration_9 import sql as migration_9
 from .migration_8 import MIGRATION_8
 
 BASE = 7
@@ -197,4 +198,5 @@ MIGRATIONS: dict[int, str] = {
     CREATE INDEX reservations_expiry ON reservations (expires_ms);
     """,
     8: MIGRATION_8,
+    9: migration_9("postgresql"),
 }

@@ -5,15 +5,16 @@ four processes of eight threads, 200,000 events with duplicates across processes
 GROUP BY over the raw rows):
 
 - A batch is one transaction. Its rows are copied (COPY) into a temporary table and moved into `events`
-  with `INSERT ... SELECT ... ORDER BY event_id ON CONFLICT (event_id) DO NOTHING RETURNING event_id`. An
-  event another transaction is inserting at the same time waits for it and is then skipped: `RETURNING`
-  names exactly the events this batch added, whatever other writers do.
+  with `INSERT ... SELECT ... ORDER BY room_id, event_id ON CONFLICT (room_id, event_id) DO NOTHING
+  RETURNING room_id, event_id` (an event_id is unique within its room). An event another transaction is
+  inserting at the same time waits for it and is then skipped: `RETURNING` names exactly the events this
+  batch added, whatever other writers do.
 - The rollups are summed in Python from those events only (all of them, usually: the sums computed ahead
   by `prepare_batch`) and added with one `INSERT ... SELECT FROM unnest(arrays) ORDER BY key ON CONFLICT
   DO UPDATE SET x = t.x + excluded.x` per table. The update is a row-locked read-modify-write in the
   database, so no increment is lost, and every writer takes its locks in one global order (events by
-  event_id, then the five tables in a fixed order, each by key), so no two writers ever wait on each
-  other in a cycle: no deadlock.
+  room and event_id, then the rollup tables in a fixed order, each by key), so no two writers ever wait on
+  each other in a cycle: no deadlock.
 - Counters are BIGINT: a sum past 64 bits raises `bigint out of range`; the writer isolates and rejects
   the event at fault (`OverflowError`), as on SQLite. Reports sum into NUMERIC and cannot overflow.
 - `reserve_if` holds a transaction-scoped advisory lock, so checks and reservations of every process
@@ -23,7 +24,8 @@ GROUP BY over the raw rows):
   neither (measured: 11 calls through a limit of 10 from two processes, before this lock). Schema
   migrations take another lock, so two processes opening a new database migrate it once.
 - A lost connection fails the call with StoreError; the next call reconnects. The writer retries a batch
-  until it is committed, and event_id makes a batch that did commit before the connection broke count once.
+  until it is committed, and (room_id, event_id) makes a batch that did commit before the connection broke
+  count once.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from ...fields import EVENT_COLUMNS
+from ...fields import COLUMN, EVENT_COLUMNS
+from ...slots import LocalRun
 from ..base import Filters, StoreError, Sums
 from ..batch import RowBatch, aggregate, prepare_batch
 from ..bookkeeping import BookkeepingMixin
@@ -53,6 +56,7 @@ log = logging.getLogger(__name__)
 APP_ID = "matrix-usage-bot"
 _MIGRATE_LOCK, _EXCLUSIVE_LOCK = 0x7573616701, 0x7573616702
 _PAGE = 5_000
+_ROOM_AT = COLUMN["room_id"]
 
 
 class RowRefused(ValueError):
@@ -166,9 +170,9 @@ class PostgresStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, Tables
     async def insert_batch(self, batch: RowBatch) -> int:
         """`insert_rows` for a batch prepared with `prepare_batch`."""
         rows: Sequence[tuple] = batch.rows
-        unique = {r[0]: r for r in reversed(rows)}  # the first of an event_id repeated in the batch wins
+        unique = {(r[_ROOM_AT], r[0]): r for r in reversed(rows)}  # the first of an event repeated in the batch wins
         if len(unique) != len(rows):
-            rows = [r for r in rows if unique.get(r[0]) is r]
+            rows = [r for r in rows if unique.get((r[_ROOM_AT], r[0])) is r]
         async with self._write_lock, self._errors():
             conn = await self._connection()
             async with conn.transaction(), conn.cursor() as cur:
@@ -180,9 +184,10 @@ class PostgresStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, Tables
                         for row in rows:
                             await copy.write_row(row)
                     await cur.execute(dialect.INSERT_BATCH)
-                    new = {r[0] for r in await cur.fetchall()}
+                    new = {(r[0], r[1]) for r in await cur.fetchall()}
                     inserted = len(new)
-                    sums = batch.sums if inserted == len(batch.rows) else aggregate([r for r in rows if r[0] in new])
+                    sums = (batch.sums if inserted == len(batch.rows)
+                            else aggregate([r for r in rows if (r[_ROOM_AT], r[0]) in new]))  # fmt: skip
                     for table, statement in dialect.ROLLUP_UPSERTS.items():
                         if sums[table]:
                             await cur.execute(statement, dialect.columns_of(sums[table]))
@@ -194,10 +199,10 @@ class PostgresStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, Tables
                     await cur.execute("DELETE FROM reservations WHERE id = ANY(%s)", (list(batch.settles),))
         return inserted
 
-    async def sum_rollups(self, start_hour: int, end_hour: int, filters: Filters, group: str | None) -> list[Sums]:
-        """Totals over whole UTC hours [start_hour, end_hour), one row per group value (see planning.py)."""
-        sql, params = rollup_query(start_hour, end_hour, filters, group)
-        rows = await self._fetchall(sql, params)
+    async def sum_rollups(self, start: int, end: int, filters: Filters, group: str | None,
+                          local: Sequence[LocalRun] = ()) -> list[Sums]:  # fmt: skip
+        """Totals over whole slots [start, end), one row per group value (see planning.py)."""
+        rows = await self._fetchall(*rollup_query(start, end, filters, group, local))
         return [Sums.from_row(r) for r in rows if group is not None or r[1]]
 
     async def sum_events(self, start_ms: int, end_ms: int, filters: Filters, group: str | None) -> list[Sums]:

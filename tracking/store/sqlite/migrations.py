@@ -6,6 +6,7 @@ built from shared constants would change silently when they do.)
 
 from __future__ import annotations
 
+from ..migration_9 import sql as migration_9
 from .migration_8 import MIGRATION_8
 
 APP_ID = "matrix-usage-bot"
@@ -294,4 +295,6 @@ MIGRATIONS: list[str] = [
     CREATE INDEX reservations_expiry ON reservations (expires_ms);
     """,
     MIGRATION_8,
+    # 9: event_id unique per room, `source` on every event, sum rollups per quarter-hour slot (see the module).
+    migration_9("sqlite"),
 ]

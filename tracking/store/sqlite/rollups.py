@@ -2,15 +2,18 @@
 
 Every table holds the same additive sums. They differ in key and time bucket:
 
-| table                 | key                                                     | bucket       |
-| --------------------- | ------------------------------------------------------- | ------------ |
-| `rollup_hourly`       | room, thread, agent, user, provider, model              | UTC hour     |
-| `rollup_agent_hourly` | room, agent                                             | UTC hour     |
-| `rollup_agent_daily`  | room, agent                                             | UTC day      |
-| `rollup_room_hourly`  | room                                                    | UTC hour     |
-| `rollup_room_daily`   | room                                                    | UTC day      |
-| `rollup_operation_hourly` | room, operation                                     | UTC hour     |
-| `rollup_latency_hourly` | room, provider, model, latency bucket (calls only)    | UTC hour     |
+| table                    | key                                                        | bucket            |
+| ------------------------ | ---------------------------------------------------------- | ----------------- |
+| `rollup_slots`           | room, thread, agent, user, provider, model, source         | quarter hour      |
+| `rollup_agent_slots`     | room, agent                                                | quarter hour      |
+| `rollup_agent_daily`     | room, agent                                                | UTC day           |
+| `rollup_room_slots`      | room                                                       | quarter hour      |
+| `rollup_room_daily`      | room                                                       | UTC day           |
+| `rollup_operation_slots` | room, operation                                            | quarter hour      |
+| `rollup_latency_hourly`  | room, provider, model, latency bucket (calls only)         | UTC hour          |
+
+A quarter hour is a slot of `tracking.slots` (`ts_ms // 900000`): every local midnight and clock hour of
+every timezone starts on one.
 
 The store updates all of them once per written batch, inside the batch's transaction, from the
 events that the batch really inserted (`seq` above the largest before it: duplicates insert

@@ -1,4 +1,4 @@
-"""The SQLite store (aiosqlite): WAL, numbered migrations, idempotent inserts, hourly rollups."""
+"""The SQLite store (aiosqlite): WAL, numbered migrations, idempotent inserts, rollups per slot and day."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 import aiosqlite
 
 from ...fields import COST_SUMS, EVENT_COLUMNS, SUMS
+from ...slots import LocalRun
 from ..base import (
     SPLIT,
     Filters,
@@ -40,7 +41,7 @@ _EVENT_SUM_COLUMNS = ", ".join(
 )  # fmt: skip
 _INSERT = (
     f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' for _ in EVENT_COLUMNS)})"
-    " ON CONFLICT (event_id) DO NOTHING"
+    " ON CONFLICT (room_id, event_id) DO NOTHING"
 )
 
 
@@ -169,17 +170,15 @@ class SQLiteStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, TablesMi
         for table, values in aggregate(rows).items():
             await self._conn.executemany(ROLLUP_UPSERTS[table], values)
 
-    async def sum_rollups(self, start_hour: int, end_hour: int, filters: Filters, group: str | None) -> list[Sums]:
-        """Totals over whole UTC hours [start_hour, end_hour), one row per group value.
+    async def sum_rollups(self, start: int, end: int, filters: Filters, group: str | None,
+                          local: Sequence[LocalRun] = ()) -> list[Sums]:  # fmt: skip
+        """Totals over whole slots [start, end), one row per group value (see planning.py).
 
         Answered from the coarsest rollups that hold the filter and group columns; whole UTC days
-        inside the span come from the daily tables, the hours around them from the hourly ones.
+        inside the span come from the daily tables, the slots around them from the slot ones.
         """
-        sql, params = rollup_query(start_hour, end_hour, filters, group)
-        rows = await self._fetchall(sql, params)
-        if group is None:
-            return [Sums.from_row(r) for r in rows if r[1]]
-        return [Sums.from_row(r) for r in rows]
+        rows = await self._fetchall(*rollup_query(start, end, filters, group, local))
+        return [Sums.from_row(r) for r in rows if group is not None or r[1]]
 
     async def sum_events(self, start_ms: int, end_ms: int, filters: Filters, group: str | None) -> list[Sums]:
         """Totals over raw events with start_ms <= ts_ms < end_ms, one row per group value."""
