@@ -21,9 +21,11 @@ REQUEST_KEY: Any = web.RequestKey("usage_api_key", ApiKey) if hasattr(web, "Requ
 
 
 def find_key(keys: Sequence[ApiKey], header: str | None) -> ApiKey | None:
-    if not header or not header.startswith("Bearer "):
+    """The key of `Authorization: Bearer KEY`; the scheme in any case (RFC 7235: it is case-insensitive)."""
+    scheme, _, credentials = (header or "").strip().partition(" ")
+    given = credentials.strip().encode("utf-8", "surrogateescape")
+    if scheme.lower() != "bearer" or not given:
         return None
-    given = header.removeprefix("Bearer ").strip().encode()
     found = None
     for key in keys:
         if hmac.compare_digest(given, key.key.encode()) and found is None:

@@ -83,3 +83,11 @@ async def test_events_for_rooms_outside_the_key_refuse_the_whole_request(seeded,
     assert status == 403 and answer["error"].startswith("events[1].room_id:")
     assert stored_count(db_url) == 4
     assert await post(client, seeded, [good], key="writer") == (200, {"stored": 1, "duplicates": 0, "rejected": []})
+
+
+@pytest.mark.parametrize("scheme", ["bearer", "BEARER", "bEaReR"])
+async def test_the_scheme_is_taken_in_any_case(seeded, client, scheme):
+    async with client.get(f"{seeded}/v1/usage", params={"period": "2026-10"},
+                          headers={"Authorization": f"{scheme} {KEYS['reader']}"}) as r:  # fmt: skip
+        assert r.status == 200
+        assert (await r.json())["totals"]["calls"] == 3  # the reader's room only
