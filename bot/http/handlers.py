@@ -114,7 +114,10 @@ async def events(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
+    """Counters of every room: for keys with `rooms: all` only."""
     ctx: ServerContext = request.app[SERVER]
+    if request[REQUEST_KEY].rooms != "all":
+        raise Forbidden("/metrics counts every room: it needs a key with rooms: all")
     body, content_type = await metrics_text(ctx.store, ctx.config.http.metrics.labels)
     return web.Response(body=body, headers={"Content-Type": content_type})
 

@@ -21,7 +21,8 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 def _errors(*codes: int) -> dict[str, Any]:
     words = {400: "a bad parameter or body, named in `error`", 401: "no key, or an unknown one",
-             403: "a room outside the key's rooms, or a write by a key without ingest",
+             403: "a room outside the key's rooms, a write by a key without ingest, or /metrics by a key "
+                  "without rooms: all",
              413: "a body over http.max_body_bytes"}  # fmt: skip
     return {str(code): _json(_ERROR, words[code]) for code in codes}
 
@@ -94,7 +95,7 @@ def openapi() -> dict[str, Any]:
                 "responses": {"200": _json(result, "stored, duplicates (by event_id) and rows the database refused"),
                               **_errors(400, 401, 403, 413)}}},
             "/metrics": {"get": {"summary": "Prometheus text format", "responses": {
-                "200": {"description": "the metrics", "content": text}, **_errors(401)}}},
+                "200": {"description": "the metrics", "content": text}, **_errors(401, 403)}}},
             "/openapi.json": {"get": {"summary": "this description", "responses": {
                 "200": _json({"type": "object"}, "OpenAPI 3.1"), **_errors(401)}}},
         },

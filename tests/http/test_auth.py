@@ -91,3 +91,14 @@ async def test_the_scheme_is_taken_in_any_case(seeded, client, scheme):
                           headers={"Authorization": f"{scheme} {KEYS['reader']}"}) as r:  # fmt: skip
         assert r.status == 200
         assert (await r.json())["totals"]["calls"] == 3  # the reader's room only
+
+
+@pytest.mark.parametrize("key", ["reader", "writer"])
+async def test_metrics_need_a_key_for_every_room(seeded, client, key):
+    async with client.get(f"{seeded}/metrics", headers=bearer(key)) as r:
+        assert r.status == 403
+        text = await r.text()
+    assert "rooms: all" in text
+    assert_leaks_nothing(text)
+    async with client.get(f"{seeded}/metrics", headers=bearer("admin")) as r:
+        assert r.status == 200 and "usage_calls_total" in await r.text()
