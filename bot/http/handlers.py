@@ -87,6 +87,14 @@ async def quotas(request: web.Request) -> web.Response:
     return web.json_response({"room": room, "quotas": [quota_json(s) for s in statuses]})
 
 
+class OutsideRooms(Exception):
+    """Events for rooms outside the key's: answered 403 naming each (`index`: the first, `rejected`: all)."""
+
+    def __init__(self, refused: list[dict[str, Any]]) -> None:
+        super().__init__(refused[0]["error"])
+        self.refused = refused
+
+
 async def events(request: web.Request) -> web.Response:
     """Validated, checked against the key's rooms and priced whole before anything is stored."""
     ctx: ServerContext = request.app[SERVER]
@@ -97,16 +105,19 @@ async def events(request: web.Request) -> web.Response:
 
     def prepare() -> list[tuple]:  # off the event loop: a large body must not hold up other requests
         parsed = parse_events(body)
-        for index, event in enumerate(parsed):
-            if not may_see(key, event.room_id):
-                where = event.room_id if event.room_id is not None else "(no room_id)"
-                raise Forbidden(f"events[{index}].room_id: {where} is outside this key's rooms")
+        outside = [{"index": index, "error": f"events[{index}].room_id: "
+                    f"{event.room_id if event.room_id is not None else '(no room_id)'} is outside this key's rooms"}
+                   for index, event in enumerate(parsed) if not may_see(key, event.room_id)]  # fmt: skip
+        if outside:
+            raise OutsideRooms(outside)
         return price_events(parsed, ctx.pricer)
 
     try:
         rows = await asyncio.to_thread(prepare)
     except BodyError as exc:
         return error(400, str(exc), **({"index": exc.index} if exc.index is not None else {}))
+    except OutsideRooms as exc:
+        return error(403, str(exc), index=exc.refused[0]["index"], rejected=exc.refused)
     result = await store_rows(ctx.store, rows)
     log.info("key %s sent %d events: %d stored, %d duplicates, %d rejected", key.name, len(rows), result.stored,
              result.duplicates, len(result.rejected))  # fmt: skip

@@ -103,6 +103,10 @@ def openapi() -> dict[str, Any]:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {"Row": _row(), "Event": _event(),
                         "Error": {"type": "object", "required": ["error"], "properties": {
-                            "error": {"type": "string"}, "index": {"type": "integer"}}}},
+                            "error": {"type": "string"},
+                            "index": {"type": "integer", "description": "the event refused (400, 403)"},
+                            "rejected": {"type": "array", "description": "403: every event for a room outside "
+                                         "the key's", "items": {"type": "object", "properties": {
+                                             "index": {"type": "integer"}, "error": {"type": "string"}}}}}}},
         },
     }  # fmt: skip

@@ -76,11 +76,14 @@ async def test_without_room_a_limited_key_sees_exactly_its_rooms(seeded, client)
 
 
 @pytest.mark.parametrize("room", ["!b:x", None])
-async def test_events_for_rooms_outside_the_key_refuse_the_whole_request(seeded, client, db_url, room):
+async def test_events_for_rooms_outside_the_key_refuse_the_whole_request_naming_each(seeded, client, db_url, room):
     good = {**EVENTS[0], "event_id": "good"}
     other = {**EVENTS[0], "event_id": "other", "room_id": room}
-    status, answer = await post(client, seeded, [good, other], key="writer")
-    assert status == 403 and answer["error"].startswith("events[1].room_id:")
+    also = {**EVENTS[0], "event_id": "also", "room_id": "!c:x"}
+    status, answer = await post(client, seeded, [good, other, also], key="writer")
+    assert status == 403 and answer["error"].startswith("events[1].room_id:") and answer["index"] == 1
+    assert [(r["index"], r["error"].split(":")[0]) for r in answer["rejected"]] == [(1, "events[1].room_id"),
+                                                                                   (2, "events[2].room_id")]
     assert stored_count(db_url) == 4
     assert await post(client, seeded, [good], key="writer") == (200, {"stored": 1, "duplicates": 0, "rejected": []})
 
