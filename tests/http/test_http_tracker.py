@@ -15,12 +15,19 @@ import pytest
 import tracking
 from bot.http.server import UsageServer
 from bot.render.report_formats import report_json
+from tests.dbrows import rows
 from tracking import parse_period, usage_report
 from tracking.store import StoreError, open_store
 
 from .conftest import KEYS, make_config, stored_count
 
 T0 = 1_790_000_000.0  # 2026-09-21
+
+
+def spooled(spool) -> list[str]:
+    """The events waiting in a spool: in the file, and in the one a sender took (`.sending`)."""
+    files = [spool, spool.with_name(spool.name + ".sending")]
+    return [line for path in files if path.exists() for line in path.read_text().splitlines() if line.strip()]
 
 
 def calls(start: int, count: int) -> list[dict]:
@@ -102,7 +109,7 @@ async def test_sigterm_while_the_collector_is_away_spools_everything_for_the_nex
     assert (await agent.stdout.readline()).strip() == b"recorded"
     agent.send_signal(signal.SIGTERM)
     assert await agent.wait() == -signal.SIGTERM
-    lines = [json.loads(line) for line in spool.read_text().splitlines()]
+    lines = [json.loads(line) for line in spooled(spool)]
     assert sorted(e["event_id"] for e in lines) == sorted(f"agent-{i}" for i in range(500))
     srv = await UsageServer(make_config(db_url, listen=f"127.0.0.1:{port}")).start()
     try:
@@ -110,22 +117,27 @@ async def test_sigterm_while_the_collector_is_away_spools_everything_for_the_nex
             await wait_for_count(db_url, 500)  # the next tracker sends what the last one left
     finally:
         await srv.close()
-    assert stored_count(db_url) == 500 and not spool.exists()
+    assert stored_count(db_url) == 500 and spooled(spool) == []
 
 
-async def test_events_the_key_may_not_send_stay_in_the_spool(db_url, tmp_path):
+async def test_an_event_for_a_room_outside_the_key_is_set_aside_and_the_rest_delivered(db_url, tmp_path):
     srv = await UsageServer(make_config(db_url)).start()
     try:
         spool = tmp_path / "spool.jsonl"
         async with tracking.Tracker(f"http://127.0.0.1:{srv.port}", api_key=KEYS["writer"], spool=spool) as tracker:
-            tracker.record(provider="openai", model="gpt-4o", input_tokens=5, room_id="!a:x")
-            tracker.record(provider="openai", model="gpt-4o", input_tokens=5, room_id="!b:x")  # not the key's room
-            tracker.record(provider="openai", model="gpt-4o", input_tokens=5, room_id="!a:x")
+            for n, room in enumerate(["!a:x", "!b:x", "!a:x", None, "!a:x"]):  # !b:x and none: not the key's
+                tracker.record(provider="openai", model="gpt-4o", input_tokens=7 + n, room_id=room, event_id=f"r{n}")
             await tracker.flush()
-            # a 403 (a room outside the key's rooms) keeps the batch spooled, to send once the key is fixed
-            assert stored_count(db_url) == 0 and spool.stat().st_size > 0
+            tracker.record(provider="openai", model="gpt-4o", input_tokens=9, room_id="!a:x", event_id="later")
     finally:
         await srv.close()
+    assert rows(db_url, "SELECT event_id, input_tokens FROM events ORDER BY event_id") == [
+        ("later", 9), ("r0", 7), ("r2", 9), ("r4", 11)]
+    assert spooled(spool) == []
+    kept = [json.loads(line) for line in (tmp_path / "spool.jsonl.rejected.jsonl").read_text().splitlines()]
+    assert [(k["event"]["event_id"], k["rejected"]) for k in kept] == [
+        ("r1", "events[1].room_id: !b:x is outside this key's rooms"),
+        ("r3", "events[3].room_id: (no room_id) is outside this key's rooms")]
 
 
 async def test_quota_checks_need_the_store(tmp_path):
@@ -163,15 +175,15 @@ async def test_an_event_the_collector_refuses_is_set_aside_and_the_rest_stored(d
     finally:
         await srv.close()
     assert stored_count(db_url) == 2
-    [refused] = [json.loads(line) for line in (tmp_path / "spool.jsonl.refused.jsonl").read_text().splitlines()]
-    assert refused["event_id"] == "gold"
+    [refused] = [json.loads(line) for line in (tmp_path / "spool.jsonl.rejected.jsonl").read_text().splitlines()]
+    assert refused["event"]["event_id"] == "gold" and refused["rejected"].startswith("events[1]: mycorp/gold-1")
 
 
 async def test_a_spool_left_by_a_killed_agent_is_sent_by_the_next_tracker(db_url, tmp_path):
     spool = tmp_path / "spool.jsonl"
     events = [{"event_id": f"left-{i}", "provider": "openai", "model": "gpt-4o", "input_tokens": i,
                "room_id": "!a:x", "ts": "2026-10-01T10:00:00+00:00"} for i in range(20)]  # fmt: skip
-    dead = tmp_path / "spool.jsonl.sending-999999999"  # a sender killed (SIGKILL) while sending
+    dead = tmp_path / "spool.jsonl.sending-999999999"  # left by a tracker of the earlier scheme killed while sending
     dead.write_text("".join(json.dumps(e) + "\n" for e in events[:10]))
     spool.write_text("".join(json.dumps(e) + "\n" for e in events[10:]))
     srv = await UsageServer(make_config(db_url)).start()
