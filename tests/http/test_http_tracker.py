@@ -11,12 +11,13 @@ import textwrap
 from zoneinfo import ZoneInfo
 
 import pytest
+from aiohttp import web
 
 import tracking
 from bot.http.server import UsageServer
 from bot.render.report_formats import report_json
 from tests.dbrows import rows
-from tracking import parse_period, usage_report
+from tracking import collector_client, parse_period, usage_report
 from tracking.store import StoreError, open_store
 
 from .conftest import KEYS, make_config, stored_count
@@ -193,3 +194,44 @@ async def test_a_spool_left_by_a_killed_agent_is_sent_by_the_next_tracker(db_url
     finally:
         await srv.close()
     assert stored_count(db_url) == 20 and not dead.exists() and not spool.exists()
+
+
+async def test_a_redirect_is_never_followed_and_a_silent_collector_times_out(db_url, tmp_path, monkeypatch):
+    """A redirect (here, as a proxy in front of a wrong URL might send, to a sign-in page that answers 200) is
+    not delivery: the events wait in the spool. A server that never answers costs a request its timeout,
+    not the tracker's flush forever."""
+    srv = await UsageServer(make_config(db_url)).start()
+    released = asyncio.Event()
+
+    async def redirect(request: web.Request) -> web.Response:
+        raise web.HTTPFound("/sign-in")
+
+    async def sign_in(request: web.Request) -> web.Response:
+        return web.Response(text="<html>Sign in</html>", content_type="text/html")
+
+    async def silent(request: web.Request) -> web.Response:
+        await released.wait()
+        return web.json_response({"stored": 0, "duplicates": 0, "rejected": []})
+
+    app = web.Application()
+    app.router.add_post("/redirect/v1/events", redirect)
+    app.router.add_post("/silent/v1/events", silent)
+    app.router.add_get("/sign-in", sign_in)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    other = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    monkeypatch.setattr(collector_client, "TOTAL_TIMEOUT_S", 0.5)
+    try:
+        for path in ("redirect", "silent"):
+            spool = tmp_path / f"{path}.jsonl"
+            async with tracking.Tracker(f"{other}/{path}", api_key=KEYS["writer"], spool=spool) as tracker:
+                tracker.record(provider="openai", model="gpt-4o", input_tokens=5, room_id="!a:x", event_id=path)
+                await tracker.flush()
+                assert [json.loads(line)["event_id"] for line in spooled(spool)] == [path]
+    finally:
+        released.set()
+        await runner.cleanup()
+        await srv.close()
+    assert stored_count(db_url) == 0
