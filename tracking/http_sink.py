@@ -22,6 +22,8 @@ import logging
 import os
 import time
 from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import chain
 from pathlib import Path
@@ -31,8 +33,10 @@ from urllib.parse import urlsplit
 from .collector_client import CollectorAway, ask, open_session, unexpected
 from .events import UsageEvent
 from .fields import COLUMN, COUNTERS, EVENT_COLUMNS
+from .later import Later, resolve
 from .pricing import Pricer
 from .retry import RetryPolicy
+from .rows import Recorded
 from .spool import Spool
 from .store.batch import RowBatch
 from .writer import Target, Writer
@@ -60,8 +64,8 @@ REMOTE_READS = (
 
 def http_writer(url: str, api_key: str | None, spool: str | Path | None, pricer: Pricer, **options: Any) -> Writer:
     """The background writer of an HTTP tracker: the usual one, posting to the collector."""
-    held = Spool(Path(spool).expanduser() if spool is not None else default_spool(url))
-    return Writer(url, pricer, target=Target(lambda: HttpSink.open(url, api_key, held), held), **options)
+    kept = Spool(Path(spool).expanduser() if spool is not None else default_spool(url))
+    return HttpWriter(url, pricer, target=Target(lambda: HttpSink.open(url, api_key, kept), kept), **options)
 
 
 def is_http_url(url: str) -> bool:
@@ -74,9 +78,9 @@ def default_spool(url: str) -> Path:
     return Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state")) / "usage-bot" / f"{where}.jsonl"
 
 
-def row_event(row: tuple) -> dict[str, Any]:
+def row_event(row: tuple, reservation: str | None = None) -> dict[str, Any]:
     """A stored row (EVENT_COLUMNS order) as the collector's JSON event: every field but its cost (values
-    not given are left out: the collector's defaults)."""
+    not given are left out: the collector's defaults), and the collector's reservation it ends."""
     event: dict[str, Any] = {"ts": (_EPOCH + timedelta(milliseconds=row[COLUMN["ts_ms"]])).isoformat()}
     for name in SENT:
         value = row[COLUMN[name]]
@@ -84,7 +88,37 @@ def row_event(row: tuple) -> dict[str, Any]:
             event[name] = value
     if row[COLUMN["metadata"]]:
         event["metadata"] = json.loads(row[COLUMN["metadata"]])
+    if reservation is not None:
+        event["reservation"] = reservation
     return event
+
+
+@dataclass(frozen=True, slots=True)
+class HeldBatch(RowBatch):
+    """A batch some of whose events end reservations the collector holds for their calls."""
+
+    held: Mapping[str, str] = field(default_factory=dict)
+    """event_id to the reservation its event ends."""
+
+
+class HttpWriter(Writer):
+    """The writer of an HTTP tracker: it keeps which event ends which reservation (`record(reservation=...)`),
+    so that each event carries its reservation's id to the collector."""
+
+    def _prepare(self, batch: list[Recorded | Later]) -> RowBatch:
+        calls = [_resolved(item) for item in batch]
+        prepared = super()._prepare(calls)
+        held = {c.event_id: c.reservation for c in calls if type(c) is Recorded and c.reservation}
+        return HeldBatch(prepared.rows, prepared.rejected, prepared.sums, prepared.settles, held) if held else prepared
+
+
+def _resolved(item: Recorded | Later) -> Recorded | Later:
+    """A queued call with its usage read (`tracking.later`); one whose usage cannot be read is left to the
+    writer, which logs it and keeps it in rejected_events."""
+    if type(item) is Later:
+        with contextlib.suppress(Exception):
+            return resolve(item)
+    return item
 
 
 class HttpSink:
@@ -108,7 +142,8 @@ class HttpSink:
 
     async def insert_batch(self, batch: RowBatch) -> int:
         """Post the batch, or spool it; returns how many events the collector stored anew plus those spooled."""
-        lines = [json.dumps(row_event(row), separators=(",", ":")) + "\n" for row in batch.rows]
+        held = batch.held if isinstance(batch, HeldBatch) else {}
+        lines = [json.dumps(row_event(row, held.get(row[0])), separators=(",", ":")) + "\n" for row in batch.rows]
         if not lines:
             return 0
         stored = 0

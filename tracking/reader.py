@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 from .store import Store, StoreError, open_store
@@ -18,9 +18,12 @@ T = TypeVar("T")
 
 
 class Reader(threading.Thread):
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, open: Callable[[], Awaitable[Any]] | None = None) -> None:
+        """Reads the store at ``url``; with ``open``, what it opens instead (an HTTP tracker's collector client,
+        anything with an async ``close()``)."""
         super().__init__(name="usage-reader", daemon=True)
         self.url = url
+        self._open = open
         self.ready = threading.Event()
         self.open_error: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -34,7 +37,7 @@ class Reader(threading.Thread):
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
         try:
-            self._store = await open_store(self.url)
+            self._store = await (self._open() if self._open is not None else open_store(self.url))
         except BaseException as exc:
             self.open_error = exc
             self.ready.set()

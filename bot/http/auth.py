@@ -41,6 +41,12 @@ def may_see(key: ApiKey, room_id: str | None) -> bool:
     return key.rooms == "all" or (room_id is not None and room_id in key.rooms)
 
 
+def within(key: ApiKey, room_id: str | None, field: str) -> None:
+    """Forbidden unless the key covers the room (a call without a room: keys with rooms: all only)."""
+    if not may_see(key, room_id):
+        raise Forbidden(f"{field}: {room_id if room_id is not None else '(no room)'} is outside this key's rooms")
+
+
 def room_scope(key: ApiKey, room_id: str | None) -> str | tuple[str, ...] | None:
     """The room filter of a read: the asked room if the key covers it, else the key's own rooms."""
     if room_id is not None:

@@ -10,7 +10,6 @@ import sys
 import textwrap
 from zoneinfo import ZoneInfo
 
-import pytest
 from aiohttp import web
 
 import tracking
@@ -18,7 +17,7 @@ from bot.http.server import UsageServer
 from bot.render.report_formats import report_json
 from tests.dbrows import rows
 from tracking import collector_client, parse_period, usage_report
-from tracking.store import StoreError, open_store
+from tracking.store import open_store
 
 from .conftest import KEYS, make_config, stored_count
 
@@ -139,12 +138,6 @@ async def test_an_event_for_a_room_outside_the_key_is_set_aside_and_the_rest_del
     assert [(k["event"]["event_id"], k["rejected"]) for k in kept] == [
         ("r1", "events[1].room_id: !b:x is outside this key's rooms"),
         ("r3", "events[3].room_id: (no room_id) is outside this key's rooms")]
-
-
-async def test_quota_checks_need_the_store(tmp_path):
-    async with tracking.Tracker("http://127.0.0.1:9", api_key="k" * 16, spool=tmp_path / "s.jsonl") as tracker:
-        with pytest.raises(StoreError, match="GET /v1/quotas"):
-            await tracker.check_quota(room_id="!a:x")
 
 
 async def test_a_tracker_from_config_sends_to_the_collector(db_url, tmp_path):
