@@ -188,7 +188,7 @@ class HttpSink:
                 self._set_aside(chunk[index], reason)
             chunk = [line for index, line in enumerate(chunk) if index not in refused]
             if status == 200:
-                stored += int(answer.get("stored", 0))
+                stored += answer["stored"] if type(answer["stored"]) is int else 0
                 self.sent += len(chunk)
             elif chunk:
                 work.appendleft(chunk)  # nothing of a refused request is stored: the rest goes again

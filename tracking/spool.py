@@ -35,10 +35,10 @@ def locked(path: Path, wait: bool = True) -> Iterator[bool]:
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            held = True
         except BlockingIOError:
-            yield False
-            return
-        yield True
+            held = False
+        yield held
     finally:
         os.close(fd)  # releases the lock
 

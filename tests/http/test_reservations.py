@@ -127,6 +127,7 @@ WORKER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 async def test_two_processes_of_four_threads_never_jointly_exceed_a_hard_quota(collector, store_url, providers,
                                                                                 tmp_path):  # fmt: skip
     providers.reset()

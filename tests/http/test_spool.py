@@ -12,6 +12,7 @@ import threading
 from asyncio.subprocess import PIPE
 from pathlib import Path
 
+import pytest
 from aiohttp import web
 
 import tracking
@@ -63,6 +64,7 @@ async def flapping(db_url: str, port: int, cycles: int, seed: int) -> None:
     return server
 
 
+@pytest.mark.slow
 async def test_a_collector_away_twenty_times_loses_and_doubles_nothing(db_url, tmp_path, monkeypatch):
     monkeypatch.setattr(http_sink, "COLLECTOR_RETRY", QUICK_RETRY)
     server = await UsageServer(make_config(db_url)).start()
@@ -105,6 +107,7 @@ AGENT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 async def test_processes_sharing_one_spool_lose_and_double_nothing(db_url, tmp_path, monkeypatch):
     monkeypatch.setattr(http_sink, "COLLECTOR_RETRY", QUICK_RETRY)
     server = await UsageServer(make_config(db_url)).start()
