@@ -142,6 +142,8 @@ class HttpSink:
 
     async def insert_batch(self, batch: RowBatch) -> int:
         """Post the batch, or spool it; returns how many events the collector stored anew plus those spooled."""
+        for _, reason, payload in batch.rejected:  # refused by the writer: a local tracker's rejected_events
+            self.spool.set_aside(payload, reason)
         held = batch.held if isinstance(batch, HeldBatch) else {}
         lines = [json.dumps(row_event(row, held.get(row[0])), separators=(",", ":")) + "\n" for row in batch.rows]
         if not lines:

@@ -228,3 +228,19 @@ async def test_a_redirect_is_never_followed_and_a_silent_collector_times_out(db_
         await runner.cleanup()
         await srv.close()
     assert stored_count(db_url) == 0
+
+
+async def test_an_event_the_tracker_refuses_is_set_aside_too(db_url, tmp_path):
+    """What a local tracker keeps in rejected_events, an HTTP tracker keeps in the spool's rejected file."""
+    srv = await UsageServer(make_config(db_url)).start()
+    spool = tmp_path / "spool.jsonl"
+    try:
+        async with tracking.Tracker(f"http://127.0.0.1:{srv.port}", api_key=KEYS["writer"], spool=spool) as tracker:
+            tracker.record(provider="openai", model="gpt-4o", input_tokens=4, room_id="!a:x", event_id="good")
+            tracker.record(provider="openai", model="gpt-4o", input_tokens=-4, room_id="!a:x", event_id="bad")
+            await tracker.flush()
+    finally:
+        await srv.close()
+    assert rows(db_url, "SELECT event_id FROM events") == [("good",)]
+    [kept] = [json.loads(line) for line in (tmp_path / "spool.jsonl.rejected.jsonl").read_text().splitlines()]
+    assert kept["rejected"] == "input_tokens must not be negative, got -4" and kept["event"]["event_id"] == "bad"
