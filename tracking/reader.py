@@ -1,4 +1,5 @@
-"""A read connection on a thread of its own, for the questions agents ask in their call path (quotas).
+"""A read connection on a thread of its own, for the questions agents ask in their call path (quotas); for
+an HTTP tracker, its collector's quota endpoints instead (`remote_quotas`).
 
 Kept off the writer: a quota check must not wait behind a batch being written, and a write must not
 wait behind a check. SQLite's WAL lets this connection read while the writer writes.
@@ -18,12 +19,12 @@ T = TypeVar("T")
 
 
 class Reader(threading.Thread):
-    def __init__(self, url: str, open: Callable[[], Awaitable[Any]] | None = None) -> None:
-        """Reads the store at ``url``; with ``open``, what it opens instead (an HTTP tracker's collector client,
+    def __init__(self, url: str, opener: Callable[[], Awaitable[Any]] | None = None) -> None:
+        """Reads the store at ``url``; with ``opener``, what it opens instead (an HTTP tracker's collector client,
         anything with an async ``close()``)."""
         super().__init__(name="usage-reader", daemon=True)
         self.url = url
-        self._open = open
+        self._open = opener
         self.ready = threading.Event()
         self.open_error: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
