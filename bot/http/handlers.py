@@ -119,8 +119,8 @@ async def events(request: web.Request) -> web.Response:
 
     def prepare() -> list[tuple]:  # off the event loop: a large body must not hold up other requests
         parsed = parse_events(body, held)
-        outside = [{"index": index, "error": f"events[{index}].room_id: "
-                    f"{event.room_id if event.room_id is not None else '(no room_id)'} is outside this key's rooms"}
+        outside = [{"index": index, "error": f"events[{index}].room_id: {event.room_id or '(no room_id)'} is "
+                                             "outside this key's rooms"}
                    for index, event in enumerate(parsed) if not may_see(key, event.room_id)]  # fmt: skip
         if outside:
             raise OutsideRooms(outside)
