@@ -52,6 +52,13 @@ class Recorder(threading.Thread):
             self.stop.wait(0.01)
 
 
+async def absent_collector(db_url: str) -> int:
+    """A loopback port a collector of this store listened on and left: nothing answers there yet."""
+    server = await UsageServer(make_config(db_url)).start()
+    await server.close()
+    return server.port
+
+
 async def flapping(db_url: str, port: int, cycles: int, seed: int) -> None:
     """The collector on `port` goes away and comes back `cycles` times, for random spells; it ends up."""
     spells = random.Random(seed)
@@ -67,9 +74,7 @@ async def flapping(db_url: str, port: int, cycles: int, seed: int) -> None:
 @pytest.mark.slow
 async def test_a_collector_away_twenty_times_loses_and_doubles_nothing(db_url, tmp_path, monkeypatch):
     monkeypatch.setattr(http_sink, "COLLECTOR_RETRY", QUICK_RETRY)
-    server = await UsageServer(make_config(db_url)).start()
-    port = server.port
-    await server.close()
+    port = await absent_collector(db_url)
     url = f"http://127.0.0.1:{port}"
     tracker = tracking.Tracker(url, api_key=KEYS["writer"], spool=tmp_path / "spool.jsonl", flush_interval=0.02)
     async with tracker:
@@ -110,9 +115,7 @@ AGENT = textwrap.dedent(
 @pytest.mark.slow
 async def test_processes_sharing_one_spool_lose_and_double_nothing(db_url, tmp_path, monkeypatch):
     monkeypatch.setattr(http_sink, "COLLECTOR_RETRY", QUICK_RETRY)
-    server = await UsageServer(make_config(db_url)).start()
-    port = server.port
-    await server.close()
+    port = await absent_collector(db_url)
     url, spool = f"http://127.0.0.1:{port}", tmp_path / "spool.jsonl"
     script = AGENT.format(root=str(Path(__file__).resolve().parents[2]))
     agents = [await asyncio.create_subprocess_exec(sys.executable, "-c", script, url, KEYS["writer"], str(spool),
@@ -185,9 +188,7 @@ HANGING = textwrap.dedent(
 
 
 async def test_a_sender_killed_midway_leaves_its_events_for_the_next(db_url, tmp_path):
-    server = await UsageServer(make_config(db_url)).start()
-    port = server.port
-    await server.close()
+    port = await absent_collector(db_url)
     url, spool = f"http://127.0.0.1:{port}", tmp_path / "spool.jsonl"
     agent = await asyncio.create_subprocess_exec(
         sys.executable, "-c", HANGING.format(root=str(Path(__file__).resolve().parents[2])), url, KEYS["writer"],
