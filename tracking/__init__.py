@@ -13,6 +13,7 @@ from .periods import Period, PeriodError, parse_period
 from .pricing import PriceOverride, Pricer
 from .queries import Report, usage_report
 from .quotas import QuotaExceeded, QuotaStatus
+from .remote_quotas import QuotaUnavailable
 from .settings import ConfigError, TrackingSettings
 from .store import StoreError
 from .tracker import Tracker, TrackerClosed
@@ -40,6 +41,7 @@ __all__ = [
     "Pricer",
     "QuotaExceeded",
     "QuotaStatus",
+    "QuotaUnavailable",
     "Report",
     "StoreError",
     "Tracker",

@@ -10,15 +10,18 @@ take a room-hour's sum past 64-bit integers).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from .events import UsageEvent
 from .ingest import parse_event
 from .pricing import Pricer
+from .quotas.wire import RESERVATION_ID
 from .rows import event_to_row
 from .store import Store
-from .store.isolation import insert_isolating, refusal_reason
+from .store.batch import prepare_batch
+from .store.isolation import DATA_ERRORS, insert_isolating, refusal_reason
 
 
 class BodyError(ValueError):
@@ -67,11 +70,17 @@ def decode_body(body: bytes) -> list[object]:
     return items
 
 
-def parse_events(body: bytes) -> list[UsageEvent]:
-    """Every event of the body, validated; the first bad one raises BodyError("events[i].field: why")."""
+def parse_events(body: bytes, reservations: dict[int, str] | None = None) -> list[UsageEvent]:
+    """Every event of the body, validated; the first bad one raises BodyError("events[i].field: why").
+
+    With ``reservations`` (the collector's), an event's `reservation` (the id of the quota reservation its
+    call held) is taken out into it, by the event's index; without, the field is unknown, as in `ingest`.
+    """
     events = []
     for index, item in enumerate(decode_body(body)):
         try:
+            if reservations is not None and isinstance(item, dict) and "reservation" in item:
+                reservations[index] = reservation_id(item.pop("reservation"))
             events.append(parse_event(item))
         except ValueError as exc:
             raise BodyError(f"events[{index}].{exc}" if isinstance(item, dict) else f"events[{index}]: {exc}",
@@ -91,13 +100,24 @@ def price_events(events: list[UsageEvent], pricer: Pricer, key_name: str) -> lis
     return rows
 
 
-async def store_rows(store: Store, rows: list[tuple]) -> CollectResult:
-    """Insert in one transaction (halved only around rows the database refuses); duplicates by event_id in a room."""
+def reservation_id(value: object) -> str:
+    if not (isinstance(value, str) and RESERVATION_ID.fullmatch(value)):
+        raise ValueError(f"reservation: not a reservation id of this collector (32 hex digits), got {value!r}")
+    return value
+
+
+async def store_rows(store: Store, rows: list[tuple], settles: Sequence[str] = ()) -> CollectResult:
+    """Insert in one transaction (halved only around rows the database refuses); duplicates by event_id in a room.
+    ``settles``: quota reservations these events end, in the transaction that stores them."""
     result = CollectResult()
 
     def refuse(index: int, exc: BaseException) -> None:
         result.rejected.append({"index": index, "error": refusal_reason(exc)})
 
-    result.stored = await insert_isolating(store, rows, refuse)
+    try:
+        result.stored = await store.insert_batch(prepare_batch(rows, (), settles))
+    except DATA_ERRORS:  # a row the database cannot take: the others are stored without it
+        result.stored = await insert_isolating(store, rows, refuse)
+        await store.end_reservations(settles)
     result.duplicates = len(rows) - result.stored - len(result.rejected)
     return result

@@ -2,13 +2,15 @@
 
 `Tracker("https://usage.example.org", api_key=...)` runs the same background writer as a local
 tracker; only the target differs. The writer validates each batch (bad values are logged, as
-always) and hands it here; the batch is posted as JSON lines, without costs, so the collector prices
-it with its config's overrides like every other entry point. While the collector is away (refused
-connection, timeout, 5xx, 401/403/429) batches are appended to the spool file, fsynced, and resent
-with exponential backoff until it answers; whatever is left at close stays in the spool and the next
-tracker with the same spool sends it. Every event carries the `event_id` given at `record()`, so a
-resend of something the collector had already stored counts once. An event the collector refuses
-(400) is moved to `<spool>.refused.jsonl` with the reason logged, and the rest are sent.
+always) and hands it here; the batch is posted as JSON lines, every field of each event but its cost,
+so the collector prices it with its config's overrides like every other entry point. While the
+collector is away (refused connection, timeout, 5xx, 401, a 403 naming no event, 429, a redirect)
+batches are appended to the spool (`tracking.spool`, shared safely by every tracker process on the
+host) and resent with exponential backoff until it answers; whatever is left at close stays in the
+spool and the next tracker with the same spool sends it. Every event carries the `event_id` given at
+`record()`, so a resend of something the collector had already stored counts once. An event the
+collector refuses for itself (a 400 or 403 naming it) is set aside in `<spool>.rejected.jsonl` with
+the reason, logged once, and the rest are sent.
 """
 
 from __future__ import annotations
@@ -19,15 +21,23 @@ import json
 import logging
 import os
 import time
-from datetime import UTC, datetime
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from itertools import chain
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from .collector_client import CollectorAway, ask, open_session, unexpected
+from .events import UsageEvent
 from .fields import COLUMN, COUNTERS, EVENT_COLUMNS
+from .later import Later, resolve
 from .pricing import Pricer
 from .retry import RetryPolicy
-from .spill import SpillFile, _append_whole
+from .rows import Recorded
+from .spool import Spool
 from .store.batch import RowBatch
 from .writer import Target, Writer
 
@@ -37,21 +47,25 @@ COLLECTOR_RETRY = RetryPolicy(1.0, 30.0)
 """Delays between tries while the collector is away (jittered: 0.5-1 s, then doubling up to 15-30 s)."""
 POST_SIZE = 1000
 """Events per request: far below the collector's default body limit."""
-_TEXT = ("event_id", "room_id", "thread_id", "agent", "user_id", "session_id", "operation", "provider", "model",
-         "status")  # fmt: skip
-
+BUSY_POLL_S = 0.1
+"""How often a tracker whose spool another sender is sending looks again."""
+SENT = tuple(name for name in UsageEvent.model_fields if name in COLUMN and name not in ("metadata", "source"))
+"""The stored columns sent as they are: every field of the event but its time, cost and metadata (sent
+apart) and its `source`, which the collector sets from the key."""
+_LEFT_OUT = {**dict.fromkeys(COUNTERS, 0), **dict.fromkeys(("room_id", "thread_id", "agent", "user_id"), "")}
+"""Values that mean "not given" in a stored row (its counts' 0, the attribution stored as "" when absent)."""
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 REMOTE_READS = (
-    "a tracker that sends to an HTTP collector cannot read the store: quota checks, reservations and "
-    "enforcement need a tracker on the store itself (sqlite:// or postgresql://); read quotas over "
-    "GET /v1/quotas instead"
+    "a tracker that sends to an HTTP collector cannot read the store; ask the collector over its API "
+    "(GET /v1/usage, GET /v1/quotas)"
 )
 
 
 def http_writer(url: str, api_key: str | None, spool: str | Path | None, pricer: Pricer, **options: Any) -> Writer:
     """The background writer of an HTTP tracker: the usual one, posting to the collector."""
-    spill = SpillFile(url, Path(spool).expanduser() if spool is not None else default_spool(url))
-    return Writer(url, pricer, target=Target(lambda: HttpSink.open(url, api_key, spill), spill), **options)
+    kept = Spool(Path(spool).expanduser() if spool is not None else default_spool(url))
+    return HttpWriter(url, pricer, target=Target(lambda: HttpSink.open(url, api_key, kept), kept), **options)
 
 
 def is_http_url(url: str) -> bool:
@@ -64,110 +78,128 @@ def default_spool(url: str) -> Path:
     return Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state")) / "usage-bot" / f"{where}.jsonl"
 
 
-def row_event(row: tuple) -> dict[str, Any]:
-    """A stored row (EVENT_COLUMNS order) as the collector's JSON event, without its cost."""
-    event: dict[str, Any] = {name: row[COLUMN[name]] for name in _TEXT if row[COLUMN[name]] not in (None, "")}
-    event["ts"] = datetime.fromtimestamp(row[COLUMN["ts_ms"]] / 1000, UTC).isoformat()
-    event.update({name: row[COLUMN[name]] for name in COUNTERS if row[COLUMN[name]]})
-    if row[COLUMN["latency_ms"]] is not None:
-        event["latency_ms"] = row[COLUMN["latency_ms"]]
+def row_event(row: tuple, reservation: str | None = None) -> dict[str, Any]:
+    """A stored row (EVENT_COLUMNS order) as the collector's JSON event: every field but its cost (values
+    not given are left out: the collector's defaults), and the collector's reservation it ends."""
+    event: dict[str, Any] = {"ts": (_EPOCH + timedelta(milliseconds=row[COLUMN["ts_ms"]])).isoformat()}
+    for name in SENT:
+        value = row[COLUMN[name]]
+        if value is not None and value != _LEFT_OUT.get(name, None):
+            event[name] = value
     if row[COLUMN["metadata"]]:
         event["metadata"] = json.loads(row[COLUMN["metadata"]])
+    if reservation is not None:
+        event["reservation"] = reservation
     return event
 
 
-class CollectorAway(Exception):
-    """The collector did not take the request; try again later."""
+@dataclass(frozen=True, slots=True)
+class HeldBatch(RowBatch):
+    """A batch some of whose events end reservations the collector holds for their calls."""
+
+    held: Mapping[str, str] = field(default_factory=dict)
+    """event_id to the reservation its event ends."""
+
+
+class HttpWriter(Writer):
+    """The writer of an HTTP tracker: it keeps which event ends which reservation (`record(reservation=...)`),
+    so that each event carries its reservation's id to the collector."""
+
+    def _prepare(self, batch: list[Recorded | Later]) -> RowBatch:
+        calls = [_resolved(item) for item in batch]
+        prepared = super()._prepare(calls)
+        held = {c.event_id: c.reservation for c in calls if type(c) is Recorded and c.reservation}
+        return HeldBatch(prepared.rows, prepared.rejected, prepared.sums, prepared.settles, held) if held else prepared
+
+
+def _resolved(item: Recorded | Later) -> Recorded | Later:
+    """A queued call with its usage read (`tracking.later`); one whose usage cannot be read is left to the
+    writer, which logs it and keeps it in rejected_events."""
+    if type(item) is Later:
+        with contextlib.suppress(Exception):
+            return resolve(item)
+    return item
 
 
 class HttpSink:
     """Opened on the writer's event loop; offers the part of the `Store` protocol the writer uses."""
 
-    def __init__(self, url: str, api_key: str | None, spill: SpillFile, *, timeout: float = 10.0,
-                 retry: RetryPolicy = COLLECTOR_RETRY) -> None:  # fmt: skip
-        import aiohttp  # a core dependency, imported only by trackers that send over HTTP
-
+    def __init__(self, url: str, api_key: str | None, spool: Spool, *, retry: RetryPolicy | None = None) -> None:
         self.endpoint = url.rstrip("/") + "/v1/events"
-        self.spill = spill
-        self._backoff = retry.start()
-        headers = {"Content-Type": "application/x-ndjson"}
-        if api_key:
-            headers["Authorization"] = f"Bearer {api_key}"
-        self._session = aiohttp.ClientSession(headers=headers, timeout=aiohttp.ClientTimeout(total=timeout))
-        self._errors: tuple[type[BaseException], ...] = (aiohttp.ClientError, TimeoutError, OSError)
+        self.spool = spool
+        self._backoff = (retry or COLLECTOR_RETRY).start()
+        self._session = open_session(api_key, **{"Content-Type": "application/x-ndjson"})
         self._next_try = 0.0
         self._retrying: asyncio.Task[None] | None = None
         self.sent = 0
 
     @classmethod
-    async def open(cls, url: str, api_key: str | None, spill: SpillFile) -> HttpSink:
-        sink = cls(url, api_key, spill)
-        path = spill.path
-        if _spooled(spill) or (path is not None and any(path.parent.glob(f"{path.name}.sending-*"))):
-            sink._retry_soon()  # left by an earlier run
+    async def open(cls, url: str, api_key: str | None, spool: Spool) -> HttpSink:
+        sink = cls(url, api_key, spool)
+        if spool.waiting():
+            sink._retry_soon()  # left by an earlier run, or by another process
         return sink
 
     async def insert_batch(self, batch: RowBatch) -> int:
-        lines = [json.dumps(row_event(row), separators=(",", ":")) + "\n" for row in batch.rows]
+        """Post the batch, or spool it; returns how many events the collector stored anew plus those spooled."""
+        for _, reason, payload in batch.rejected:  # refused by the writer: a local tracker's rejected_events
+            self.spool.set_aside(payload, reason)
+        held = batch.held if isinstance(batch, HeldBatch) else {}
+        lines = [json.dumps(row_event(row, held.get(row[0])), separators=(",", ":")) + "\n" for row in batch.rows]
         if not lines:
             return 0
+        stored = 0
         if time.monotonic() >= self._next_try and await self.resend():
             try:
                 return await self._post(lines)
-            except CollectorAway as exc:
-                self._away(exc)
+            except CollectorAway as away:
+                self._away(away)
+                stored, lines = away.stored, list(away.remaining)
         self._spool(lines)
-        return len(lines)
+        return stored + len(lines)
 
     def _spool(self, lines: list[str]) -> None:
-        path = self.spill.save_lines(lines)
+        if not lines:
+            return
+        path = self.spool.save_lines(lines)
         if path is not None:
             log.info("%d usage events spooled to %s until the collector answers", len(lines), path)
         self._retry_soon()
 
     async def _post(self, lines: list[str]) -> int:
-        """Post in requests of POST_SIZE events (halved while the collector says 413: its body limit);
-        returns how many the collector stored anew."""
+        """Post in requests of POST_SIZE events (halved while the collector says 413: its body limit), in
+        order; returns how many the collector stored anew. An event it refuses for itself is set aside and
+        the rest of its request sent again. When it goes away, the CollectorAway raised carries what it
+        stored so far (`stored`) and the lines it has not taken (`remaining`)."""
         stored = 0
-        work = [lines[start : start + POST_SIZE] for start in range(0, len(lines), POST_SIZE)]
+        work = deque(lines[start : start + POST_SIZE] for start in range(0, len(lines), POST_SIZE))
         while work:
-            chunk = work.pop()
-            answer, status = await self._request(chunk)
+            chunk = work.popleft()
+            try:
+                status, answer = await ask(self._session, "POST", self.endpoint, data="".join(chunk).encode())
+                if status == 413 and len(chunk) > 1:
+                    work.extendleft((chunk[len(chunk) // 2 :], chunk[: len(chunk) // 2]))
+                    continue
+                refused = _refused(status, answer, len(chunk))
+                if refused is None:
+                    raise unexpected(status, answer)
+            except CollectorAway as away:
+                away.stored, away.remaining = stored, [*chunk, *chain.from_iterable(work)]
+                raise
+            for index, reason in sorted(refused.items()):
+                self._set_aside(chunk[index], reason)
+            chunk = [line for index, line in enumerate(chunk) if index not in refused]
             if status == 200:
-                stored += int(answer.get("stored", 0))
+                stored += answer["stored"] if type(answer["stored"]) is int else 0
                 self.sent += len(chunk)
-                for refused in answer.get("rejected") or ():
-                    self._refused(chunk[refused["index"]], str(refused.get("error")))
-            elif status == 413 and len(chunk) > 1:
-                work += [chunk[len(chunk) // 2 :], chunk[: len(chunk) // 2]]
-            elif status == 400 and isinstance(answer.get("index"), int) and 0 <= answer["index"] < len(chunk):
-                self._refused(chunk.pop(answer["index"]), str(answer.get("error")))
-                if chunk:
-                    work.append(chunk)
-            else:
-                raise CollectorAway(f"the collector refused a request ({status}: {answer.get('error')})")
+            elif chunk:
+                work.appendleft(chunk)  # nothing of a refused request is stored: the rest goes again
         self._backoff.reset()
         return stored
 
-    async def _request(self, chunk: list[str]) -> tuple[dict[str, Any], int]:
-        try:
-            async with self._session.post(self.endpoint, data="".join(chunk).encode()) as response:
-                status = response.status
-                try:
-                    answer = await response.json(content_type=None)
-                except ValueError:
-                    answer = {}
-        except self._errors as exc:
-            raise CollectorAway(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__) from exc
-        if status not in (200, 400, 413):
-            raise CollectorAway(f"the collector answered {status}: {answer.get('error', '')}".rstrip(": "))
-        return (answer if isinstance(answer, dict) else {}), status
-
-    def _refused(self, line: str, reason: str) -> None:
-        base = self.spill.base
-        where = base.with_name(base.name + ".refused.jsonl")
-        _append_whole(where, [line])
-        log.error("the collector refused a usage event (%s); kept in %s", reason, where)
+    def _set_aside(self, line: str, reason: str) -> None:
+        self.spool.set_aside(line, reason)
+        log.error("the collector refused a usage event (%s); kept in %s", reason, self.spool.rejected)
 
     def _away(self, exc: BaseException) -> None:
         delay = self._backoff.next_delay()
@@ -179,42 +211,26 @@ class HttpSink:
             self._retrying = asyncio.get_running_loop().create_task(self._retry_loop())
 
     async def _retry_loop(self) -> None:
-        while True:
-            await asyncio.sleep(max(self._next_try - time.monotonic(), 0.05))
-            if await self.resend() and not _spooled(self.spill):
-                return
+        while self.spool.waiting():
+            await asyncio.sleep(max(self._next_try - time.monotonic(), BUSY_POLL_S))
+            await self.resend()
 
     async def resend(self) -> bool:
-        """Send what the spool holds; True once it is empty (or was), False if the collector is away."""
-        while (path := self._claim_spool()) is not None:
-            lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-            try:
-                await self._post([line for line in lines if line.strip()])
-            except CollectorAway as exc:
-                self._away(exc)
-                return False
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-            log.info("%d spooled usage events sent to the collector", len(lines))
+        """Send what the spool holds. True once it is empty, or while another sender (a task of this
+        process, or another process) is at it; False if the collector is away."""
+        with self.spool.sender() as sender:
+            if sender is None:
+                return True
+            while (lines := sender.take()) is not None:
+                try:
+                    await self._post(lines)
+                except CollectorAway as away:
+                    sender.keep(away.remaining)
+                    self._away(away)
+                    return False
+                sender.done()
+                log.info("%d spooled usage events sent to the collector", len(lines))
         return True
-
-    def _claim_spool(self) -> Path | None:
-        """This process's file being sent: the spool renamed under the spill lock (appends carry on into a
-        new one), after taking back into the spool the files of senders that died midway."""
-        spool = self.spill.path
-        if spool is None:
-            return None
-        mine = spool.with_name(f"{spool.name}.sending-{os.getpid()}")
-        for other in spool.parent.glob(f"{spool.name}.sending-*"):
-            pid = other.name.rsplit("-", 1)[-1]
-            if other != mine and pid.isdigit() and not _alive(int(pid)):
-                lines = other.read_text(encoding="utf-8").splitlines(keepends=True)
-                if not lines or self.spill.save_lines(lines) is not None:
-                    other.unlink()
-        with self.spill._lock:
-            if not mine.exists() and spool.exists() and spool.stat().st_size:
-                os.replace(spool, mine)
-        return mine if mine.exists() else None
 
     async def close(self) -> None:
         """One last try at the spool (what stays there is sent by the next tracker), then close."""
@@ -222,38 +238,29 @@ class HttpSink:
             self._retrying.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._retrying
-        if _spooled(self.spill) and not await self.resend():
-            self._unclaim()
+        if self.spool.waiting() and not await self.resend():
+            log.warning("the usage collector is away; unsent events stay in %s for the next tracker", self.spool.file)
         await self._session.close()
 
-    def _unclaim(self) -> None:
-        """Put the file this process was sending back into the spool, for the next tracker."""
-        spool = self.spill.path
-        mine = spool.with_name(f"{spool.name}.sending-{os.getpid()}") if spool is not None else None
-        if mine is not None and mine.exists():
-            lines = mine.read_text(encoding="utf-8").splitlines(keepends=True)
-            if not lines or self.spill.save_lines(lines) is not None:
-                mine.unlink()
-        log.warning("the usage collector is away; unsent events stay in %s for the next tracker", self.spill.path)
+
+def _refused(status: int, answer: dict[str, Any], count: int) -> dict[int, str] | None:
+    """The events of a request of ``count`` that the collector refused for themselves, by index, with each
+    one's reason: those it could not store (200 `rejected`), the invalid one (400), those for rooms outside
+    the key (403), one alone over its body limit (413). None when the answer is not one of these: the
+    collector (or whatever answered in its place) did not take the request."""
+    if status == 413 and count == 1:
+        return {0: "the event alone is larger than the collector's body limit (413)"}
+    if status not in (200, 400, 403) or (status == 200 and "stored" not in answer):
+        return None
+    listed = answer.get("rejected") if status != 400 else None
+    items = listed if isinstance(listed, list) and listed else ([] if status == 200 else [answer])
+    named: dict[int, str] = {}
+    for item in items:
+        index = item.get("index") if isinstance(item, dict) else None
+        if type(index) is not int or not 0 <= index < count:
+            return {} if status == 200 else None
+        named[index] = str(item.get("error"))
+    return named
 
 
-def _spooled(spill: SpillFile) -> bool:
-    """Whether this process has events waiting in the spool (or being sent from it)."""
-    path = spill.path
-    if path is None:
-        return False
-    mine = path.with_name(f"{path.name}.sending-{os.getpid()}")
-    return (path.exists() and path.stat().st_size > 0) or mine.exists()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-__all__ = ["EVENT_COLUMNS", "HttpSink", "default_spool", "is_http_url", "row_event"]
+__all__ = ["EVENT_COLUMNS", "CollectorAway", "HttpSink", "default_spool", "is_http_url", "row_event"]

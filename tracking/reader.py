@@ -1,4 +1,5 @@
-"""A read connection on a thread of its own, for the questions agents ask in their call path (quotas).
+"""A read connection on a thread of its own, for the questions agents ask in their call path (quotas); for
+an HTTP tracker, its collector's quota endpoints instead (`remote_quotas`).
 
 Kept off the writer: a quota check must not wait behind a batch being written, and a write must not
 wait behind a check. SQLite's WAL lets this connection read while the writer writes.
@@ -9,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 from .store import Store, StoreError, open_store
@@ -18,9 +19,12 @@ T = TypeVar("T")
 
 
 class Reader(threading.Thread):
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, opener: Callable[[], Awaitable[Any]] | None = None) -> None:
+        """Reads the store at ``url``; with ``opener``, what it opens instead (an HTTP tracker's collector client,
+        anything with an async ``close()``)."""
         super().__init__(name="usage-reader", daemon=True)
         self.url = url
+        self._open = opener
         self.ready = threading.Event()
         self.open_error: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -34,7 +38,7 @@ class Reader(threading.Thread):
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
         try:
-            self._store = await open_store(self.url)
+            self._store = await (self._open() if self._open is not None else open_store(self.url))
         except BaseException as exc:
             self.open_error = exc
             self.ready.set()

@@ -68,6 +68,10 @@ class QuotaSettings(Strict):
     enforce: bool = False
     reserve_output_tokens: int = Field(default=4096, ge=0, le=10_000_000)
     reservation_timeout_s: float = Field(default=600.0, gt=0, le=86_400)
+    unreachable: Literal["refuse", "allow"] = Field(
+        default="refuse", description="with an HTTP collector as storage.url, under enforcement: a call whose "
+        "quotas the collector cannot be asked about is refused (tracking.QuotaUnavailable) or goes ahead"
+    )  # fmt: skip
 
     @field_validator("thresholds")
     @classmethod

@@ -37,8 +37,9 @@ class SpillFile:
     """Where a tracker's unwritten events go: beside the database, else in the temp directory."""
 
     def __init__(self, url: str, fixed: Path | None = None) -> None:
-        """``fixed`` (the HTTP tracker's spool) is the first place tried, before the temp directory."""
+        """``fixed`` (the HTTP tracker's spool) is the first place tried, always, before the temp directory."""
         self.base = fixed if fixed is not None else spill_base(url)
+        self.fixed = fixed
         self.path: Path | None = fixed
         self.lost = 0
         """Events that could be neither stored nor saved to any file (each is in the log as JSON)."""
@@ -62,10 +63,10 @@ class SpillFile:
         base = self.base
         name = f"{base.name}.unwritten-{int(now)}.jsonl"
         with self._lock:
-            places = [self.path] if self.path is not None else []
+            places = [path for path in (self.fixed, self.path) if path is not None]
             places += [base.with_name(name), Path(tempfile.gettempdir()) / name]
-            for path in places:
-                if _append_whole(path, lines):
+            for path in dict.fromkeys(places):
+                if self._append(path, lines):
                     self.path = path
                     return path
             self.lost += len(lines)
@@ -75,28 +76,67 @@ class SpillFile:
             log.critical("unsaved usage event: %s", line.rstrip())
         return None
 
+    def _append(self, path: Path, lines: list[str]) -> bool:
+        return append_whole(path, lines)
 
-def _append_whole(path: Path, lines: list[str]) -> bool:
-    """Append every line or none: on failure the file is cut back to its size before."""
+
+def private_dir(path: Path) -> None:
+    """Create the directory, and any parent missing, private to this user (0700, as the XDG spec asks)."""
+    missing = []
+    while not path.exists():
+        missing.append(path)
+        path = path.parent
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            directory.mkdir(mode=0o700)
+
+
+def open_private(path: Path, flags: int) -> int:
+    """A file descriptor of ``path``, created private to this user (0600); an existing file that others
+    can read is made private too (when it is this user's)."""
+    private_dir(path.parent)
+    fd = os.open(path, flags | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    if os.fstat(fd).st_mode & 0o077:
+        with contextlib.suppress(OSError):
+            os.fchmod(fd, 0o600)
+    return fd
+
+
+def append_whole(path: Path, lines: list[str]) -> bool:
+    """Append every line or none, fsynced: on failure the file is cut back to its size before. A line left
+    torn by a process killed while writing stays on a line of its own."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as out:
-            start = out.tell()
-            try:
-                out.write("".join(lines))
-                out.flush()
-                os.fsync(out.fileno())
-            except OSError:
-                with contextlib.suppress(OSError):
-                    out.truncate(start)
-                raise
+        fd = open_private(path, os.O_RDWR | os.O_APPEND)
+    except OSError as exc:
+        log.error("could not save usage events to %s: %s", path, exc)
+        return False
+    try:
+        start = os.fstat(fd).st_size
+        data = "".join(lines).encode("utf-8")
+        if start and os.pread(fd, 1, start - 1) != b"\n":
+            data = b"\n" + data
+        try:
+            write_all(fd, data)
+            os.fsync(fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, start)
+            raise
         return True
     except OSError as exc:
         log.error("could not save usage events to %s: %s", path, exc)
         with contextlib.suppress(OSError):
-            if path.exists() and path.stat().st_size == 0:
+            if os.fstat(fd).st_size == 0:
                 path.unlink()
         return False
+    finally:
+        os.close(fd)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _ingestable(recorded: Recorded, now: float) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from .http_sink import REMOTE_READS, http_writer, is_http_url
 from .later import Later
 from .pricing import PriceOverride, Pricer
 from .reader import Reader
+from .remote_quotas import CollectorQuotas
 from .rows import Recorded
 from .settings import QuotaSettings, TrackingSettings, load_tracking_settings
 from .shutdown import register, unregister
@@ -65,9 +66,10 @@ class Tracker(TrackerQuotas):
         self.quota_settings = quotas or QuotaSettings()
         self.clock = clock
         self.pricer = Pricer(price_overrides)
-        if is_http_url(url):
+        self._remote = is_http_url(url)
+        if self._remote:
             self._writer = http_writer(url, api_key, spool, self.pricer, batch_size=batch_size, interval=flush_interval)
-            self._quota_reader: Reader | None = None  # quotas are the store's: see TrackerQuotas._on_book
+            self._quota_reader = Reader(url, lambda: CollectorQuotas.open(url, api_key))
         else:
             self._writer = Writer(url, self.pricer, batch_size=batch_size, interval=flush_interval, source=source)
             self._quota_reader = Reader(url)
@@ -112,9 +114,8 @@ class Tracker(TrackerQuotas):
             self._closed = True
             error = self._writer.open_error
             raise error if isinstance(error, StoreError) else StoreError(str(error))
-        if self._quota_reader is not None:
-            self._quota_reader.start()  # after the writer: the store exists and is migrated
-            self._quota_reader.ready.wait()
+        self._quota_reader.start()  # after the writer: the store exists and is migrated
+        self._quota_reader.ready.wait()
         self._open = True
         register(self)
         return self
@@ -129,8 +130,7 @@ class Tracker(TrackerQuotas):
             self._open = False
             self._writer.request_close()
         self._closed = True
-        if self._quota_reader is not None:
-            self._quota_reader.close()
+        self._quota_reader.close()
         if self._writer.is_alive():
             self._writer.join()
         unregister(self)
@@ -288,7 +288,7 @@ class Tracker(TrackerQuotas):
     async def store(self) -> Store:
         """A read connection to the store, for queries from the caller's event loop."""
         if self._reader is None:
-            if self._quota_reader is None:
+            if self._remote:
                 raise StoreError(REMOTE_READS)
             self._reader = await open_store(self.url)
         return self._reader

@@ -21,9 +21,11 @@ REQUEST_KEY: Any = web.RequestKey("usage_api_key", ApiKey) if hasattr(web, "Requ
 
 
 def find_key(keys: Sequence[ApiKey], header: str | None) -> ApiKey | None:
-    if not header or not header.startswith("Bearer "):
+    """The key of `Authorization: Bearer KEY`; the scheme in any case (RFC 7235: it is case-insensitive)."""
+    scheme, _, credentials = (header or "").strip().partition(" ")
+    given = credentials.strip().encode("utf-8", "surrogateescape")
+    if scheme.lower() != "bearer" or not given:
         return None
-    given = header.removeprefix("Bearer ").strip().encode()
     found = None
     for key in keys:
         if hmac.compare_digest(given, key.key.encode()) and found is None:
@@ -37,6 +39,12 @@ class Forbidden(Exception):
 
 def may_see(key: ApiKey, room_id: str | None) -> bool:
     return key.rooms == "all" or (room_id is not None and room_id in key.rooms)
+
+
+def within(key: ApiKey, room_id: str | None, field: str) -> None:
+    """Forbidden unless the key covers the room (a call without a room: keys with rooms: all only)."""
+    if not may_see(key, room_id):
+        raise Forbidden(f"{field}: {room_id if room_id is not None else '(no room)'} is outside this key's rooms")
 
 
 def room_scope(key: ApiKey, room_id: str | None) -> str | tuple[str, ...] | None:

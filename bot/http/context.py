@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from tracking.periods import zone
 from tracking.pricing import Pricer
+from tracking.quotas import QuotaBook
 from tracking.store import Store
 
 from ..config import Config
@@ -17,6 +19,10 @@ class ServerContext:
     config: Config
     store: Store
     pricer: Pricer
+
+    def quota_book(self) -> QuotaBook:
+        """The config's quotas on the server's store, windows in bot.timezone."""
+        return QuotaBook(self.store, self.config.quotas, zone(self.config.bot.timezone))
 
 
 SERVER = web.AppKey("usage_server", ServerContext)

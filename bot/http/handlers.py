@@ -11,11 +11,13 @@ from aiohttp import web
 from tracking.collect import BodyError, parse_events, price_events, store_rows
 from tracking.periods import parse_period, zone
 from tracking.queries import GROUPS, usage_report
-from tracking.quotas import QuotaBook
+from tracking.quotas.book import tightest, used_up
+from tracking.quotas.wire import status_json
 
 from ..notify.payloads import quota_json
 from ..render.report_formats import report_json
-from .auth import REQUEST_KEY, Forbidden, may_see, room_scope
+from . import reservations
+from .auth import REQUEST_KEY, Forbidden, may_see, room_scope, within
 from .context import SERVER, ServerContext
 from .metrics import metrics_text
 from .openapi import openapi
@@ -82,9 +84,28 @@ async def quotas(request: web.Request) -> web.Response:
     if not room:
         return error(400, "room: required (the room whose quotas to show)")
     room_scope(request[REQUEST_KEY], room)
-    book = QuotaBook(ctx.store, ctx.config.quotas, zone(ctx.config.bot.timezone))
-    statuses = await book.statuses((room,))
+    statuses = await ctx.quota_book().statuses((room,))
     return web.json_response({"room": room, "quotas": [quota_json(s) for s in statuses]})
+
+
+async def quota_check(request: web.Request) -> web.Response:
+    """What a call with this attribution counts against: the tightest quota (an HTTP tracker's `check_quota`)
+    and the hard quota used up, if one is (what its `enforce_quota` refuses with), exactly (`quotas.wire`)."""
+    ctx: ServerContext = request.app[SERVER]
+    query = _params(request, frozenset({"room", "agent", "user"}))
+    room = query.get("room") or None
+    within(request[REQUEST_KEY], room, "room")
+    statuses = await ctx.quota_book().applying(room, query.get("agent") or None, query.get("user") or None)
+    found = {"tightest": tightest(statuses), "exhausted": used_up(statuses)}
+    return web.json_response({name: status_json(s) if s is not None else None for name, s in found.items()})
+
+
+class OutsideRooms(Exception):
+    """Events for rooms outside the key's: answered 403 naming each (`index`: the first, `rejected`: all)."""
+
+    def __init__(self, refused: list[dict[str, Any]]) -> None:
+        super().__init__(refused[0]["error"])
+        self.refused = refused
 
 
 async def events(request: web.Request) -> web.Response:
@@ -94,27 +115,34 @@ async def events(request: web.Request) -> web.Response:
     if not key.ingest:
         raise Forbidden("this key may not send events (ingest: false)")
     body = await request.read()  # over client_max_size: 413, from the error middleware
+    held: dict[int, str] = {}  # event index to the reservation (of this key's) it ends
 
     def prepare() -> list[tuple]:  # off the event loop: a large body must not hold up other requests
-        parsed = parse_events(body)
-        for index, event in enumerate(parsed):
-            if not may_see(key, event.room_id):
-                where = event.room_id if event.room_id is not None else "(no room_id)"
-                raise Forbidden(f"events[{index}].room_id: {where} is outside this key's rooms")
+        parsed = parse_events(body, held)
+        outside = [{"index": index, "error": f"events[{index}].room_id: {event.room_id or '(no room_id)'} is "
+                                             "outside this key's rooms"}
+                   for index, event in enumerate(parsed) if not may_see(key, event.room_id)]  # fmt: skip
+        if outside:
+            raise OutsideRooms(outside)
         return price_events(parsed, ctx.pricer, key.name)
 
     try:
         rows = await asyncio.to_thread(prepare)
     except BodyError as exc:
         return error(400, str(exc), **({"index": exc.index} if exc.index is not None else {}))
-    result = await store_rows(ctx.store, rows)
+    except OutsideRooms as exc:
+        return error(403, str(exc), index=exc.refused[0]["index"], rejected=exc.refused)
+    result = await store_rows(ctx.store, rows, [reservations.owned(key, held[i]) for i in sorted(held)])
     log.info("key %s sent %d events: %d stored, %d duplicates, %d rejected", key.name, len(rows), result.stored,
              result.duplicates, len(result.rejected))  # fmt: skip
     return web.json_response(result.as_json())
 
 
 async def metrics(request: web.Request) -> web.Response:
+    """Counters of every room: for keys with `rooms: all` only."""
     ctx: ServerContext = request.app[SERVER]
+    if request[REQUEST_KEY].rooms != "all":
+        raise Forbidden("/metrics counts every room: it needs a key with rooms: all")
     body, content_type = await metrics_text(ctx.store, ctx.config.http.metrics.labels)
     return web.Response(body=body, headers={"Content-Type": content_type})
 
@@ -127,7 +155,10 @@ ROUTES = (
     ("GET", "/healthz", healthz),
     ("GET", "/v1/usage", usage),
     ("GET", "/v1/quotas", quotas),
+    ("GET", "/v1/quotas/check", quota_check),
     ("POST", "/v1/events", events),
+    ("POST", "/v1/reservations", reservations.reserve),
+    ("DELETE", "/v1/reservations/{id}", reservations.end),
     ("GET", "/metrics", metrics),
     ("GET", "/openapi.json", openapi_json),
 )

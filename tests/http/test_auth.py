@@ -76,10 +76,32 @@ async def test_without_room_a_limited_key_sees_exactly_its_rooms(seeded, client)
 
 
 @pytest.mark.parametrize("room", ["!b:x", None])
-async def test_events_for_rooms_outside_the_key_refuse_the_whole_request(seeded, client, db_url, room):
+async def test_events_for_rooms_outside_the_key_refuse_the_whole_request_naming_each(seeded, client, db_url, room):
     good = {**EVENTS[0], "event_id": "good"}
     other = {**EVENTS[0], "event_id": "other", "room_id": room}
-    status, answer = await post(client, seeded, [good, other], key="writer")
-    assert status == 403 and answer["error"].startswith("events[1].room_id:")
+    also = {**EVENTS[0], "event_id": "also", "room_id": "!c:x"}
+    status, answer = await post(client, seeded, [good, other, also], key="writer")
+    assert status == 403 and answer["error"].startswith("events[1].room_id:") and answer["index"] == 1
+    assert [(r["index"], r["error"].split(":")[0]) for r in answer["rejected"]] == [(1, "events[1].room_id"),
+                                                                                   (2, "events[2].room_id")]
     assert stored_count(db_url) == 4
     assert await post(client, seeded, [good], key="writer") == (200, {"stored": 1, "duplicates": 0, "rejected": []})
+
+
+@pytest.mark.parametrize("scheme", ["bearer", "BEARER", "bEaReR"])
+async def test_the_scheme_is_taken_in_any_case(seeded, client, scheme):
+    async with client.get(f"{seeded}/v1/usage", params={"period": "2026-10"},
+                          headers={"Authorization": f"{scheme} {KEYS['reader']}"}) as r:  # fmt: skip
+        assert r.status == 200
+        assert (await r.json())["totals"]["calls"] == 3  # the reader's room only
+
+
+@pytest.mark.parametrize("key", ["reader", "writer"])
+async def test_metrics_need_a_key_for_every_room(seeded, client, key):
+    async with client.get(f"{seeded}/metrics", headers=bearer(key)) as r:
+        assert r.status == 403
+        text = await r.text()
+    assert "rooms: all" in text
+    assert_leaks_nothing(text)
+    async with client.get(f"{seeded}/metrics", headers=bearer("admin")) as r:
+        assert r.status == 200 and "usage_calls_total" in await r.text()

@@ -10,17 +10,24 @@ import sys
 import textwrap
 from zoneinfo import ZoneInfo
 
-import pytest
+from aiohttp import web
 
 import tracking
 from bot.http.server import UsageServer
 from bot.render.report_formats import report_json
-from tracking import parse_period, usage_report
-from tracking.store import StoreError, open_store
+from tests.dbrows import rows
+from tracking import collector_client, parse_period, usage_report
+from tracking.store import open_store
 
 from .conftest import KEYS, make_config, stored_count
 
 T0 = 1_790_000_000.0  # 2026-09-21
+
+
+def spooled(spool) -> list[str]:
+    """The events waiting in a spool: in the file, and in the one a sender took (`.sending`)."""
+    files = [spool, spool.with_name(spool.name + ".sending")]
+    return [line for path in files if path.exists() for line in path.read_text().splitlines() if line.strip()]
 
 
 def calls(start: int, count: int) -> list[dict]:
@@ -102,7 +109,7 @@ async def test_sigterm_while_the_collector_is_away_spools_everything_for_the_nex
     assert (await agent.stdout.readline()).strip() == b"recorded"
     agent.send_signal(signal.SIGTERM)
     assert await agent.wait() == -signal.SIGTERM
-    lines = [json.loads(line) for line in spool.read_text().splitlines()]
+    lines = [json.loads(line) for line in spooled(spool)]
     assert sorted(e["event_id"] for e in lines) == sorted(f"agent-{i}" for i in range(500))
     srv = await UsageServer(make_config(db_url, listen=f"127.0.0.1:{port}")).start()
     try:
@@ -110,28 +117,27 @@ async def test_sigterm_while_the_collector_is_away_spools_everything_for_the_nex
             await wait_for_count(db_url, 500)  # the next tracker sends what the last one left
     finally:
         await srv.close()
-    assert stored_count(db_url) == 500 and not spool.exists()
+    assert stored_count(db_url) == 500 and spooled(spool) == []
 
 
-async def test_events_the_key_may_not_send_stay_in_the_spool(db_url, tmp_path):
+async def test_an_event_for_a_room_outside_the_key_is_set_aside_and_the_rest_delivered(db_url, tmp_path):
     srv = await UsageServer(make_config(db_url)).start()
     try:
         spool = tmp_path / "spool.jsonl"
         async with tracking.Tracker(f"http://127.0.0.1:{srv.port}", api_key=KEYS["writer"], spool=spool) as tracker:
-            tracker.record(provider="openai", model="gpt-4o", input_tokens=5, room_id="!a:x")
-            tracker.record(provider="openai", model="gpt-4o", input_tokens=5, room_id="!b:x")  # not the key's room
-            tracker.record(provider="openai", model="gpt-4o", input_tokens=5, room_id="!a:x")
+            for n, room in enumerate(["!a:x", "!b:x", "!a:x", None, "!a:x"]):  # !b:x and none: not the key's
+                tracker.record(provider="openai", model="gpt-4o", input_tokens=7 + n, room_id=room, event_id=f"r{n}")
             await tracker.flush()
-            # a 403 (a room outside the key's rooms) keeps the batch spooled, to send once the key is fixed
-            assert stored_count(db_url) == 0 and spool.stat().st_size > 0
+            tracker.record(provider="openai", model="gpt-4o", input_tokens=9, room_id="!a:x", event_id="later")
     finally:
         await srv.close()
-
-
-async def test_quota_checks_need_the_store(tmp_path):
-    async with tracking.Tracker("http://127.0.0.1:9", api_key="k" * 16, spool=tmp_path / "s.jsonl") as tracker:
-        with pytest.raises(StoreError, match="GET /v1/quotas"):
-            await tracker.check_quota(room_id="!a:x")
+    assert rows(db_url, "SELECT event_id, input_tokens FROM events ORDER BY event_id") == [
+        ("later", 9), ("r0", 7), ("r2", 9), ("r4", 11)]
+    assert spooled(spool) == []
+    kept = [json.loads(line) for line in (tmp_path / "spool.jsonl.rejected.jsonl").read_text().splitlines()]
+    assert [(k["event"]["event_id"], k["rejected"]) for k in kept] == [
+        ("r1", "events[1].room_id: !b:x is outside this key's rooms"),
+        ("r3", "events[3].room_id: (no room_id) is outside this key's rooms")]
 
 
 async def test_a_tracker_from_config_sends_to_the_collector(db_url, tmp_path):
@@ -163,15 +169,15 @@ async def test_an_event_the_collector_refuses_is_set_aside_and_the_rest_stored(d
     finally:
         await srv.close()
     assert stored_count(db_url) == 2
-    [refused] = [json.loads(line) for line in (tmp_path / "spool.jsonl.refused.jsonl").read_text().splitlines()]
-    assert refused["event_id"] == "gold"
+    [refused] = [json.loads(line) for line in (tmp_path / "spool.jsonl.rejected.jsonl").read_text().splitlines()]
+    assert refused["event"]["event_id"] == "gold" and refused["rejected"].startswith("events[1]: mycorp/gold-1")
 
 
 async def test_a_spool_left_by_a_killed_agent_is_sent_by_the_next_tracker(db_url, tmp_path):
     spool = tmp_path / "spool.jsonl"
     events = [{"event_id": f"left-{i}", "provider": "openai", "model": "gpt-4o", "input_tokens": i,
                "room_id": "!a:x", "ts": "2026-10-01T10:00:00+00:00"} for i in range(20)]  # fmt: skip
-    dead = tmp_path / "spool.jsonl.sending-999999999"  # a sender killed (SIGKILL) while sending
+    dead = tmp_path / "spool.jsonl.sending-999999999"  # left by a tracker of the earlier scheme killed while sending
     dead.write_text("".join(json.dumps(e) + "\n" for e in events[:10]))
     spool.write_text("".join(json.dumps(e) + "\n" for e in events[10:]))
     srv = await UsageServer(make_config(db_url)).start()
@@ -181,3 +187,60 @@ async def test_a_spool_left_by_a_killed_agent_is_sent_by_the_next_tracker(db_url
     finally:
         await srv.close()
     assert stored_count(db_url) == 20 and not dead.exists() and not spool.exists()
+
+
+async def test_a_redirect_is_never_followed_and_a_silent_collector_times_out(db_url, tmp_path, monkeypatch):
+    """A redirect (here, as a proxy in front of a wrong URL might send, to a sign-in page that answers 200) is
+    not delivery: the events wait in the spool. A server that never answers costs a request its timeout,
+    not the tracker's flush forever."""
+    srv = await UsageServer(make_config(db_url)).start()
+    released = asyncio.Event()
+
+    async def redirect(request: web.Request) -> web.Response:
+        raise web.HTTPFound("/sign-in")
+
+    async def sign_in(request: web.Request) -> web.Response:
+        return web.Response(text="<html>Sign in</html>", content_type="text/html")
+
+    async def silent(request: web.Request) -> web.Response:
+        await released.wait()
+        return web.json_response({"stored": 0, "duplicates": 0, "rejected": []})
+
+    app = web.Application()
+    app.router.add_post("/redirect/v1/events", redirect)
+    app.router.add_post("/silent/v1/events", silent)
+    app.router.add_get("/sign-in", sign_in)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    other = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    monkeypatch.setattr(collector_client, "TOTAL_TIMEOUT_S", 0.5)
+    try:
+        for path in ("redirect", "silent"):
+            spool = tmp_path / f"{path}.jsonl"
+            async with tracking.Tracker(f"{other}/{path}", api_key=KEYS["writer"], spool=spool) as tracker:
+                tracker.record(provider="openai", model="gpt-4o", input_tokens=5, room_id="!a:x", event_id=path)
+                await tracker.flush()
+                assert [json.loads(line)["event_id"] for line in spooled(spool)] == [path]
+    finally:
+        released.set()
+        await runner.cleanup()
+        await srv.close()
+    assert stored_count(db_url) == 0
+
+
+async def test_an_event_the_tracker_refuses_is_set_aside_too(db_url, tmp_path):
+    """What a local tracker keeps in rejected_events, an HTTP tracker keeps in the spool's rejected file."""
+    srv = await UsageServer(make_config(db_url)).start()
+    spool = tmp_path / "spool.jsonl"
+    try:
+        async with tracking.Tracker(f"http://127.0.0.1:{srv.port}", api_key=KEYS["writer"], spool=spool) as tracker:
+            tracker.record(provider="openai", model="gpt-4o", input_tokens=4, room_id="!a:x", event_id="good")
+            tracker.record(provider="openai", model="gpt-4o", input_tokens=-4, room_id="!a:x", event_id="bad")
+            await tracker.flush()
+    finally:
+        await srv.close()
+    assert rows(db_url, "SELECT event_id FROM events") == [("good",)]
+    [kept] = [json.loads(line) for line in (tmp_path / "spool.jsonl.rejected.jsonl").read_text().splitlines()]
+    assert kept["rejected"] == "input_tokens must not be negative, got -4" and kept["event"]["event_id"] == "bad"

@@ -46,7 +46,7 @@ async def scrape(port: int) -> str:
     import aiohttp
 
     async with aiohttp.ClientSession() as client:
-        async with client.get(f"http://127.0.0.1:{port}/metrics", headers=bearer("reader")) as r:
+        async with client.get(f"http://127.0.0.1:{port}/metrics", headers=bearer("admin")) as r:
             assert r.status == 200 and r.headers["Content-Type"].startswith("text/plain")
             return await r.text()
 

@@ -120,7 +120,8 @@ class QuotaBook:
 
     # a call about to be made
 
-    async def _applying(self, room_id: str | None, agent: str | None, user_id: str | None) -> list[QuotaStatus]:
+    async def applying(self, room_id: str | None, agent: str | None, user_id: str | None) -> list[QuotaStatus]:
+        """Every quota a call with this attribution counts against, with its use."""
         rooms = [room_id] if room_id else []
         who = {"user": user_id, "agent": agent}
         quotas = [q.for_name(who[q.scope] or "") if q.each else q for q in await self.for_room(rooms)]
@@ -131,14 +132,14 @@ class QuotaBook:
         self, *, room_id: str | None = None, agent: str | None = None, user_id: str | None = None
     ) -> QuotaStatus | None:
         """The tightest quota that a call with this attribution counts against, or None."""
-        return max(await self._applying(room_id, agent, user_id), key=lambda s: s.fraction, default=None)
+        return tightest(await self.applying(room_id, agent, user_id))
 
     async def enforce(self, *, room_id: str | None = None, agent: str | None = None,
                       user_id: str | None = None) -> None:  # fmt: skip
         """Raise QuotaExceeded when a hard quota that this call counts against is used up."""
-        for status in await self._applying(room_id, agent, user_id):
-            if status.quota.hard and status.exhausted:
-                raise QuotaExceeded(status)
+        status = used_up(await self.applying(room_id, agent, user_id))
+        if status is not None:
+            raise QuotaExceeded(status)
 
     async def reserve(self, row: ReservationRow) -> bool:
         """Hold `row` (a call's estimated tokens and cost) if every hard quota the call counts against has
@@ -146,7 +147,7 @@ class QuotaBook:
         that has not. False, and nothing held, when no hard quota applies."""
 
         async def allowed() -> bool:
-            statuses = await self._applying(row.room_id or None, row.agent or None, row.user_id or None)
+            statuses = await self.applying(row.room_id or None, row.agent or None, row.user_id or None)
             hard = [s for s in statuses if s.quota.hard]
             for status in hard:
                 tokens, pusd = await self.store.reserved(_held_by(status.quota, row.room_id), row.created_ms)
@@ -156,6 +157,16 @@ class QuotaBook:
             return bool(hard)
 
         return await self.store.reserve_if(row, allowed)
+
+
+def tightest(statuses: Sequence[QuotaStatus]) -> QuotaStatus | None:
+    """The status of the quota nearest its limit (what `check` answers)."""
+    return max(statuses, key=lambda s: s.fraction, default=None)
+
+
+def used_up(statuses: Sequence[QuotaStatus]) -> QuotaStatus | None:
+    """The first hard quota used up (what `enforce` refuses with)."""
+    return next((s for s in statuses if s.quota.hard and s.exhausted), None)
 
 
 def _held_by(quota: Quota, room_id: str) -> Filters:
