@@ -123,6 +123,8 @@ def test_bot_admins_from_both_places(tmp_path):
         ("http: {keys: [{name: a, key: 0123456789abcdefX, rooms: [general]}]}", "http.keys.0.rooms"),
         ("http: {keys: [{name: a, key: 0123456789abcdefX, rooms: []}]}", "list at least one room id"),
         ("http: {keys: [{name: a, key: 0123456789abcdefX, rooms: all, admin: 1}]}", "http.keys.0.admin: unknown key"),
+        ("http: {keys: [{name: ingest, key: 0123456789abcdefX, rooms: all}]}",
+         "http.keys.0.name: 'ingest' names events of another entry point"),
         ("http: {metrics: {labels: [user]}}", "http.metrics.labels.0"),
         ("http: {max_body_bytes: 10}", "http.max_body_bytes"),
         ("webhooks: [{url: ftp://x, secret: 0123456789abcdefX}]", "webhooks.0.url: must be an http"),

@@ -81,3 +81,6 @@ TRACKER, INGEST, MINDROOM = "tracker", "ingest", "mindroom"
 """`source` of an event, by the way it came: `Tracker.record()` and the hooks, `usage-bot ingest`, the bot's
 passive MindRoom collection. An event posted to the HTTP collector has the name of the key that posted it;
 one stored before sources were kept (schema 8 and older) has "unknown"."""
+UNKNOWN_SOURCE = "unknown"
+ENTRY_POINTS = (TRACKER, INGEST, MINDROOM, UNKNOWN_SOURCE)
+"""The sources that are not a key's name: no HTTP key may be named so, or its events could not be told apart."""

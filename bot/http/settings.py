@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from tracking.fields import ENTRY_POINTS
 from tracking.settings import Strict
 
 _LISTEN = re.compile(r"^(?P<host>\[[0-9a-fA-F:]+\]|[^:\s]+):(?P<port>\d{1,5})$")
@@ -19,6 +20,13 @@ class ApiKey(Strict):
     key: str = Field(min_length=16, description="the secret itself, from ${VAR}; at least 16 characters")
     rooms: list[str] | Literal["all"] = Field(description="room ids this key may read and write, or 'all'")
     ingest: bool = Field(default=False, description="may POST /v1/events")
+
+    @field_validator("name")
+    @classmethod
+    def _not_an_entry_point(cls, value: str) -> str:
+        if value in ENTRY_POINTS:
+            raise ValueError(f"{value!r} names events of another entry point (their source); pick another name")
+        return value
 
     @field_validator("rooms")
     @classmethod
