@@ -44,6 +44,18 @@ class HttpSettings(Strict):
     keys: list[ApiKey] = Field(default_factory=list)
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, le=1024**3)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    public_url: str | None = Field(
+        default=None, description="the address users reach this server at (behind its proxy), for dashboard links"
+    )
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not re.match(r"^https?://[^/?#\s]+(/[^?#\s]*)?$", value):
+            raise ValueError("must be an http:// or https:// URL without query or fragment, e.g. https://usage.example.org")
+        return value.rstrip("/")
 
     @field_validator("listen")
     @classmethod
