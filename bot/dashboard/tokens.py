@@ -10,9 +10,10 @@ Revocation: each room has a generation (a per-room value in the store, 0 at firs
 increments it, and a token whose generation is not the room's current one is refused. Every
 request reads the generation from the store, so a revocation holds at once in every process.
 
-The secret is made once: the first process that finds none claims a random one (a claim is taken
-once, across processes), and every process uses the oldest claimed, so two processes that race
-at the very first link agree on one secret.
+The secret is made once: the first process that finds none claims a random one. Processes that race
+for the very first link may each claim one; a token signed with any claimed secret is valid (a
+process that does not know a token's secret reads the claimed ones again before refusing it), and
+new tokens are signed with the oldest.
 """
 
 from __future__ import annotations
@@ -66,19 +67,29 @@ class DashboardTokens:
     def __init__(self, store: Store, clock: Callable[[], datetime] | None = None) -> None:
         self.store = store
         self.clock = clock or (lambda: datetime.now(UTC))
-        self._secret: bytes | None = None
+        self._secrets: list[bytes] = []
 
-    async def _signing_key(self) -> bytes:
-        if self._secret is None:
+    async def _signing_keys(self, reread: bool = False) -> list[bytes]:
+        """The claimed secrets, oldest first (one, unless processes raced for the first link)."""
+        if reread or not self._secrets:
             claimed = await self.store.claimed(SECRET_KIND)
             if not claimed:
                 await self.store.claim(SECRET_KIND, secrets.token_hex(32))
                 claimed = await self.store.claimed(SECRET_KIND)
-            self._secret = bytes.fromhex(claimed[0])
-        return self._secret
+            self._secrets = [bytes.fromhex(key) for key in claimed]
+        return self._secrets
 
-    async def _mac(self, signed: str) -> bytes:
-        return hmac.new(await self._signing_key(), signed.encode(), hashlib.sha256).digest()
+    @staticmethod
+    def _mac(key: bytes, signed: str) -> bytes:
+        return hmac.new(key, signed.encode(), hashlib.sha256).digest()
+
+    async def _signed(self, signed: str, given: bytes) -> bool:
+        """Whether `given` is the mac of `signed` under a claimed secret; every one is compared."""
+        for reread in (False, True):
+            matches = [hmac.compare_digest(given, self._mac(key, signed)) for key in await self._signing_keys(reread)]
+            if any(matches):
+                return True
+        return False
 
     async def generation(self, room_id: str) -> int:
         value = (await self.store.room_values(GENERATION)).get(room_id)
@@ -89,7 +100,7 @@ class DashboardTokens:
         expires = (self.clock() + ttl).replace(microsecond=0)
         claims = {"room": room_id, "exp": int(expires.timestamp()), "gen": await self.generation(room_id)}
         signed = f"{VERSION}.{_b64(json.dumps(claims, separators=(',', ':')).encode())}"
-        return f"{signed}.{_b64(await self._mac(signed))}", expires
+        return f"{signed}.{_b64(self._mac((await self._signing_keys())[0], signed))}", expires
 
     async def revoke(self, room_id: str) -> int:
         """End every token of the room issued so far; returns the room's new generation."""
@@ -108,7 +119,7 @@ class DashboardTokens:
             given = _unb64(parts[2])
         except (binascii.Error, ValueError):
             given = b""
-        if not hmac.compare_digest(given, await self._mac(f"{parts[0]}.{parts[1]}")):
+        if not await self._signed(f"{parts[0]}.{parts[1]}", given):
             raise TokenRefused(401, "this dashboard link is not valid: ask !usage dashboard for a new one")
         claims = json.loads(_unb64(parts[1]))  # signed by us: well formed
         grant = Grant(claims["room"], datetime.fromtimestamp(claims["exp"], UTC), claims["gen"])
