@@ -40,13 +40,10 @@ class DashboardLinks:
         return f"{self.public_url}/dashboard/#token={token}"
 
     async def link(self, room_id: str) -> Link:
-        """A new link for the room; with the widget on, the widget gets a token of its own, as long-lived."""
+        """A new link for the room; with the widget on, the room's widget shows the same link."""
         token, expires = await self.tokens.issue(room_id, self.settings.link_ttl)
-        shown = None
-        if self.widget is not None:
-            widget_token, _ = await self.tokens.issue(room_id, self.settings.link_ttl)
-            shown = await self.widget.put(room_id, self.url(widget_token))
-        return Link(self.url(token), expires, shown)
+        url = self.url(token)
+        return Link(url, expires, None if self.widget is None else await self.widget.put(room_id, url))
 
     async def revoke(self, room_id: str) -> bool | None:
         """End every link of the room (the widget's too) at once; returns whether the widget was removed."""
