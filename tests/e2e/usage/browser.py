@@ -7,40 +7,31 @@ page makes, so a test can say that none left the bot's address.
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from io import BytesIO
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+from bot.demo.homeserver import free_port
+from bot.demo.screenshot import ARGS, CHROMIUM, unavailable
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+__all__ = ["browser", "free_port", "not_blank", "open_page"]
 
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Any]:
     """Skipped where chromium or playwright is missing, except in CI (CI=true), where that fails."""
-    missing = None if CHROMIUM.exists() else f"{CHROMIUM} is not installed (apt-get install chromium)"
-    try:
-        from playwright.async_api import async_playwright
-    except ImportError:
-        missing = "playwright is not installed (the dev extra)"
+    missing = unavailable()
     if missing:
         if os.environ.get("CI") == "true":
             pytest.fail(missing, pytrace=False)
         pytest.skip(missing)
+    from playwright.async_api import async_playwright
+
     async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        launched = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=list(ARGS))
         try:
             yield launched
         finally:
