@@ -61,8 +61,11 @@ class OpenPage:
 
 
 async def open_page(browser: Any, url: str, width: int = 1280, scheme: str = "light", ready: str = "#table-agent",
-                    **context: Any) -> OpenPage:  # fmt: skip
+                    fake_clock: bool = False, **context: Any) -> OpenPage:  # fmt: skip
+    """With `fake_clock`, the page's timers run only when the test moves its clock (`page.clock`)."""
     page = await browser.new_page(viewport={"width": width, "height": 900}, color_scheme=scheme, **context)
+    if fake_clock:
+        await page.clock.install()
     opened = OpenPage(page)
     page.on("request", lambda request: opened.requests.append(request.url))
     page.on("pageerror", lambda error: opened.errors.append(str(error)))

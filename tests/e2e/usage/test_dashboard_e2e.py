@@ -100,7 +100,7 @@ async def test_the_page_shows_the_room_as_the_report_does(make_user, make_usage_
     assert link and link[0] in content["formatted_body"] and "It works until " in content["body"]
 
     base = f"http://127.0.0.1:{port}/"
-    opened = await open_page(browser, link[0], accept_downloads=True)
+    opened = await open_page(browser, link[0], fake_clock=True, accept_downloads=True)
     await show_march(opened)
     for by, table in (("agent", "table-agent"), ("model", "table-model"), ("user", "table-user"),
                       ("thread", "table-thread")):  # fmt: skip
@@ -127,9 +127,15 @@ async def test_the_page_shows_the_room_as_the_report_does(make_user, make_usage_
     assert isinstance(file, MemoryDownloadResponse) and downloaded == file.body
     assert (await download_info.value).suggested_filename == "usage-2025-03-01_2025-03-31.csv"
 
-    await opened.page.check('input[name="period"][value="today"]')
-    await expect(opened.page.locator("#period-label")).to_have_text("today")
-    assert (await opened.tiles())["Calls"] == "1" and "per hour" in await opened.page.text_content("#chart-caption")
+    page = opened.page
+    await page.focus('input[name="period"][value="week"]')  # from the keyboard: arrows move through the periods
+    await page.keyboard.press("ArrowLeft")
+    await expect(page.locator("#period-label")).to_have_text("today")
+    assert (await opened.tiles())["Calls"] == "1" and "per hour" in await page.text_content("#chart-caption")
+    record(agents, room, agent="researcher", input_tokens=4_321, output_tokens=10)
+    await agents.flush()
+    await page.clock.run_for(61_000)  # the page refreshes itself every minute while it is open
+    await expect(page.locator("#tiles .tile dd").first).to_have_text("2")
     await screenshots(browser, link[0], opened, tmp_path)
     assert opened.requests and all(url.startswith(base) for url in opened.requests), opened.requests
     text = await opened.page.text_content("body")
