@@ -7,11 +7,15 @@ room's dashboard until it expires or room admins revoke every link of the room.
 from __future__ import annotations
 
 from html import escape
+from typing import TYPE_CHECKING
 
 from ..render.answers import Answer
 from .catalogue import COMMANDS as registry
 from .registry import Permission
 from .request import Request
+
+if TYPE_CHECKING:
+    from ..dashboard.links import DashboardLinks
 
 NOT_SET_UP = Answer.words(
     "The dashboard is not set up: the bot's config needs http.public_url, the address its HTTP server is"
@@ -19,10 +23,15 @@ NOT_SET_UP = Answer.words(
 )
 
 
+def _links(req: Request) -> DashboardLinks | None:
+    """The bot's dashboard links, None unless http.public_url is set."""
+    links = req.services.dashboard
+    return links if links is not None and links.enabled else None
+
+
 @registry.command("dashboard", help="a link to this room's dashboard (for whoever holds it, until it expires)")
 async def dashboard(req: Request) -> Answer:
-    links = req.services.dashboard
-    if links is None or not links.enabled:
+    if (links := _links(req)) is None:
         return NOT_SET_UP
     link = await links.link(req.room_id)
     until = f"{link.expires.astimezone(req.services.tz):%-d %b %Y %H:%M} ({req.services.tz.key})"
@@ -40,8 +49,7 @@ async def dashboard(req: Request) -> Answer:
 @registry.command("dashboard revoke", help="end every dashboard link of this room at once",
                   permission=Permission.ROOM_ADMIN)  # fmt: skip
 async def revoke(req: Request) -> Answer:
-    links = req.services.dashboard
-    if links is None or not links.enabled:
+    if (links := _links(req)) is None:
         return NOT_SET_UP
     removed = await links.revoke(req.room_id)
     text = f"Every dashboard link of this room is revoked; {req.services.prefix} dashboard gives a new one."

@@ -6,12 +6,13 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-import aiohttp
 import pytest
 
 import tracking
 from bot.config import Config
 from bot.http.server import UsageServer
+
+from ..http.conftest import base, client  # noqa: F401  (the HTTP API tests' fixtures, on this server)
 
 KITCHEN, CELLAR = "!kitchen:example.org", "!cellar:example.org"
 NASTY = '<script>alert("x")</script>'
@@ -57,13 +58,3 @@ async def server(recorded: str) -> AsyncIterator[UsageServer]:
     yield srv
     await srv.close()
 
-
-@pytest.fixture
-def base(server: UsageServer) -> str:
-    return f"http://127.0.0.1:{server.port}"
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
