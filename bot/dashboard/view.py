@@ -32,18 +32,20 @@ BREAKDOWNS = ("agent", "model", "user", "thread")
 CHART_DIMENSIONS = ("agent", "model")
 MAX_TABLE_ROWS = 100
 REFRESH_SECONDS = 60
-PERIOD_CHOICES = "today, week, month, last-month, YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD"
+MAX_DAYS = 366
+PERIOD_CHOICES = f"today, week, month, last-month, or days YYYY-MM-DD..YYYY-MM-DD (at most {MAX_DAYS})"
 
 
 def dashboard_period(text: str, tz: ZoneInfo, now: datetime) -> Period:
-    """The page's periods: the chat's grammar, plus `last-month`."""
+    """The page's periods: the chat's grammar, plus `last-month`, up to MAX_DAYS days (a chart's bars, each
+    a query, stay bounded)."""
     if text == "last-month":
         first = now.astimezone(tz).date().replace(day=1) - timedelta(days=1)
         return parse_period(first.strftime("%Y-%m"), tz, now)
-    try:
-        return parse_period(text, tz, now)
-    except PeriodError as exc:
-        raise PeriodError(f"{exc}; the dashboard takes {PERIOD_CHOICES}") from None
+    period = parse_period(text, tz, now)
+    if (period.end_day - period.first_day).days > MAX_DAYS:
+        raise PeriodError(f"the dashboard shows at most {MAX_DAYS} days")
+    return period
 
 
 @dataclass(frozen=True)

@@ -143,6 +143,9 @@ async def test_every_other_way_in_is_refused_with_nothing_of_any_room(server, ba
     for query in tries:
         got, body, _ = await get(client, f"{base}/dashboard/api/view?{query}", kitchen)
         assert got == 400 and set(body) == {"error"} and CELLAR not in body["error"], (query, body)
+    for period, status in (("all", 400), ("2025-03-30..2026-03-31", 400), ("2025-03-31..2026-03-31", 200)):
+        got, body, _ = await get(client, f"{base}/dashboard/api/view?period={period}", kitchen)
+        assert got == status, (period, body)
     got, body, _ = await get(client, f"{base}/dashboard/api/export.csv?room={CELLAR}", kitchen)
     assert got == 400
     # a dashboard token opens nothing of the HTTP API
