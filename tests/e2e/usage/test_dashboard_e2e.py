@@ -18,7 +18,7 @@ import pytest
 from nio import MemoryDownloadResponse
 
 from .browser import free_port, not_blank, open_page
-from .conftest import record
+from .conftest import BOTH_BACKENDS, record
 from .test_quotas_e2e import ask
 
 pytestmark = pytest.mark.synapse
@@ -74,6 +74,7 @@ async def show_march(opened) -> None:
     await expect(page.locator("#period-label")).to_have_text("2025-03-01 to 2025-03-31")
 
 
+@BOTH_BACKENDS
 async def test_the_page_shows_the_room_as_the_report_does(make_user, make_usage_bot, agents, db_url, browser,
                                                           tmp_path):  # fmt: skip
     port = free_port()
