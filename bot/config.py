@@ -21,6 +21,7 @@ from tracking.settings import (
     validate_timezone,
 )
 
+from .dashboard.settings import DashboardSettings
 from .http.settings import HttpSettings, PosthogSettings, WebhookSettings
 
 _USER_ID = re.compile(r"^@[^:\s]+:\S+$")
@@ -154,6 +155,7 @@ class Config(Strict):
     http: HttpSettings = Field(default_factory=HttpSettings)
     webhooks: list[WebhookSettings] = Field(default_factory=list)
     posthog: PosthogSettings | None = None
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
 
     def bot_admins(self) -> set[str]:
         """``bot.admins`` and, for the standalone bot, ``matrix.bot_admins``: both lists count."""

@@ -38,6 +38,8 @@ from .commands.dispatch import Dispatcher
 from .commands.files import too_large_answer
 from .commands.request import Services
 from .config import Config, load_config
+from .dashboard.links import DashboardLinks
+from .dashboard.widget import RoomWidget
 from .features.digests import Digests
 from .features.parts import BotParts
 from .features.passive_collection import PassiveCollector
@@ -211,7 +213,8 @@ class UsagePlugin:
         services = Services(
             store=store, tz=self.tz, room_lineage=self.link.rooms.lineage, room_name=self.link.rooms.display_name,
             help_rows=list, prefix=config.bot.command_prefix, quotas=self.quotas, digests=self.digests,
-            on_quota_change=self.watcher.poke, clock=self.clock,
+            on_quota_change=self.watcher.poke, clock=self.clock, dashboard=DashboardLinks(
+                store, config.dashboard, config.http.public_url, RoomWidget(client, self.link.admins), self.clock),
         )  # fmt: skip
         admins = config.bot_admins()
         self.dispatcher = Dispatcher(

@@ -50,3 +50,12 @@ def test_http_collector_quick(tmp_path):
     report = http_collector.run(quick=True, workdir=tmp_path)
     assert report["problems"] == []
     assert {f["stored"] for f in report["figures"].values()} == {5_000}
+
+
+def test_dashboard_quick(tmp_path):
+    from bench import dashboard
+
+    report = dashboard.run(quick=True, workdir=tmp_path)
+    assert report["problems"] == []
+    assert set(report["results"]) == {"this month", "7 days", "today"}
+    assert all(r["refresh_bytes"] < r["load_bytes"] for r in report["results"].values())

@@ -141,3 +141,30 @@ def test_http_keys_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("USAGE_KEY_T", "from-the-environment-0123")
     config = load_config(write(tmp_path, "http: {keys: [{name: t, key: '${USAGE_KEY_T}', rooms: ['!a:x']}]}"))
     assert config.http.keys[0].key == "from-the-environment-0123" and config.http.host_port() == ("127.0.0.1", 8480)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("dashboard: {link_ttl: 2w}", "dashboard.link_ttl: '2w' is not a duration like 7d, 12h or 90m"),
+        ("dashboard: {link_ttl: 4m}", "dashboard.link_ttl: must lie between 5m and 366d"),
+        ("dashboard: {link_ttl: 367d}", "dashboard.link_ttl: must lie between 5m and 366d"),
+        ("dashboard: {widget: maybe}", "dashboard.widget"),
+        ("dashboard: {colour: blue}", "dashboard.colour: unknown key"),
+        ("http: {public_url: 'ftp://usage.example.org'}", "http.public_url: must be an http://"),
+        ("http: {public_url: 'https://usage.example.org/#x'}", "http.public_url: must be an http://"),
+    ],
+)
+def test_dashboard_settings_name_the_key(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(write(tmp_path, text))
+
+
+def test_dashboard_defaults_and_durations(tmp_path):
+    from datetime import timedelta
+
+    assert load_config(write(tmp_path, "bot: {}")).dashboard.link_ttl == timedelta(days=7)
+    config = load_config(write(tmp_path, "dashboard: {link_ttl: 90m, widget: true}\n"
+                                         "http: {public_url: 'https://example.org/usage/'}"))  # fmt: skip
+    assert config.dashboard.link_ttl == timedelta(minutes=90) and config.dashboard.widget
+    assert config.http.public_url == "https://example.org/usage"

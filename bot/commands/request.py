@@ -12,6 +12,7 @@ from tracking.periods import Period, parse_period
 from tracking.quotas import QuotaBook
 
 if TYPE_CHECKING:
+    from ..dashboard.links import DashboardLinks
     from ..features.digests import Digests
 from tracking.store import Store
 
@@ -26,6 +27,7 @@ class Services:
     prefix: str = "!usage"
     quotas: QuotaBook | None = None
     digests: Digests | None = None
+    dashboard: DashboardLinks | None = None
     on_quota_change: Callable[[], None] = lambda: None
     clock: Callable[[], datetime] | None = None
     """The time now (tests replace it); None is the wall clock."""

@@ -15,8 +15,9 @@ import tracking
 
 from ..app import UsageBot
 from ..config import Config
-from .homeserver import LocalSynapse
+from .homeserver import LocalSynapse, free_port
 from .provider import CannedUsage, StandInOpenAI
+from .screenshot import screenshot, unavailable
 
 PASSWORD = "demo password, loopback only"
 AGENT_CALLS = [
@@ -28,25 +29,35 @@ AGENT_CALLS = [
 ]
 
 
-async def demo(say: Callable[[str], None] = print, db_url: str | None = None) -> None:
-    """The demo; its usage store is a throwaway SQLite file, or db_url (e.g. a PostgreSQL database)."""
+async def demo(say: Callable[[str], None] = print, db_url: str | None = None, out: Path = Path(".demo")) -> None:
+    """The demo; its usage store is a throwaway SQLite file, or db_url (e.g. a PostgreSQL database). The
+    transcript and a screenshot of the room's dashboard are written to `out`."""
+    lines: list[str] = []
+
+    def note(line: str) -> None:
+        lines.append(line)
+        say(line)
+
     with tempfile.TemporaryDirectory(prefix="usage-bot-demo-") as tmp:
         work = Path(tmp)
         async with LocalSynapse(workdir=work / "homeserver") as hs:
-            say(f"• homeserver: Synapse on {hs.base_url} (loopback, throwaway)")
-            await _run(hs, work, say, db_url or f"sqlite:///{work / 'usage.db'}")
-    say("• cleaned up: homeserver stopped, temporary files removed")
+            note(f"• homeserver: Synapse on {hs.base_url} (loopback, throwaway)")
+            await _run(hs, work, note, db_url or f"sqlite:///{work / 'usage.db'}", _mkdir(out))
+    note("• cleaned up: homeserver stopped, temporary files removed")
+    (out / "transcript.txt").write_text("\n".join(lines) + "\n")
 
 
-async def _run(hs: LocalSynapse, work: Path, say: Callable[[str], None], db_url: str) -> None:
+async def _run(hs: LocalSynapse, work: Path, say: Callable[[str], None], db_url: str, out: Path) -> None:
     alice_id, _ = await hs.aregister_user("alice", PASSWORD)
     bot_id, _ = await hs.aregister_user("usagebot", PASSWORD)
+    port = free_port()
     config = Config.model_validate({
         "matrix": {"homeserver": hs.base_url, "user_id": bot_id, "password": PASSWORD,
                    "store_path": str(work / "bot-store"), "allowed_inviters": [alice_id]},
         "storage": {"url": db_url},
         # a small budget, so the demo shows a warning: the agents' 8,720 tokens cross 75% of it
         "quotas": {"defaults": [{"scope": "room", "window": "monthly", "limit": "11k"}]},
+        "http": {"enabled": True, "listen": f"127.0.0.1:{port}", "public_url": f"http://127.0.0.1:{port}"},
     })  # fmt: skip
     provider = await StandInOpenAI([usage for *_, usage in AGENT_CALLS]).start()
     bot = await UsageBot.open(config)
@@ -71,12 +82,27 @@ async def _run(hs: LocalSynapse, work: Path, say: Callable[[str], None], db_url:
             answer = await _ask(alice, room_id, command, thread, bot_id)
             where = " (in the thread)" if thread else ""
             say(f"\nalice{where}: {command}\nusage-bot{where}:\n" + _indent(answer))
+        await _dashboard(alice, room_id, bot_id, out, say)
     finally:
         await alice.close()
         await bot.close()
         bot_task.cancel()
         await asyncio.gather(bot_task, return_exceptions=True)
         await provider.stop()
+
+
+async def _dashboard(alice: AsyncClient, room_id: str, bot_id: str, out: Path, say: Callable[[str], None]) -> None:
+    """The last step: the room's dashboard link, and a picture of the page it opens."""
+    answer = await _ask(alice, room_id, "!usage dashboard", None, bot_id)
+    say("\nalice: !usage dashboard\nusage-bot:\n" + _indent(answer))
+    link = answer.splitlines()[0].removeprefix("Dashboard of this room: ")
+    missing = unavailable()
+    if missing is not None:
+        say(f"• no screenshot of the dashboard: {missing}")
+        return
+    await screenshot(link, out / "dashboard.png")
+    say(f"• the dashboard of {room_id}: {link}\n• its screenshot: {out / 'dashboard.png'}"
+        f" (beside this transcript, {out / 'transcript.txt'})")
 
 
 async def _agents_work(provider: StandInOpenAI, db_url: str, room_id: str, user_id: str, root: str,
@@ -143,7 +169,7 @@ def _indent(text: str) -> str:
     return "\n".join("    " + line for line in text.splitlines())
 
 
-def main(db_url: str | None = None) -> int:
+def main(db_url: str | None = None, out: str = ".demo") -> int:
     logging.basicConfig(level=logging.WARNING)
-    asyncio.run(demo(db_url=db_url))
+    asyncio.run(demo(db_url=db_url, out=Path(out)))
     return 0

@@ -18,6 +18,8 @@ from tracking.pricing import Pricer
 from tracking.store import Store, open_store
 
 from ..config import Config
+from ..dashboard.routes import PATHS as DASHBOARD_PATHS
+from ..dashboard.routes import add_dashboard
 from ..notify.notifier import Notifier
 from ..notify.refusals import RefusalRelay
 from .auth import REQUEST_KEY, Forbidden, find_key
@@ -28,7 +30,7 @@ from .handlers import ROUTES, BadRequest, error
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-OPEN_PATHS = frozenset({"/healthz"})
+OPEN_PATHS = frozenset({"/healthz", *DASHBOARD_PATHS})  # the dashboard checks its own tokens
 
 
 @web.middleware
@@ -62,6 +64,7 @@ def build_app(config: Config, store: Store, deadlines: RequestDeadlines) -> web.
     app[SERVER] = ServerContext(config, store, Pricer(config.pricing.overrides))
     for method, path, handler in ROUTES:
         app.router.add_route(method, path, handler)
+    add_dashboard(app)
     return app
 
 

@@ -57,6 +57,18 @@ class HttpSettings(Strict):
                     " is closed after it too",
     )  # fmt: skip
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    public_url: str | None = Field(
+        default=None, description="the address users reach this server at (behind its proxy), for dashboard links"
+    )
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not re.match(r"^https?://[^/?#\s]+(/[^?#\s]*)?$", value):
+            raise ValueError("must be an http:// or https:// URL without query or fragment, e.g. https://usage.example.org")
+        return value.rstrip("/")
 
     @field_validator("listen")
     @classmethod

@@ -91,7 +91,16 @@ def breakdown_table(
     report: Report, label: Callable[[Sums], str] | None = None, limit: int | None = None,
     latency: dict[str, Latency] | None = None,
 ) -> tuple[str, str]:  # fmt: skip
-    """The rows of a breakdown with exact figures, as aligned plain text and as an HTML table.
+    """The rows of a breakdown with exact figures, as aligned plain text and as an HTML table."""
+    headers, cells, align = breakdown_cells(report, label, limit, latency)
+    return plain_table(headers, cells, align), html_table(headers, cells, align)
+
+
+def breakdown_cells(
+    report: Report, label: Callable[[Sums], str] | None = None, limit: int | None = None,
+    latency: dict[str, Latency] | None = None,
+) -> tuple[list[str], list[list[str]], str]:  # fmt: skip
+    """A breakdown's headers, cells (exact figures, the total last) and alignment ('l' or 'r' per column).
 
     Past ``limit`` rows the rest is summed in one "(k more)" row; names are cut to ``MAX_NAME``.
     With ``latency`` (models), each row also shows its median and p95 latency.
@@ -114,8 +123,7 @@ def breakdown_table(
     cells.append(_cells("Total", report.totals))
     for line in cells:
         line += [""] * (len(headers) - len(line))
-    align = "l" + "r" * (len(headers) - 1)
-    return plain_table(headers, cells, align), html_table(headers, cells, align)
+    return headers, cells, "l" + "r" * (len(headers) - 1)
 
 
 def _short(name: str) -> str:

@@ -18,6 +18,7 @@ from bot.config import Config
 from tracking.retry import RetryPolicy
 
 from ..conftest import PASSWORD, WAIT, unique
+from .browser import browser  # noqa: F401  (the dashboard tests' fixture)
 
 
 @dataclass
