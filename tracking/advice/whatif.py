@@ -1,0 +1,71 @@
+"""What a room's calls would have cost on another model: each call's own counts (cache and reasoning parts,
+finer counts) priced on the model at the call's own time, by agent, beside what they cost then."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from ..periods import Period
+from ..pricing import Pricer
+from ..store import Store
+from .calls import RoomCalls, room_calls
+from .models import Target, resolve_model
+from .reprice import Priced, Repricer
+
+
+@dataclass
+class WhatIfRow:
+    """One agent's calls (`agent` None: all of them): their cost then, and on the model."""
+
+    agent: str | None
+    calls: int = 0
+    cost_pusd: int = 0
+    """What the priced calls cost then (as stored)."""
+    unpriced_calls: int = 0
+    """Calls nothing priced then."""
+    whatif_pusd: int = 0
+    """What the calls the model can price would have cost on it."""
+    whatif_unpriced_calls: int = 0
+    """Calls the model cannot price: counted apart, never as $0."""
+
+    def add_then(self, calls: int, cost_pusd: int, unpriced: int) -> None:
+        self.calls += calls
+        self.cost_pusd += cost_pusd
+        self.unpriced_calls += unpriced
+
+    def add_whatif(self, priced: Priced) -> None:
+        self.whatif_pusd += priced.cost_pusd
+        self.whatif_unpriced_calls += priced.unpriced_calls
+
+
+@dataclass
+class WhatIf:
+    period: Period
+    target: Target
+    totals: WhatIfRow
+    rows: list[WhatIfRow] = field(default_factory=list)
+    summed_calls: int = 0
+    """Calls older than the raw events' retention: priced from their quarter hour's sums, at its start."""
+    calls_priced_one_by_one: int = 0
+    """Calls that no group's sums could price (finer counts, prices changing inside a slot): work done."""
+
+
+async def whatif(store: Store, pricer: Pricer, period: Period, rooms: Sequence[str], model: str | Target,
+                 calls: RoomCalls | None = None) -> WhatIf:  # fmt: skip
+    """This room's calls in `period` priced on `model` (`model` or `provider/model`), by agent."""
+    target = model if isinstance(model, Target) else resolve_model(model, pricer)
+    calls = calls or await room_calls(store, period, rooms)
+    repricer = Repricer(store, pricer, calls.rooms)
+    by_agent: dict[str, WhatIfRow] = {}
+    for group in calls.groups:
+        row = by_agent.setdefault(group.agent, WhatIfRow(group.agent))
+        row.add_then(group.calls, group.cost_pusd, group.unpriced_calls)
+        row.add_whatif(await repricer.price(group, target.provider, target.model))
+    totals = WhatIfRow(None)
+    for row in by_agent.values():
+        totals.add_then(row.calls, row.cost_pusd, row.unpriced_calls)
+        totals.whatif_pusd += row.whatif_pusd
+        totals.whatif_unpriced_calls += row.whatif_unpriced_calls
+    rows = sorted(by_agent.values(), key=lambda r: (-r.cost_pusd, -r.calls, r.agent or ""))
+    return WhatIf(period, target, totals, rows, calls.summed_calls, repricer.calls_priced_one_by_one)
