@@ -15,6 +15,7 @@ from tracking.quotas import QuotaBook
 
 from ..notify.payloads import quota_json
 from ..render.report_formats import report_json
+from .advice import ADVICE_ROUTES
 from .auth import REQUEST_KEY, Forbidden, may_see, room_scope
 from .context import SERVER, ServerContext
 from .metrics import metrics_text
@@ -129,5 +130,6 @@ ROUTES = (
     ("GET", "/v1/quotas", quotas),
     ("POST", "/v1/events", events),
     ("GET", "/metrics", metrics),
+    *ADVICE_ROUTES,
     ("GET", "/openapi.json", openapi_json),
 )

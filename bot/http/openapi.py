@@ -11,6 +11,7 @@ from tracking.periods import PERIOD_HELP
 from tracking.queries import GROUPS
 
 from ..render.report_formats import ROW_FIELDS
+from .advice_openapi import advice_paths
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -93,6 +94,7 @@ def openapi() -> dict[str, Any]:
                     "application/x-ndjson": {"schema": {"type": "string"}}}},
                 "responses": {"200": _json(result, "stored, duplicates (by event_id) and rows the database refused"),
                               **_errors(400, 401, 403, 413)}}},
+            **advice_paths(),
             "/metrics": {"get": {"summary": "Prometheus text format", "responses": {
                 "200": {"description": "the metrics", "content": text}, **_errors(401)}}},
             "/openapi.json": {"get": {"summary": "this description", "responses": {

@@ -119,5 +119,6 @@ async def test_openapi_describes_every_endpoint(base, client):
     async with client.get(f"{base}/openapi.json", headers=bearer("reader")) as r:
         spec = await r.json()
     assert spec["openapi"].startswith("3.")
-    assert set(spec["paths"]) == {"/healthz", "/v1/usage", "/v1/quotas", "/v1/events", "/metrics", "/openapi.json"}
+    assert set(spec["paths"]) == {"/healthz", "/v1/usage", "/v1/quotas", "/v1/events", "/metrics", "/openapi.json",
+                                  "/v1/whatif", "/v1/savings"}
     assert "cache_write_1h_tokens" in spec["components"]["schemas"]["Event"]["properties"]
