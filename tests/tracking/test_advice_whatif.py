@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 import pytest
 
@@ -12,7 +12,7 @@ import tracking
 from tracking.advice import room_calls, savings, whatif
 from tracking.maintenance import apply_retention
 from tracking.periods import parse_period, zone
-from tracking.pricing import Pricer
+from tracking.pricing import PriceOverride, Pricer
 from tracking.store import open_store
 
 from .advice_calls import OTHER_ROOM, ROOM, make_calls, pico, usage_of
@@ -120,3 +120,17 @@ async def test_calls_older_than_the_retention_are_priced_from_their_slot_sums(st
         assert (await room_calls(store, period, (ROOM,))).summed_calls == len(old)
     finally:
         await store.close()
+
+
+async def test_prices_in_fractions_of_a_pico_dollar_are_summed_call_by_call(loaded):
+    """An override of $0.0000003 a million input tokens is 0.3 pico-dollars a token: each call's cost is rounded
+    on its own (input and output parts, half to even), so its calls are read again and priced one by one."""
+    store, calls = loaded
+    overrides = [PriceOverride(match="acme/*", input=Decimal("0.0000003"), output=Decimal("0.0000007"))]
+    result = await whatif(store, Pricer(overrides), parse_period(PERIOD, TZ), (ROOM,), "acme/tiny")
+    expected: dict[str, int] = defaultdict(int)
+    for c in in_period(calls):
+        parts = (Decimal(c["input_tokens"]) * Decimal("0.3"), Decimal(c["output_tokens"]) * Decimal("0.7"))
+        expected[c["agent"]] += sum(int(p.to_integral_value(rounding=ROUND_HALF_EVEN)) for p in parts)
+    assert {r.agent: r.whatif_pusd for r in result.rows} == dict(expected)
+    assert result.target.known and result.calls_priced_one_by_one == len(in_period(calls))

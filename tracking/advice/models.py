@@ -26,9 +26,11 @@ DEFAULT_ALTERNATIVES: dict[str, tuple[str, ...]] = {
     # Anthropic
     "claude-opus-4-0": ("claude-sonnet-4-0",),
     "claude-opus-4-1": ("claude-opus-4-5", "claude-sonnet-4-5"),
-    "claude-opus-4-5": ("claude-sonnet-4-5", "claude-haiku-4-5"),
+    "claude-opus-4-5": ("claude-sonnet-4-6", "claude-haiku-4-5"),  # not Sonnet 4.5: dearer above 200k input
+    "claude-opus-4-6": ("claude-sonnet-4-6", "claude-haiku-4-5"),
     "claude-sonnet-4-0": ("claude-haiku-4-5",),
     "claude-sonnet-4-5": ("claude-haiku-4-5",),
+    "claude-sonnet-4-6": ("claude-haiku-4-5",),
     "claude-3-7-sonnet-latest": ("claude-3-5-haiku-latest",),
     "claude-haiku-4-5": ("claude-3-5-haiku-latest",),
     # Google
