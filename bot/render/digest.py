@@ -41,7 +41,9 @@ def digest_answer(data: DigestData) -> Answer:
     sums = data.totals.totals
     if not sums.calls:
         text = f"Daily digest: no LLM usage in this room on {day}."
-        return Answer.words(text)
+        if data.suggestion is not None:
+            text += f"\n\n{suggestion_text(data.suggestion)}"
+        return Answer(text, escape(text).replace("\n", "<br>"))
     tokens = sums.total_tokens
     headline = f"Daily digest for {day}: {totals_line(sums)}"
     change = (

@@ -19,7 +19,7 @@ def _value(factor: Factor, value: Decimal) -> str:
         return f"{value:,.1f}".removesuffix(".0")
     if factor.name == "tokens per call":
         return human_tokens(int(value.to_integral_value()))
-    return f"{human_usd(int((value * 1_000_000).to_integral_value()))} a million tokens"  # pico per token
+    return human_usd(int((value * 1_000_000).to_integral_value()))  # pico-dollars a token: dollars a million
 
 
 def _ratio(factor: Factor) -> str:
@@ -39,7 +39,8 @@ def spike_text(last: Sums, usual: Sums, hours: int, cause: SpikeCause, behind: M
              if usual_pusd else "with no usage usually at this hour")  # fmt: skip
     main = cause.main
     usual_value = _value(main, main.usual) if main.usual else "none"
-    changed = f"{main.name}, {_value(main, main.now)} against {usual_value} usually ({_ratio(main)})"
+    unit = " a million tokens" if main.name == "price per token" else ""
+    changed = f"{main.name}, {_value(main, main.now)} against {usual_value}{unit} usually ({_ratio(main)})"
     if main.name == "price per token" and (cause.hit_rate_now is not None or cause.hit_rate_usual is not None):
         changed += f", cache hit rate {_rate(cause.hit_rate_now)} against {_rate(cause.hit_rate_usual)} usually"
     others = ", ".join(f"{f.name} {_ratio(f)}" for f in cause.factors if f is not main)
