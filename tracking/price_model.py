@@ -90,7 +90,7 @@ def price_period(model_info: object, ts_ms: int) -> tuple[int, int]:
         if isinstance(constraint, StartDateConstraint):
             edges: tuple[int, ...] = ((constraint.start_date - _EPOCH_DAY).days * DAY_MS,)
         elif isinstance(constraint, TimeOfDateConstraint):
-            offsets = (_utc_ms_of_day(constraint.start_time), _utc_ms_of_day(constraint.end_time))
+            offsets = (utc_ms_of_day(constraint.start_time), utc_ms_of_day(constraint.end_time))
             edges = tuple(day + offset + shift for offset in offsets for shift in (-DAY_MS, 0, DAY_MS))
         else:
             return ts_ms, ts_ms + 1
@@ -102,7 +102,7 @@ def price_period(model_info: object, ts_ms: int) -> tuple[int, int]:
     return start, end
 
 
-def _utc_ms_of_day(value: time) -> int:
+def utc_ms_of_day(value: time) -> int:
     """The first millisecond of the day at or after `value` in UTC (naive is UTC, as genai-prices reads it)."""
     if value.tzinfo is not None:
         value = datetime.combine(_EPOCH_DAY, value).astimezone(UTC).time()

@@ -10,7 +10,7 @@ plain data (the chat commands, the HTTP API, digests, warnings and the dashboard
 
 from __future__ import annotations
 
-from .calls import RoomCalls, room_calls
+from .calls import Grain, RoomCalls, any_model_grain, model_grain, room_calls
 from .cheaper import Suggestion, cheaper_model
 from .models import DEFAULT_ALTERNATIVES, Alternatives, Target, resolve_model
 from .runway import Runway, room_runways, runway
@@ -23,6 +23,7 @@ __all__ = [
     "Alternatives",
     "CachingRow",
     "Factor",
+    "Grain",
     "RoomCalls",
     "Runway",
     "Savings",
@@ -31,8 +32,10 @@ __all__ = [
     "Target",
     "WhatIf",
     "WhatIfRow",
+    "any_model_grain",
     "behind",
     "cheaper_model",
+    "model_grain",
     "resolve_model",
     "room_calls",
     "room_runways",

@@ -37,7 +37,7 @@ async def cheaper_model(store: Store, pricer: Pricer, alternatives: Alternatives
     """The (agent, model, alternative) with the largest saving, among those whose calls were all priced and
     that the alternative prices all of; None when no alternative would have saved anything."""
     calls = calls or await room_calls(store, period, rooms)
-    repricer = Repricer(store, pricer, calls.rooms)
+    repricer = Repricer(store, pricer, calls)
     then: dict[tuple[str, str], Priced] = {}
     on: dict[tuple[str, str, str], Priced] = {}
     for group in calls.groups:

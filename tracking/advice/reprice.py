@@ -1,11 +1,11 @@
 """Re-pricing a room's calls on a model, exactly as the writer would have priced each call at its own time.
 
-A group of raw calls (`CallGroup`: one slot, agent, provider, model, price tier, no finer counts) costs
-`Linear.pico` of its sums when the target model's prices are whole pico-dollars over its slot and tier
-(`Pricer.linear_ms`): each call's cost is then an integer, and their sum is the sum's cost, to the
-pico-dollar. Elsewhere (prices changing inside the slot, fractions of a pico-dollar per token, reasoning
-priced apart) the group's calls are read again and priced one by one, as are calls with finer counts.
-Slot sums of the rollup (raw events gone) are priced as the sums they are, at their slot's start.
+A group of raw calls (`CallGroup`: one price cell, agent, price tier, no finer counts) costs `Linear.pico`
+of its sums when the model's prices are whole pico-dollars over its cell and tier (`Pricer.linear_ms`):
+each call's cost is then an integer, and their sum is the sum's cost, to the pico-dollar. Elsewhere
+(prices changing inside the cell, fractions of a pico-dollar per token, reasoning priced apart) the group's
+calls are read again and priced one by one, as are calls with finer counts. Slot sums of the rollup (raw
+events gone) are priced as the sums they are, at their slot's start.
 """
 
 from __future__ import annotations
@@ -14,11 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..fields import COLUMN, COUNTERS, FINER
-from ..pricing import Pricer
-from ..slots import MS_PER_SLOT
+from ..pricing import Linear, Pricer
 from ..store import Filters, Store
-from ..store.advice import CALL, SLOT_SUMS, CallGroup
-from .calls import price_tier_starts, tier_bounds
+from ..store.advice import CALL, GROUP, SLOT_SUMS, CallGroup, tier_of
+from .calls import RoomCalls
 
 Counts = tuple[int, ...]
 """A call's (or a sum's) counts in `fields.COUNTERS` order."""
@@ -60,25 +59,28 @@ class Priced:
 class Repricer:
     """Prices `CallGroup`s of some rooms on a model; counts `calls_priced_one_by_one` (for tests and benches)."""
 
-    def __init__(self, store: Store, pricer: Pricer, rooms: tuple[str, ...]) -> None:
+    def __init__(self, store: Store, pricer: Pricer, calls: RoomCalls) -> None:
         self.store = store
         self.pricer = pricer
-        self.rooms = rooms
+        self.rooms = calls.rooms
+        self.grain = calls.grain
         self.calls_priced_one_by_one = 0
-        self._slot_rows: dict[tuple[int, str], list[tuple]] = {}
+        self._cell_rows: dict[tuple[int, int, str], list[tuple]] = {}
+        self._known: dict[tuple[str, str], bool] = {}
+        self._prices: dict[tuple[str, str, int], Linear] = {}
 
     async def price(self, group: CallGroup, provider: str, model: str, transform: Transform = same) -> Priced:
-        if not self.pricer.knows(provider, model):
+        known = self._known.get((provider, model))
+        if known is None:
+            known = self._known[(provider, model)] = self.pricer.knows(provider, model)
+        if not known:
             return Priced(group.calls, 0, group.calls)
         counts = transform(group.counts)
         if group.kind == CALL:
             return self._one(provider, model, group.ts_ms, counts)
-        low, high = tier_bounds(group.tier)
-        linear = self.pricer.linear_ms(provider, model, group.ts_ms, low)
-        reasoning = linear is not None and linear.reasoning_apart and counts[_REASONING]
-        finer = any(counts[i] for i in _FINER)
-        if linear is not None and not reasoning and not finer and linear.holds(
-            group.ts_ms, group.ts_ms + MS_PER_SLOT, low, high if group.kind != SLOT_SUMS else low
+        linear = self._linear(provider, model, group)
+        if linear is not None and not (linear.reasoning_apart and counts[_REASONING]) and (
+            group.kind == GROUP or not any(counts[i] for i in _FINER)
         ):
             cost = linear.pico(group.calls, counts[_IN], counts[_OUT], counts[_READ], counts[_WRITE])
             return Priced(group.calls, cost, 0)
@@ -89,6 +91,21 @@ class Repricer:
         for row in await self._rows_of(group):
             total.add(self._one(provider, model, row[_TS], transform(tuple(row[i] for i in _ROW_COUNTS))))
         return total
+
+    def _linear(self, provider: str, model: str, group: CallGroup) -> Linear | None:
+        """The whole pico-dollar prices over the group's slot and tier (kept while the next groups stay inside
+        their price period), or None."""
+        key = (provider, model, group.tier)
+        start, end = group.ts_ms, group.end_ms
+        linear = self._prices.get(key)
+        if linear is not None and linear.valid_from_ms <= start and end <= linear.valid_until_ms:
+            return linear
+        low, high = self.grain.tier_bounds(group.tier)
+        linear = self.pricer.linear_ms(provider, model, start, low)
+        if linear is None or not linear.holds(start, end, low, high if group.kind == GROUP else low):
+            return None
+        self._prices[key] = linear
+        return linear
 
     def _one(self, provider: str, model: str, ts_ms: int, counts: Counts) -> Priced:
         self.calls_priced_one_by_one += 1
@@ -101,14 +118,13 @@ class Repricer:
         return Priced(1, 0, 1) if cost is None else Priced(1, cost, 0)
 
     async def _rows_of(self, group: CallGroup) -> list[tuple]:
-        """The raw calls of a group, read again (its slot's calls of its agent, kept for other groups)."""
-        key = (group.ts_ms, group.agent)
-        if key not in self._slot_rows:
+        """The raw calls of a group, read again (its cell's calls of its agent, kept for other groups)."""
+        key = (group.ts_ms, group.end_ms, group.agent)
+        if key not in self._cell_rows:
             filters = Filters(room_id=self.rooms, agent=group.agent)
-            self._slot_rows[key] = [row async for row in
-                                    self.store.iter_events(group.ts_ms, group.ts_ms + MS_PER_SLOT, filters)]
-        starts = price_tier_starts()
-        return [row for row in self._slot_rows[key]
-                if row[_PROVIDER] == group.provider and row[_MODEL] == group.model
+            self._cell_rows[key] = [row async for row in self.store.iter_events(group.ts_ms, group.end_ms, filters)]
+        starts = self.grain.tier_starts
+        return [row for row in self._cell_rows[key]
+                if (not group.model or (row[_PROVIDER], row[_MODEL]) == (group.provider, group.model))
                 and not any(row[_ROW_COUNTS[i]] for i in _FINER)
-                and sum(row[_ROW_COUNTS[_IN]] > start for start in starts) == group.tier]  # fmt: skip
+                and tier_of(starts, row[_ROW_COUNTS[_IN]]) == group.tier]  # fmt: skip

@@ -55,7 +55,7 @@ class Savings:
 async def savings(store: Store, pricer: Pricer, period: Period, rooms: Sequence[str],
                   calls: RoomCalls | None = None) -> Savings:  # fmt: skip
     calls = calls or await room_calls(store, period, rooms)
-    repricer = Repricer(store, pricer, calls.rooms)
+    repricer = Repricer(store, pricer, calls)
     rows: dict[tuple[str, str], CachingRow] = {}
     for group in calls.groups:
         row = rows.setdefault((group.agent, group.model), CachingRow(group.agent, group.model))

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from ..periods import Period
 from ..pricing import Pricer
 from ..store import Store
-from .calls import RoomCalls, room_calls
+from .calls import RoomCalls, model_grain, room_calls
 from .models import Target, resolve_model
 from .reprice import Priced, Repricer
 
@@ -55,8 +55,10 @@ async def whatif(store: Store, pricer: Pricer, period: Period, rooms: Sequence[s
                  calls: RoomCalls | None = None) -> WhatIf:  # fmt: skip
     """This room's calls in `period` priced on `model` (`model` or `provider/model`), by agent."""
     target = model if isinstance(model, Target) else resolve_model(model, pricer)
-    calls = calls or await room_calls(store, period, rooms)
-    repricer = Repricer(store, pricer, calls.rooms)
+    if calls is None:  # summed as finely as the model's prices need, whichever model the calls used
+        grain = model_grain(pricer, target.provider, target.model)
+        calls = await room_calls(store, period, rooms, grain, by_model=False)
+    repricer = Repricer(store, pricer, calls)
     by_agent: dict[str, WhatIfRow] = {}
     for group in calls.groups:
         row = by_agent.setdefault(group.agent, WhatIfRow(group.agent))

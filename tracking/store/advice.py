@@ -1,11 +1,13 @@
 """The reads behind advice (`tracking.advice`): a room's calls summed in groups that one price covers.
 
 Re-pricing every call of a busy month with genai-prices would take minutes, so the raw events are summed
-in SQL per quarter-hour slot, agent, provider, model and price tier (how many of the given tier starts
-the call's input exceeds): a model's prices change only at known instants, nearly all on slot edges, and
-within a tier they are linear, so a group's sums cost what its calls cost one by one. Calls with finer
-counts (audio, images, web searches, 1-hour cache writes) are read one by one. Slots whose raw events
-retention deleted are read from the finest rollup. The SQL is the dialect SQLite and PostgreSQL share.
+in SQL per price cell, agent (provider and model, when asked) and price tier. A cell is a span in which the
+prices of the models to price on cannot change: all time (prices with no conditions), a UTC day (prices
+starting on a date change at a UTC midnight), or a part of one between the day's edges (time-of-day prices
+such as DeepSeek's off-peak hours). A tier counts the tier starts the call's input exceeds. Within a cell
+and a tier prices are linear, so a group's sums cost what its calls cost one by one. Calls with finer counts
+(audio, images, web searches, 1-hour cache writes) are read one by one; slots whose raw events retention
+deleted, from the finest rollup. The SQL is the dialect SQLite and PostgreSQL share.
 """
 
 from __future__ import annotations
@@ -21,19 +23,24 @@ from .statements import Statements
 
 GROUP, CALL, SLOT_SUMS = "group", "call", "slot sums"
 """What a `CallGroup` holds: raw calls without finer counts, one raw call, or a slot's sums from the rollup."""
+DAY_MS = 86_400_000
 
-_COUNTS = ", ".join(f"sum({name})" for name in COUNTERS)
+_FIVE = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
 _COST = f"sum(coalesce(cost_pusd, 0) / {SPLIT}), sum(coalesce(cost_pusd, 0) % {SPLIT})"
+_UNPRICED = "sum(CASE WHEN cost_pusd IS NULL THEN 1 ELSE 0 END)"
 _NO_FINER = " AND ".join(f"{name} = 0" for name in FINER)
+_FIVE_AT = tuple(COUNTERS.index(name) for name in _FIVE)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CallGroup:
-    """Calls of one agent on one provider and model, with their counts (`fields.COUNTERS` order) summed."""
+    """Calls of one agent (on one provider and model, or "" for any), their counts (`COUNTERS` order) summed."""
 
     kind: str
     ts_ms: int
-    """A call's own time; for a group or slot sums, the start of their slot."""
+    """A call's own time; for a group, the start of its price cell (within the read span)."""
+    end_ms: int
+    """The end of the span the calls lie in: their price cell's, their slot's, or the call's time + 1."""
     agent: str
     provider: str
     model: str
@@ -58,48 +65,87 @@ def tier_of(tier_starts: Sequence[int], input_tokens: int) -> int:
     return sum(input_tokens > start for start in tier_starts)
 
 
-def _group(kind: str, row: tuple, tier: int | None = None) -> CallGroup:
-    """A row of (time, agent, provider, model, [tier,] calls, counts..., cost high, cost low, unpriced)."""
-    values = [int(v or 0) for v in row[4 if tier is not None else 5 :]]
-    width = len(COUNTERS)
-    calls, counts = values[0], tuple(values[1 : 1 + width])
-    high, low, unpriced = values[1 + width :]
-    return CallGroup(kind, int(row[0]), str(row[1]), str(row[2]), str(row[3]), int(row[4]) if tier is None else tier,
-                     calls, counts, high * SPLIT + low, unpriced)  # fmt: skip
+def cell_sql(day_edges: Sequence[int] | None) -> str:
+    """The start of a call's price cell: 0 (one cell), its UTC day, or the part of that day between edges."""
+    if day_edges is None:
+        return "0"
+    day = f"ts_ms / {DAY_MS} * {DAY_MS}"
+    edges = sorted({int(e) for e in day_edges if 0 < e < DAY_MS})
+    if not edges:
+        return day
+    parts = " ".join(f"WHEN ts_ms % {DAY_MS} < {edge} THEN {start}" for start, edge in zip([0, *edges], edges,
+                                                                                        strict=False))
+    return f"{day} + CASE {parts} ELSE {edges[-1]} END"
+
+
+def cell_end(start: int, day_edges: Sequence[int] | None, end_ms: int) -> int:
+    if day_edges is None:
+        return end_ms
+    day = start - start % DAY_MS
+    return min(end_ms, day + min((e for e in day_edges if day + e > start), default=DAY_MS))
+
+
+def _ints(values: Sequence) -> list[int]:
+    return [int(v or 0) for v in values]
 
 
 class AdviceReadsMixin(Statements):
     """Mixed into a store."""
 
-    async def call_groups(self, start_ms: int, end_ms: int, filters: Filters,
-                          tier_starts: Sequence[int]) -> list[CallGroup]:  # fmt: skip
-        """Raw events in [start_ms, end_ms) without finer counts, summed by slot, agent, provider, model, tier."""
+    async def call_groups(self, start_ms: int, end_ms: int, filters: Filters, tier_starts: Sequence[int],
+                          day_edges: Sequence[int] | None, by_model: bool) -> list[CallGroup]:  # fmt: skip
+        """Raw events in [start_ms, end_ms) without finer counts, summed by price cell (`cell_sql`), agent,
+        provider and model (with `by_model`) and tier."""
         where, params = where_clause("ts_ms", start_ms, end_ms, filters)
-        sql = (f"SELECT ts_ms / {MS_PER_SLOT} * {MS_PER_SLOT}, agent, provider, model, {tier_sql(tier_starts)},"
-               f" count(*), {_COUNTS}, {_COST}, sum(CASE WHEN cost_pusd IS NULL THEN 1 ELSE 0 END)"
+        model = "provider, model" if by_model else "'', ''"
+        sql = (f"SELECT {cell_sql(day_edges)}, agent, {model}, {tier_sql(tier_starts)}, count(*),"
+               f" {', '.join(f'sum({n})' for n in _FIVE)}, {_COST}, {_UNPRICED}"
                f" FROM events WHERE {where} AND {_NO_FINER} GROUP BY 1, 2, 3, 4, 5")  # fmt: skip
-        return [_group(GROUP, row) for row in await self._fetchall(sql, params)]
+        groups = []
+        zeros = [0] * len(COUNTERS)
+        for row in await self._fetchall(sql, params):
+            values = _ints(row[5:])
+            counts = zeros.copy()
+            for at, value in zip(_FIVE_AT, values[1:6], strict=True):
+                counts[at] = value
+            start = max(start_ms, int(row[0]))
+            groups.append(CallGroup(GROUP, start, cell_end(start, day_edges, end_ms), str(row[1]), str(row[2]),
+                                    str(row[3]), int(row[4]), values[0], tuple(counts), values[6] * SPLIT + values[7],
+                                    values[8]))  # fmt: skip
+        return groups
 
     async def finer_calls(self, start_ms: int, end_ms: int, filters: Filters,
                           tier_starts: Sequence[int]) -> list[CallGroup]:  # fmt: skip
         """Raw events in [start_ms, end_ms) with a finer count, one by one."""
         where, params = where_clause("ts_ms", start_ms, end_ms, filters)
         finer = " OR ".join(f"{name} <> 0" for name in FINER)
-        sql = (f"SELECT ts_ms, agent, provider, model, 1, {', '.join(COUNTERS)}, coalesce(cost_pusd, 0) / {SPLIT},"
+        sql = (f"SELECT ts_ms, agent, provider, model, {', '.join(COUNTERS)}, coalesce(cost_pusd, 0) / {SPLIT},"
                f" coalesce(cost_pusd, 0) % {SPLIT}, CASE WHEN cost_pusd IS NULL THEN 1 ELSE 0 END"
                f" FROM events WHERE {where} AND ({finer})")  # fmt: skip
-        return [_group(CALL, row, tier_of(tier_starts, int(row[5]))) for row in await self._fetchall(sql, params)]
+        calls = []
+        for row in await self._fetchall(sql, params):
+            values, ts = _ints(row[4:]), int(row[0])
+            counts = tuple(values[: len(COUNTERS)])
+            high, low, unpriced = values[len(COUNTERS) :]
+            tier = tier_of(tier_starts, counts[0])
+            calls.append(CallGroup(CALL, ts, ts + 1, str(row[1]), str(row[2]), str(row[3]), tier, 1, counts,
+                                   high * SPLIT + low, unpriced))  # fmt: skip
+        return calls
 
     async def slot_sums(self, start_slot: int, end_slot: int, filters: Filters,
                         tier_starts: Sequence[int]) -> list[CallGroup]:  # fmt: skip
         """The finest rollup's sums in slots [start_slot, end_slot) by slot, agent, provider and model: what is
         left of calls whose raw events retention deleted."""
         where, params = where_clause("slot", start_slot, end_slot, filters)
-        sql = (f"SELECT slot * {MS_PER_SLOT}, agent, provider, model, sum(calls), {_COUNTS},"
+        sql = (f"SELECT slot, agent, provider, model, sum(calls), {', '.join(f'sum({n})' for n in COUNTERS)},"
                f" sum(cost_pusd / {SPLIT}), sum(cost_pusd % {SPLIT}), sum(unpriced_calls)"
                f" FROM rollup_slots WHERE {where} GROUP BY 1, 2, 3, 4")  # fmt: skip
         groups = []
         for row in await self._fetchall(sql, params):
-            calls, inp = int(row[4] or 0), int(row[5] or 0)
-            groups.append(_group(SLOT_SUMS, row, tier_of(tier_starts, inp // max(calls, 1))))
+            values, start = _ints(row[4:]), int(row[0]) * MS_PER_SLOT
+            calls, counts = values[0], tuple(values[1 : 1 + len(COUNTERS)])
+            high, low, unpriced = values[1 + len(COUNTERS) :]
+            groups.append(CallGroup(SLOT_SUMS, start, start + MS_PER_SLOT, str(row[1]), str(row[2]), str(row[3]),
+                                    tier_of(tier_starts, counts[0] // max(calls, 1)), calls, counts,
+                                    high * SPLIT + low, unpriced))  # fmt: skip
         return groups
