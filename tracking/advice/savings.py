@@ -12,22 +12,19 @@ from ..periods import Period
 from ..pricing import Pricer
 from ..store import Store
 from .calls import RoomCalls, room_calls
-from .reprice import Repricer, same, without_cache
+from .reprice import Priced, Repricer, same, without_cache
 
 
 @dataclass
-class CachingRow:
-    """One agent on one model (both None: the room's total)."""
+class CachingRow(Priced):
+    """One agent on one model (both None: the room's total): its calls, what they cost (`cost_pusd`, as stored,
+    and the `unpriced_calls` nothing priced), their input and cache tokens, and what caching saved."""
 
-    agent: str | None
-    model: str | None
-    calls: int = 0
+    agent: str | None = None
+    model: str | None = None
     input_tokens: int = 0
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
-    cost_pusd: int = 0
-    """What the priced calls cost (as stored)."""
-    unpriced_calls: int = 0
     saved_pusd: int = 0
     """Without caching they would have cost this much more (negative: caching cost more, writes dearer than
     input and never read)."""
@@ -37,9 +34,10 @@ class CachingRow:
         """Cache reads over input tokens; None without input."""
         return Decimal(self.cache_read_tokens) / self.input_tokens if self.input_tokens else None
 
-    def add(self, other: CachingRow) -> None:
-        for name in ("calls", "input_tokens", "cache_read_tokens", "cache_write_tokens", "cost_pusd",
-                     "unpriced_calls", "saved_pusd"):  # fmt: skip
+    def add_tokens(self, other: CachingRow) -> None:
+        """Add the other's calls, costs, tokens and saving."""
+        self.add(other)
+        for name in ("input_tokens", "cache_read_tokens", "cache_write_tokens", "saved_pusd"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
@@ -58,10 +56,11 @@ async def savings(store: Store, pricer: Pricer, period: Period, rooms: Sequence[
     repricer = Repricer(store, pricer, calls)
     rows: dict[tuple[str, str], CachingRow] = {}
     for group in calls.groups:
-        row = rows.setdefault((group.agent, group.model), CachingRow(group.agent, group.model))
+        row = rows.setdefault((group.agent, group.model), CachingRow(agent=group.agent, model=group.model))
         read, write = group.count("cache_read_tokens"), group.count("cache_write_tokens")
-        row.add(CachingRow(None, None, group.calls, group.count("input_tokens"), read, write, group.cost_pusd,
-                           group.unpriced_calls))  # fmt: skip
+        row.add_tokens(CachingRow(group.calls, group.cost_pusd, group.unpriced_calls,
+                                  input_tokens=group.count("input_tokens"), cache_read_tokens=read,
+                                  cache_write_tokens=write))  # fmt: skip
         if not (read or write) or group.unpriced_calls == group.calls:
             continue
         made = await repricer.price(group, group.provider, group.model, same)
@@ -70,8 +69,8 @@ async def savings(store: Store, pricer: Pricer, period: Period, rooms: Sequence[
             row.unpriced_calls += group.calls - group.unpriced_calls  # priced then, not now: no saving known
         else:
             row.saved_pusd += plain.cost_pusd - made.cost_pusd
-    totals = CachingRow(None, None)
+    totals = CachingRow()
     for row in rows.values():
-        totals.add(row)
+        totals.add_tokens(row)
     ordered = sorted(rows.values(), key=lambda r: (-r.saved_pusd, -r.cost_pusd, r.agent or "", r.model or ""))
     return Savings(period, totals, ordered, calls.summed_calls)

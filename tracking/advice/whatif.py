@@ -15,24 +15,15 @@ from .reprice import Priced, Repricer
 
 
 @dataclass
-class WhatIfRow:
-    """One agent's calls (`agent` None: all of them): their cost then, and on the model."""
+class WhatIfRow(Priced):
+    """One agent's calls (`agent` None: all of them): what they cost then (`cost_pusd`, as stored, and the
+    `unpriced_calls` nothing priced then), and on the model."""
 
-    agent: str | None
-    calls: int = 0
-    cost_pusd: int = 0
-    """What the priced calls cost then (as stored)."""
-    unpriced_calls: int = 0
-    """Calls nothing priced then."""
+    agent: str | None = None
     whatif_pusd: int = 0
     """What the calls the model can price would have cost on it."""
     whatif_unpriced_calls: int = 0
     """Calls the model cannot price: counted apart, never as $0."""
-
-    def add_then(self, calls: int, cost_pusd: int, unpriced: int) -> None:
-        self.calls += calls
-        self.cost_pusd += cost_pusd
-        self.unpriced_calls += unpriced
 
     def add_whatif(self, priced: Priced) -> None:
         self.whatif_pusd += priced.cost_pusd
@@ -61,13 +52,14 @@ async def whatif(store: Store, pricer: Pricer, period: Period, rooms: Sequence[s
     repricer = Repricer(store, pricer, calls)
     by_agent: dict[str, WhatIfRow] = {}
     for group in calls.groups:
-        row = by_agent.setdefault(group.agent, WhatIfRow(group.agent))
-        row.add_then(group.calls, group.cost_pusd, group.unpriced_calls)
+        row = by_agent.get(group.agent)
+        if row is None:
+            row = by_agent[group.agent] = WhatIfRow(agent=group.agent)
+        row.add(Priced(group.calls, group.cost_pusd, group.unpriced_calls))
         row.add_whatif(await repricer.price(group, target.provider, target.model))
-    totals = WhatIfRow(None)
+    totals = WhatIfRow()
     for row in by_agent.values():
-        totals.add_then(row.calls, row.cost_pusd, row.unpriced_calls)
-        totals.whatif_pusd += row.whatif_pusd
-        totals.whatif_unpriced_calls += row.whatif_unpriced_calls
+        totals.add(row)
+        totals.add_whatif(Priced(row.calls, row.whatif_pusd, row.whatif_unpriced_calls))
     rows = sorted(by_agent.values(), key=lambda r: (-r.cost_pusd, -r.calls, r.agent or ""))
     return WhatIf(period, target, totals, rows, calls.summed_calls, repricer.calls_priced_one_by_one)
