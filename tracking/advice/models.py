@@ -82,7 +82,7 @@ def resolve_model(text: str, pricer: Pricer) -> Target:
     provider = _provider_of(text)
     if provider is not None:
         return Target(provider, text, pricer.knows(provider, text))
-    if rest:
+    if rest and head:
         return Target(head.lower(), rest, False)
     return Target("", text, False)
 
