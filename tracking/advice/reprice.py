@@ -93,16 +93,18 @@ class Repricer:
         return total
 
     def _linear(self, provider: str, model: str, group: CallGroup) -> Linear | None:
-        """The whole pico-dollar prices over the group's slot and tier (kept while the next groups stay inside
-        their price period), or None."""
+        """The whole pico-dollar prices over the group's span and tier (the last ones found are kept for the
+        next groups of the model and tier), or None. Slot sums need their average input's tier only."""
         key = (provider, model, group.tier)
         start, end = group.ts_ms, group.end_ms
-        linear = self._prices.get(key)
-        if linear is not None and linear.valid_from_ms <= start and end <= linear.valid_until_ms:
-            return linear
         low, high = self.grain.tier_bounds(group.tier)
+        if group.kind != GROUP:
+            high = low
+        linear = self._prices.get(key)
+        if linear is not None and linear.holds(start, end, low, high):
+            return linear
         linear = self.pricer.linear_ms(provider, model, start, low)
-        if linear is None or not linear.holds(start, end, low, high if group.kind == GROUP else low):
+        if linear is None or not linear.holds(start, end, low, high):
             return None
         self._prices[key] = linear
         return linear
