@@ -122,6 +122,22 @@ class WarningSettings(Strict):
     spike_min_usd: Decimal = Field(default=Decimal(5), ge=0, le=1_000_000, description="and at least this much")
 
 
+class AdviceSettings(Strict):
+    alternatives: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="model (name, provider/model or genai-prices id) to cheaper models, over the built-in"
+        " defaults (tracking.advice.DEFAULT_ALTERNATIVES); [] removes a default",
+    )
+
+    @field_validator("alternatives")
+    @classmethod
+    def _names(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for model, cheaper in value.items():
+            if not model.strip() or any(not name.strip() for name in cheaper):
+                raise ValueError(f"{model!r}: model names must not be empty")
+        return value
+
+
 class IngestSettings(Strict):
     mindroom: bool = False
     mindroom_agent_prefix: str = Field(default="mindroom_", description="only senders whose localpart starts so")
@@ -151,6 +167,7 @@ class Config(Strict):
     quotas: QuotaSettings = Field(default_factory=QuotaSettings)
     digests: DigestSettings = Field(default_factory=DigestSettings)
     warnings: WarningSettings = Field(default_factory=WarningSettings)
+    advice: AdviceSettings = Field(default_factory=AdviceSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     webhooks: list[WebhookSettings] = Field(default_factory=list)

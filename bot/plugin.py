@@ -29,7 +29,9 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from nio import AsyncClient
 
+from tracking.advice import Alternatives
 from tracking.periods import zone
+from tracking.pricing import Pricer
 from tracking.quotas import QuotaBook
 from tracking.store import Store, open_store
 
@@ -46,6 +48,7 @@ from .features.passive_collection import PassiveCollector
 from .features.quota_warnings import QuotaWatcher
 from .features.retention import schedule_retention
 from .features.spikes import SpikeCheck
+from .features.suggestions import WeeklySuggestions
 from .http.server import UsageServer
 from .matrix.events import CommandContext, is_command, server_of
 from .matrix.link import MatrixLink
@@ -206,14 +209,16 @@ class UsagePlugin:
             parts, thresholds=config.quotas.thresholds, dm_admins=config.warnings.dm_admins,
             interval=self.watch_interval, spikes=spikes, bot_admins=sorted(config.bot_admins()),
         )  # fmt: skip
+        pricer = Pricer(config.pricing.overrides)
+        suggestions = WeeklySuggestions(store, pricer, Alternatives(config.advice.alternatives), self.tz)
         self.digests = Digests(
             parts, self.scheduler, tz=self.tz, default_time=config.digests.default_time,
-            enabled_by_default=config.digests.enabled_by_default, clock=self.clock,
+            enabled_by_default=config.digests.enabled_by_default, clock=self.clock, suggestions=suggestions,
         )  # fmt: skip
         services = Services(
             store=store, tz=self.tz, room_lineage=self.link.rooms.lineage, room_name=self.link.rooms.display_name,
             help_rows=list, prefix=config.bot.command_prefix, quotas=self.quotas, digests=self.digests,
-            on_quota_change=self.watcher.poke, clock=self.clock, dashboard=DashboardLinks(
+            on_quota_change=self.watcher.poke, clock=self.clock, pricer=pricer, dashboard=DashboardLinks(
                 store, config.dashboard, config.http.public_url, RoomWidget(client, self.link.admins), self.clock),
         )  # fmt: skip
         admins = config.bot_admins()

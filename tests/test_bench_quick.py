@@ -6,7 +6,7 @@ import importlib.util
 
 import pytest
 
-from bench import ingest, queries
+from bench import ingest, queries, whatif
 
 
 def test_ingest_quick(tmp_path, pg_server):
@@ -22,6 +22,12 @@ def test_queries_quick(tmp_path, pg_server):
     (results,) = report["by_size"].values()
     assert all(r["equal"] for r in results.values())
     assert all(r["equal"] for r in report["postgresql"].values())
+
+
+def test_whatif_quick(tmp_path):
+    report = whatif.run(quick=True, workdir=tmp_path, sizes=[50_000])
+    assert report["problems"] == []
+    assert all(r["equal"] and r["calls"] for r in report["results"].values())
 
 
 @pytest.mark.skipif(importlib.util.find_spec("synapse") is None, reason="needs matrix-synapse (the demo extra)")

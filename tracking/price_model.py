@@ -90,7 +90,7 @@ def price_period(model_info: object, ts_ms: int) -> tuple[int, int]:
         if isinstance(constraint, StartDateConstraint):
             edges: tuple[int, ...] = ((constraint.start_date - _EPOCH_DAY).days * DAY_MS,)
         elif isinstance(constraint, TimeOfDateConstraint):
-            offsets = (_utc_ms_of_day(constraint.start_time), _utc_ms_of_day(constraint.end_time))
+            offsets = (utc_ms_of_day(constraint.start_time), utc_ms_of_day(constraint.end_time))
             edges = tuple(day + offset + shift for offset in offsets for shift in (-DAY_MS, 0, DAY_MS))
         else:
             return ts_ms, ts_ms + 1
@@ -102,7 +102,7 @@ def price_period(model_info: object, ts_ms: int) -> tuple[int, int]:
     return start, end
 
 
-def _utc_ms_of_day(value: time) -> int:
+def utc_ms_of_day(value: time) -> int:
     """The first millisecond of the day at or after `value` in UTC (naive is UTC, as genai-prices reads it)."""
     if value.tzinfo is not None:
         value = datetime.combine(_EPOCH_DAY, value).astimezone(UTC).time()
@@ -234,6 +234,35 @@ class Affine:
         if all(v == v.to_integral_value() for v in values):
             return tuple(int(v) for v in values)  # type: ignore[return-value]
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class Linear:
+    """Whole pico-dollar prices that cost, exactly and without rounding, every call of one model made in
+    [valid_from_ms, valid_until_ms) with input tokens in [low, high] (`high` None: no bound) and no finer
+    counts: per_call + input * i + output * o + cache_read * r + cache_write * w. Calls with reasoning need
+    pricing one by one where `reasoning_apart` (the model prices reasoning at a rate of its own)."""
+
+    valid_from_ms: int
+    valid_until_ms: int
+    low: int
+    high: int | None
+    per_call: int
+    input: int
+    output: int
+    cache_read: int
+    cache_write: int
+    reasoning_apart: bool = False
+
+    def pico(self, calls: int, input_tokens: int, output_tokens: int, cache_read: int, cache_write: int) -> int:
+        """The cost of `calls` calls whose counts sum to these: the sum of their own costs."""
+        return (calls * self.per_call + input_tokens * self.input + output_tokens * self.output
+                + cache_read * self.cache_read + cache_write * self.cache_write)  # fmt: skip
+
+    def holds(self, start_ms: int, end_ms: int, low: int, high: int | None) -> bool:
+        """Whether these prices cost every call in [start_ms, end_ms) with input in [low, high]."""
+        within = self.high is None or (high is not None and high <= self.high)
+        return self.valid_from_ms <= start_ms and end_ms <= self.valid_until_ms and self.low <= low and within
 
 
 def derive_affine(

@@ -26,6 +26,7 @@ from .price_model import (
     MILLION,
     PICO,
     Affine,
+    Linear,
     Tokens,
     datetime_to_ms,
     derive_affine,
@@ -40,7 +41,8 @@ from .price_model import (
     usd_to_pico,
 )
 
-__all__ = ["MILLION", "PICO", "PriceOverride", "Pricer", "Tokens", "pico_to_usd", "to_pico_int", "usd_to_pico"]
+__all__ = ["MILLION", "PICO", "Linear", "PriceOverride", "Pricer", "Tokens", "pico_to_usd", "to_pico_int",
+           "usd_to_pico"]
 
 _RECENT_PERIODS = 8
 """Price periods remembered per model (the current one included), for events that arrive out of time order."""
@@ -176,6 +178,32 @@ class Pricer:
         pico = self.price_pico(provider, model, ts, tokens)
         return None if pico is None else pico_to_usd(pico)
 
+    def knows(self, provider: str, model: str) -> bool:
+        """Whether anything prices this model: a price override or genai-prices (at any time alike)."""
+        return self._override_for(provider, model) is not None or self._genai_model(provider, model) is not None
+
+    def linear_ms(self, provider: str, model: str, ts_ms: int, input_tokens: int) -> Linear | None:
+        """The whole pico-dollar prices with which `price_parts_ms` costs the calls like this one (its price
+        period, its price tier, no finer counts): a sum of such calls' counts gives the sum of their costs.
+        None when the model is unpriced or its prices there are not whole pico-dollars (price each call)."""
+        plan = self._plans.get((provider, model))
+        if plan is None or not plan[0] <= ts_ms < plan[1]:
+            plan = self._plan(provider, model, ts_ms)
+        if plan[2] == 0:
+            return None
+        if plan[2] == 1:
+            return _override_linear(plan[3])
+        starts = plan[4]
+        low, _ = tier_region(starts, input_tokens)
+        high = next((start for start in starts if input_tokens <= start), None)
+        key = (id(plan[3]), low)
+        if key not in self._fast:
+            self._price_slow(plan, ts_ms, Tokens(input_tokens, 1000, input_tokens // 4, input_tokens // 4))
+        fast = self._fast.get(key)
+        if fast is None:
+            return None
+        return Linear(plan[0], plan[1], low, high, *fast[2:], reasoning_apart=plan[7])
+
     def _plan(self, provider: str, model: str, ts_ms: int) -> tuple:
         key = (provider, model)
         recent = self._recent.get(key)
@@ -246,3 +274,13 @@ def _override_parts(o: PriceOverride, t: Tokens) -> tuple[int, int]:
     write = o.input if o.cache_write is None else o.cache_write
     input_millions = uncached * o.input + t.cache_read * read + t.cache_write * write
     return to_pico_int(input_millions * PICO / MILLION), to_pico_int(t.output * o.output * PICO / MILLION)
+
+
+def _override_linear(o: PriceOverride) -> Linear | None:
+    """An override's prices per token in pico-dollars, when they are whole (at most six decimals per million)."""
+    per_token = [p * PICO / MILLION for p in (o.input, o.output, o.cache_read if o.cache_read is not None else o.input,
+                                               o.cache_write if o.cache_write is not None else o.input)]
+    if any(p != p.to_integral_value() for p in per_token):
+        return None
+    inp, out, read, write = (int(p) for p in per_token)
+    return Linear(EARLIEST_MS, LATEST_MS, 0, None, 0, inp, out, read - inp, write - inp)

@@ -43,14 +43,15 @@ async def show(req: Request) -> Answer:
     book = req.services.quotas
     plan = await book.room_plan(req.room_id)
     here = await book.statuses(req.rooms)
+    now = book.clock()
     if not req.is_direct:
-        return quota_answer(here, plan=plan, everywhere_count=len(await book.everywhere()))
+        return quota_answer(here, plan=plan, everywhere_count=len(await book.everywhere()), now=now)
     if req.is_bot_admin:
-        everywhere = everywhere_answer(await book.everywhere_statuses(), for_admin=True)
+        everywhere = everywhere_answer(await book.everywhere_statuses(), for_admin=True, now=now)
     else:
         own = [s for s in await book.everywhere_statuses(req.sender) if s.quota.scope == "user"]
-        everywhere = everywhere_answer(own, for_admin=False)
-    return quota_answer(here, plan=plan).then(everywhere)
+        everywhere = everywhere_answer(own, for_admin=False, now=now)
+    return quota_answer(here, plan=plan, now=now).then(everywhere)
 
 
 async def set_here(req: Request, scope: str, name: str, window: str, amount: Amount, hard: str | None,

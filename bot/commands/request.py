@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from tracking.periods import Period, parse_period
+from tracking.pricing import Pricer
 from tracking.quotas import QuotaBook
 
 if TYPE_CHECKING:
@@ -31,6 +32,8 @@ class Services:
     on_quota_change: Callable[[], None] = lambda: None
     clock: Callable[[], datetime] | None = None
     """The time now (tests replace it); None is the wall clock."""
+    pricer: Pricer = field(default_factory=Pricer)
+    """Prices with the configured overrides, for advice (`!usage whatif`, `!usage savings`)."""
 
     def now(self) -> datetime:
         return self.clock() if self.clock is not None else datetime.now(UTC)

@@ -2,14 +2,15 @@
 
 Each day's digest is claimed in the database before it is posted, so it is posted once; a post the
 homeserver refuses releases the claim and is tried again a minute later. When the
-bot starts after a room's digest time and today's digest was not posted, it is posted then.
+bot starts after a room's digest time and today's digest was not posted, it is posted then. At most once a
+week, a scheduled digest also names the largest saving a cheaper model would have brought (`suggestions.py`).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import KW_ONLY, dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -22,6 +23,7 @@ from tracking.queries import usage_report
 from ..render.answers import Answer
 from ..render.digest import DigestData, digest_answer
 from .parts import BotParts
+from .suggestions import WeeklySuggestions
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,8 @@ class Digests:
     clock: Callable[[], datetime] | None = None
     """The wall clock unless given (tests)."""
     retry_seconds: float = 60.0
+    suggestions: WeeklySuggestions | None = None
+    """The weekly cheaper-model suggestion of scheduled digests; None: never."""
 
     def __post_init__(self) -> None:
         if self.clock is None:
@@ -93,12 +97,18 @@ class Digests:
             return False
         if not await self.parts.state.claim_digest(room_id, today.isoformat()):
             return False
+        suggestions, suggested = self.suggestions, False
         try:
-            answer = await self.build(room_id)
+            data = await self._data(room_id, suggest=True)
+            if data.suggestion is not None and suggestions is not None:
+                suggested = await suggestions.claim(room_id, today)
+            answer = digest_answer(data if suggested else replace(data, suggestion=None))
             outbox = self.parts.matrix.outbox
             await outbox.notice(room_id, answer.plain, answer.html, tx_key=f"digest|{room_id}|{today}")
-        except Exception:  # not posted: release the claim and try again a little later
+        except Exception:  # not posted: release the claims and try again a little later
             await self.parts.state.release_digest(room_id, today.isoformat())
+            if suggested and suggestions is not None:
+                await suggestions.release(room_id, today)
             self._retry_later(room_id)
             raise
         log.info("posted the digest of %s in %s", today - timedelta(days=1), room_id)
@@ -115,6 +125,9 @@ class Digests:
 
     async def build(self, room_id: str) -> Answer:
         """Yesterday in this room (and the rooms it replaced), as of the clock."""
+        return digest_answer(await self._data(room_id))
+
+    async def _data(self, room_id: str, suggest: bool = False) -> DigestData:
         rooms = self.parts.room_lineage(room_id)
         today = self.clock().astimezone(self.tz).date()
         yesterday = today - timedelta(days=1)
@@ -129,10 +142,11 @@ class Digests:
         week = Period("week", yesterday - timedelta(days=7), yesterday, self.tz)
         week_total = (await usage_report(self.parts.store, week, room_id=rooms)).totals.total_tokens
         statuses = [s for s in await self.parts.quotas.statuses(rooms) if s.quota.scope != "global"]
-        data = DigestData(
-            yesterday, totals, by_agent, by_model, before.totals.total_tokens, week_total / 7, statuses
-        )
-        return digest_answer(data)
+        suggestion = None
+        if suggest and self.suggestions is not None:
+            suggestion = await self.suggestions.due(room_id, rooms, today)
+        return DigestData(yesterday, totals, by_agent, by_model, before.totals.total_tokens, week_total / 7, statuses,
+                          suggestion)  # fmt: skip
 
     def _schedule(self, room_id: str, at: str) -> None:
         self.scheduler.add_job(

@@ -6,6 +6,10 @@ quota changes) it recomputes the room's quotas. Each (quota, period, threshold) 
 database before it is sent and released if the homeserver does not accept it, so it fires once per
 period, restarts included, and a failed send is tried again. When usage jumps over
 several thresholds at once, one warning names the highest.
+
+A monthly room quota that at the pace so far runs out more than a day before its window ends
+(`tracking.advice.Runway.early`) warns the room admins once per window, while its use is still below the
+lowest threshold (after that, the thresholds speak); claimed in the store like the thresholds.
 """
 
 from __future__ import annotations
@@ -16,18 +20,21 @@ from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from html import escape
 
+from tracking.advice import runway
 from tracking.quotas import QuotaStatus
 from tracking.store import EVERYWHERE
 
 from ..notify.payloads import quota_json
 from ..render.answers import Answer
-from ..render.quotas import mention, warning_message
+from ..render.quotas import early_warning_message, mention, warning_message
 from .parts import BotParts
 from .spikes import SpikeCheck
 
 log = logging.getLogger(__name__)
 
 Send = Callable[[int, str], Awaitable[None]]
+RUNWAY = "runway"
+"""The claim kind of early runway warnings: one per quota and window."""
 
 
 def window_key(status: QuotaStatus) -> str:
@@ -103,8 +110,29 @@ class QuotaWatcher:
     async def check_room(self, room_id: str) -> int:
         sent = 0
         for status in await self.parts.quotas.statuses(self.parts.room_lineage(room_id)):
+            sent += await self._early(status, room_id)
             sent += await self._fire(status, room_id, partial(self._warn, room_id, status))
         return sent + await self.check_spike(room_id)
+
+    async def _early(self, status: QuotaStatus, room_id: str) -> int:
+        """The early runway warning of a monthly quota, once per window, before any threshold is crossed."""
+        lowest = self.thresholds[0] if self.thresholds else 100
+        if status.quota.window != "monthly" or status.used * 100 >= lowest * status.limit:
+            return 0
+        found = runway(status, self.parts.quotas.clock())
+        if found is None or not found.early:
+            return 0
+        key = f"{status.quota.key(room_id)}|{window_key(status)}"
+        if not await self.parts.store.claim(RUNWAY, key, room_id):
+            return 0
+        try:
+            admins = await self._room_admins(room_id)
+            await self._tell_room(room_id, early_warning_message(found, admins), admins, f"runway|{key}")
+        except BaseException:
+            await self.parts.store.release(RUNWAY, key)
+            raise
+        log.info("warned %s early: %s runs out before its window ends", room_id, status.quota.describe())
+        return 1
 
     async def check_everywhere(self) -> int:
         """Quotas counted across all rooms warn by direct message: the bot admins, and a user their own."""

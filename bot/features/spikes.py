@@ -1,24 +1,30 @@
-"""Spike warnings: a room whose last hour cost far more than usual tells its admins, once that hour.
+"""Spike warnings: a room whose last hour cost far more than usual tells its admins, once that hour, and why.
 
 "Usual" is the same hour of the day over the last 7 days, averaged, so a room busy every morning is
 not warned every morning. A spike must also reach a minimum cost, so a quiet room is not warned
-over cents. The warning names the agent and the model that spent most in that hour.
+over cents. The warning says which factor of the cost changed most (calls, tokens per call, price per
+token, with the cache hit rate beside the price: `tracking.advice.spikes`) and names the agent, the model
+and the thread whose cost rose most over their usual hour.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
 
+from tracking.advice import behind, spike_cause
 from tracking.periods import Period, hours_period
 from tracking.pricing import PICO
 from tracking.queries import Report, usage_report
+from tracking.store import Sums
 
 from ..render.answers import Answer
-from ..render.numbers import human_usd
+from ..render.spikes import spike_text
 from .parts import BotParts
 
 HOUR_MS = 3_600_000
 DAYS_COMPARED = 7
+BEHIND = ("agent", "model", "thread")
+"""The dimensions a warning names the one behind the spike of."""
 
 
 class SpikeCheck:
@@ -37,37 +43,29 @@ class SpikeCheck:
         end_ms = int(now.timestamp() * 1000) + 1  # up to and including now
         rooms = self.parts.room_lineage(room_id)
         last_hour = self._span(end_ms, 0)
-        by_agent = await usage_report(self.parts.store, last_hour, group="agent", room_id=rooms)
-        last = by_agent.totals.cost_pusd
-        if last < self.min_pusd:
+        last = (await usage_report(self.parts.store, last_hour, room_id=rooms)).totals
+        if last.cost_pusd < self.min_pusd:
             return None
-        usual = sum([await self._cost(self._span(end_ms, d), rooms) for d in range(1, DAYS_COMPARED + 1)])
-        if last * DAYS_COMPARED <= self.factor * usual:
+        usual_hours = [self._span(end_ms, d) for d in range(1, DAYS_COMPARED + 1)]
+        usual = Sums(None)
+        for period in usual_hours:
+            usual.add((await usage_report(self.parts.store, period, room_id=rooms)).totals)
+        if last.cost_pusd * DAYS_COMPARED <= self.factor * usual.cost_pusd:
             return None
         hour = now.astimezone(self.parts.quotas.tz).replace(minute=0, second=0, microsecond=0)
-        by_model = await usage_report(self.parts.store, last_hour, group="model", room_id=rooms)
-        answer = spike_text(last, Decimal(usual) / DAYS_COMPARED, _top(by_agent), _top(by_model))
-        return f"{room_id}|{hour.isoformat()}", answer
+        cause = spike_cause(last, usual, DAYS_COMPARED)
+        who = {dimension: await self._behind(dimension, last_hour, usual_hours, rooms) for dimension in BEHIND}
+        return f"{room_id}|{hour.isoformat()}", spike_text(last, usual, DAYS_COMPARED, cause, who)
+
+    async def _behind(self, dimension: str, last_hour: Period, usual_hours: list[Period],
+                      rooms: tuple[str, ...]) -> str | None:  # fmt: skip
+        last = await self._rows(dimension, last_hour, rooms)
+        usual = [row for period in usual_hours for row in (await self._rows(dimension, period, rooms)).rows]
+        return behind(last.rows, usual, DAYS_COMPARED)
+
+    async def _rows(self, dimension: str, period: Period, rooms: tuple[str, ...]) -> Report:
+        return await usage_report(self.parts.store, period, group=dimension, room_id=rooms)
 
     def _span(self, end_ms: int, days_back: int) -> Period:
         end = end_ms - days_back * 24 * HOUR_MS
         return hours_period("last hour", end - HOUR_MS, end, self.parts.quotas.tz)
-
-    async def _cost(self, period: Period, rooms: tuple[str, ...]) -> int:
-        return (await usage_report(self.parts.store, period, room_id=rooms)).totals.cost_pusd
-
-
-def _top(report: Report) -> str:
-    rows = sorted(report.rows, key=lambda r: (-r.cost_pusd, -r.total_tokens, str(r.key)))
-    return str(rows[0].key) if rows and rows[0].key else "unknown"
-
-
-def spike_text(last_pusd: int, usual_pusd: Decimal, agent: str, model: str) -> Answer:
-    usual = human_usd(int(usual_pusd))
-    ratio = f"{Decimal(last_pusd) / usual_pusd:.0f} times its usual {usual}" if usual_pusd else "with no usage usually"
-    text = (
-        f"Usage spike: this room spent {human_usd(last_pusd)} in the last hour, {ratio} at this hour;"
-        f" most of it agent {agent} with {model}."
-    )
-    return Answer.words(text)
-

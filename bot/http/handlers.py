@@ -17,6 +17,7 @@ from tracking.quotas.wire import status_json
 from ..notify.payloads import quota_json
 from ..render.report_formats import report_json
 from . import reservations
+from .advice import ADVICE_ROUTES
 from .auth import REQUEST_KEY, Forbidden, may_see, room_scope, within
 from .context import SERVER, ServerContext
 from .metrics import metrics_text
@@ -160,5 +161,6 @@ ROUTES = (
     ("POST", "/v1/reservations", reservations.reserve),
     ("DELETE", "/v1/reservations/{id}", reservations.end),
     ("GET", "/metrics", metrics),
+    *ADVICE_ROUTES,
     ("GET", "/openapi.json", openapi_json),
 )

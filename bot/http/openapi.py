@@ -12,6 +12,7 @@ from tracking.queries import GROUPS
 from tracking.quotas.wire import RESERVATION_ID
 
 from ..render.report_formats import ROW_FIELDS
+from .advice_openapi import advice_paths
 from .reservations import ReservationRequest
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -148,6 +149,7 @@ def openapi() -> dict[str, Any]:
                 "responses": {"200": _json(result, "stored, duplicates (by event_id) and rows the database refused"),
                               **_errors(400, 401, 403, 413)}}},
             **_quota_paths(),
+            **advice_paths(),
             "/metrics": {"get": {"summary": "Prometheus text format", "responses": {
                 "200": {"description": "the metrics", "content": text}, **_errors(401, 403)}}},
             "/openapi.json": {"get": {"summary": "this description", "responses": {

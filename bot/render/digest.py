@@ -7,10 +7,13 @@ from dataclasses import dataclass
 from datetime import date
 from html import escape
 
+from tracking.advice import Suggestion
 from tracking.queries import Report
 from tracking.quotas import QuotaStatus
 
+from .advice import change_text
 from .answers import Answer, breakdown_table, totals_line
+from .numbers import exact_int, human_usd
 from .quotas import used_of_limit
 
 
@@ -23,6 +26,7 @@ class DigestData:
     day_before_tokens: int
     week_average_tokens: float
     quotas: Sequence[QuotaStatus]
+    suggestion: Suggestion | None = None
 
 
 def _change(now: float, before: float) -> str:
@@ -37,7 +41,9 @@ def digest_answer(data: DigestData) -> Answer:
     sums = data.totals.totals
     if not sums.calls:
         text = f"Daily digest: no LLM usage in this room on {day}."
-        return Answer.words(text)
+        if data.suggestion is not None:
+            text += f"\n\n{suggestion_text(data.suggestion)}"
+        return Answer(text, escape(text).replace("\n", "<br>"))
     tokens = sums.total_tokens
     headline = f"Daily digest for {day}: {totals_line(sums)}"
     change = (
@@ -56,4 +62,17 @@ def digest_answer(data: DigestData) -> Answer:
     if quota_lines:
         plain += ["", "Quotas:", *quota_lines]
         html.append("<p>Quotas:</p><ul>" + "".join(f"<li>{escape(q)}</li>" for q in quota_lines) + "</ul>")
+    if data.suggestion is not None:
+        line = suggestion_text(data.suggestion)
+        plain += ["", line]
+        html.append(f"<p>{escape(line)}</p>")
     return Answer("\n".join(plain), "".join(html))
+
+
+def suggestion_text(s: Suggestion) -> str:
+    """'Cheaper: agent scout's 1,234 calls on gpt-4o in the last 7 days cost $41.20; on gpt-4o-mini they would
+    have cost $2.47 (-94.0%, $38.73 less).'"""
+    agent = f"agent {s.agent}" if s.agent else "calls without an agent"
+    return (f"Cheaper: {agent}'s {exact_int(s.calls)} calls on {s.model} in {s.period.label} cost"
+            f" {human_usd(s.cost_pusd)}; on {s.alternative} they would have cost {human_usd(s.alternative_pusd)}"
+            f" ({change_text(s.cost_pusd, s.alternative_pusd)}, {human_usd(s.saving_pusd)} less).")

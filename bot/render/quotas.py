@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from html import escape
 
+from tracking.advice import Runway, runway
 from tracking.quotas import QuotaStatus
 
 from .answers import Answer
@@ -39,19 +41,34 @@ def resets_text(status: QuotaStatus) -> str:
     return f"{when:%H:%M}" if status.quota.window == "hourly" else f"{when.day} {when:%B}"
 
 
+def runway_text(found: Runway | None) -> str:
+    """'runs out about 23 Nov 14:00' (an hourly quota: 'runs out about 14:37'), 'lasts the window', 'used up'."""
+    if found is None:
+        return ""
+    if found.used_up:
+        return "used up"
+    if found.runs_out is None:
+        return "lasts the window"
+    when = found.runs_out
+    return f"runs out about {when:%H:%M}" if found.status.quota.window == "hourly" else (
+        f"runs out about {when.day} {when:%b %H:%M}")  # fmt: skip
+
+
 def _kind(status: QuotaStatus) -> str:
     quota = status.quota
     origin = {"config": ", default", "plan": f", plan {quota.plan}", "room": "", "everywhere": ""}[quota.source]
     return ("hard" if quota.hard else "soft") + origin
 
 
-def _table(title: str, statuses: Sequence[QuotaStatus], note: str) -> Answer:
-    headers = ["Budget", "Used", "Limit", "Used %", "Resets", "Kind"]
+def _table(title: str, statuses: Sequence[QuotaStatus], note: str, now: datetime | None) -> Answer:
+    """With `now`, each quota's runway at the pace so far in its window."""
+    headers = ["Budget", "Used", "Limit", "Used %", "Resets", "Kind"] + (["At this pace"] if now else [])
     rows = [
         [s.quota.describe(), used_text(s), amount_text(s, s.limit), f"{s.percent}%", resets_text(s), _kind(s)]
+        + ([runway_text(runway(s, now))] if now else [])
         for s in statuses
     ]
-    align = "lrrrll"
+    align = "lrrrlll"
     return Answer(
         f"{title}:\n" + plain_table(headers, rows, align) + (f"\n{note}" if note else ""),
         f"<p><strong>{escape(title)}</strong></p>" + html_table(headers, rows, align)
@@ -59,7 +76,8 @@ def _table(title: str, statuses: Sequence[QuotaStatus], note: str) -> Answer:
     )
 
 
-def quota_answer(statuses: Sequence[QuotaStatus], plan: str | None = None, everywhere_count: int = 0) -> Answer:
+def quota_answer(statuses: Sequence[QuotaStatus], plan: str | None = None, everywhere_count: int = 0,
+                 now: datetime | None = None) -> Answer:
     """The room's quotas; quotas counted across all rooms are only counted here, their figures being
     every room's usage (they are shown in a direct chat with the bot)."""
     notes = []
@@ -76,20 +94,29 @@ def quota_answer(statuses: Sequence[QuotaStatus], plan: str | None = None, every
         text = "This room has no quotas. Room admins can add one with !usage quota set."
         text = f"{text}\n{note}" if note else text
         return Answer(text, escape(text).replace("\n", "<br>"))
-    return _table("Quotas of this room", statuses, note)
+    return _table("Quotas of this room", statuses, note, now)
 
 
-def everywhere_answer(statuses: Sequence[QuotaStatus], for_admin: bool) -> Answer:
+def everywhere_answer(statuses: Sequence[QuotaStatus], for_admin: bool, now: datetime | None = None) -> Answer:
     """In a direct chat: every quota counted across all rooms (bot admins), or the asker's own."""
     if not statuses:
         whose = "There are no quotas" if for_admin else "No quota"
         return Answer.words(f"{whose} counted across all rooms{'' if for_admin else ' applies to you'}.")
-    return _table("Quotas across all rooms" if for_admin else "Your quotas across all rooms", statuses, "")
+    return _table("Quotas across all rooms" if for_admin else "Your quotas across all rooms", statuses, "", now)
 
 
 def warning_text(status: QuotaStatus, threshold: int) -> str:
     """'90% of this room's monthly token budget used: 1.8M of 2M tokens; resets 1 December.'"""
     return f"{threshold}% of {status.quota.describe()} used: {used_of_limit(status)}; resets {resets_text(status)}."
+
+
+def early_warning_message(found: Runway, admins: Sequence[str]) -> Answer:
+    """'At this pace this room's monthly dollar budget runs out about 23 Nov 14:00, more than a day before it
+    resets on 1 December: $12.40 of $50.00 used so far.'"""
+    status = found.status
+    text = (f"At this pace {status.quota.describe()} {runway_text(found)}, more than a day before it resets on"
+            f" {resets_text(status)}: {used_of_limit(status)} used so far.")
+    return mention(Answer.words(text), admins)
 
 
 def warning_message(status: QuotaStatus, threshold: int, admins: Sequence[str]) -> Answer:

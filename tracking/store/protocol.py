@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Protocol
 
 from ..slots import LocalRun
+from .advice import CallGroup
 from .base import Filters, Sums
 from .batch import RowBatch
 from .records import QuotaRow
@@ -42,6 +43,14 @@ class Store(Protocol):
     async def latency_buckets(
         self, groups: Sequence[str], bounds_ms: Sequence[float]
     ) -> list[tuple[tuple[str, ...], list[int], float, int]]: ...
+
+    # advice: calls summed where one price covers them (store/advice.py)
+    async def call_groups(self, start_ms: int, end_ms: int, filters: Filters, tier_starts: Sequence[int],
+                          day_edges: Sequence[int] | None, by_model: bool) -> list[CallGroup]: ...
+    async def finer_calls(self, start_ms: int, end_ms: int, filters: Filters,
+                          tier_starts: Sequence[int]) -> list[CallGroup]: ...
+    async def slot_sums(self, start_slot: int, end_slot: int, filters: Filters,
+                        tier_starts: Sequence[int]) -> list[CallGroup]: ...
 
     # retention
     async def oldest_event_ms(self) -> int | None: ...

@@ -143,9 +143,13 @@ async def test_a_spike_warns_the_room_admins_once_naming_the_agent(make_user, ma
     last = gpt4o(clock.now, input_tokens=40_000) + 3 * gpt4o(clock.now, output_tokens=100_000)
     usual = 7 * gpt4o(clock.now, input_tokens=40_000) / 7
     body = spike["content"]["body"]
+    # 4 calls against 1, 85k tokens a call against 40k, $9.12 against $2.50 a million tokens: calls changed most
+    per_token = (last / 340_000) / (usual / 40_000)
     assert body == (
         f"{alice.user_id}: Usage spike: this room spent {usd(last)} in the last hour, {last / usual:.0f} times"
-        f" its usual {usd(usual)} at this hour; most of it agent looper with gpt-4o."
+        f" its usual {usd(usual)} at this hour. Changed most: calls, 4 against 1 usually (×4.0); tokens per call"
+        f" ×{Decimal(85_000) / 40_000:.1f}, price per token ×{per_token:.1f}. Behind it: agent looper, model gpt-4o,"
+        " thread (no thread)."
     )
     assert spike["content"]["m.mentions"]["user_ids"] == [alice.user_id]
     record(agents, room, agent="looper", input_tokens=0, output_tokens=100_000, ts=clock.now)

@@ -70,5 +70,5 @@ async def test_a_posted_spike_warning_reaches_the_webhook_once(make_user, make_u
     await asyncio.sleep(1.0)
     [notice] = receiver.delivered()
     assert (notice["kind"], notice["room_id"]) == ("spike", room)
-    assert notice["message"] in spike["content"]["body"] and "agent looper with gpt-4o" in notice["message"]
+    assert notice["message"] in spike["content"]["body"] and "agent looper, model gpt-4o" in notice["message"]
     assert verifies(receiver.requests[0][1], receiver.requests[0][2])

@@ -38,6 +38,7 @@ from typing import Any
 
 from ...fields import COLUMN, EVENT_COLUMNS
 from ...slots import LocalRun
+from ..advice import AdviceReadsMixin
 from ..base import Filters, StoreError, Sums
 from ..batch import RowBatch, aggregate, prepare_batch
 from ..bookkeeping import BookkeepingMixin
@@ -75,7 +76,7 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
-class PostgresStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, TablesMixin, MetricsMixin):
+class PostgresStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, TablesMixin, MetricsMixin, AdviceReadsMixin):
     """One connection to a PostgreSQL usage database. Open it with `await PostgresStore.open(url)`."""
 
     def __init__(self, url: str) -> None:

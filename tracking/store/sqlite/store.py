@@ -13,6 +13,7 @@ import aiosqlite
 
 from ...fields import COST_SUMS, EVENT_COLUMNS, SUMS
 from ...slots import LocalRun
+from ..advice import AdviceReadsMixin
 from ..base import (
     SPLIT,
     Filters,
@@ -51,7 +52,7 @@ def _is_locked(exc: BaseException) -> bool:
     )
 
 
-class SQLiteStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, TablesMixin, MetricsMixin):
+class SQLiteStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, TablesMixin, MetricsMixin, AdviceReadsMixin):
     """One connection to a usage database. Open it with `await SQLiteStore.open(path)`."""
 
     def __init__(self, path: str, conn: aiosqlite.Connection) -> None:
