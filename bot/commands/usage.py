@@ -8,7 +8,7 @@ from tracking.periods import PERIOD_HELP
 from tracking.queries import latency_by_model, month_projection, usage_report
 from tracking.store import Sums
 
-from ..render.answers import Answer, breakdown_answer, help_answer, summary_answer
+from ..render.answers import MAX_NAME, Answer, breakdown_answer, help_answer, summary_answer
 from .args import PERIOD
 from .catalogue import COMMANDS as registry
 from .registry import Permission
@@ -106,8 +106,12 @@ async def show_help(req: Request) -> Answer:
 
 def _room_label(req: Request) -> Callable[[Sums], str]:
     def label(row: Sums) -> str:
+        """The room's name, cut to fit, beside its id, which is never cut: the id is what names it for sure."""
         room_id = str(row.key or "(no room)")
         name = req.services.room_name(room_id)
-        return f"{name} ({room_id})" if name else room_id
+        room = MAX_NAME - len(room_id) - len(" ()")
+        if not name or room < 2:
+            return room_id
+        return f"{name if len(name) <= room else name[: room - 1] + '…'} ({room_id})"
 
     return label

@@ -141,3 +141,20 @@ def test_registry_rules():
     assert info.value.usage == "!usage quota set room|agent AMOUNT"
     with pytest.raises(CommandError, match="missing AMOUNT"):
         reg.resolve("quota set room")
+
+
+async def test_a_long_room_name_is_cut_but_never_the_room_id(db_url):
+    """`!usage rooms` labels a row "name (id)": a long name (say nio's names made of members' names) is cut
+    to fit, the id stays whole, so the answer always says which room it is."""
+    long_id = "!" + "R" * 43 + ":example.org"
+    async with tracking.Tracker(db_url) as tracker:
+        tracker.record(provider="openai", model="gpt-4o", input_tokens=10, output_tokens=1, room_id=long_id)
+    store = await open_store(db_url)
+    try:
+        services = Services(store, ZoneInfo("UTC"), lambda room: (room,), {long_id: "N" * 90}.get, list)
+        d = Dispatcher(registry, services, is_room_admin=lambda r, u: False, is_bot_admin=lambda u: u == ADMIN)
+        answer = await ask(d, "!usage rooms", room="!dm:example.org", sender=ADMIN, direct=True)
+    finally:
+        await store.close()
+    assert long_id in answer.plain and long_id in answer.html
+    assert "N" * 20 in answer.plain and "N" * 90 not in answer.plain
