@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import ValidationError
 
 from .events import UsageEvent, describe_validation_error
 from .pricing import Pricer
-from .rows import event_to_row
+from .rows import values_to_row
 from .store import Store
 from .store.isolation import insert_isolating, refusal_reason
+from .validation import clean
 
 
 @dataclass
@@ -22,24 +24,28 @@ class IngestResult:
     errors: list[str] = field(default_factory=list)
 
 
-def parse_line(line: str) -> UsageEvent:
-    """One JSON object with the fields of SPEC section 2; raises ValueError with a readable reason."""
+def parse_line(line: str) -> dict[str, Any]:
+    """One JSON object with the fields of SPEC section 2, validated (`tracking.validation.clean`, as every
+    entry point); raises ValueError with a readable reason."""
     try:
         data = json.loads(line)
     except json.JSONDecodeError as exc:
         raise ValueError(f"not valid JSON ({exc.msg} at column {exc.colno})") from exc
-    return parse_event(data, "each line must be a JSON object")
+    return clean(_fields(data, "each line must be a JSON object"))
 
 
 def parse_event(data: object, not_object: str = "an event must be a JSON object") -> UsageEvent:
     """A decoded JSON value as an event (every entry point's rules); raises ValueError naming the field."""
-    if not isinstance(data, dict):
-        raise ValueError(not_object)
-    data = {k: v for k, v in data.items() if k != "total_tokens"}  # derived: input + output
     try:
-        return UsageEvent.model_validate(data)
+        return UsageEvent.model_validate(_fields(data, not_object))
     except ValidationError as exc:
         raise ValueError(describe_validation_error(exc)) from exc
+
+
+def _fields(data: object, not_object: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ValueError(not_object)
+    return {k: v for k, v in data.items() if k != "total_tokens"}  # derived: input + output
 
 
 async def ingest_lines(store: Store, lines: Iterable[str], pricer: Pricer, batch_size: int = 5000) -> IngestResult:
@@ -63,7 +69,7 @@ async def ingest_lines(store: Store, lines: Iterable[str], pricer: Pricer, batch
         if not line.strip():
             continue
         try:
-            batch.append(event_to_row(parse_line(line), pricer))
+            batch.append(values_to_row(parse_line(line), pricer))
             numbers.append(number)
         except ValueError as exc:
             result.errors.append(f"line {number}: {exc}")

@@ -23,10 +23,11 @@ from typing import TypeVar
 
 from .later import Later, queued_calls, resolve
 from .pricing import Pricer
-from .rows import InvalidRecord, Recorded, recorded_to_row
+from .rows import Recorded, recorded_to_row
 from .spill import SpillFile
 from .store import EVENT_COLUMNS, RowBatch, Store, StoreError, open_store, prepare_batch
 from .store.isolation import DATA_ERRORS, insert_isolating, refusal_reason, row_payload
+from .validation import InvalidEvent
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -245,7 +246,7 @@ class Writer(threading.Thread):
                 if recorded.reservation:
                     reservations.append(recorded.reservation)
                 rows.append(recorded_to_row(recorded, self.pricer, now))
-            except InvalidRecord as exc:
+            except InvalidEvent as exc:
                 log.error("usage event rejected: %s", exc)
                 rejected.append((int(now * 1000), str(exc), json.dumps(recorded._asdict(), default=str)))
             except Exception as exc:  # a bug here must cost one event its row, never stop the writer

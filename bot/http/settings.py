@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from tracking.settings import Strict
+from tracking.validation import SOURCE
 
 _LISTEN = re.compile(r"^(?P<host>\[[0-9a-fA-F:]+\]|[^:\s]+):(?P<port>\d{1,5})$")
 NOTICE_KINDS = ("quota_warning", "quota_refused", "spike", "digest")
@@ -15,10 +16,15 @@ NOTICE_KINDS = ("quota_warning", "quota_refused", "spike", "digest")
 
 
 class ApiKey(Strict):
-    name: str = Field(min_length=1, max_length=64, description="who holds the key; names it in the log, never the key")
+    name: str = Field(description="who holds the key; names it in the log, never the key; the `source` of its events")
     key: str = Field(min_length=16, description="the secret itself, from ${VAR}; at least 16 characters")
     rooms: list[str] | Literal["all"] = Field(description="room ids this key may read and write, or 'all'")
     ingest: bool = Field(default=False, description="may POST /v1/events")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return SOURCE.clean(value)  # type: ignore[return-value]  # stored as its events' source: the text rules
 
     @field_validator("rooms")
     @classmethod

@@ -131,7 +131,7 @@ def test_bad_input_lines_are_numbered_and_good_lines_kept(tmp_path):
     assert out.stderr.splitlines() == [
         "usage-bot ingest: skipped line 2: not valid JSON"
         " (Expecting property name enclosed in double quotes at column 2)",
-        "usage-bot ingest: skipped line 3: input_tokens: Input should be greater than or equal to 0",
+        "usage-bot ingest: skipped line 3: input_tokens: must not be negative, got -3",
         "usage-bot ingest: skipped line 4: each line must be a JSON object",
         "usage-bot ingest: skipped line 5: colour: unknown field",
     ]
