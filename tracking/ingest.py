@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,13 +25,37 @@ class IngestResult:
     errors: list[str] = field(default_factory=list)
 
 
+class NotJson(ValueError):
+    """Text that is not JSON as every entry point reads it; the message says where or why."""
+
+
+def _no_constant(name: str) -> object:
+    raise NotJson(f"{name} is not a JSON number")
+
+
+def loads(text: str) -> object:
+    """Standard JSON (no NaN or Infinity), whatever its shape: a number of too many digits or nesting too deep
+    for Python's reader raise NotJson with the reason, as a syntax error does."""
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        where = f"column {exc.colno}" if exc.lineno == 1 else f"line {exc.lineno} column {exc.colno}"
+        raise NotJson(f"{exc.msg} at {where}") from None
+    except RecursionError:
+        raise NotJson("nested too deeply") from None
+    except NotJson:
+        raise
+    except ValueError:  # Python's limit on the digits of an integer it reads
+        raise NotJson(f"a number of more than {sys.get_int_max_str_digits():,} digits") from None
+
+
 def parse_line(line: str) -> dict[str, Any]:
     """One JSON object with the fields of SPEC section 2, validated (`tracking.validation.clean`, as every
     entry point); raises ValueError with a readable reason."""
     try:
-        data = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"not valid JSON ({exc.msg} at column {exc.colno})") from exc
+        data = loads(line)
+    except NotJson as exc:
+        raise ValueError(f"not valid JSON ({exc})") from None
     return clean(_fields(data, "each line must be a JSON object"))
 
 
