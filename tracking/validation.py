@@ -16,8 +16,8 @@ from decimal import Decimal
 from random import getrandbits
 from typing import Any
 
-from .fields import ATTRIBUTION, COUNTERS, USAGE_SOURCES
-from .rules import Choice, Count, Dollars, JsonObject, Milliseconds, Refused, Rule, Text, Time, storable
+from .fields import ATTRIBUTION, COUNTERS, EVENT_COLUMNS, USAGE_SOURCES
+from .rules import Choice, Count, Dollars, JsonObject, Milliseconds, Refused, Rule, Text, Time, storable, unstorable
 
 MAX_TOKENS = 1_000_000_000
 """Tokens one call can count, at most: far above any context window, and small enough that a call's
@@ -91,6 +91,15 @@ def clean(values: Mapping[str, object]) -> dict[str, Any]:
 
 _NAMES = frozenset(RULES)
 _ITEMS = tuple(RULES.items())
+
+
+def row_problem(row: tuple) -> str | None:
+    """Why a stored row (EVENT_COLUMNS order, from a store that took it before) holds text some backend
+    cannot store, in the words every entry point uses; None when every text in it is storable."""
+    for name, value in zip(EVENT_COLUMNS, row, strict=True):
+        if type(value) is str and (problem := unstorable(value)):
+            return str(InvalidEvent(name, problem))
+    return None
 
 
 def counts_problem(counts: Mapping[str, object]) -> str | None:
