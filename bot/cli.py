@@ -216,21 +216,24 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from tracking.store.copy import copy_store
+    from tracking.store.copy import CopyResult, copy_store
 
-    async def run() -> str:
+    async def run() -> CopyResult:
         source = await open_store(args.source, must_exist=True)
         try:
             target = await open_store(args.target)
             try:
-                return (await copy_store(source, target)).summary()
+                return await copy_store(source, target)
             finally:
                 await target.close()
         finally:
             await source.close()
 
-    print(asyncio.run(run()))
-    return 0
+    result = asyncio.run(run())
+    for refused in result.refused:
+        print(f"usage-bot migrate: not copied: {refused}", file=sys.stderr)
+    print(result.summary())
+    return 1 if result.refused else 0
 
 
 def _check_config(args: argparse.Namespace) -> int:

@@ -47,3 +47,32 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'usage.db'}"
     return request.getfixturevalue("pg_url")
+
+
+def _leftover_threads() -> list[str]:
+    """Threads that would keep the interpreter from exiting: a store (aiosqlite's worker), tracker or server
+    a test opened and never closed."""
+    import threading
+
+    return [t.name for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A test that leaves a store or writer open would hang the run at exit (CI would time out, saying
+    nothing): fail the run instead, naming the threads left, and exit without waiting for them."""
+    left = _leftover_threads()
+    if left:
+        import sys
+
+        print(f"\n{len(left)} threads left running after the tests (a store, tracker or server not closed): "
+              f"{', '.join(sorted(set(left)))}", file=sys.stderr)  # fmt: skip
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _leftover_threads():
+        import sys
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(int(pytest.ExitCode.TESTS_FAILED))

@@ -9,13 +9,12 @@ take a room-hour's sum past 64-bit integers).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from .events import UsageEvent
-from .ingest import parse_event
+from .ingest import NotJson, loads, parse_event
 from .pricing import Pricer
 from .quotas.wire import RESERVATION_ID
 from .rows import event_to_row
@@ -51,18 +50,17 @@ def decode_body(body: bytes) -> list[object]:
     if not text.strip():
         raise BodyError("body: empty; send one event, a JSON array of events, or JSON lines")
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as whole:
+        data = loads(text)
+    except NotJson as whole:
         lines = [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
         if len(lines) < 2:
-            raise BodyError(f"body: not valid JSON ({whole.msg} at line {whole.lineno} column {whole.colno})") from None
+            raise BodyError(f"body: not valid JSON ({whole})") from None
         values = []
         for number, line in lines:
             try:
-                values.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise BodyError(f"body: line {number} is not valid JSON ({exc.msg} at column {exc.colno})",
-                                len(values)) from None  # fmt: skip
+                values.append(loads(line))
+            except NotJson as exc:
+                raise BodyError(f"body: line {number} is not valid JSON ({exc})", len(values)) from None
         return values
     items = data if isinstance(data, list) else [data]
     if not items:

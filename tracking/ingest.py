@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import ValidationError
 
 from .events import UsageEvent, describe_validation_error
 from .fields import INGEST
 from .pricing import Pricer
-from .rows import event_to_row
+from .rows import values_to_row
 from .store import Store
 from .store.isolation import insert_isolating, refusal_reason
+from .validation import clean
 
 
 @dataclass
@@ -23,24 +26,52 @@ class IngestResult:
     errors: list[str] = field(default_factory=list)
 
 
-def parse_line(line: str) -> UsageEvent:
-    """One JSON object with the fields of SPEC section 2; raises ValueError with a readable reason."""
+class NotJson(ValueError):
+    """Text that is not JSON as every entry point reads it; the message says where or why."""
+
+
+def _no_constant(name: str) -> object:
+    raise NotJson(f"{name} is not a JSON number")
+
+
+def loads(text: str) -> object:
+    """Standard JSON (no NaN or Infinity), whatever its shape: a number of too many digits or nesting too deep
+    for Python's reader raise NotJson with the reason, as a syntax error does."""
     try:
-        data = json.loads(line)
+        return json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"not valid JSON ({exc.msg} at column {exc.colno})") from exc
-    return parse_event(data, "each line must be a JSON object")
+        where = f"column {exc.colno}" if exc.lineno == 1 else f"line {exc.lineno} column {exc.colno}"
+        raise NotJson(f"{exc.msg} at {where}") from None
+    except RecursionError:
+        raise NotJson("nested too deeply") from None
+    except NotJson:
+        raise
+    except ValueError:  # Python's limit on the digits of an integer it reads
+        raise NotJson(f"a number of more than {sys.get_int_max_str_digits():,} digits") from None
+
+
+def parse_line(line: str) -> dict[str, Any]:
+    """One JSON object with the fields of SPEC section 2, validated (`tracking.validation.clean`, as every
+    entry point); raises ValueError with a readable reason."""
+    try:
+        data = loads(line)
+    except NotJson as exc:
+        raise ValueError(f"not valid JSON ({exc})") from None
+    return clean(_fields(data, "each line must be a JSON object"))
 
 
 def parse_event(data: object, not_object: str = "an event must be a JSON object") -> UsageEvent:
     """A decoded JSON value as an event (every entry point's rules); raises ValueError naming the field."""
-    if not isinstance(data, dict):
-        raise ValueError(not_object)
-    data = {k: v for k, v in data.items() if k != "total_tokens"}  # derived: input + output
     try:
-        return UsageEvent.model_validate(data)
+        return UsageEvent.model_validate(_fields(data, not_object))
     except ValidationError as exc:
         raise ValueError(describe_validation_error(exc)) from exc
+
+
+def _fields(data: object, not_object: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ValueError(not_object)
+    return {k: v for k, v in data.items() if k != "total_tokens"}  # derived: input + output
 
 
 async def ingest_lines(store: Store, lines: Iterable[str], pricer: Pricer, batch_size: int = 5000) -> IngestResult:
@@ -64,7 +95,7 @@ async def ingest_lines(store: Store, lines: Iterable[str], pricer: Pricer, batch
         if not line.strip():
             continue
         try:
-            batch.append(event_to_row(parse_line(line), pricer, source=INGEST))
+            batch.append(values_to_row(parse_line(line), pricer, INGEST))
             numbers.append(number)
         except ValueError as exc:
             result.errors.append(f"line {number}: {exc}")

@@ -21,7 +21,7 @@ MS_PER_HOUR = 3_600_000
 MAX_DAYS = 3660
 FIRST_DAY = date(2000, 1, 1)
 LAST_DAY = date(2099, 12, 31)
-"""Days a period may name: events are stored from 2000 to 2099 (tracking.events.MIN_TS, MAX_TS)."""
+"""Days a period may name: events are stored from 2000 to 2099 (tracking.validation.MIN_TS, MAX_TS)."""
 _EPOCH_DAY = date(1970, 1, 1)
 
 

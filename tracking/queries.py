@@ -12,11 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from .events import MAX_TS, MIN_TS
 from .latency import bucket, percentile
 from .periods import Period
 from .slots import MS_PER_SLOT, SLOTS_PER_DAY, SLOTS_PER_HOUR, local_key, local_label, local_runs
 from .store import MS_PER_HOUR, Filters, Store, Sums
+from .validation import MAX_TS, MIN_TS
 
 GROUPS = ("agent", "model", "provider", "operation", "user", "room", "thread", "source", "day", "hour")
 _LOCAL_UNITS = {"day": SLOTS_PER_DAY, "hour": SLOTS_PER_HOUR}

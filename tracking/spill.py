@@ -144,5 +144,8 @@ def _ingestable(recorded: Recorded, now: float) -> dict[str, Any]:
 
     data = {k: v for k, v in recorded._asdict().items() if v is not None and k != "reservation"}
     ts = recorded.ts if recorded.ts is not None else now
-    data["ts"] = (ts if isinstance(ts, datetime) else datetime.fromtimestamp(ts, UTC)).isoformat()
+    try:
+        data["ts"] = (ts if isinstance(ts, datetime) else datetime.fromtimestamp(ts, UTC)).isoformat()
+    except (TypeError, ValueError, OverflowError, OSError):  # saved as given: ingest refuses it with the reason
+        data["ts"] = ts
     return data

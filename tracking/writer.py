@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import json
 import logging
 import threading
 import time
@@ -24,10 +23,11 @@ from typing import TypeVar
 from .fields import TRACKER
 from .later import Later, queued_calls, resolve
 from .pricing import Pricer
-from .rows import InvalidRecord, Recorded, recorded_to_row
+from .rows import Recorded, recorded_to_row
 from .spill import SpillFile
-from .store import EVENT_COLUMNS, RowBatch, Store, StoreError, open_store, prepare_batch
-from .store.isolation import DATA_ERRORS, insert_isolating, refusal_reason, row_payload
+from .store import EVENT_COLUMNS, RowBatch, Store, StoreError, open_store
+from .store.isolation import ANY_ERROR, DATA_ERRORS, insert_keeping_refusals, prepare_isolating, rejection
+from .validation import InvalidEvent
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -131,10 +131,9 @@ class Writer(threading.Thread):
                 self._wake.clear()
                 try:
                     await self._drain(store)
-                except Exception as exc:  # a bug must never leave the writer dead with events queued
+                except Exception as exc:  # a bug must never leave the writer dead, events queued or a flush waiting
                     log.exception("the usage writer failed; %s", "saving what is left" if self._closing else "going on")
-                    if self._closing:
-                        self._spill([], exc)
+                    self._spill([], exc, everything=self._closing)
                 if self._closing and not self.queue:
                     break
         finally:
@@ -150,28 +149,38 @@ class Writer(threading.Thread):
         completes once every batch before it is committed.
         """
         loop = asyncio.get_running_loop()
-        writing: asyncio.Task[bool] | None = None
-        writing_markers: list[FlushMarker] = []
-        while self.queue or writing is not None:
-            batch, markers = self._take()
-            self._held = [*batch, *markers]
-            preparing = loop.run_in_executor(self._preparer, self._prepare, batch) if batch else None
+        writing: tuple[asyncio.Task[bool], list[Recorded | Later], list[FlushMarker]] | None = None
+        try:
+            while self.queue or writing is not None:
+                batch, markers = self._take()
+                self._held = [*batch, *markers]
+                preparing = loop.run_in_executor(self._preparer, self._prepare, batch) if batch else None
+                if writing is not None:
+                    written = await writing[0]
+                    if not written:
+                        if preparing is not None:
+                            await preparing
+                        return
+                    for marker in writing[2]:
+                        marker.complete()
+                    writing = None
+                if preparing is None:
+                    for marker in markers:
+                        marker.complete()
+                    self._held = []
+                else:
+                    prepared = await preparing
+                    writing = (asyncio.create_task(self._write(store, batch, prepared)), batch, markers)
+                    self._held = []
+        except Exception:  # a bug: what is on its way is stored or held, so `_main` can save it and end its flushes
             if writing is not None:
-                written = await writing
-                writing = None
-                if not written:
-                    if preparing is not None:
-                        await preparing
-                    return
-                for marker in writing_markers:
-                    marker.complete()
-            self._held = []
-            if preparing is None:
-                for marker in markers:
-                    marker.complete()
-            else:
-                writing = asyncio.create_task(self._write(store, batch, await preparing))
-                writing_markers = markers
+                (outcome,) = await asyncio.gather(writing[0], return_exceptions=True)
+                if outcome is True:
+                    for marker in writing[2]:
+                        marker.complete()
+                elif outcome is not False:
+                    self._held = [*writing[1], *writing[2], *self._held]
+            raise
 
     def _take(self) -> tuple[list[Recorded | Later], list[FlushMarker]]:
         """The next batch: up to batch_size records, ending early after a flush marker."""
@@ -189,19 +198,24 @@ class Writer(threading.Thread):
     def _prepare(self, batch: list[Recorded | Later]) -> RowBatch:
         started = time.perf_counter()
         rows, rejected, reservations = self._rows(batch)
-        prepared = prepare_batch(rows, rejected, reservations)
+        prepared = prepare_isolating(rows, rejected, reservations)
         self.stats.prepare_seconds += time.perf_counter() - started
         return prepared
 
     async def _write(self, store: Store, batch: list[Recorded | Later], prepared: RowBatch) -> bool:
-        delay, started = 0.05, time.monotonic()
+        """Store a prepared batch, trying again while the store fails; False when it was saved to the spill file
+        instead (the store still failing at close). A failure that is not the store's and comes again has the
+        batch's rows tried one by one: a row it follows is refused alone (`insert_keeping_refusals`)."""
+        delay, started, unexplained = 0.05, time.monotonic(), 0
         while True:
             try:
                 attempt = time.perf_counter()
-                inserted, refused = await self._insert(store, prepared)
+                inserted, refused = await insert_keeping_refusals(store, prepared, ANY_ERROR if unexplained > 1 else
+                                                                  DATA_ERRORS)  # fmt: skip
                 self.stats.write_seconds += time.perf_counter() - attempt
             except Exception as exc:
                 self.stats.retries += 1
+                unexplained = 0 if isinstance(exc, StoreError) else unexplained + 1
                 if self._closing and time.monotonic() - started > self.give_up_after:
                     self._spill(batch, exc)
                     return False
@@ -216,25 +230,6 @@ class Writer(threading.Thread):
             self.stats.rejected += len(prepared.rejected) + refused
             return True
 
-    async def _insert(self, store: Store, prepared: RowBatch) -> tuple[int, int]:
-        """Insert a batch; returns (rows inserted, rows the database refused, kept in `rejected_events`)."""
-        try:
-            return await store.insert_batch(prepared), 0
-        except DATA_ERRORS:
-            if not prepared.rows:
-                raise
-        refused: list[tuple[int, str, str]] = []
-
-        def refuse(index: int, exc: BaseException) -> None:
-            reason = refusal_reason(exc)
-            log.error("a usage event was refused by the database (%s); kept in rejected_events", reason)
-            payload = json.dumps(row_payload(prepared.rows[index]), default=str)
-            refused.append((int(time.time() * 1000), reason, payload))
-
-        inserted = await insert_isolating(store, prepared.rows, refuse)
-        await store.insert_batch(prepare_batch([], [*prepared.rejected, *refused]))
-        return inserted, len(refused)
-
     def _rows(self, batch: list[Recorded | Later]) -> tuple[list[tuple], list[tuple[int, str, str]], list[str]]:
         """The batch's rows, its refusals (for `rejected_events`) and the reservations it ends."""
         now = time.time()
@@ -247,26 +242,27 @@ class Writer(threading.Thread):
                 if recorded.reservation:
                     reservations.append(recorded.reservation)
                 rows.append(recorded_to_row(recorded, self.pricer, now, self.source))
-            except InvalidRecord as exc:
+            except InvalidEvent as exc:
                 log.error("usage event rejected: %s", exc)
-                rejected.append((int(now * 1000), str(exc), json.dumps(recorded._asdict(), default=str)))
+                rejected.append(rejection(str(exc), recorded._asdict()))
             except Exception as exc:  # a bug here must cost one event its row, never stop the writer
                 log.exception("usage event could not be turned into a row; kept in rejected_events")
-                reason = f"could not be stored: {type(exc).__name__}: {exc}"
-                rejected.append((int(now * 1000), reason, json.dumps(recorded._asdict(), default=str)))
+                rejected.append(rejection(f"could not be stored: {type(exc).__name__}: {exc}", recorded._asdict()))
         return rows, rejected, reservations
 
-    def _spill(self, batch: list[Recorded | Later], exc: BaseException) -> None:
-        """Last resort at close: keep every unwritten event in a JSON-lines file for `usage-bot ingest`."""
-        waiting = [*self._held, *self.queue]
+    def _spill(self, batch: list[Recorded | Later], exc: BaseException, everything: bool = True) -> None:
+        """Last resort: keep unwritten events in a JSON-lines file for `usage-bot ingest` and complete the flushes
+        waiting for them: at close every unwritten one; after a bug in the drain (not ``everything``) what it held."""
+        waiting = [*self._held, *(self.queue if everything else ())]
         pending = queued_calls([*batch, *waiting])
         markers = [item for item in waiting if isinstance(item, FlushMarker)]
         self._held = []
-        self.queue.clear()
+        if everything:
+            self.queue.clear()
         try:
             path = self.spill.save(pending)
             if path is not None:
-                log.error("the usage database stayed unusable (%s); %d events saved to %s (load them with "
+                log.error("usage events could not be stored (%s); %d events saved to %s (load them with "
                           "usage-bot ingest)", exc, len(pending), path)  # fmt: skip
         finally:
             for marker in markers:

@@ -20,12 +20,13 @@ from datetime import UTC, datetime
 from aiohttp import web
 from pydantic import Field, ValidationError
 
-from tracking.events import MAX_TOKENS, describe_validation_error
+from tracking.events import describe_validation_error
 from tracking.quotas import QuotaExceeded
 from tracking.quotas.refusals import note_refusal
 from tracking.quotas.wire import RESERVATION_ID, status_json
 from tracking.settings import Strict
 from tracking.tracker_quotas import reservation_row
+from tracking.validation import MAX_TOKENS
 
 from .auth import REQUEST_KEY, Forbidden, within
 from .context import SERVER, ServerContext

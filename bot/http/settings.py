@@ -9,6 +9,7 @@ from pydantic import Field, field_validator, model_validator
 
 from tracking.fields import ENTRY_POINTS
 from tracking.settings import Strict
+from tracking.validation import SOURCE
 
 _LISTEN = re.compile(r"^(?P<host>\[[0-9a-fA-F:]+\]|[^:\s]+):(?P<port>\d{1,5})$")
 NOTICE_KINDS = ("quota_warning", "quota_refused", "spike", "digest")
@@ -16,17 +17,18 @@ NOTICE_KINDS = ("quota_warning", "quota_refused", "spike", "digest")
 
 
 class ApiKey(Strict):
-    name: str = Field(min_length=1, max_length=64, description="who holds the key; names it in the log, never the key")
+    name: str = Field(description="who holds the key; names it in the log, never the key; the `source` of its events")
     key: str = Field(min_length=16, description="the secret itself, from ${VAR}; at least 16 characters")
     rooms: list[str] | Literal["all"] = Field(description="room ids this key may read and write, or 'all'")
     ingest: bool = Field(default=False, description="may POST /v1/events")
 
     @field_validator("name")
     @classmethod
-    def _not_an_entry_point(cls, value: str) -> str:
+    def _name(cls, value: str) -> str:
+        """Stored as its events' source: the text rules of that field, and no entry point's name."""
         if value in ENTRY_POINTS:
             raise ValueError(f"{value!r} names events of another entry point (their source); pick another name")
-        return value
+        return SOURCE.clean(value)  # type: ignore[return-value]
 
     @field_validator("rooms")
     @classmethod

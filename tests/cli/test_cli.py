@@ -131,11 +131,27 @@ def test_bad_input_lines_are_numbered_and_good_lines_kept(tmp_path):
     assert out.stderr.splitlines() == [
         "usage-bot ingest: skipped line 2: not valid JSON"
         " (Expecting property name enclosed in double quotes at column 2)",
-        "usage-bot ingest: skipped line 3: input_tokens: Input should be greater than or equal to 0",
+        "usage-bot ingest: skipped line 3: input_tokens: must not be negative, got -3",
         "usage-bot ingest: skipped line 4: each line must be a JSON object",
         "usage-bot ingest: skipped line 5: colour: unknown field",
     ]
 
+
+
+def test_lines_of_any_shape_are_reported_never_a_traceback(tmp_path):
+    """Found in the attack pass (on the collector, whose body is read the same way): an integer of
+    thousands of digits, or nesting deeper than Python's reader goes, raised instead of being refused."""
+    good = json.dumps(FIXTURE[1])
+    lines = [good[:-1] + ', "latency_ms": ' + "4" * 4500 + "}", "[" * 3000 + "]" * 3000,
+             good[:-1] + ', "latency_ms": NaN}', good[:-1] + ', "latency_ms": 1e400}', json.dumps(FIXTURE[3])]
+    out = run("ingest", "--db", f"sqlite:///{tmp_path / 'u.db'}", stdin="\n".join(lines))
+    assert (out.returncode, out.stdout.strip()) == (0, "stored 1, duplicates 0, skipped 4")
+    assert out.stderr.splitlines() == [
+        "usage-bot ingest: skipped line 1: not valid JSON (a number of more than 4,300 digits)",
+        "usage-bot ingest: skipped line 2: not valid JSON (nested too deeply)",
+        "usage-bot ingest: skipped line 3: not valid JSON (NaN is not a JSON number)",
+        "usage-bot ingest: skipped line 4: latency_ms: must be a finite number of milliseconds, at least 0, got inf",
+    ]
 
 @pytest.mark.parametrize(
     ("args", "message"),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tracking.store import QuotaRow, open_store
+from tracking.store import Filters, QuotaRow, open_store
 from tracking.store.tables import COPIED_TABLES
 
 ROOT = Path(__file__).parents[2]
@@ -74,3 +74,50 @@ def test_a_bad_or_unreachable_url_is_one_line_without_the_password(tmp_path, bad
     assert done.returncode == 2 and done.stdout == ""
     assert len(done.stderr.strip().splitlines()) == 1 and "hunter2" not in done.stderr, done.stderr
     assert done.stderr.startswith("usage-bot migrate: ")
+
+
+async def test_rows_no_target_can_store_are_named_and_the_rest_copied(tmp_path, pg_url):
+    """Found in the attack pass: the first text holding a NUL byte stopped `migrate` to PostgreSQL, copying
+    nothing of its batch. Such rows (a SQLite store took them before text was checked) are refused with the
+    reason every entry point gives, the others are copied, and a second run copies nothing more."""
+    from tracking import UsageEvent
+    from tracking.fields import COLUMN
+    from tracking.pricing import Pricer
+    from tracking.rows import event_to_row
+
+    source = f"sqlite:///{tmp_path / 'old.db'}"
+    assert cli("ingest", "--db", source, stdin=SAMPLE.read_text()).returncode == 0
+    events = sum(1 for line in SAMPLE.read_text().splitlines() if line.strip())
+
+    def row(name: str, **text: str) -> tuple:
+        event = UsageEvent(event_id=name, ts="2026-10-20T10:00:00Z", provider="openai", model="gpt-4o",
+                           input_tokens=700, output_tokens=90, room_id="!old:example.org")
+        good = event_to_row(event, Pricer(), source="ingest")
+        return tuple(text.get(column, value) for column, value in zip(COLUMN, good, strict=True))
+
+    store = await open_store(source)
+    try:
+        await store.insert_rows([row("nul-agent", agent="scr\x00ibe"), row("fine-1"), row("x", event_id="nul\x00id"),
+                                 row("nul-model", model="gpt-4o\x00"), row("fine-2")])  # fmt: skip
+    finally:
+        await store.close()
+
+    done = cli("migrate", "--from", source, "--to", pg_url)
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.startswith(f"events: stored {events + 2}, already there 0, not copied 3; new rows:")
+    assert done.stderr.splitlines() == [
+        "usage-bot migrate: not copied: event 'nul-agent': agent: holds a NUL character (\\x00), which PostgreSQL"
+        " cannot store in text",
+        "usage-bot migrate: not copied: event 'nul\\x00id': event_id: holds a NUL character (\\x00), which"
+        " PostgreSQL cannot store in text",
+        "usage-bot migrate: not copied: event 'nul-model': model: holds a NUL character (\\x00), which PostgreSQL"
+        " cannot store in text",
+    ]
+    again = cli("migrate", "--from", source, "--to", pg_url)
+    assert again.stdout.startswith(f"events: stored 0, already there {events + 2}, not copied 3;")
+    store = await open_store(pg_url)
+    try:
+        report = await store.sum_events(-(2**62), 2**62, Filters(), None)
+    finally:
+        await store.close()
+    assert report[0].calls == events + 2

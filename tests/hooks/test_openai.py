@@ -204,5 +204,5 @@ async def test_unfit_report_is_logged_once_and_kept_as_reported(providers, track
     assert rejected(tmp_path / "usage.db") == []
     warnings = [r.getMessage() for r in caplog.records if "odd-reasoner" in r.getMessage()]
     assert len(warnings) == 1 and "openai usage of openai/odd-reasoner" in warnings[0]
-    assert "reasoning (80) exceeds output (50)" in warnings[0]
+    assert "reasoning_tokens (80) exceed output_tokens (50)" in warnings[0]
     assert tracker.stats.rejected == 0

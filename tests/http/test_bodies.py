@@ -13,16 +13,17 @@ GOOD = {"provider": "openai", "model": "gpt-4o", "input_tokens": 10, "output_tok
 
 
 @pytest.mark.parametrize(("body", "error"), [
-    ([GOOD, {**GOOD, "input_tokens": -1}], "events[1].input_tokens: Input should be greater than or equal to 0"),
-    ([GOOD, {**GOOD, "input_tokens": "10"}], "events[1].input_tokens: Input should be a valid integer"),
-    ([GOOD, {**GOOD, "output_tokens": 1.5}], "events[1].output_tokens: Input should be a valid integer"),
-    ([{**GOOD, "provider": 7}], "events[0].provider: Input should be a valid string"),
-    ([{**GOOD, "model": None}], "events[0].model: Input should be a valid string"),
-    ([{**GOOD, "ts": "yesterday"}], "events[0].ts: Input should be a valid datetime"),
-    ([{**GOOD, "status": "maybe"}], "events[0].status: Input should be 'ok' or 'error'"),
+    ([GOOD, {**GOOD, "input_tokens": -1}], "events[1].input_tokens: must not be negative, got -1"),
+    ([GOOD, {**GOOD, "input_tokens": "10"}], "events[1].input_tokens: must be an integer, got '10'"),
+    ([GOOD, {**GOOD, "output_tokens": 1.5}], "events[1].output_tokens: must be an integer, got 1.5"),
+    ([{**GOOD, "provider": 7}], "events[0].provider: must be a string, got 7"),
+    ([{**GOOD, "model": None}], "events[0].model: is required (a non-empty string)"),
+    ([{**GOOD, "ts": "yesterday"}], "events[0].ts: must be ISO-8601 text, a datetime or Unix seconds, got 'yesterday'"),
+    ([{**GOOD, "status": "maybe"}], "events[0].status: must be 'ok' or 'error', got 'maybe'"),
     ([{**GOOD, "colour": "red"}], "events[0].colour: unknown field"),
     ([GOOD, 5], "events[1]: an event must be a JSON object"),
-    ([GOOD, {**GOOD, "cost_usd": 2_000_000}], "events[1].cost_usd: Input should be less than or equal to 1000000"),
+    ([GOOD, {**GOOD, "cost_usd": 2_000_000}],
+     "events[1].cost_usd: must be a number of US dollars from 0 to 1,000,000, got 2000000"),
     ([], "body: an empty array holds no event"),
 ])  # fmt: skip
 async def test_a_bad_event_refuses_the_request(base, client, db_url, body, error):

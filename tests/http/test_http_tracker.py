@@ -170,7 +170,8 @@ async def test_an_event_the_collector_refuses_is_set_aside_and_the_rest_stored(d
         await srv.close()
     assert stored_count(db_url) == 2
     [refused] = [json.loads(line) for line in (tmp_path / "spool.jsonl.rejected.jsonl").read_text().splitlines()]
-    assert refused["event"]["event_id"] == "gold" and refused["rejected"].startswith("events[1]: mycorp/gold-1")
+    assert refused["event"]["event_id"] == "gold"
+    assert refused["rejected"].startswith("events[1]: cost_usd: mycorp/gold-1")
 
 
 async def test_a_spool_left_by_a_killed_agent_is_sent_by_the_next_tracker(db_url, tmp_path):
@@ -243,4 +244,4 @@ async def test_an_event_the_tracker_refuses_is_set_aside_too(db_url, tmp_path):
         await srv.close()
     assert rows(db_url, "SELECT event_id FROM events") == [("good",)]
     [kept] = [json.loads(line) for line in (tmp_path / "spool.jsonl.rejected.jsonl").read_text().splitlines()]
-    assert kept["rejected"] == "input_tokens must not be negative, got -4" and kept["event"]["event_id"] == "bad"
+    assert kept["rejected"] == "input_tokens: must not be negative, got -4" and kept["event"]["event_id"] == "bad"

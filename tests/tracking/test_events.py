@@ -20,11 +20,13 @@ def test_defaults_and_totals():
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"input_tokens": -1}, "input_tokens: Input should be greater than or equal to 0"),
+        ({"input_tokens": -1}, "input_tokens: must not be negative, got -1"),
         ({"colour": "blue"}, "colour: unknown field"),
-        ({"status": "maybe"}, "status: Input should be 'ok' or 'error'"),
-        ({"cost_usd": Decimal("-1")}, "cost_usd: Input should be greater than or equal to 0"),
-        ({"metadata": {"x": "y" * 5000}}, "metadata: metadata is 5008 bytes of JSON"),
+        ({"status": "maybe"}, "status: must be 'ok' or 'error', got 'maybe'"),
+        ({"cost_usd": Decimal("-1")}, "cost_usd: must be a number of US dollars from 0 to 1,000,000, got Decimal("),
+        ({"cost_usd": float("nan")}, "cost_usd: must be a number of US dollars from 0 to 1,000,000, got nan"),
+        ({"latency_ms": float("inf")}, "latency_ms: must be a finite number of milliseconds, at least 0, got inf"),
+        ({"metadata": {"x": "y" * 5000}}, "metadata: is 5008 bytes of JSON"),
     ],
 )
 def test_bad_fields_are_named(fields, message):

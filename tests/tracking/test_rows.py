@@ -8,7 +8,8 @@ import pytest
 
 from tracking.fields import COLUMN
 from tracking.pricing import Pricer
-from tracking.rows import InvalidRecord, Recorded, recorded_to_row
+from tracking.rows import Recorded, recorded_to_row
+from tracking.validation import InvalidEvent
 
 PRICER = Pricer()
 GOOD = dict(
@@ -36,29 +37,37 @@ def test_a_valid_record_becomes_a_priced_row():
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"input_tokens": -1, "cache_read_tokens": 0}, "input_tokens must not be negative, got -1"),
-        ({"output_tokens": 1.5}, "output_tokens must be an integer, got 1.5"),
-        ({"input_tokens": True}, "input_tokens must be an integer, got True"),
-        ({"provider": ""}, "provider must be a non-empty string, got ''"),
-        ({"model": None}, "model must be a non-empty string, got None"),
-        ({"status": "maybe"}, "status must be 'ok' or 'error', got 'maybe'"),
-        ({"latency_ms": -1.0}, "latency_ms must be a non-negative number, got -1.0"),
-        ({"latency_ms": "fast"}, "latency_ms must be a non-negative number, got 'fast'"),
-        ({"metadata": {"x": "y" * 5000}}, "metadata is 5008 bytes of JSON"),
-        ({"ts": "2026-01-01T00:00:00Z"}, "ts must be a datetime or a Unix time in seconds, got '2026-01-01T00:00:00Z'"),
-        ({"ts": float("nan")}, "ts must lie between 2000-01-01 and 2100-01-01 (UTC), got nan"),
-        ({"ts": -1.0}, "ts must lie between 2000-01-01 and 2100-01-01 (UTC), got -1.0"),
-        ({"ts": 1e12}, "ts must lie between 2000-01-01 and 2100-01-01 (UTC), got 1000000000000.0"),
-        ({"ts": True}, "ts must be a datetime or a Unix time in seconds, got True"),
-        ({"room_id": 5}, "room_id must be a string, got 5"),
-        ({"input_tokens": 10**12}, "input_tokens is 1,000,000,000,000, more than one call can use"),
-        ({"output_tokens": 2**64}, "output_tokens is 18,446,744,073,709,551,616, more than one call can use"),
-        ({"event_id": 7}, "event_id must be a string, got 7"),
-        ({"operation": ["chat"]}, "operation must be a string, got ['chat']"),
+        ({"input_tokens": -1, "cache_read_tokens": 0}, "input_tokens: must not be negative, got -1"),
+        ({"output_tokens": 1.5}, "output_tokens: must be an integer, got 1.5"),
+        ({"input_tokens": True}, "input_tokens: must be an integer, got True"),
+        ({"provider": ""}, "provider: must not be empty"),
+        ({"model": None}, "model: is required (a non-empty string)"),
+        ({"status": "maybe"}, "status: must be 'ok' or 'error', got 'maybe'"),
+        ({"latency_ms": -1.0}, "latency_ms: must be a finite number of milliseconds, at least 0, got -1.0"),
+        ({"latency_ms": "fast"}, "latency_ms: must be a finite number of milliseconds, at least 0, got 'fast'"),
+        ({"latency_ms": float("nan")}, "latency_ms: must be a finite number of milliseconds, at least 0, got nan"),
+        ({"latency_ms": float("-inf")}, "latency_ms: must be a finite number of milliseconds, at least 0, got -inf"),
+        ({"latency_ms": 10**400}, "latency_ms: must be a finite number of milliseconds, at least 0, got an integer"),
+        ({"metadata": {"x": "y" * 5000}}, "metadata: is 5008 bytes of JSON"),
+        ({"metadata": {"x": float("inf")}}, "metadata: must be a JSON object: Out of range float values"),
+        ({"metadata": {"x\x00": 1}}, "metadata: holds a NUL character"),
+        ({"ts": "next tuesday"}, "ts: must be ISO-8601 text, a datetime or Unix seconds, got 'next tuesday'"),
+        ({"ts": float("nan")}, "ts: must lie between 2000-01-01 and 2100-01-01 (UTC), got nan"),
+        ({"ts": -1.0}, "ts: must lie between 2000-01-01 and 2100-01-01 (UTC), got -1.0"),
+        ({"ts": 1e12}, "ts: must lie between 2000-01-01 and 2100-01-01 (UTC), got 1000000000000.0"),
+        ({"ts": True}, "ts: must be a datetime, ISO-8601 text or Unix seconds, got True"),
+        ({"room_id": 5}, "room_id: must be a string, got 5"),
+        ({"agent": "a\x00b"}, "agent: holds a NUL character (\\x00), which PostgreSQL cannot store in text"),
+        ({"model": "gpt\udc80"}, "model: holds a lone surrogate (U+DC80), which is not Unicode text"),
+        ({"input_tokens": 10**12}, "input_tokens: is 1,000,000,000,000, more than one call can use"),
+        ({"output_tokens": 2**64}, "output_tokens: is 18,446,744,073,709,551,616, more than one call can use"),
+        ({"event_id": 7}, "event_id: must be a string, got 7"),
+        ({"event_id": ""}, "event_id: must not be empty"),
+        ({"operation": ["chat"]}, "operation: must be a string, got ['chat']"),
     ],
 )
 def test_each_broken_rule_is_named(changes, message):
-    with pytest.raises(InvalidRecord, match=re.escape(message)):
+    with pytest.raises(InvalidEvent, match=re.escape(message)):
         row(**changes)
 
 
@@ -73,10 +82,11 @@ def test_values_the_fast_check_leaves_to_the_full_rules_are_still_accepted():
 
 
 def test_timestamps_in_every_accepted_form_mean_the_same_instant():
-    """A naive datetime is UTC, as for UsageEvent (not the machine's local time)."""
+    """A naive datetime (or ISO-8601 text without an offset) is UTC, as for every entry point."""
     expected = 1_767_225_600_000
     for ts in (1_767_225_600, 1_767_225_600.0, datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 1),
-               datetime(2026, 1, 1, 1, tzinfo=timezone(timedelta(hours=1)))):  # fmt: skip
+               datetime(2026, 1, 1, 1, tzinfo=timezone(timedelta(hours=1))), "2026-01-01T01:00:00+01:00",
+               "2026-01-01"):  # fmt: skip
         assert row(ts=ts)[1] == expected, ts
 
 
@@ -84,7 +94,7 @@ def test_a_cost_above_what_one_call_may_cost_is_refused_not_left_to_overflow_the
     from tracking.pricing import PriceOverride
 
     pricer = Pricer([PriceOverride(match="openai/gpt-4o", input=10**9, output=0)])
-    with pytest.raises(InvalidRecord, match=re.escape("openai/gpt-4o prices this call at $1,000,000,000.00")):
+    with pytest.raises(InvalidEvent, match=re.escape("cost_usd: openai/gpt-4o prices this call at $1,000,000,000.00")):
         recorded_to_row(Recorded(**(GOOD | {"input_tokens": 1_000_000})), pricer, time.time())
 
 

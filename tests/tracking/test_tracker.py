@@ -127,7 +127,7 @@ async def test_a_bad_record_is_rejected_and_its_batch_neighbours_are_stored(stor
     db = store_url
     async with tracking.Tracker(db) as tracker:
         tracker.record(provider="openai", model="gpt-4o", input_tokens=1, output_tokens=1, event_id="before")
-        tracker.record(provider="openai", model="gpt-4o", input_tokens=2, output_tokens=1, ts="2026-01-01")  # type: ignore[arg-type]
+        tracker.record(provider="openai", model="gpt-4o", input_tokens=2, output_tokens=1, ts="1 Jan 2026")  # type: ignore[arg-type]
         tracker.record(provider="openai", model="gpt-4o", input_tokens=3, output_tokens=1, room_id=42)  # type: ignore[arg-type]
         tracker.record(provider="openai", model="gpt-4o", input_tokens=2**64, output_tokens=1)  # not a 64-bit integer
         tracker.record(provider="openai", model="gpt-4o", input_tokens=4, output_tokens=1, event_id="after")
@@ -137,14 +137,15 @@ async def test_a_bad_record_is_rejected_and_its_batch_neighbours_are_stored(stor
         assert (tracker.stats.stored, tracker.stats.rejected) == (3, 3)
     assert rows(db, "SELECT event_id FROM events ORDER BY input_tokens") == [("before",), ("after",), ("later",)]
     assert rows(db, "SELECT reason FROM rejected_events ORDER BY id") == [
-        ("ts must be a datetime or a Unix time in seconds, got '2026-01-01'",),
-        ("room_id must be a string, got 42",),
-        ("input_tokens is 18,446,744,073,709,551,616, more than one call can use (at most 1,000,000,000)",),
+        ("ts: must be ISO-8601 text, a datetime or Unix seconds, got '1 Jan 2026'",),
+        ("room_id: must be a string, got 42",),
+        ("input_tokens: is 18,446,744,073,709,551,616, more than one call can use (at most 1,000,000,000)",),
     ]
 
 
-async def test_a_row_the_database_cannot_take_is_isolated_and_the_rest_of_its_batch_stored(store_url):
-    """Found in review: a lone surrogate (valid in a Python str, not in UTF-8) failed its whole batch forever."""
+async def test_text_no_database_can_take_is_refused_and_the_rest_of_its_batch_stored(store_url):
+    """Found in review: a lone surrogate (valid in a Python str, not in UTF-8) failed its whole batch forever;
+    the database isolated it since, and now validation refuses it, naming the field, before any write."""
     db = store_url
     async with tracking.Tracker(db) as tracker:
         for i in range(1000):
@@ -156,7 +157,7 @@ async def test_a_row_the_database_cannot_take_is_isolated_and_the_rest_of_its_ba
     assert rows(db, "SELECT count(*), sum(input_tokens) FROM events") == [(999, sum(range(1000)) - 637)]
     assert rows(db, "SELECT sum(calls), sum(input_tokens) FROM rollup_slots") == [(999, sum(range(1000)) - 637)]
     ((reason, payload),) = rows(db, "SELECT reason, payload FROM rejected_events")
-    assert reason.startswith("could not be stored: UnicodeEncodeError:") and "surrogates not allowed" in reason
+    assert reason == "agent: holds a lone surrogate (U+D800), which is not Unicode text and no store takes"
     assert json.loads(payload)["event_id"] == "e637" and json.loads(payload)["agent"] == "bad\ud800agent"
 
 

@@ -14,13 +14,13 @@ import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..events import MAX_TS, MIN_TS
 from ..periods import Period
 from ..price_model import lookup, tier_starts, utc_ms_of_day
 from ..pricing import PROVIDER_ALIASES, Pricer
 from ..slots import MS_PER_SLOT
 from ..store import Filters, Store
 from ..store.advice import SLOT_SUMS, CallGroup
+from ..validation import MAX_TS, MIN_TS
 
 _STORED_MS = (int(MIN_TS * 1000), int(MAX_TS * 1000))
 

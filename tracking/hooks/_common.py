@@ -6,12 +6,14 @@ import logging
 from collections import namedtuple
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from operator import itemgetter
 from typing import Any
 
 from ..estimate import request_parts
-from ..events import first_misfit
-from ..fields import ATTRIBUTION, FINER
+from ..events import FITS, first_misfit, token_misfit
+from ..fields import ATTRIBUTION, COUNTERS, FINER
 from ..image_tokens import image_tokens
+from ..validation import counts_problem, fast_check
 
 log = logging.getLogger("tracking.hooks")
 
@@ -107,21 +109,23 @@ def anthropic_counts(usage: Any) -> Counts:
                   web_searches=number(part(usage, "server_tool_use"), "web_search_requests"))  # fmt: skip
 
 
+_AS_COUNTERS = itemgetter(*(_FIELDS.index(name.removesuffix("_tokens")) for name in COUNTERS))
+"""A `Counts` as the field table's `COUNTERS`, by name."""
+_VALID = fast_check(COUNTERS)
+
+
 def unfit(counts: Counts) -> str | None:
-    """Why these counts break SPEC section 2 (a part larger than its whole, a negative count), or None."""
-    if min(counts) < 0:
-        return "a count is negative"
-    if counts.cache_read + counts.cache_write > counts.input:
-        return f"cache reads + writes ({counts.cache_read + counts.cache_write}) exceed input ({counts.input})"
-    if counts.reasoning > counts.output:
-        return f"reasoning ({counts.reasoning}) exceeds output ({counts.output})"
-    if counts.cache_write_1h > counts.cache_write:
-        return f"1-hour cache writes ({counts.cache_write_1h}) exceed cache writes ({counts.cache_write})"
-    return None
+    """Why these counts would be refused (the reason every entry point gives) or break SPEC section 2 (a part
+    larger than its whole, as `token_misfit` words it), or None. The common case is one compiled check."""
+    values = _AS_COUNTERS(counts)
+    if _VALID(*values) and FITS(*values):
+        return None
+    named = dict(zip(COUNTERS, values, strict=True))
+    return counts_problem(named) or token_misfit(named)
 
 
 def checked(counts: Counts, runtime: str, provider: str, model: str | None) -> Counts:
-    """The counts unchanged; a report whose parts do not fit its totals is logged once per (runtime, provider, model).
+    """The counts unchanged; a report that is `unfit` is logged once per (runtime, provider, model).
 
     Clamping would hide a runtime whose convention is not the one its hook converts (it once turned 1,200
     thinking tokens into 300), so an unfit report goes on as the provider said it and is stored so. The
@@ -131,7 +135,7 @@ def checked(counts: Counts, runtime: str, provider: str, model: str | None) -> C
     if problem is None:
         return counts
     if first_misfit(provider, model or "unknown"):
-        log.warning("%s usage of %s/%s does not fit its totals (%s): %r; passed on as reported, not clamped "
+        log.warning("%s usage of %s/%s is off (%s): %r; passed on as reported, not clamped "
                     "(logged once per provider and model)", runtime, provider, model, problem,
                     counts._asdict())  # fmt: skip
     return counts

@@ -32,7 +32,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from ._common import checked, event_fields, unfit
+from ._common import checked, event_fields
 from ._estimated import estimated_counts
 from .agno_usage import family, metrics_counts
 
@@ -138,7 +138,4 @@ def event_from_matrix(
     }
     if origin_server_ts is not None:
         fields["ts"] = datetime.fromtimestamp(origin_server_ts / 1000, UTC)
-    tokens = event_fields(counts)
-    if unfit(counts) is None:
-        return UsageEvent(**fields, **tokens)
-    return UsageEvent(**fields).model_copy(update=tokens)
+    return UsageEvent(**fields, **event_fields(counts))  # a misfit is kept as reported; a refusal raises

@@ -2,16 +2,22 @@
 
 Events go through the target's ordinary insert path, each with its own `source`, so its rollups are built
 exactly as if the events had been recorded there, and a second copy stores nothing (an event_id counts once
-in its room). Quotas, claims (warnings fired, digests posted, commands answered) and room values follow;
-rows the target already has are kept. Raw events that retention already deleted exist only in the source's
-rollups and cannot be copied: the result says how many calls that leaves out.
+in its room). An event whose text some backend cannot store (it got into a SQLite store before such text
+was refused) is refused with the reason every entry point gives, and a row the target refuses is set aside
+alone: both are named in the result, and everything else is copied. Quotas, claims (warnings fired, digests
+posted, commands answered) and room values follow; rows the target already has are kept. Raw events that
+retention already deleted exist only in the source's rollups and cannot be copied: the result says how many
+calls that leaves out.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..rules import shown
+from ..validation import row_problem
 from .base import Filters
+from .isolation import insert_isolating, refusal_reason
 from .protocol import Store
 from .tables import COPIED_TABLES
 
@@ -27,10 +33,14 @@ class CopyResult:
     """New rows per small table (quota_rules, claims, room_values)."""
     calls_only_in_rollups: int = 0
     """Calls the source counts in its rollups but no longer holds as raw events (deleted by retention)."""
+    refused: list[str] = field(default_factory=list)
+    """The events not copied, each as "event 'ID': why" (text a backend cannot store, a row the target refuses)."""
 
     def summary(self) -> str:
         tables = ", ".join(f"{table} {count}" for table, count in self.rows_stored.items())
-        text = f"events: stored {self.events_stored}, already there {self.events_there}; new rows: {tables}"
+        text = f"events: stored {self.events_stored}, already there {self.events_there}"
+        text += f", not copied {len(self.refused)}" if self.refused else ""
+        text += f"; new rows: {tables}"
         if self.calls_only_in_rollups:
             text += (f"; {self.calls_only_in_rollups} calls older than the source's retention exist only in its"
                      " rollups and were not copied")  # fmt: skip
@@ -42,9 +52,20 @@ async def copy_store(source: Store, target: Store, batch_size: int = 5_000) -> C
     batch: list[tuple] = []
 
     async def write() -> None:
-        inserted = await target.insert_rows(batch)
+        rows, refused = [], len(result.refused)
+        for row in batch:
+            problem = row_problem(row)
+            if problem is None:
+                rows.append(row)
+            else:
+                result.refused.append(f"event {shown(row[0])}: {problem}")
+
+        def refuse(index: int, exc: BaseException) -> None:
+            result.refused.append(f"event {shown(rows[index][0])}: {refusal_reason(exc)}")
+
+        inserted = await insert_isolating(target, rows, refuse)
         result.events_stored += inserted
-        result.events_there += len(batch) - inserted
+        result.events_there += len(batch) - inserted - (len(result.refused) - refused)
         batch.clear()
 
     async for row in source.iter_events(*_ALL_MS, Filters()):
