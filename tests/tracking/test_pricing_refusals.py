@@ -101,3 +101,53 @@ async def test_cached_audio_is_priced_exactly_where_the_counts_fix_it(tmp_path, 
         "genai-prices cannot price a call of google/gemini-2.5-flash as reported (Invalid usage data: more-specific"
         " usage for cache_read_tokens, input_audio_tokens totals 1100, which exceeds input_tokens (1000)); stored"
         " unpriced (logged once per provider, model and reason)"]
+
+
+async def test_whatif_and_savings_price_such_a_call_as_the_writer_does(tmp_path):
+    """Re-pricing sums calls where per-token prices cost them exactly; a call with cache reads above its input
+    is read one by one instead, so on another model it is unpriced too (counted apart), never priced below $0."""
+    from tracking.advice import savings, whatif
+    from tracking.periods import parse_period
+    from tracking.pricing import Pricer
+    from tracking.store import open_store
+
+    gpt = {"provider": "openai", "model": "gpt-4o", "output_tokens": 80, "room_id": "!r:x", "agent": "a"}
+    assert await costs(tmp_path, [{**gpt, "input_tokens": 4_000, "cache_read_tokens": 1_000},
+                                  {**gpt, "input_tokens": 150, "cache_read_tokens": 2_000}]) == [
+        pico("openai", "gpt-4o", input_tokens=4_000, output_tokens=80, cache_read_tokens=1_000), None]  # fmt: skip
+    store = await open_store(f"sqlite:///{tmp_path / 'usage.db'}")
+    try:
+        period = parse_period("2026-02", datetime.now(UTC).tzinfo)
+        on_mini = await whatif(store, Pricer(), period, ["!r:x"], "gpt-4o-mini")
+        saved = await savings(store, Pricer(), period, ["!r:x"])
+    finally:
+        await store.close()
+    mini = pico("openai", "gpt-4o-mini", input_tokens=4_000, output_tokens=80, cache_read_tokens=1_000)
+    totals = on_mini.totals
+    assert (totals.calls, totals.unpriced_calls, totals.whatif_pusd, totals.whatif_unpriced_calls) == (2, 1, mini, 1)
+    plain = pico("openai", "gpt-4o", input_tokens=4_000, output_tokens=80)
+    made = pico("openai", "gpt-4o", input_tokens=4_000, output_tokens=80, cache_read_tokens=1_000)
+    assert (saved.totals.saved_pusd, saved.totals.unpriced_calls) == (plain - made, 1)
+
+
+async def test_a_call_read_one_by_one_is_counted_once_where_its_neighbours_are_too(tmp_path):
+    """Prices of a fraction of a pico-dollar a token price a group's calls one by one, read again from its
+    cell: the call with cache above input, read one by one already, is not among them a second time."""
+    from decimal import Decimal
+
+    from tracking.advice import whatif
+    from tracking.periods import parse_period
+    from tracking.pricing import PriceOverride, Pricer
+    from tracking.store import open_store
+
+    gpt = {"provider": "openai", "model": "gpt-4o", "output_tokens": 80, "room_id": "!r:x", "agent": "a"}
+    await costs(tmp_path, [{**gpt, "input_tokens": 4_000, "cache_read_tokens": 1_000},
+                           {**gpt, "input_tokens": 150, "cache_read_tokens": 2_000}])  # fmt: skip
+    pricer = Pricer([PriceOverride(match="test/fraction", input=Decimal("0.1234567"), output=Decimal("0.7654321"))])
+    store = await open_store(f"sqlite:///{tmp_path / 'usage.db'}")
+    try:
+        result = await whatif(store, pricer, parse_period("2026-02", UTC), ["!r:x"], "test/fraction")
+    finally:
+        await store.close()
+    each = [tokens_in * 123_456_700 // 1000 + 80 * 765_432_100 // 1000 for tokens_in in (4_000, 150)]  # whole here
+    assert (result.totals.calls, result.totals.whatif_pusd, result.totals.whatif_unpriced_calls) == (2, sum(each), 0)
