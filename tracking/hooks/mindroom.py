@@ -83,15 +83,8 @@ def _float(value: Any) -> float | None:
     return number if number >= 0 else None
 
 
-def event_from_matrix(
-    room_id: str,
-    event_id: str,
-    sender: str,
-    content: dict[str, Any],
-    origin_server_ts: int | float | None = None,
-    *,
-    namespace: str | None = None,
-) -> Any:
+def event_from_matrix(room_id: str, event_id: str, sender: str, content: dict[str, Any],
+                      origin_server_ts: int | float | None = None, *, namespace: str | None = None) -> Any:  # fmt: skip
     """A `tracking.UsageEvent` for a MindRoom reply (event_id = the Matrix event id), or None without usage.
 
     Usage whose parts do not fit its totals is logged once and passed on as reported (not clamped), and
@@ -103,15 +96,9 @@ def event_from_matrix(
     return None if fields is None else UsageEvent(**fields)
 
 
-def fields_from_matrix(
-    room_id: str,
-    event_id: str,
-    sender: str,
-    content: dict[str, Any],
-    origin_server_ts: int | float | None = None,
-    *,
-    namespace: str | None = None,
-) -> dict[str, Any] | None:
+def fields_from_matrix(room_id: str, event_id: str, sender: str, content: dict[str, Any],
+                       origin_server_ts: int | float | None = None, *,
+                       namespace: str | None = None) -> dict[str, Any] | None:  # fmt: skip
     """The fields of `Tracker.record` for a MindRoom reply, as read and not yet validated; None without usage."""
     run = content.get(AI_RUN_KEY) if isinstance(content, dict) else None
     if not isinstance(run, dict):
