@@ -1,9 +1,9 @@
 """What the dashboard shows for one room and period, as JSON for the page's script.
 
 Every figure comes from the public queries the chat uses (`usage_report`, `latency_by_model`,
-`month_projection`, the quota book), formatted by the chat's own helpers, so the page says what
-`!usage` and `usage-bot report` say. Names are left as text: the page writes them with
-`textContent`, never as HTML; the chart's SVG escapes its own (`svg.py`).
+`month_projection`, the quota book, `tracking.advice`), formatted by the chat's own helpers, so the page
+says what `!usage`, `!usage quota`, `!usage savings`, `!usage whatif` and `usage-bot report` say. Names are
+left as text: the page writes them with `textContent`, never as HTML; the chart's SVG escapes its own (`svg.py`).
 """
 
 from __future__ import annotations
