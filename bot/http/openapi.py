@@ -61,6 +61,7 @@ def _quota_status() -> dict[str, Any]:
         "scope": {"enum": ["room", "agent", "user", "global"]}, "name": maybe,
         "window": {"enum": ["hourly", "daily", "monthly"]}, "unit": {"enum": ["tokens", "usd"]},
         "limit": amount, "used": amount, "reserved": {**amount, "description": "held by calls under way"},
+        "requested": {**amount, "description": "what the refused call would have held (0 on checks)"},
         "calls": count, "unpriced_calls": {**count, "description": "calls no price knows (a dollar quota counts the"
                                                                    " priced ones only)"},
         "hard": {"type": "boolean"}, "everywhere": {"type": "boolean"}, "source": text, "plan": maybe,
