@@ -168,3 +168,21 @@ async def test_small_table_rows_no_target_can_store_are_named_and_the_rest_copie
     assert [row[:3] for row in copied["room_values"]] == [("!den:example.org", "digest.at", "07:45")]
     again = cli("migrate", "--from", source, "--to", pg_url)
     assert again.stdout.startswith("events: stored 0, already there 0; new rows: quota_rules 0 (not copied 1),")
+
+
+async def test_a_refused_small_table_batch_on_postgresql_logs_nothing_beside_its_error(pg_url, caplog):
+    """psycopg's executemany pipeline, aborted by a refused row, logged "error ignored terminating ..." of its own,
+    which `usage-bot migrate` printed as a line beside the refusals it names (seen in CI)."""
+    import logging
+
+    store = await open_store(pg_url)
+    try:
+        rows = [("spike", f"!den:example.org|{n}", "!den:example.org", n) for n in range(2000)]
+        rows.insert(1, ("spike", "!den:example.org|x", "!den:example.org", "at noon"))
+        with caplog.at_level(logging.DEBUG, logger="psycopg"), pytest.raises(ValueError, match="bigint"):
+            await store.import_rows("claims", rows)
+        assert [r.getMessage() for r in caplog.records if r.name.startswith("psycopg")] == []
+        assert await store.export_rows("claims") == []
+        assert await store.import_rows("claims", rows[2:5]) == 3
+    finally:
+        await store.close()

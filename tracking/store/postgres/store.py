@@ -264,10 +264,15 @@ class PostgresStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, Tables
             return await run(sql, params)
 
     async def _write_many(self, sql: str, rows: Sequence[Sequence]) -> None:
+        """Row by row in one transaction, not `executemany`: its pipeline, aborted by a refused row, logs a
+        warning of its own ("error ignored terminating") beside the error the caller handles. Used for the small
+        tables and reservations, never for events."""
         async with self._write_lock, self._errors():
             conn = await self._connection()
             async with conn.transaction(), conn.cursor() as cur:
-                await cur.executemany(pg(sql, rows[0] if rows else None), rows)
+                statement = pg(sql, rows[0] if rows else None)
+                for row in rows:
+                    await cur.execute(statement, row)
 
     @asynccontextmanager
     async def _exclusive(self) -> AsyncIterator[Run]:
