@@ -38,7 +38,7 @@ def events(count: int = 400, seed: int = 11) -> list[tuple[UsageEvent, str]]:
         metadata = {"asked_for": ALICE, "n": i} if user == BOB and i % 5 == 0 else None
         event = UsageEvent(
             event_id=f"ev-{i}", ts=START + rng.randrange(SPAN_S) + rng.random(), provider=provider, model=model,
-            input_tokens=rng.randrange(1, 90_000), output_tokens=rng.randrange(0, 4_000),
+            input_tokens=rng.randrange(600, 90_000), output_tokens=rng.randrange(0, 4_000),
             cache_read_tokens=rng.choice((0, 0, 500)), reasoning_tokens=0, room_id=rng.choice((ROOM_A, ROOM_B, ROOM_C)),
             thread_id=rng.choice(("", "$t1", "$t2")), agent=rng.choice(AGENTS), user_id=user,
             session_id=ALICE if user == ALICE and i % 3 == 0 else f"s{i % 7}", metadata=metadata,

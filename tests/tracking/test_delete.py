@@ -30,7 +30,7 @@ async def test_delete_by_source_leaves_every_rollup_equal_to_what_remains(store_
         done = await store.delete_events(EventMatch(source="leaky-key"), lambda n, total: seen.append((n, total)))
     finally:
         await store.close()
-    assert done == preview and done.sums_only == 0 and seen[-1] == (len(leaked), len(leaked))
+    assert done == preview and done.sums_only == 0 and seen[0] == (0, len(leaked)) and seen[-1] == (len(leaked),) * 2
     totals = done.totals
     assert (totals.calls, totals.input_tokens, totals.output_tokens, totals.cache_read_tokens) == (
         len(leaked), sum(e.input_tokens for e in leaked), sum(e.output_tokens for e in leaked),

@@ -100,6 +100,8 @@ class ErasureMixin(Statements):
         where, params = where_clause("ts_ms", match.start_ms, match.end_ms, match.filters)
         async with self._changes() as changes:
             total = int((await changes.fetch(f"SELECT count(*) FROM events WHERE {where}", params))[0][0])
+            if progress is not None:
+                progress(0, total)
             after: tuple[int, int] = (match.start_ms - 1, 0)
             while True:
                 page = await changes.fetch(_DELETE_PAGE.format(where=where), [*params, *after, PAGE])

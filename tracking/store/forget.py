@@ -78,6 +78,8 @@ class ForgetMixin(Statements):
         erasure = Erasure()
         async with self._changes() as changes:
             total = await _count(changes.fetch, "events WHERE user_id = ?", user_id)
+            if progress is not None:
+                progress(0, total)
             erasure.rollup_rows = await _move_rollups(changes, user_id)
             after = 0
             while page := await changes.fetch(_EVENTS_PAGE, (BLANK, user_id, after, PAGE)):
