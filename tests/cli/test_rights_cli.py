@@ -26,10 +26,16 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
                           timeout=120, check=False)  # fmt: skip
 
 
+def open_terminal() -> tuple[int, int]:
+    """A pseudo-terminal of 24 rows and 120 columns (a new one has none, and tqdm draws nothing in no columns)."""
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
+    return leader, follower
+
+
 def on_a_terminal(*args: str) -> tuple[int, str, str]:
     """Run with standard error on a pseudo-terminal: (status, stdout, what the terminal showed)."""
-    leader, follower = pty.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))  # 24 rows of 120 columns
+    leader, follower = open_terminal()
     proc = subprocess.Popen([sys.executable, "-m", "bot.cli", *args], stdout=subprocess.PIPE, stderr=follower,
                             env=ENV, text=True)  # fmt: skip
     os.close(follower)
