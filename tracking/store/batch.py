@@ -120,23 +120,9 @@ FINE_TABLES = ("rollup_slots", "rollup_agent_slots", "rollup_agent_daily", "roll
 
 def signed(sums: dict[str, list[tuple]], sign: int) -> dict[str, list[tuple]]:
     """Rollup rows with every sum times `sign`: -1 takes the events they sum away through the same upserts."""
-    return {
-        table: [(*row[: len(ROLLUP_KEYS[table])], *(sign * v for v in row[len(ROLLUP_KEYS[table]) :])) for row in rows]
-        for table, rows in sums.items()
-    }
-
-
-def combined(*parts: dict[str, list[tuple]]) -> dict[str, list[tuple]]:
-    """Rollup rows of several changes summed by key, in `ROLLUP_KEYS` order; rows that sum to nothing dropped."""
-    out: dict[str, list[tuple]] = {}
-    for table, key in ROLLUP_KEYS.items():
-        width = len(key)
-        by_key: dict[tuple, list[int]] = {}
-        for part in parts:
-            for row in part.get(table, ()):
-                _add(by_key, tuple(row[:width]), list(row[width:]))
-        out[table] = [(*k, *sums) for k, sums in by_key.items() if any(sums)]
-    return out
+    times = sign.__mul__
+    return {table: [row[: len(ROLLUP_KEYS[table])] + tuple(map(times, row[len(ROLLUP_KEYS[table]) :])) for row in rows]
+            for table, rows in sums.items()}  # fmt: skip
 
 
 def _add_into(into: list[int], sums: list[int]) -> None:

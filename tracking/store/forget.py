@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..fields import SUM_NAMES
-from .batch import FINE_KEY, FINE_TABLES, ROLLUP_KEYS, combined, of_fine, signed
+from .batch import FINE_KEY, FINE_TABLES, ROLLUP_KEYS, of_fine
 from .changes import PAGE, Changes, apply_rollups
 from .erasure import Fetch, Progress
 from .naming import any_like, names, without
@@ -121,9 +121,14 @@ async def _move_rollups(changes: Changes, user_id: str) -> int:
         if len(page) == PAGE:  # the last quarter hour may go on past the page: take it whole
             whole = await changes.fetch(f"{_FINE_ROWS} AND slot = ?", (user_id, after))
             page = [r for r in page if r[1] < after] + whole
-        theirs = {tuple(r[:width]): [int(v) for v in r[width:]] for r in page}
-        blank = {(*key[:_USER_AT], BLANK, *key[_USER_AT + 1 :]): sums for key, sums in theirs.items()}
-        await apply_rollups(changes, combined(of_fine(blank), signed(of_fine(theirs), -1)))
+        delta: dict[tuple, list[int]] = {}  # their rows taken away, the blank user's added (of_fine is linear)
+        for r in page:
+            sums = [int(v) for v in r[width:]]
+            delta[tuple(r[:width])] = [-v for v in sums]
+            delta[(*r[:_USER_AT], BLANK, *r[_USER_AT + 1 : width])] = sums
+        tables = of_fine(delta)  # a key without the user gets +x and -x: nothing left to change there
+        await apply_rollups(changes, {t: [r for r in found if any(r[len(ROLLUP_KEYS[t]) :])]
+                                      for t, found in tables.items()})  # fmt: skip
         moved += len(page)
     return moved
 
