@@ -63,7 +63,7 @@ def _forget(args: argparse.Namespace, settings_of: SettingsOf) -> int:
         try:
             if not args.yes:
                 return await store.preview_forget(args.user)
-            with ProgressBar("erasing") as bar:
+            with ProgressBar("erasing", "rows") as bar:
                 return await store.forget_user(args.user, bar)
         finally:
             await store.close()

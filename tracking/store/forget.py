@@ -16,6 +16,7 @@ In one transaction (`store.changes`):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..fields import SUM_NAMES
@@ -77,16 +78,20 @@ class ForgetMixin(Statements):
         _check(user_id)
         erasure = Erasure()
         async with self._changes() as changes:
-            total = await _count(changes.fetch, "events WHERE user_id = ?", user_id)
-            if progress is not None:
-                progress(0, total)
-            erasure.rollup_rows = await _move_rollups(changes, user_id)
+            total = sum([await _count(changes.fetch, f"{table} WHERE user_id = ?", user_id)
+                         for table in ("events", "rollup_slots")])  # fmt: skip
+
+            def done(rows: int) -> None:  # the rows changed so far: rollup rows, then events
+                if progress is not None:
+                    progress(rows, total)
+
+            done(0)
+            erasure.rollup_rows = await _move_rollups(changes, user_id, done)
             after = 0
             while page := await changes.fetch(_EVENTS_PAGE, (BLANK, user_id, after, PAGE)):
                 erasure.events += len(page)
                 after = max(int(r[0]) for r in page)
-                if progress is not None:
-                    progress(erasure.events, total)
+                done(erasure.rollup_rows + erasure.events)
             texts = await _texts(changes.fetch, user_id)
             await changes.run_many("UPDATE events SET session_id = ?, metadata = ? WHERE seq = ?", texts)
             erasure.texts = len(texts)
@@ -111,7 +116,7 @@ async def _count(fetch: Fetch, rows: str, user_id: str) -> int:
     return int((await fetch(f"SELECT count(*) FROM {rows}", (user_id,)))[0][0])
 
 
-async def _move_rollups(changes: Changes, user_id: str) -> int:
+async def _move_rollups(changes: Changes, user_id: str, done: Callable[[int], None]) -> int:
     """Move the person's fine rollup rows to the blank user, a page of whole quarter hours at a time; returns
     how many rows moved."""
     moved, after = 0, -1
@@ -130,6 +135,7 @@ async def _move_rollups(changes: Changes, user_id: str) -> int:
         await apply_rollups(changes, {t: [r for r in found if any(r[len(ROLLUP_KEYS[t]) :])]
                                       for t, found in tables.items()})  # fmt: skip
         moved += len(page)
+        done(moved)
     return moved
 
 
