@@ -35,7 +35,7 @@ lint: install
 
 # Benchmarks of issue 7: each prints its figures and writes its section of docs/benchmarks.md.
 # The query database (10M events, several GB) is built once under .bench/ and reused.
-BENCHES := hook_overhead ingest queries whatif roundtrip memory http_collector dashboard
+BENCHES := hook_overhead ingest queries whatif roundtrip memory http_collector dashboard erasure
 
 bench: install
 	@for b in $(BENCHES); do echo "== bench.$$b"; $(PY) -m bench.$$b || exit 1; done

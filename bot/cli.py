@@ -17,6 +17,8 @@ from tracking.queries import GROUPS, usage_report
 from tracking.settings import ConfigError, StorageSettings, TrackingSettings, load_tracking_settings
 from tracking.store import StoreError, open_store
 
+from .cli_rights import add_rights_commands
+
 EXIT_USAGE = 2
 
 
@@ -78,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--from", dest="source", required=True, help="the store to copy, e.g. sqlite:///data/usage.db")
     migrate.add_argument("--to", dest="target", required=True, help="the store to copy into, e.g. postgresql://...")
     migrate.set_defaults(handler=_migrate)
+
+    add_rights_commands(sub, _store_args, _settings)
 
     check = sub.add_parser("check-config", help="validate a config file")
     check.add_argument("-c", "--config", required=True, help="path to config.yaml")

@@ -84,6 +84,16 @@ def aggregate(rows: Sequence[tuple]) -> dict[str, list[tuple]]:
     for key, sums in by_operation.items():
         _add(fine, key[:-1], sums)
         _add(operations, (key[0], key[1], key[-1]), sums)
+    tables = of_fine(fine)
+    tables["rollup_operation_slots"] = [(*key, *sums) for key, sums in operations.items()]
+    tables["rollup_latency_hourly"] = [(*key, calls) for key, calls in latency.items()]
+    return {table: tables[table] for table in ROLLUP_KEYS}
+
+
+def of_fine(fine: dict[tuple, list[int]]) -> dict[str, list[tuple]]:
+    """The rows of the tables summed from the finest one (`FINE_TABLES`), from its sums by `FINE_KEY`.
+
+    Also how a change to fine rows whose raw events are gone (retention) reaches the coarser tables."""
     agent_slots: dict[tuple, list[int]] = {}
     room_slots: dict[tuple, list[int]] = {}
     for (room, slot, _thread, agent, _user, _provider, _model, _source), sums in fine.items():
@@ -101,9 +111,18 @@ def aggregate(rows: Sequence[tuple]) -> dict[str, list[tuple]]:
         "rollup_agent_daily": [(*key, *sums) for key, sums in agent_daily.items()],
         "rollup_room_slots": [(*key, *sums) for key, sums in room_slots.items()],
         "rollup_room_daily": [(*key, *sums) for key, sums in room_daily.items()],
-        "rollup_operation_slots": [(*key, *sums) for key, sums in operations.items()],
-        "rollup_latency_hourly": [(*key, calls) for key, calls in latency.items()],
     }
+
+
+FINE_TABLES = ("rollup_slots", "rollup_agent_slots", "rollup_agent_daily", "rollup_room_slots", "rollup_room_daily")
+"""The tables `of_fine` sums from the finest one; the others (operations, latency) need the raw events."""
+
+
+def signed(sums: dict[str, list[tuple]], sign: int) -> dict[str, list[tuple]]:
+    """Rollup rows with every sum times `sign`: -1 takes the events they sum away through the same upserts."""
+    times = sign.__mul__
+    return {table: [row[: len(ROLLUP_KEYS[table])] + tuple(map(times, row[len(ROLLUP_KEYS[table]) :])) for row in rows]
+            for table, rows in sums.items()}  # fmt: skip
 
 
 def _add_into(into: list[int], sums: list[int]) -> None:

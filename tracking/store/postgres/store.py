@@ -33,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from ...fields import COLUMN, EVENT_COLUMNS
@@ -42,6 +42,9 @@ from ..advice import AdviceReadsMixin
 from ..base import Filters, StoreError, Sums
 from ..batch import RowBatch, aggregate, prepare_batch
 from ..bookkeeping import BookkeepingMixin
+from ..changes import Changes
+from ..erasure import ErasureMixin
+from ..forget import ForgetMixin
 from ..metrics import MetricsMixin
 from ..planning import events_query, rollup_query, where_clause
 from ..reservations import ReservationsMixin
@@ -49,6 +52,7 @@ from ..room_quotas import RoomQuotasMixin
 from ..statements import Run
 from ..tables import TablesMixin
 from . import dialect
+from .changes import PostgresChanges, add_rollups
 from .dialect import pg, redact
 from .migrations import MIGRATIONS
 
@@ -76,7 +80,8 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
-class PostgresStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, TablesMixin, MetricsMixin, AdviceReadsMixin):
+class PostgresStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, TablesMixin, MetricsMixin, AdviceReadsMixin,
+                    ErasureMixin, ForgetMixin):
     """One connection to a PostgreSQL usage database. Open it with `await PostgresStore.open(url)`."""
 
     def __init__(self, url: str) -> None:
@@ -189,9 +194,7 @@ class PostgresStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, Tables
                     inserted = len(new)
                     sums = (batch.sums if inserted == len(batch.rows)
                             else aggregate([r for r in rows if (r[_ROOM_AT], r[0]) in new]))  # fmt: skip
-                    for table, statement in dialect.ROLLUP_UPSERTS.items():
-                        if sums[table]:
-                            await cur.execute(statement, dialect.columns_of(sums[table]))
+                    await add_rollups(cur, sums)
                 if batch.rejected:
                     await cur.executemany(
                         "INSERT INTO rejected_events (received_ms, reason, payload) VALUES (%s, %s, %s)", batch.rejected
@@ -274,14 +277,18 @@ class PostgresStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, Tables
                 for row in rows:
                     await cur.execute(statement, row)
 
+    def _exclusive(self) -> AbstractAsyncContextManager[Run]:
+        return self._locked("SELECT pg_advisory_xact_lock(%s)", (_EXCLUSIVE_LOCK,))
+
+    def _changes(self) -> AbstractAsyncContextManager[Changes]:
+        """Every insert, update and delete of events (writers, retention) waits; reads and quota checks go on."""
+        return self._locked("LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE")
+
     @asynccontextmanager
-    async def _exclusive(self) -> AsyncIterator[Run]:
+    async def _locked(self, lock: str, params: Sequence | None = None) -> AsyncIterator[PostgresChanges]:
+        """A transaction that first takes `lock`."""
         async with self._write_lock, self._errors():
             conn = await self._connection()
-            async with conn.transaction():
-                await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_EXCLUSIVE_LOCK,))
-
-                async def run(sql: str, params: Sequence) -> int:
-                    return (await conn.execute(pg(sql, params), params or None)).rowcount
-
-                yield run
+            async with conn.transaction(), conn.cursor() as cur:
+                await cur.execute(lock, params)
+                yield PostgresChanges(cur)
