@@ -1,4 +1,4 @@
-# Everything a newcomer needs: `make demo` (the main job) and `make test` (the whole suite).
+# Everything a newcomer needs: `make demo` (see it work) and `make test` (the whole suite). `make help` lists all.
 # Both create the virtual environment in .venv on first use.
 
 PYTHON ?= python3
@@ -33,7 +33,7 @@ test: install
 lint: install
 	$(PY) -m ruff check .
 
-# Benchmarks of issue 7: each prints its figures and writes its section of docs/benchmarks.md.
+# Benchmarks: each prints its figures and writes its section of docs/benchmarks.md.
 # The query database (10M events, several GB) is built once under .bench/ and reused.
 BENCHES := hook_overhead ingest queries whatif roundtrip memory http_collector dashboard erasure
 

@@ -130,7 +130,7 @@ def openapi() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "matrix-usage-bot HTTP API", "version": "1",
-                 "description": "LLM usage and cost per Matrix room (SPEC section 9). Every path but /healthz "
+                 "description": "LLM usage and cost per Matrix room. Every path but /healthz "
                                 "needs Authorization: Bearer KEY; the key's rooms bound every answer."},
         "security": [{"bearer": []}],
         "paths": {
