@@ -73,7 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="a local end-to-end demo: throwaway homeserver, agents, the bot")
     demo.add_argument("--db", help="the usage store to use (default: a throwaway SQLite file), e.g. postgresql://...")
-    demo.add_argument("--out", default=".demo", help="where the transcript and the dashboard's screenshot go (.demo)")
+    demo.add_argument("--out", default=".demo",
+                      help="where the transcript, the chart, the export and the dashboard's screenshot go (.demo)")
+    demo.add_argument("--keep", action="store_true",
+                      help="leave the homeserver and the bot running at the end (the login is printed); Ctrl-C stops")
     demo.set_defaults(handler=_demo)
 
     migrate = sub.add_parser("migrate", help="copy a store into another (SQLite <-> PostgreSQL), idempotently")
@@ -216,7 +219,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from bot.demo.run import main as demo_main
 
-    return demo_main(args.db, args.out)
+    return demo_main(args.db, args.out, args.keep)
 
 
 def _migrate(args: argparse.Namespace) -> int:
