@@ -57,12 +57,14 @@ def test_demo_runs_to_the_end(request, backend, tmp_path):
 def test_demo_keep_leaves_the_homeserver_and_bot_up_until_ctrl_c(tmp_path):
     """--keep prints the login and the homeserver takes it while the demo waits; Ctrl-C then cleans up."""
     import json
+    import os
     import re
     import signal
     import urllib.request
 
-    demo = subprocess.Popen([sys.executable, "-u", "-m", "bot.cli", "demo", "--keep", "--out", str(tmp_path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    demo = subprocess.Popen([sys.executable, "-m", "bot.cli", "demo", "--keep", "--out", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})  # fmt: skip
     try:
         lines = []
         for line in demo.stdout:  # type: ignore[union-attr]
