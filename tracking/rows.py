@@ -1,5 +1,5 @@
 """What `record()` queues (`Recorded`), and turning it, or values `clean` gave, into a priced store row
-(EVENT_COLUMNS order).
+(EVENT_COLUMNS order), or into the event an HTTP tracker sends as recorded (`recorded_event`).
 
 Every path passes the one validation (`tracking.validation`): a recorded call in the common form through its
 compiled fast path, anything else through `clean`, which refuses what it must (`InvalidEvent`, naming the
@@ -123,6 +123,36 @@ def _price(pricer: Pricer, provider: str, model: str, ts_ms: int, counts: Counts
         raise InvalidEvent("cost_usd", f"{provider}/{model} prices this call at ${cost / 10**12:,.2f}, more than one"
                                        f" call may cost (${MAX_COST_USD:,}); check the price override")  # fmt: skip
     return cost, parts[0], parts[1]
+
+
+def recorded_event(r: Recorded, now: float) -> dict[str, Any]:
+    """What `record()` queued as the JSON event an HTTP tracker sends: validated as the writer validates (it
+    raises the same InvalidEvent), not priced (the collector prices it with its own overrides), every field
+    as recorded but those left at their defaults, the time to the millisecond stored, the reservation it ends."""
+    if r.ts is None:
+        r = r._replace(ts=now)
+    if _valid(*r):
+        values: dict[str, Any] = r._asdict()
+        ts_ms = _ms(r.ts)
+        values["event_id"] = r.event_id or new_event_id()
+    else:
+        values = clean(_fields(r))
+        ts_ms = (values["ts"] - _EPOCH) // _MS
+    counts = _values_counts(values)
+    if not FITS(*counts):
+        _note_misfit(values["provider"], values["model"], counts)
+    event = {name: value for name, value in values.items() if name in _SENT and value not in _LEFT_OUT[name]}
+    event["ts"] = (_EPOCH + timedelta(milliseconds=ts_ms)).isoformat()
+    if r.reservation:
+        event["reservation"] = r.reservation
+    return event
+
+
+_SENT = frozenset(RULES) - {"ts", "cost_usd"}
+_LEFT_OUT = {name: (None, "", {}, None if callable(rule.default) or getattr(rule, "required", False)
+                     else rule.missing()) for name, rule in RULES.items() if name in _SENT}  # fmt: skip
+"""The values of each sent field that mean "not given" (none, empty, its default): the collector's default
+takes their place."""
 
 
 def _ms(seconds: float) -> int:
