@@ -32,10 +32,9 @@ from uuid import UUID
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.outputs import LLMResult
 
+from ..fields import ZERO, Counts
 from ._common import (
     ESTIMATED,
-    ZERO,
-    Counts,
     enforcing,
     error_metadata,
     log,
