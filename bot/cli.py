@@ -9,38 +9,32 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
 
 from tracking.periods import PERIOD_HELP, PeriodError, parse_period, zone
 from tracking.pricing import Pricer
 from tracking.queries import GROUPS, usage_report
 from tracking.settings import ConfigError, StorageSettings, TrackingSettings, load_tracking_settings
-from tracking.store import StoreError, open_store
+from tracking.store import StoreError, is_postgres, open_store, redact, sqlite_path
 
+from .cli_parser import EXIT_USAGE, Parser, VersionAction, room_id, thread_id, user_id
 from .cli_rights import add_rights_commands
-
-EXIT_USAGE = 2
 
 
 class UsageError(Exception):
     """A bad argument: reported in one line, exit status 2."""
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="usage-bot", description="LLM usage and cost for Matrix rooms.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = Parser(prog="usage-bot", description="LLM usage and cost for Matrix rooms.")
+    parser.add_argument("--version", action=VersionAction)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     report = sub.add_parser("report", help="a usage report in the terminal")
     _store_args(report)
-    report.add_argument("--room", help="only this room id")
-    report.add_argument("--thread", help="only this thread (root event id)")
+    report.add_argument("--room", type=room_id, help="only this room id (!abc:example.org)")
+    report.add_argument("--thread", type=thread_id, help="only this thread (its root event id, $abc)")
     report.add_argument("--agent", help="only this agent")
-    report.add_argument("--user", help="only this user id")
+    report.add_argument("--user", type=user_id, help="only this user id (@alice:example.org)")
     report.add_argument("--period", default="month", help=f"one of: {PERIOD_HELP} (default: month)")
     report.add_argument("--by", choices=GROUPS, help="break down by this dimension")
     report.add_argument("--format", choices=("table", "json", "csv"), default="table")
@@ -49,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     chart = sub.add_parser("chart", help="a PNG chart of a room's daily usage (as !usage chart)")
     _store_args(chart)
-    chart.add_argument("--room", required=True, help="the room id")
+    chart.add_argument("--room", required=True, type=room_id, help="the room id (!abc:example.org)")
     chart.add_argument("--period", default="month", help=f"one of: {PERIOD_HELP} (default: month)")
     chart.add_argument("--by", choices=("agent", "model"), default="agent", help="stack the bars by (default: agent)")
     chart.add_argument("--out", required=True, help="the PNG file to write")
@@ -244,8 +238,11 @@ def _check_config(args: argparse.Namespace) -> int:
     from bot.config import load_config
 
     config = load_config(args.config)
+    url = config.storage.url
+    if not is_postgres(url):
+        sqlite_path(url)  # refuses what `open_store` would refuse, in the same words
     where = f"homeserver {config.matrix.homeserver}" if config.matrix else "no matrix section: plugin mode only"
-    print(f"{args.config}: OK ({where}, storage {config.storage.url})")
+    print(f"{args.config}: OK ({where}, storage {redact(url)})")
     return 0
 
 
