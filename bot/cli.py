@@ -11,17 +11,13 @@ import sys
 from collections.abc import Sequence
 
 from tracking.periods import PERIOD_HELP, PeriodError, parse_period, zone
-from tracking.pricing import Pricer
 from tracking.queries import GROUPS, usage_report
 from tracking.settings import ConfigError, StorageSettings, TrackingSettings, load_tracking_settings
 from tracking.store import StoreError, is_postgres, open_store, redact, sqlite_path
 
-from .cli_parser import EXIT_USAGE, Parser, VersionAction, room_id, thread_id, user_id
+from .cli_ingest import add_ingest_command
+from .cli_parser import EXIT_USAGE, Parser, UsageError, VersionAction, room_id, thread_id, user_id
 from .cli_rights import add_rights_commands
-
-
-class UsageError(Exception):
-    """A bad argument: reported in one line, exit status 2."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,9 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     chart.add_argument("--tz", help="timezone for calendar days (default: the config's, else UTC)")
     chart.set_defaults(handler=_chart)
 
-    ingest = sub.add_parser("ingest", help="read JSON events, one per line, from standard input")
-    _store_args(ingest)
-    ingest.set_defaults(handler=_ingest)
+    add_ingest_command(sub, _store_args, _settings)
 
     run = sub.add_parser("run", help="run the bot")
     run.add_argument("-c", "--config", required=True, help="path to config.yaml")
@@ -154,25 +148,6 @@ def _chart(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
-def _ingest(args: argparse.Namespace) -> int:
-    from tracking.ingest import ingest_lines
-
-    settings = _settings(args)
-
-    async def run() -> int:
-        store = await open_store(settings.storage.url)
-        try:
-            result = await ingest_lines(store, sys.stdin, Pricer(settings.pricing.overrides))
-        finally:
-            await store.close()
-        for error in result.errors:
-            print(f"usage-bot ingest: skipped {error}", file=sys.stderr)
-        print(f"stored {result.stored}, duplicates {result.duplicates}, skipped {len(result.errors)}")
-        return 1 if result.errors and not result.stored and not result.duplicates else 0
-
-    return asyncio.run(run())
-
-
 def _run(args: argparse.Namespace) -> int:
     import logging
 
@@ -214,20 +189,27 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
+    from tracking.store import Filters
     from tracking.store.copy import CopyResult, copy_store
 
-    async def run() -> CopyResult:
+    from .progress import CountedReads, ProgressBar
+
+    async def run(bar: ProgressBar) -> CopyResult:
         source = await open_store(args.source, must_exist=True)
         try:
             target = await open_store(args.target)
             try:
-                return await copy_store(source, target)
+                if not bar.shown:
+                    return await copy_store(source, target)
+                total = sum(s.calls for s in await source.sum_events(-(2**62), 2**62, Filters(), None))
+                return await copy_store(CountedReads(source, bar, total), target)  # type: ignore[arg-type]
             finally:
                 await target.close()
         finally:
             await source.close()
 
-    result = asyncio.run(run())
+    with ProgressBar("copying") as bar:
+        result = asyncio.run(run(bar))
     for refused in result.refused:
         print(f"usage-bot migrate: not copied: {refused}", file=sys.stderr)
     print(result.summary())

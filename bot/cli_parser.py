@@ -22,6 +22,10 @@ def suggestion(word: str, choices: Sequence[str]) -> str:
     return f" (did you mean {near[0]!r}?)" if near else ""
 
 
+class UsageError(Exception):
+    """A bad argument: reported in one line, exit status 2."""
+
+
 class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         choice = _INVALID_CHOICE.search(message)

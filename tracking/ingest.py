@@ -25,6 +25,15 @@ class IngestResult:
     duplicates: int = 0
     errors: list[str] = field(default_factory=list)
 
+    def add(self, part: IngestResult) -> None:
+        """Count in the result of a later part of the same input."""
+        self.stored += part.stored
+        self.duplicates += part.duplicates
+        self.errors.extend(part.errors)
+
+    def summary(self) -> str:
+        return f"stored {self.stored}, duplicates {self.duplicates}, skipped {len(self.errors)}"
+
 
 class NotJson(ValueError):
     """Text that is not JSON as every entry point reads it; the message says where or why."""
@@ -74,8 +83,9 @@ def _fields(data: object, not_object: str) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k != "total_tokens"}  # derived: input + output
 
 
-async def ingest_lines(store: Store, lines: Iterable[str], pricer: Pricer, batch_size: int = 5000) -> IngestResult:
-    """Store every good line (bad lines are reported with their number and skipped)."""
+async def ingest_lines(store: Store, lines: Iterable[str], pricer: Pricer, batch_size: int = 5000, *,
+                       first_line: int = 1) -> IngestResult:  # fmt: skip
+    """Store every good line (bad lines are reported with their number, counted from `first_line`, and skipped)."""
     result = IngestResult()
     batch: list[tuple] = []
     numbers: list[int] = []
@@ -91,7 +101,7 @@ async def ingest_lines(store: Store, lines: Iterable[str], pricer: Pricer, batch
         batch.clear()
         numbers.clear()
 
-    for number, line in enumerate(lines, start=1):
+    for number, line in enumerate(lines, start=first_line):
         if not line.strip():
             continue
         try:
