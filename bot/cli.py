@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from tracking.periods import PERIOD_HELP, PeriodError, parse_period, zone
 from tracking.queries import GROUPS, usage_report
@@ -18,6 +19,9 @@ from tracking.store import StoreError, is_postgres, open_store, redact, sqlite_p
 from .cli_ingest import add_ingest_command
 from .cli_parser import EXIT_USAGE, Parser, UsageError, VersionAction, room_id, thread_id, user_id
 from .cli_rights import add_rights_commands
+
+if TYPE_CHECKING:
+    from .config import Config
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -156,7 +160,7 @@ def _run(args: argparse.Namespace) -> int:
     from bot.matrix.login import BotLoginError
 
     config = load_config(args.config)
-    config.standalone()  # the matrix section: a clear line now rather than an error once running
+    _account(config, args.config)  # the matrix section: a clear line now rather than an error once running
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         asyncio.run(run(config))
@@ -164,6 +168,14 @@ def _run(args: argparse.Namespace) -> int:
         print(f"usage-bot run: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _account(config: Config, path: str) -> None:
+    """The bot's own account (`Config.standalone`), its problem named with the file."""
+    try:
+        config.standalone()
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -223,6 +235,8 @@ def _check_config(args: argparse.Namespace) -> int:
     url = config.storage.url
     if not is_postgres(url):
         sqlite_path(url)  # refuses what `open_store` would refuse, in the same words
+    if config.matrix is not None:
+        _account(config, args.config)
     where = f"homeserver {config.matrix.homeserver}" if config.matrix else "no matrix section: plugin mode only"
     print(f"{args.config}: OK ({where}, storage {redact(url)})")
     return 0
