@@ -59,7 +59,7 @@ def report_csv(report: Report) -> str:
 
 def report_table(report: Report, title: str) -> str:
     label = (report.group or "").capitalize() or "Usage"
-    headers = [label, "Calls", "Input", "Output", "Total", "Cache read", "Reasoning", "Cost (USD)", "Unpriced",
+    headers = [label, "Calls", "Input", "Output", "Total", "Cache read", "Reasoning", "Cost", "Unpriced",
                "Estimated", "Errors"]  # fmt: skip
     rows = [_cells(r, str(r.key) if r.key is not None else "(none)") for r in report.rows]
     rows.append(_cells(report.totals, "TOTAL"))
