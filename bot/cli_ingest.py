@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from itertools import islice
 from pathlib import Path
-from typing import IO
+from types import FrameType
+from typing import IO, Any
 
 from tracking.ingest import IngestResult, ingest_lines
 from tracking.pricing import Pricer
@@ -61,10 +64,13 @@ def _ingest_from(stream: IO[str], name: str, settings: TrackingSettings) -> int:
             print(_WAITING, file=sys.stderr, flush=True)
         total = _line_count(name) if bar.shown and name != "-" else None
         try:
-            while lines := list(islice(stream, 1 if interactive else PART)):
-                result.add(runner.run(ingest_lines(store, lines, pricer, first_line=read + 1)))
-                read += len(lines)
-                bar(read, total)
+            with _StopBetweenParts() as stop:
+                while lines := list(islice(stream, 1 if interactive else PART)):
+                    with stop.writing():
+                        result.add(runner.run(ingest_lines(store, lines, pricer, first_line=read + 1)))
+                    read += len(lines)
+                    bar(read, total)
+                    stop.check()
         except KeyboardInterrupt:
             bar.close()
             _report_errors(result)
@@ -76,6 +82,39 @@ def _ingest_from(stream: IO[str], name: str, settings: TrackingSettings) -> int:
     _report_errors(result)
     print(result.summary())
     return EXIT_SKIPPED if result.errors else 0
+
+
+class _StopBetweenParts:
+    """Ctrl-C while a part is written stops once it is stored (so what is said stored is exact); while
+    reading, at once."""
+
+    def __init__(self) -> None:
+        self._writing = self._asked = False
+        self._before: Any = None
+
+    def __enter__(self) -> _StopBetweenParts:
+        self._before = signal.signal(signal.SIGINT, self._on_interrupt)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        signal.signal(signal.SIGINT, self._before)
+
+    def _on_interrupt(self, signum: int, frame: FrameType | None) -> None:
+        if not self._writing:
+            raise KeyboardInterrupt
+        self._asked = True
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        self._writing = True
+        try:
+            yield
+        finally:
+            self._writing = False
+
+    def check(self) -> None:
+        if self._asked:
+            raise KeyboardInterrupt
 
 
 def _report_errors(result: IngestResult) -> None:
