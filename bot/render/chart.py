@@ -18,8 +18,9 @@ from html import escape
 from typing import Any
 
 from bot.chart_data import ChartData
+from tracking.pricing import PICO
 
-from .numbers import cost_text, exact_int, human_tokens
+from .numbers import cost_text, exact_int, human_tokens, human_usd
 
 WIDTH_IN, HEIGHT_IN, DPI = 12.0, 6.4, 100
 PLOT = (0.065, 0.12, 0.62, 0.73)
@@ -177,13 +178,7 @@ def figure(data: ChartData) -> Any:
 
 
 def _usd_tick(value: float) -> str:
-    if value == 0:
-        return "$0"
-    if value >= 100:
-        return f"${value:,.0f}"
-    if value >= 1:
-        return f"${value:,.2f}".rstrip("0").rstrip(".")
-    return f"${value:.4f}".rstrip("0").rstrip(".")
+    return human_usd(round(value * PICO))
 
 
 def chart_summary(data: ChartData) -> tuple[str, str]:
