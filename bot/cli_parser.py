@@ -27,24 +27,36 @@ class UsageError(Exception):
 
 
 class Parser(argparse.ArgumentParser):
+    _words: Sequence[str] = ()
+
     def error(self, message: str) -> NoReturn:
         choice = _INVALID_CHOICE.search(message)
         if choice:
             hint = suggestion(choice.group(1), re.findall(r"'([^']*)'", choice.group(2)))
             message = message[: choice.end(1) + 1] + hint + message[choice.end(1) + 1 :]
+        elif "did you mean" not in message:  # a required argument missing, say, after a mistyped option
+            message += "".join(f"; {word}: unknown option{hint}" for word, hint in self._option_hints(self._words))
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
     def parse_known_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> Any:  # type: ignore[override]
         """An unknown option is refused here, where the options it may have meant are known (argparse would
         refuse it later, in the top parser, with no suggestion)."""
+        self._words = list(sys.argv[1:] if args is None else args)
         parsed, extras = super().parse_known_args(args, namespace)
-        for extra in extras:
-            if extra.startswith("--"):
-                options = [option for option in self._option_string_actions if option.startswith("--")]
-                hint = suggestion(extra.split("=", 1)[0], options)
-                if hint:
-                    self.error(f"unrecognized arguments: {' '.join(extras)}{hint}")
+        hints = "".join(hint for _, hint in self._option_hints(extras))
+        if hints:
+            self.error(f"unrecognized arguments: {' '.join(extras)}{hints}")
         return parsed, extras
+
+    def _option_hints(self, words: Sequence[str]) -> list[tuple[str, str]]:
+        """(word, " (did you mean '--x'?)") for each unknown `--word` that is near one of this parser's options."""
+        options = [option for option in self._option_string_actions if option.startswith("--")]
+        found = []
+        for word in words:
+            name = word.split("=", 1)[0]
+            if name.startswith("--") and name not in options and (hint := suggestion(name, options)):
+                found.append((word, hint))
+        return found
 
 
 class VersionAction(argparse.Action):

@@ -28,6 +28,15 @@ def test_a_typo_gets_a_suggestion(tmp_path, args, hint):
     assert hint in line and f"(did you mean {meant[typo]!r}?)" in line, line
 
 
+def test_a_mistyped_option_is_named_beside_a_missing_argument(tmp_path):
+    out = run("--verison", cwd=tmp_path)
+    assert out.returncode == 2 and out.stderr.endswith("; --verison: unknown option (did you mean '--version'?)\n")
+    out = run("chart", "--db", "x.db", "--perdio", "week", "--out", "c.png", cwd=tmp_path)
+    assert out.returncode == 2
+    assert out.stderr == ("usage-bot chart: error: the following arguments are required: --room;"
+                          " --perdio: unknown option (did you mean '--period'?)\n")
+
+
 def test_nothing_near_gets_no_suggestion(tmp_path):
     out = run("report", "--db", "x.db", "--zzzzzz", cwd=tmp_path)
     assert out.returncode == 2 and "did you mean" not in out.stderr and "--zzzzzz" in out.stderr
