@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from html.parser import HTMLParser
 
 from genai_prices import Usage, calc_price
@@ -12,6 +12,7 @@ from genai_prices import Usage, calc_price
 from bot.dashboard.routes import TOKEN_HEADER
 from bot.dashboard.tokens import DashboardTokens
 from bot.state import UPGRADE, UPGRADED_TO
+from tests.money import shown_usd
 
 from .conftest import CELLAR, KITCHEN, MARCH, NASTY, RTL, when
 
@@ -41,14 +42,6 @@ def expected_agents() -> dict[str, list[str]]:
         row[6] += extra.get("status") == "error"
     return {agent: [agent, f"{r[0]:,}", f"{r[1]:,}", f"{r[2]:,}", f"{r[1] + r[2]:,}", shown_usd(r[3]),
                     str(r[4]), str(r[5]), str(r[6])] for agent, r in rows.items()}  # fmt: skip
-
-
-def shown_usd(usd: Decimal) -> str:
-    """Dollars as shown to people: cents, or two significant digits under ten cents."""
-    step = Decimal("0.01") if usd >= Decimal("0.1") else Decimal(1).scaleb(usd.adjusted() - 1)
-    shown = usd.quantize(step, rounding=ROUND_HALF_UP).normalize()
-    exponent = shown.as_tuple().exponent
-    return f"${shown if isinstance(exponent, int) and exponent < -2 else shown.quantize(Decimal('0.01')):,f}"
 
 
 async def token_for(server, room: str, clock=None, ttl: timedelta = WEEK) -> str:
