@@ -75,7 +75,8 @@ def _ingest_from(stream: IO[str], name: str, settings: TrackingSettings) -> int:
             bar.close()
             _report_errors(result)
             print(result.summary())
-            print(f"usage-bot ingest: interrupted after line {read}; the lines before it are stored", file=sys.stderr)
+            stopped = f"usage-bot ingest: interrupted after line {read}; the counts cover every line up to it"
+            print(stopped, file=sys.stderr)
             return EXIT_INTERRUPTED
         finally:
             runner.run(store.close())

@@ -67,7 +67,7 @@ def test_on_a_terminal_it_says_it_waits_and_the_first_ctrl_c_stops_it(tmp_path):
         os.close(leader)
     assert proc.returncode == 130
     assert out == "stored 2, duplicates 0, skipped 0\n"
-    assert err == "usage-bot ingest: interrupted after line 2; the lines before it are stored\n"
+    assert err == "usage-bot ingest: interrupted after line 2; the counts cover every line up to it\n"
 
 
 def test_a_progress_bar_on_a_terminal_only(tmp_path):
