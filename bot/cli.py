@@ -9,38 +9,32 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import TYPE_CHECKING
 
 from tracking.periods import PERIOD_HELP, PeriodError, parse_period, zone
-from tracking.pricing import Pricer
 from tracking.queries import GROUPS, usage_report
 from tracking.settings import ConfigError, StorageSettings, TrackingSettings, load_tracking_settings
-from tracking.store import StoreError, open_store
+from tracking.store import StoreError, is_postgres, open_store, redact, sqlite_path
 
+from .cli_ingest import add_ingest_command
+from .cli_parser import EXIT_USAGE, Parser, UsageError, VersionAction, room_id, thread_id, user_id
 from .cli_rights import add_rights_commands
 
-EXIT_USAGE = 2
-
-
-class UsageError(Exception):
-    """A bad argument: reported in one line, exit status 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+if TYPE_CHECKING:
+    from .config import Config
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="usage-bot", description="LLM usage and cost for Matrix rooms.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = Parser(prog="usage-bot", description="LLM usage and cost for Matrix rooms.")
+    parser.add_argument("--version", action=VersionAction)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     report = sub.add_parser("report", help="a usage report in the terminal")
     _store_args(report)
-    report.add_argument("--room", help="only this room id")
-    report.add_argument("--thread", help="only this thread (root event id)")
+    report.add_argument("--room", type=room_id, help="only this room id (!abc:example.org)")
+    report.add_argument("--thread", type=thread_id, help="only this thread (its root event id, $abc)")
     report.add_argument("--agent", help="only this agent")
-    report.add_argument("--user", help="only this user id")
+    report.add_argument("--user", type=user_id, help="only this user id (@alice:example.org)")
     report.add_argument("--period", default="month", help=f"one of: {PERIOD_HELP} (default: month)")
     report.add_argument("--by", choices=GROUPS, help="break down by this dimension")
     report.add_argument("--format", choices=("table", "json", "csv"), default="table")
@@ -49,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     chart = sub.add_parser("chart", help="a PNG chart of a room's daily usage (as !usage chart)")
     _store_args(chart)
-    chart.add_argument("--room", required=True, help="the room id")
+    chart.add_argument("--room", required=True, type=room_id, help="the room id (!abc:example.org)")
     chart.add_argument("--period", default="month", help=f"one of: {PERIOD_HELP} (default: month)")
     chart.add_argument("--by", choices=("agent", "model"), default="agent", help="stack the bars by (default: agent)")
     chart.add_argument("--out", required=True, help="the PNG file to write")
@@ -57,9 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     chart.add_argument("--tz", help="timezone for calendar days (default: the config's, else UTC)")
     chart.set_defaults(handler=_chart)
 
-    ingest = sub.add_parser("ingest", help="read JSON events, one per line, from standard input")
-    _store_args(ingest)
-    ingest.set_defaults(handler=_ingest)
+    add_ingest_command(sub, _store_args, _settings)
 
     run = sub.add_parser("run", help="run the bot")
     run.add_argument("-c", "--config", required=True, help="path to config.yaml")
@@ -163,25 +155,6 @@ def _chart(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
-def _ingest(args: argparse.Namespace) -> int:
-    from tracking.ingest import ingest_lines
-
-    settings = _settings(args)
-
-    async def run() -> int:
-        store = await open_store(settings.storage.url)
-        try:
-            result = await ingest_lines(store, sys.stdin, Pricer(settings.pricing.overrides))
-        finally:
-            await store.close()
-        for error in result.errors:
-            print(f"usage-bot ingest: skipped {error}", file=sys.stderr)
-        print(f"stored {result.stored}, duplicates {result.duplicates}, skipped {len(result.errors)}")
-        return 1 if result.errors and not result.stored and not result.duplicates else 0
-
-    return asyncio.run(run())
-
-
 def _run(args: argparse.Namespace) -> int:
     import logging
 
@@ -190,7 +163,7 @@ def _run(args: argparse.Namespace) -> int:
     from bot.matrix.login import BotLoginError
 
     config = load_config(args.config)
-    config.standalone()  # the matrix section: a clear line now rather than an error once running
+    _account(config, args.config)  # the matrix section: a clear line now rather than an error once running
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         asyncio.run(run(config))
@@ -198,6 +171,14 @@ def _run(args: argparse.Namespace) -> int:
         print(f"usage-bot run: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _account(config: Config, path: str) -> None:
+    """The bot's own account (`Config.standalone`), its problem named with the file."""
+    try:
+        config.standalone()
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -223,20 +204,27 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
+    from tracking.store import Filters
     from tracking.store.copy import CopyResult, copy_store
 
-    async def run() -> CopyResult:
+    from .progress import CountedReads, ProgressBar
+
+    async def run(bar: ProgressBar) -> CopyResult:
         source = await open_store(args.source, must_exist=True)
         try:
             target = await open_store(args.target)
             try:
-                return await copy_store(source, target)
+                if not bar.shown:
+                    return await copy_store(source, target)
+                total = sum(s.calls for s in await source.sum_events(-(2**62), 2**62, Filters(), None))
+                return await copy_store(CountedReads(source, bar, total), target)  # type: ignore[arg-type]
             finally:
                 await target.close()
         finally:
             await source.close()
 
-    result = asyncio.run(run())
+    with ProgressBar("copying") as bar:
+        result = asyncio.run(run(bar))
     for refused in result.refused:
         print(f"usage-bot migrate: not copied: {refused}", file=sys.stderr)
     print(result.summary())
@@ -247,8 +235,13 @@ def _check_config(args: argparse.Namespace) -> int:
     from bot.config import load_config
 
     config = load_config(args.config)
+    url = config.storage.url
+    if not is_postgres(url):
+        sqlite_path(url)  # refuses what `open_store` would refuse, in the same words
+    if config.matrix is not None:
+        _account(config, args.config)
     where = f"homeserver {config.matrix.homeserver}" if config.matrix else "no matrix section: plugin mode only"
-    print(f"{args.config}: OK ({where}, storage {config.storage.url})")
+    print(f"{args.config}: OK ({where}, storage {redact(url)})")
     return 0
 
 

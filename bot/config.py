@@ -7,7 +7,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator
 
 from tracking.settings import (
     ConfigError,
@@ -74,12 +74,6 @@ class MatrixConfig(Strict):
             if not (_USER_ID.match(entry) or re.match(r"^:\S+$", entry)):
                 raise ValueError(f"{entry!r}: use a user id (@alice:example.org) or a server (:example.org)")
         return value
-
-    @model_validator(mode="after")
-    def _credentials(self) -> MatrixConfig:
-        if not self.password and not self.access_token:
-            raise ValueError("set password or access_token")
-        return self
 
 
 class BotSettings(Strict):
@@ -183,6 +177,9 @@ class Config(Strict):
         if self.matrix is None:
             raise ConfigError("matrix: this section is required to run the bot on its own account"
                               " (only the plugin inside another bot does without it)")  # fmt: skip
+        if not self.matrix.password and not self.matrix.access_token:
+            raise ConfigError("matrix: set password or access_token: usage-bot run logs in with one of them"
+                              " (usage-bot serve and plugin mode do without)")  # fmt: skip
         return self.matrix
 
     def tracking(self) -> TrackingSettings:

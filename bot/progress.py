@@ -4,6 +4,7 @@ time left), nothing at all otherwise, so a script or a pipe sees only the result
 from __future__ import annotations
 
 import sys
+from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import IO, Any
 
@@ -15,9 +16,9 @@ class ProgressBar:
         self.label, self.unit = label, unit
         self.stream = stream if stream is not None else sys.stderr
         self._bar: Any = None
-        self.shown = _is_terminal(self.stream)
+        self.shown = is_terminal(self.stream)
 
-    def __call__(self, done: int, total: int) -> None:
+    def __call__(self, done: int, total: int | None) -> None:
         if not self.shown:
             return
         if self._bar is None:
@@ -39,8 +40,28 @@ class ProgressBar:
         self.close()
 
 
-def _is_terminal(stream: IO[str]) -> bool:
+def is_terminal(stream: IO[str]) -> bool:
     try:
         return stream.isatty()
     except (AttributeError, ValueError):  # no such method, or closed
         return False
+
+
+class CountedReads:
+    """A store whose `iter_events` calls `bar(rows read, total)` as it goes (every `every` rows): the progress of
+    a command that reads every event (`usage-bot migrate`) without the command knowing of it."""
+
+    def __init__(self, store: Any, bar: ProgressBar, total: int | None, every: int = 1000) -> None:
+        self._store, self._bar, self._total, self._every = store, bar, total, every
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    async def iter_events(self, *args: Any) -> AsyncIterator[tuple]:
+        read = 0
+        async for row in self._store.iter_events(*args):
+            yield row
+            read += 1
+            if read % self._every == 0:
+                self._bar(read, self._total)
+        self._bar(read, self._total)

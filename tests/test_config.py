@@ -27,8 +27,9 @@ def test_example_config_is_valid(monkeypatch):
 def test_example_config_without_credentials_says_so(monkeypatch):
     monkeypatch.delenv("USAGE_BOT_PASSWORD", raising=False)
     monkeypatch.delenv("USAGE_BOT_ACCESS_TOKEN", raising=False)
-    with pytest.raises(ConfigError, match="matrix: set password or access_token"):
-        load_config(ROOT / "config.example.yaml")
+    config = load_config(ROOT / "config.example.yaml")  # enough for serve and plugin mode; run needs a login
+    with pytest.raises(ConfigError, match="matrix: set password or access_token: usage-bot run logs in"):
+        config.standalone()
 
 
 @pytest.mark.parametrize(
@@ -105,8 +106,8 @@ def test_plugin_mode_needs_no_matrix_section_and_run_says_it_does(tmp_path, caps
     assert "no matrix section: plugin mode only" in capsys.readouterr().out
     assert main(["run", "-c", str(path)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == "usage-bot run: matrix: this section is required to run the bot on its own account (only the " \
-                  "plugin inside another bot does without it)"  # fmt: skip
+    assert err == (f"usage-bot run: {path}: matrix: this section is required to run the bot on its own account"
+                   " (only the plugin inside another bot does without it)")  # fmt: skip
 
 
 def test_bot_admins_from_both_places(tmp_path):

@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -35,6 +34,7 @@ from .later import Later
 from .pricing import Pricer
 from .retry import RetryPolicy
 from .rows import Recorded, recorded_event
+from .spill import state_dir
 from .spool import Spool
 from .store import Store
 from .writer import Target, Writer
@@ -56,7 +56,7 @@ REMOTE_READS = (
 
 def http_writer(url: str, api_key: str | None, spool: str | Path | None, pricer: Pricer, **options: Any) -> Writer:
     """The background writer of an HTTP tracker: the usual one, posting to the collector."""
-    kept = Spool(Path(spool).expanduser() if spool is not None else default_spool(url))
+    kept = Spool(Path(spool).expanduser()) if spool is not None else Spool(default_spool(url), former_spool(url))
     return HttpWriter(url, pricer, target=Target(lambda: HttpSink.open(url, api_key, kept), kept), **options)
 
 
@@ -64,10 +64,15 @@ def is_http_url(url: str) -> bool:
     return url.startswith(("http://", "https://"))
 
 
-def default_spool(url: str) -> Path:
+def default_spool(url: str, folder: Path | None = None) -> Path:
     """One spool per collector, kept across restarts of the agent."""
     where = urlsplit(url).netloc.replace(":", "_") or "collector"
-    return Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state")) / "usage-bot" / f"{where}.jsonl"
+    return (folder or state_dir()) / f"{where}.jsonl"
+
+
+def former_spool(url: str) -> Path:
+    """Where versions before 0.2 spooled: what waits there is sent too (`Spool.former`)."""
+    return default_spool(url, state_dir("usage-bot"))
 
 
 @dataclass(frozen=True, slots=True)

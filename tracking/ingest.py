@@ -22,6 +22,15 @@ class IngestResult:
     duplicates: int = 0
     errors: list[str] = field(default_factory=list)
 
+    def add(self, part: IngestResult) -> None:
+        """Count in the result of a later part of the same input."""
+        self.stored += part.stored
+        self.duplicates += part.duplicates
+        self.errors.extend(part.errors)
+
+    def summary(self) -> str:
+        return f"stored {self.stored}, duplicates {self.duplicates}, skipped {len(self.errors)}"
+
 
 class NotJson(ValueError):
     """Text that is not JSON as every entry point reads it; the message says where or why."""
@@ -65,8 +74,9 @@ def parse_event(data: object, not_object: str = "an event must be a JSON object"
     return clean({k: v for k, v in data.items() if k != "total_tokens"})  # total_tokens is derived: input + output
 
 
-async def ingest_lines(store: Store, lines: Iterable[str], pricer: Pricer, batch_size: int = 5000) -> IngestResult:
-    """Store every good line (bad lines are reported with their number and skipped)."""
+async def ingest_lines(store: Store, lines: Iterable[str], pricer: Pricer, batch_size: int = 5000, *,
+                       first_line: int = 1) -> IngestResult:  # fmt: skip
+    """Store every good line (bad lines are reported with their number, counted from `first_line`, and skipped)."""
     result = IngestResult()
     batch: list[tuple] = []
     numbers: list[int] = []
@@ -82,7 +92,7 @@ async def ingest_lines(store: Store, lines: Iterable[str], pricer: Pricer, batch
         batch.clear()
         numbers.clear()
 
-    for number, line in enumerate(lines, start=1):
+    for number, line in enumerate(lines, start=first_line):
         if not line.strip():
             continue
         try:

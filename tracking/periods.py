@@ -13,8 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .validation import MIN_TS
+
 PERIOD_HELP = (
-    "today, yesterday, week, month, Nh (e.g. 6h), Nd (e.g. 30d), YYYY-MM, YYYY-MM-DD, YYYY-MM-DD..YYYY-MM-DD, all"
+    "today, yesterday, week, month, Nh (e.g. 6h), Nd (e.g. 30d), YYYY-MM, YYYY-MM-DD, YYYY-MM-DD..YYYY-MM-DD,"
+    " all (every event: from 2000-01-01 UTC)"
 )
 MAX_HOURS = 24 * 31
 MS_PER_HOUR = 3_600_000
@@ -22,7 +25,8 @@ MAX_DAYS = 3660
 FIRST_DAY = date(2000, 1, 1)
 LAST_DAY = date(2099, 12, 31)
 """Days a period may name: events are stored from 2000 to 2099 (tracking.validation.MIN_TS, MAX_TS)."""
-_EPOCH_DAY = date(1970, 1, 1)
+FIRST_INSTANT = datetime.fromtimestamp(MIN_TS, UTC)
+"""The earliest time an event may have (2000-01-01 UTC): where `all` starts."""
 
 
 class PeriodError(ValueError):
@@ -108,7 +112,7 @@ def parse_period(text: str, tz: ZoneInfo, now: datetime | None = None) -> Period
         first = today.replace(day=1)
         return Period(first.strftime("%B %Y"), first, _next_month(first), tz)
     if spec == "all":
-        return Period("all time", _EPOCH_DAY, tomorrow, tz)
+        return Period("all time", FIRST_INSTANT.astimezone(tz).date(), tomorrow, tz)
     if m := re.fullmatch(r"(\d{1,9})h", spec):
         n = int(m.group(1))
         if not 1 <= n <= MAX_HOURS:

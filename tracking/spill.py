@@ -29,8 +29,13 @@ def spill_base(url: str) -> Path:
         return Path(sqlite_path(url)).expanduser()
     parts = urlsplit(url)
     name = f"{parts.hostname or 'local'}-{parts.path.strip('/') or 'postgres'}".replace(os.sep, "_")
-    state = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
-    return state / "matrix-usage-bot" / f"{name}.postgresql"
+    return state_dir() / f"{name}.postgresql"
+
+
+def state_dir(name: str = "matrix-usage-bot") -> Path:
+    """Our folder in the user's state directory (`$XDG_STATE_HOME`, else ~/.local/state): the spill files of
+    PostgreSQL trackers and the HTTP trackers' spools. ``name`` is for the folder of earlier versions."""
+    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / name
 
 
 class SpillFile:

@@ -62,9 +62,11 @@ def _has_lines(path: Path) -> bool:
 class Spool(SpillFile):
     """The spool file and its companions; the writer's last-resort saves go to the spool first too."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, former: Path | None = None) -> None:
+        """``former``: the spool of an earlier version's folder, whose events are sent with these."""
         super().__init__("", fixed=path)
         self.file = path
+        self.former = former
         self.sending = _sibling(path, ".sending")
         self.rejected = _sibling(path, ".rejected.jsonl")
         self._append_lock = _sibling(path, ".lock")
@@ -78,7 +80,12 @@ class Spool(SpillFile):
 
     def waiting(self) -> bool:
         """Whether events wait to be sent (by this process or another)."""
-        return _has_lines(self.file) or self.sending.exists()
+        return _has_lines(self.file) or self.sending.exists() or bool(self._former_files())
+
+    def _former_files(self) -> list[Path]:
+        if self.former is None:
+            return []
+        return [f for f in (self.former, _sibling(self.former, ".sending")) if _has_lines(f)]
 
     def set_aside(self, line: str, reason: str) -> None:
         """Keep an event the collector refused for itself, with the reason, in the rejected file."""
@@ -133,10 +140,18 @@ class Sender:
         os.replace(partial, self.spool.sending)
 
     def _adopt_legacy(self) -> None:
-        """Files `SPOOL.sending-PID` of trackers before this scheme go back into `SPOOL` (under the append lock)."""
+        """Files `SPOOL.sending-PID` of trackers before this scheme, and the spool of the former folder (under
+        its own append lock, which trackers of that version take), go back into `SPOOL` (under the append lock)."""
         spool = self.spool
         for legacy in spool.file.parent.glob(f"{spool.file.name}.sending-*"):
-            with legacy.open(encoding="utf-8") as text:
-                lines = _whole_lines(text)
-            if not lines or append_whole(spool.file, lines):
-                legacy.unlink()
+            self._adopt(legacy)
+        if spool.former is not None and spool._former_files():
+            with locked(_sibling(spool.former, ".lock")):
+                for former in spool._former_files():
+                    self._adopt(former)
+
+    def _adopt(self, legacy: Path) -> None:
+        with legacy.open(encoding="utf-8") as text:
+            lines = _whole_lines(text)
+        if not lines or append_whole(self.spool.file, lines):
+            legacy.unlink()

@@ -119,6 +119,9 @@ class UsageServer:
 
 async def serve(config: Config) -> None:
     """`usage-bot serve`: the API alone, without Matrix, until SIGTERM or SIGINT."""
+    if not config.http.keys:
+        log.warning("no API keys configured (http.keys): every endpoint but /healthz and the dashboard answers"
+                    " 401 until you add one")  # fmt: skip
     notifier = Notifier(config.webhooks, config.posthog)
     server = await UsageServer(config, notifier=notifier).start()
     stop = asyncio.Event()

@@ -1,8 +1,7 @@
-"""Advice in chat: `!usage whatif` and `!usage savings` as a headline and a table of exact figures.
+"""Advice in chat: `!usage whatif` and `!usage savings` as a headline and a table.
 
 Costs follow the house rule: a group with no priced call shows "unpriced", never $0, and one with some
-unpriced calls says how many ("$0.42 + 2 unpriced calls"). The headline rounds (`human_usd`); the table
-cells are exact dollars, as in every breakdown.
+unpriced calls says how many ("$0.42 + 2 unpriced calls"). Dollars are shown as everywhere (`human_usd`).
 """
 
 from __future__ import annotations
@@ -14,18 +13,10 @@ from html import escape
 from tracking.advice import CachingRow, Savings, WhatIf, WhatIfRow
 
 from .answers import Answer
-from .numbers import exact_int, exact_usd, human_usd, priced_text
+from .numbers import exact_int, human_usd, priced_text
 from .table import html_table, plain_table
 
 Money = Callable[[int], str]
-
-
-def _exact(pico: int) -> str:
-    return ("-$" if pico < 0 else "$") + exact_usd(abs(pico))
-
-
-def _human(pico: int) -> str:
-    return ("-" if pico < 0 else "") + human_usd(abs(pico))
 
 
 def change_text(before_pusd: int, after_pusd: int) -> str:
@@ -74,9 +65,9 @@ def whatif_answer(result: WhatIf) -> Answer:
     headline = (f"This room's {exact_int(totals.calls)} calls in {label} cost {_then(totals)};"
                 f" on {name} they would have cost {_on(totals)}" + (f" ({change})." if change else "."))
     headers = ["Agent", "Calls", "Cost", f"On {result.target.model}", "Change"]
-    rows = [[agent_label(r.agent), exact_int(r.calls), _then(r, _exact), _on(r, _exact),
+    rows = [[agent_label(r.agent), exact_int(r.calls), _then(r, human_usd), _on(r, human_usd),
              change_text(r.cost_pusd, r.whatif_pusd) if _comparable(r) else ""] for r in result.rows]  # fmt: skip
-    rows.append(["Total", exact_int(totals.calls), _then(totals, _exact), _on(totals, _exact), change])
+    rows.append(["Total", exact_int(totals.calls), _then(totals, human_usd), _on(totals, human_usd), change])
     notes = ["Each call priced on the model with its own tokens (cache and reasoning parts kept), at its own time."]
     if totals.whatif_unpriced_calls:
         notes.append(f"{exact_int(totals.whatif_unpriced_calls)} calls cannot be priced on {name}: counted apart.")
@@ -109,7 +100,7 @@ def savings_headline(result: Savings) -> str:
                 " saved, cache hit rate 0%.")  # fmt: skip
     cost = priced_text(totals.cost_pusd, totals.calls, totals.unpriced_calls, count=True)
     saved = totals.saved_pusd
-    verb = f"saved this room {_human(saved)}" if saved >= 0 else f"cost this room {_human(-saved)} more"
+    verb = f"saved this room {human_usd(saved)}" if saved >= 0 else f"cost this room {human_usd(-saved)} more"
     return (f"Prompt caching {verb} in {label}: its calls cost {cost}, without caching"
             f" {human_usd(totals.cost_pusd + saved)}; cache hit rate {hit_rate_text(totals)}.")
 
@@ -133,4 +124,4 @@ def savings_answer(result: Savings) -> Answer:
 def _savings_cells(agent: str, model: str, r: CachingRow) -> list[str]:
     return [agent, model, exact_int(r.calls), exact_int(r.input_tokens), exact_int(r.cache_read_tokens),
             exact_int(r.cache_write_tokens), hit_rate_text(r),
-            priced_text(r.cost_pusd, r.calls, r.unpriced_calls, _exact, count=True), _exact(r.saved_pusd)]  # fmt: skip
+            priced_text(r.cost_pusd, r.calls, r.unpriced_calls, count=True), human_usd(r.saved_pusd)]  # fmt: skip

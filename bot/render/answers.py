@@ -139,7 +139,7 @@ _CHAT_SUMS = ("calls", "input_tokens", "output_tokens", "total_tokens", "cost_pu
 
 
 def _cells(name: str, s: Sums) -> list[str]:
-    return [name, *sum_cells(s, _CHAT_SUMS, dollar="$")]
+    return [name, *sum_cells(s, _CHAT_SUMS)]
 
 
 def summary_answer(

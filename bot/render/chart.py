@@ -8,7 +8,9 @@ a chart can be drawn in a worker thread while the bot keeps answering.
 from __future__ import annotations
 
 import io
+import math
 import struct
+import textwrap
 import threading
 from dataclasses import dataclass
 from datetime import date
@@ -16,10 +18,15 @@ from html import escape
 from typing import Any
 
 from bot.chart_data import ChartData
+from tracking.pricing import PICO
 
-from .numbers import cost_text, exact_int, human_tokens
+from .numbers import cost_text, exact_int, human_tokens, human_usd
 
 WIDTH_IN, HEIGHT_IN, DPI = 12.0, 6.4, 100
+PLOT = (0.065, 0.12, 0.62, 0.73)
+"""The plot's place in the figure (left, bottom, width, height, as fractions), whatever the legend holds."""
+LEGEND_X, LEGEND_CHARS = 0.765, 24
+"""Where the legend starts (the cost axis's labels lie between), and the characters of its lines."""
 # Okabe-Ito, readable for colour-blind people and on light and dark clients; "other" is grey.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#7F3C8D")
 OTHER_COLOUR = "#B8B8B8"
@@ -48,8 +55,26 @@ def _text(value: str) -> str:
     return value.replace("$", r"\$")
 
 
-def _short(name: str, limit: int = 28) -> str:
-    return name if len(name) <= limit else name[: limit - 1] + "…"
+def legend_label(name: str, figure: str, width: int = LEGEND_CHARS) -> str:
+    """A series' whole name on as many lines as it needs (long model names break at their hyphens, or
+    anywhere), then its figure: on the last line if it fits there, else on a line of its own."""
+    lines = textwrap.wrap(name, width, break_on_hyphens=True) or [name]
+    if len(lines[-1]) + 2 + len(figure) <= width:
+        lines[-1] += f"  {figure}"
+    else:
+        lines.append(figure)
+    return "\n".join(lines)
+
+
+def cost_points(data: ChartData) -> list[float]:
+    """Each day's cost for the line, NaN where it has no point: a day without calls (the line breaks there
+    rather than dipping to a $0 that says nothing of the days around it), and a day whose calls are all
+    unpriced (its cost is unknown, not $0). A day of calls priced at $0 (local models) is a real 0."""
+    points = []
+    for cost, day in zip(data.cost_usd, data.day_totals or [None] * len(data.days), strict=True):
+        known = day is None or (day.calls > 0 and day.unpriced_calls < day.calls)
+        points.append(float(cost) if known else math.nan)
+    return points
 
 
 def _day_labels(days: list[date]) -> tuple[list[int], list[str]]:
@@ -82,13 +107,22 @@ def render_png(data: ChartData) -> Png:
 
 
 def _render(data: ChartData) -> Png:
+    out = io.BytesIO()
+    figure(data).savefig(out, format="png", dpi=DPI, metadata={"Software": None})
+    png = out.getvalue()
+    return Png(png, *png_size(png))
+
+
+def figure(data: ChartData) -> Any:
+    """The chart's matplotlib `Figure`. The plot has a fixed place (`PLOT`), the legend the strip right of it,
+    so a long legend never narrows the plot."""
     from matplotlib.figure import Figure
     from matplotlib.patheffects import Normal, Stroke
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-    fig = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI, layout="constrained")
+    fig = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI)
     fig.set_facecolor("white")
-    ax = fig.add_subplot()
+    ax = fig.add_axes(PLOT)
     x = list(range(len(data.days)))
     bottom = [0] * len(x)
     width = 0.8 if len(x) > 1 else 0.3
@@ -97,7 +131,7 @@ def _render(data: ChartData) -> Png:
     colours = iter(PALETTE)
     for name, values in data.series.items():
         colour = OTHER_COLOUR if name == data.other else next(colours)
-        label = f"{_text(_short(name))}  {human_tokens(data.series_totals.get(name, sum(values)))}"
+        label = _text(legend_label(name, human_tokens(data.series_totals.get(name, sum(values)))))
         bars = ax.bar(x, values, width, bottom=bottom, color=colour, label=label, edgecolor="white", linewidth=edge)
         handles.append(bars)
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
@@ -121,14 +155,14 @@ def _render(data: ChartData) -> Png:
 
     if any(data.cost_usd):
         ax2 = ax.twinx()
-        costs = [float(c) for c in data.cost_usd]
+        costs = cost_points(data)
         thin = len(x) > 62
         halo = [] if thin else [Stroke(linewidth=4.5, foreground="white"), Normal()]
         (line,) = ax2.plot(x, costs, color=COST_COLOUR, linewidth=1.0 if thin else 2.2, marker="o",
-                           markersize=0 if len(x) > 45 else 4, zorder=5,
-                           label=f"cost (USD)  {_text(cost_text(data.totals, count=True))}",
+                           markersize=2 if len(x) > 45 else 4, zorder=5,  # a day alone between gaps is a dot
+                           label=_text(legend_label("cost (USD)", cost_text(data.totals, count=True))),
                            path_effects=halo)  # fmt: skip
-        ax2.set_ylim(0, max(costs) * 1.25)
+        ax2.set_ylim(0, max((c for c in costs if not math.isnan(c)), default=0) * 1.25 or 1)
         ax2.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _usd_tick(v)))
         ax2.yaxis.set_major_locator(MaxNLocator(nbins=6))
         ax2.set_ylabel("cost per day (USD)", fontsize=11)
@@ -136,24 +170,15 @@ def _render(data: ChartData) -> Png:
         ax2.spines["top"].set_visible(False)
         handles.append(line)
 
-    fig.suptitle(_text(data.title), fontsize=16, fontweight="bold", x=0.01, ha="left")
+    fig.text(0.01, 0.975, _text(data.title), fontsize=16, fontweight="bold", ha="left", va="top")
     ax.set_title(_text(subtitle(data)), fontsize=11, color="#555555", loc="left", pad=10)
-    fig.legend(handles=handles, loc="outside right upper", frameon=False, fontsize=10,
-               title=data.dimension.capitalize() + "s", title_fontsize=11, alignment="left")  # fmt: skip
-    out = io.BytesIO()
-    fig.savefig(out, format="png", dpi=DPI, metadata={"Software": None})
-    png = out.getvalue()
-    return Png(png, *png_size(png))
+    fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(LEGEND_X, PLOT[1] + PLOT[3]), frameon=False,
+               fontsize=10, title=data.dimension.capitalize() + "s", title_fontsize=11, alignment="left")  # fmt: skip
+    return fig
 
 
 def _usd_tick(value: float) -> str:
-    if value == 0:
-        return "$0"
-    if value >= 100:
-        return f"${value:,.0f}"
-    if value >= 1:
-        return f"${value:,.2f}".rstrip("0").rstrip(".")
-    return f"${value:.4f}".rstrip("0").rstrip(".")
+    return human_usd(round(value * PICO))
 
 
 def chart_summary(data: ChartData) -> tuple[str, str]:

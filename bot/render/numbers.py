@@ -19,14 +19,17 @@ def human_tokens(n: int) -> str:
 
 
 def human_usd(pico: int) -> str:
-    usd = pico_to_usd(pico)
+    """The one way a dollar amount is shown to people (tables, chat, digests, charts, the terminal): the
+    currency, thousands separators, cents, and for amounts under ten cents two significant digits, so a
+    sub-cent cost is seen rather than rounded to $0.00: $1,750.06, $0.20, $0.017, $0.01, $0.0000042, -$3.10.
+    Files for machines (CSV, JSON) keep the exact figure (`exact_usd`)."""
+    usd = pico_to_usd(abs(pico))
     if usd == 0:
         return "$0.00"
-    if usd < Decimal("0.01"):
-        return f"${usd.quantize(Decimal('0.0001'), rounding=ROUND_HALF_UP):f}" if usd >= Decimal(
-            "0.0001"
-        ) else "<$0.0001"
-    return f"${usd.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,f}"
+    places = max(2, 1 - usd.adjusted())
+    text = f"{usd.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP):,f}"
+    whole, _, fraction = text.partition(".")
+    return ("-$" if pico < 0 else "$") + f"{whole}.{fraction.rstrip('0').ljust(2, '0')}"
 
 
 def about_usd(pico: int) -> str:
@@ -69,8 +72,8 @@ def cost_text(sums: Any, money: Callable[[int], str] = human_usd, name: str = "c
     return priced_text(getattr(sums, name), sums.calls, sums.unpriced_calls, money, count=count)
 
 
-def sum_cells(sums: Any, names: Sequence[str], *, dollar: str = "") -> list[str]:
+def sum_cells(sums: Any, names: Sequence[str]) -> list[str]:
     """A table row's cells for these attributes of a `Sums` (`total_tokens` too): counts exact, costs
-    (`*_pusd`) in exact USD after `dollar`, or "unpriced" (`cost_text`)."""
-    return [cost_text(sums, lambda pico: dollar + exact_usd(pico), n) if n.endswith("_pusd")
-            else exact_int(getattr(sums, n)) for n in names]  # fmt: skip
+    (`*_pusd`) as `human_usd`, or "unpriced" (`cost_text`)."""
+    return [cost_text(sums, human_usd, n) if n.endswith("_pusd") else exact_int(getattr(sums, n))
+            for n in names]  # fmt: skip

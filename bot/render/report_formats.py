@@ -12,8 +12,8 @@ from tracking.queries import Report
 from tracking.store import Sums
 
 from .csv_cells import csv_text, csv_writer
-from .numbers import cost_text, exact_usd, sum_cells
-from .table import plain_table
+from .numbers import cost_text, exact_usd, human_tokens, sum_cells
+from .table import fitted_table, plain_table
 
 ROW_FIELDS = (
     "key", "calls", "input_tokens", "output_tokens", "total_tokens",
@@ -57,20 +57,32 @@ def report_csv(report: Report) -> str:
     return out.getvalue()
 
 
-def report_table(report: Report, title: str) -> str:
-    label = (report.group or "").capitalize() or "Usage"
-    headers = [label, "Calls", "Input", "Output", "Total", "Cache read", "Reasoning", "Cost (USD)", "Unpriced",
-               "Estimated", "Errors"]  # fmt: skip
-    rows = [_cells(r, str(r.key) if r.key is not None else "(none)") for r in report.rows]
-    rows.append(_cells(report.totals, "TOTAL"))
+TABLE_WIDTH = 100
+"""The terminal table's width: token counts turn compact (1.2M) and then long names are elided to fit it."""
+_TABLE_COLUMNS = (
+    ("Calls", "calls"), ("Input", "input_tokens"), ("Output", "output_tokens"), ("Cached", "cache_read_tokens"),
+    ("Reasoning", "reasoning_tokens"), ("Cost", "cost_pusd"), ("Unpriced", "unpriced_calls"),
+    ("Estimated", "estimated_calls"), ("Errors", "error_calls"),
+)  # fmt: skip
+_TOKENS = frozenset(name for name in COUNTERS if name.endswith("_tokens"))
+
+
+def report_table(report: Report, title: str, width: int = TABLE_WIDTH) -> str:
+    """Exact counts when they fit `width`, else token counts in short (12.3M, the exact ones are in CSV and
+    JSON); names too long for what is left are elided in the middle, never so far that two read the same."""
+    headers = [(report.group or "").capitalize() or "Usage", *(header for header, _ in _TABLE_COLUMNS)]
+    keyed = [(str(r.key) if r.key is not None else "(none)", r) for r in report.rows] + [("TOTAL", report.totals)]
     period = f"{report.period.label} ({report.period.start.astimezone(report.period.tz):%Y-%m-%d %H:%M %Z} to "
     period += f"{report.period.end.astimezone(report.period.tz):%Y-%m-%d %H:%M %Z})"
-    return f"{title}: {period}\n" + plain_table(headers, rows, align="l" + "r" * 10)
+    align = "l" + "r" * len(_TABLE_COLUMNS)
+    for compact in (False, True):
+        rows = [[key, *_cells(sums, compact)] for key, sums in keyed]
+        if compact or max(len(line) for line in plain_table(headers, rows, align).splitlines()) <= width:
+            break
+    return f"{title}: {period}\n" + fitted_table(headers, rows, align, width)
 
 
-_TABLE_SUMS = ("calls", "input_tokens", "output_tokens", "total_tokens", "cache_read_tokens", "reasoning_tokens",
-               "cost_pusd", "unpriced_calls", "estimated_calls", "error_calls")  # fmt: skip
-
-
-def _cells(s: Sums, key: str) -> list[str]:
-    return [key, *sum_cells(s, _TABLE_SUMS)]
+def _cells(s: Sums, compact: bool) -> list[str]:
+    exact = sum_cells(s, [name for _, name in _TABLE_COLUMNS])
+    return [human_tokens(getattr(s, name)) if compact and name in _TOKENS else cell
+            for (_, name), cell in zip(_TABLE_COLUMNS, exact, strict=True)]  # fmt: skip

@@ -6,7 +6,7 @@ from tracking.settings import QuotaSettings
 from tracking.store.erasure import Deletion
 from tracking.store.forget import Erasure
 
-from .numbers import exact_int, exact_usd, priced_text
+from .numbers import exact_int, human_usd, priced_text
 
 
 def _count(n: int, one: str) -> str:
@@ -73,7 +73,7 @@ def deletion_text(what: str, d: Deletion, *, done: bool) -> str:
     if not t.calls:
         text = f"No events {what}: nothing {'was' if done else 'would be'} deleted."
     else:
-        cost = priced_text(t.cost_pusd, t.calls, t.unpriced_calls, lambda p: f"${exact_usd(p)}", count=True)
+        cost = priced_text(t.cost_pusd, t.calls, t.unpriced_calls, human_usd, count=True)
         tokens = f"{exact_int(t.input_tokens)} input and {exact_int(t.output_tokens)} output tokens"
         text = f"{verb} {_count(t.calls, 'event')} {what} ({_count(len(d.rooms), 'room')}): {tokens}, {cost}."
         if done:

@@ -116,7 +116,7 @@ def cli(db_url: str, fmt: str) -> str:
 
 async def test_cli_table_csv_and_json(store, db_url):
     table = rows_of(cli(db_url, "table"))
-    assert table["local"][7:9] == ["unpriced", "3"] and table["tinkerer"][7:9] == ["0.0035", "1"]
+    assert table["local"][6:8] == ["unpriced", "3"] and table["tinkerer"][6:8] == ["$0.0035", "1"]
     rows = {r["key"]: r for r in csv.DictReader(io.StringIO(cli(db_url, "csv")))}
     assert (rows["local"]["cost_usd"], rows["local"]["unpriced_calls"]) == ("unpriced", "3")
     assert (rows["tinkerer"]["cost_usd"], rows["tinkerer"]["unpriced_calls"]) == ("0.0035", "1")

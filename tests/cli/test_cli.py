@@ -126,7 +126,7 @@ def test_bad_input_lines_are_numbered_and_good_lines_kept(tmp_path):
     lines = [json.dumps(FIXTURE[0]), "{broken", json.dumps({**FIXTURE[2], "input_tokens": -3}), "[1]",
              json.dumps({**FIXTURE[5], "colour": "red"}), json.dumps(FIXTURE[6])]  # fmt: skip
     out = run("ingest", "--db", f"sqlite:///{tmp_path / 'u.db'}", stdin="\n".join(lines))
-    assert out.returncode == 0
+    assert out.returncode == 1  # some lines skipped
     assert out.stdout.strip() == "stored 2, duplicates 0, skipped 4"
     assert out.stderr.splitlines() == [
         "usage-bot ingest: skipped line 2: not valid JSON"
@@ -145,7 +145,7 @@ def test_lines_of_any_shape_are_reported_never_a_traceback(tmp_path):
     lines = [good[:-1] + ', "latency_ms": ' + "4" * 4500 + "}", "[" * 3000 + "]" * 3000,
              good[:-1] + ', "latency_ms": NaN}', good[:-1] + ', "latency_ms": 1e400}', json.dumps(FIXTURE[3])]
     out = run("ingest", "--db", f"sqlite:///{tmp_path / 'u.db'}", stdin="\n".join(lines))
-    assert (out.returncode, out.stdout.strip()) == (0, "stored 1, duplicates 0, skipped 4")
+    assert (out.returncode, out.stdout.strip()) == (1, "stored 1, duplicates 0, skipped 4")
     assert out.stderr.splitlines() == [
         "usage-bot ingest: skipped line 1: not valid JSON (a number of more than 4,300 digits)",
         "usage-bot ingest: skipped line 2: not valid JSON (nested too deeply)",

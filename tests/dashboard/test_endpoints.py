@@ -12,6 +12,7 @@ from genai_prices import Usage, calc_price
 from bot.dashboard.routes import TOKEN_HEADER
 from bot.dashboard.tokens import DashboardTokens
 from bot.state import UPGRADE, UPGRADED_TO
+from tests.money import shown_usd
 
 from .conftest import CELLAR, KITCHEN, MARCH, NASTY, RTL, when
 
@@ -39,7 +40,7 @@ def expected_agents() -> dict[str, list[str]]:
         row[4] += unpriced
         row[5] += extra.get("usage_source") == "estimated"
         row[6] += extra.get("status") == "error"
-    return {agent: [agent, f"{r[0]:,}", f"{r[1]:,}", f"{r[2]:,}", f"{r[1] + r[2]:,}", f"${r[3].normalize():f}",
+    return {agent: [agent, f"{r[0]:,}", f"{r[1]:,}", f"{r[2]:,}", f"{r[1] + r[2]:,}", shown_usd(r[3]),
                     str(r[4]), str(r[5]), str(r[6])] for agent, r in rows.items()}  # fmt: skip
 
 

@@ -66,6 +66,43 @@ async def test_serve_runs_until_sigterm(tmp_path):
     assert KEYS["admin"].encode() not in err  # keys never logged
 
 
+WITHOUT_ACCOUNT = """
+matrix: {{homeserver: "https://hs.example.net", user_id: "@meter:example.net", password: "${{METER_PASSWORD:-}}"}}
+storage: {{url: "sqlite:///{db}"}}
+http: {{listen: "127.0.0.1:{port}"}}
+"""
+
+
+async def test_serve_needs_no_matrix_login_and_says_when_it_has_no_keys(tmp_path):
+    """Without Matrix, serve takes a config whose matrix section has no password (run would refuse it, and
+    says so), and with no keys it warns, naming the key, instead of starting with only /healthz in silence."""
+    port = free_port()
+    path = tmp_path / "config.yaml"
+    path.write_text(WITHOUT_ACCOUNT.format(db=tmp_path / "usage.db", port=port))
+    env = {"PATH": "/usr/bin:/bin"}
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot.cli", "serve", "-c", str(path),
+                                                stderr=asyncio.subprocess.PIPE, env=env)  # fmt: skip
+    try:
+        assert await get_ok(f"http://127.0.0.1:{port}/healthz", {}) == 200
+        assert await get_ok(f"http://127.0.0.1:{port}/v1/usage", bearer("admin")) == 401
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    warnings = [line for line in err.decode().splitlines() if " WARNING " in line]
+    assert len(warnings) == 1 and warnings[0].endswith(
+        "no API keys configured (http.keys): every endpoint but /healthz and the dashboard answers 401 until you"
+        " add one"
+    )
+    for command in ("run", "check-config"):
+        refused = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot.cli", command, "-c", str(path),
+                                                       stderr=asyncio.subprocess.PIPE, env=env)  # fmt: skip
+        _, err = await refused.communicate()
+        assert refused.returncode == 2
+        assert err.decode() == (f"usage-bot {command}: {path}: matrix: set password or access_token: usage-bot run"
+                                " logs in with one of them (usage-bot serve and plugin mode do without)\n")
+
+
 async def test_the_plugin_serves_the_api_with_http_enabled(db_url):
     port = free_port()
     plugin = UsagePlugin(make_config(db_url, listen=f"127.0.0.1:{port}"))

@@ -4,6 +4,7 @@ tracker and from several processes sharing one spool."""
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import stat
 import sys
@@ -153,7 +154,7 @@ async def test_spool_and_spill_files_are_private(db_url, tmp_path, monkeypatch):
         assert spool.stat().st_size > 0
         server = await UsageServer(make_config(db_url, listen=url.removeprefix("http://"))).start()
     await server.close()
-    assert spool.parent == tmp_path / "state" / "usage-bot"
+    assert spool.parent == tmp_path / "state" / "matrix-usage-bot"
     assert {mode(spool.parent), mode(spool.parent.parent)} == {0o700}
     files = sorted(spool.parent.iterdir())
     assert [f.name for f in files if f.name.endswith(".jsonl")] == [spool.name + ".rejected.jsonl"]
@@ -165,6 +166,29 @@ async def test_spool_and_spill_files_are_private(db_url, tmp_path, monkeypatch):
     local.close()
     blocker.close()
     assert local.spill_path is not None and local.spill_path.parent == tmp_path and mode(local.spill_path) == 0o600
+
+
+async def test_events_spooled_in_the_former_folder_are_delivered(db_url, tmp_path, monkeypatch):
+    """Versions before 0.2 spooled in $XDG_STATE_HOME/usage-bot/: what waits there (the spool, and a file a
+    sender left) is sent by the next tracker, whose own spool is in matrix-usage-bot/."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    server = await UsageServer(make_config(db_url)).start()
+    try:
+        url = f"http://127.0.0.1:{server.port}"
+        former = tmp_path / "state" / "usage-bot" / default_spool(url).name
+        former.parent.mkdir(parents=True)
+        event = {"ts": "2026-11-02T08:15:00+00:00", "provider": "openai", "model": "gpt-4o", "input_tokens": 41,
+                 "output_tokens": 9, "room_id": "!a:x"}  # fmt: skip
+        former.write_text(json.dumps({**event, "event_id": "former-1"}) + "\n")
+        former.with_name(former.name + ".sending").write_text(json.dumps({**event, "event_id": "former-2"}) + "\n")
+        async with tracking.Tracker(url, api_key=KEYS["writer"]):
+            pass
+    finally:
+        await server.close()
+    assert stored_ids(db_url) == ["former-1", "former-2"]
+    assert rows(db_url, "SELECT input_tokens, output_tokens FROM events") == [(41, 9), (41, 9)]
+    assert not former.exists() and not former.with_name(former.name + ".sending").exists()
+    assert default_spool(url).parent == tmp_path / "state" / "matrix-usage-bot"
 
 
 HANGING = textwrap.dedent(

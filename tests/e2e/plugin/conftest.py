@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ pytest.importorskip("synapse", reason="the e2e tests need matrix-synapse (the de
 from bot import UsagePlugin
 from bot.config import Config
 
+from ...money import shown_usd as dollars
 from ..conftest import PASSWORD, WAIT, unique
 from ..usage.conftest import agents, db_url, record  # noqa: F401 (fixtures used by the tests here)
 
@@ -117,16 +118,6 @@ def price(model: str, **usage: int) -> Decimal:
     return calc_price(Usage(**usage), model, provider_id="openai").total_price
 
 
-def dollars(amount: Decimal) -> str:
-    """As the tables show it: every digit."""
-    return f"${amount.normalize():f}"
-
-
-def rounded(amount: Decimal) -> str:
-    """As a summary line shows a small amount: four decimals."""
-    return f"${amount.quantize(Decimal('0.0001'), rounding=ROUND_HALF_UP):f}"
-
-
 async def attach_plugin(host: Host, db: str, *, clock: Any = None, **sections: Any) -> UsagePlugin:
     """A plugin from a config without a ``matrix`` section, attached to the host's client."""
     sections.setdefault("bot", {"timezone": "Europe/Berlin"})
@@ -162,4 +153,4 @@ def replies_to(user: Any, room: str, event_id: str, sender: str | None = None) -
     return found
 
 
-__all__ = ["Host", "ask", "attach_plugin", "dollars", "price", "record", "replies_to", "rounded", "wait_log"]
+__all__ = ["Host", "ask", "attach_plugin", "dollars", "price", "record", "replies_to", "wait_log"]

@@ -8,7 +8,7 @@ from nio import RoomMessageNotice, RoomMessageText
 from bot import UsagePlugin
 from bot.state import COMMAND
 
-from .conftest import ask, dollars, price, record, replies_to, rounded
+from .conftest import ask, dollars, price, record, replies_to
 
 pytestmark = pytest.mark.synapse
 
@@ -29,7 +29,7 @@ async def test_the_host_answers_usage_and_its_own_commands(make_user, make_host,
     summary = await ask(alice, host, room, "!usage")
     assert isinstance(summary, RoomMessageNotice) and summary.sender == host.user_id
     assert bool(summary.decrypted) is encrypted
-    assert f"Today: 2 calls · 13.5k tokens (11.2k in, 2.3k out) · {rounded(researcher + coder)}" in summary.body
+    assert f"Today: 2 calls · 13.5k tokens (11.2k in, 2.3k out) · {dollars(researcher + coder)}" in summary.body
     agents_answer = await ask(alice, host, room, "!usage agents")
     rows = {line.split()[0]: line for line in agents_answer.body.splitlines()[1:] if line.strip()}
     assert "12,000" in rows["coder"] and dollars(coder) in rows["coder"]
@@ -37,7 +37,7 @@ async def test_the_host_answers_usage_and_its_own_commands(make_user, make_host,
     thread = await ask(alice, host, room, "!usage thread", thread_root=root)
     relation = thread.source["content"]["m.relates_to"]
     assert relation["rel_type"] == "m.thread" and relation["event_id"] == root
-    assert f"1 call · 1.5k tokens (1.2k in, 300 out) · {rounded(researcher)}" in thread.body
+    assert f"1 call · 1.5k tokens (1.2k in, 300 out) · {dollars(researcher)}" in thread.body
     assert "coder" not in thread.body
 
     pong = await ask(alice, host, room, "!ping")

@@ -62,9 +62,9 @@ async def test_breakdowns_latency_estimates_and_projection(make_user, make_usage
 
     ops = await ask(alice, bot, room, "!usage operations")
     # Operation, Calls, Input, Output, Total, Cost, Unpriced, Estimated, Errors
-    assert row(ops.body, "chat") == ["chat", "2", "2,000,000", "0", "2,000,000", "$5", "0", "0", "0"]
-    assert row(ops.body, "summary") == ["summary", "1", "1,000,000", "0", "1,000,000", "$2.5", "0", "0", "1"]
-    assert row(ops.body, "embedding") == ["embedding", "1", "400,000", "0", "400,000", "$1", "0", "1", "0"]
+    assert row(ops.body, "chat") == ["chat", "2", "2,000,000", "0", "2,000,000", "$5.00", "0", "0", "0"]
+    assert row(ops.body, "summary") == ["summary", "1", "1,000,000", "0", "1,000,000", "$2.50", "0", "0", "1"]
+    assert row(ops.body, "embedding") == ["embedding", "1", "400,000", "0", "400,000", "$1.00", "0", "1", "0"]
 
     hours = await ask(alice, bot, room, "!usage hours 2026-11-08")
     assert row(hours.body, "2026-11-08 11:00")[:2] == ["2026-11-08 11:00", "1"]  # 10:00 UTC is 11:00 in Berlin
@@ -74,7 +74,7 @@ async def test_breakdowns_latency_estimates_and_projection(make_user, make_usage
 
     models = await ask(alice, bot, room, "!usage models")
     cells = row(models.body, "gpt-4o")
-    assert cells[:9] == ["gpt-4o", "4", "3,400,000", "0", "3,400,000", "$8.5", "0", "1", "1"]
+    assert cells[:9] == ["gpt-4o", "4", "3,400,000", "0", "3,400,000", "$8.50", "0", "1", "1"]
     # latencies 300, 800, 1200, 2000 ms: the median is the 2nd (800 ms), the p95 the 4th (2000 ms)
     median, p95 = bucket_middle_ms(800), bucket_middle_ms(2000)
     assert cells[9:] == [f"{median:,.0f} ms", f"{p95 / 1000:,.2f} s"] == ["825 ms", "1.96 s"]

@@ -7,24 +7,16 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 import pytest
 
+from ...money import shown_pico as usd
 from ...tracking.advice_calls import pico
 from .conftest import BOTH_BACKENDS, record
 from .test_quotas_e2e import ask
 
 pytestmark = pytest.mark.synapse
-
-
-def exact(p: int) -> str:
-    return ("-" if p < 0 else "") + "$" + format((Decimal(abs(p)) / 10**12).normalize(), "f")
-
-
-def rounded(p: int) -> str:
-    usd = Decimal(p) / 10**12
-    return f"${usd.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,f}"
 
 
 def rows_of(body: str, first: str) -> dict[str, list[str]]:
@@ -71,14 +63,14 @@ async def test_whatif_and_savings_in_chat(make_user, make_usage_bot, agents):
         then[agent] += pico(provider, model, ts, usage(*counts)) or 0
         on[agent] += pico("deepseek", "deepseek-chat", ts, usage(*counts))
     rows = rows_of(answer.body, "Agent")
-    assert rows["scout"] == ["2", exact(then["scout"]), exact(on["scout"]),
+    assert rows["scout"] == ["2", usd(then["scout"]), usd(on["scout"]),
                              f"{Decimal(on['scout'] - then['scout']) * 100 / then['scout']:+.1f}%"]  # fmt: skip
     writer = "<b>writer</b>"
-    assert rows[writer] == ["3", exact(then[writer]) + " + 1 unpriced call", exact(on[writer])]  # no change: unpriced
+    assert rows[writer] == ["3", usd(then[writer]) + " + 1 unpriced call", usd(on[writer])]  # no change: unpriced
     total_then, total_on = sum(then.values()), sum(on.values())
-    assert rows["Total"] == ["5", exact(total_then) + " + 1 unpriced call", exact(total_on)]
-    assert answer.body.startswith(f"This room's 5 calls in October 2026 cost {rounded(total_then)} + 1 unpriced call;"
-                                  f" on deepseek/deepseek-chat they would have cost {rounded(total_on)}.")  # fmt: skip
+    assert rows["Total"] == ["5", usd(total_then) + " + 1 unpriced call", usd(total_on)]
+    assert answer.body.startswith(f"This room's 5 calls in October 2026 cost {usd(total_then)} + 1 unpriced call;"
+                                  f" on deepseek/deepseek-chat they would have cost {usd(total_on)}.")  # fmt: skip
     html = answer.source["content"]["formatted_body"]
     assert "&lt;b&gt;writer&lt;/b&gt;" in html and "<b>writer</b>" not in html
 
@@ -90,11 +82,11 @@ async def test_whatif_and_savings_in_chat(make_user, make_usage_bot, agents):
         saved[(agent, model)] = saved.get((agent, model), 0) + pico(provider, model, ts, usage(inp, out, 0)) - made
     scout = rows["scout"]
     assert scout[:6] == ["gpt-4o", "2", "20,400", "9,000", "0", f"{Decimal(9_000) * 100 / 20_400:.1f}%"]
-    assert scout[6:] == [exact(then["scout"]), exact(saved[("scout", "gpt-4o")])]
+    assert scout[6:] == [usd(then["scout"]), usd(saved[("scout", "gpt-4o")])]
     total = sum(saved.values())
-    assert rows["Total"][-1] == exact(total)
+    assert rows["Total"][-1] == usd(total)
     hit = Decimal(9_000 + 150_000 + 4_000) * 100 / (20_400 + 230_000 + 6_100 + 800)
-    assert answer.body.startswith(f"Prompt caching saved this room {rounded(total)} in October 2026") and (
+    assert answer.body.startswith(f"Prompt caching saved this room {usd(total)} in October 2026") and (
         f"cache hit rate {hit:.1f}%." in answer.body.splitlines()[0])  # fmt: skip
 
     bad = await ask(alice, bot, room, "!usage whatif")

@@ -8,9 +8,9 @@ from decimal import Decimal
 
 import pytest
 
+from ...money import shown_pico as rounded
 from ...tracking.advice_calls import pico
 from .conftest import BOTH_BACKENDS, record
-from .test_advice_e2e import rounded
 from .test_quotas_e2e import Clock, ask, history, is_digest, wait_messages
 
 pytestmark = pytest.mark.synapse

@@ -57,13 +57,13 @@ async def test_usage_commands_with_exact_figures(make_user, make_usage_bot, agen
     summary = await ask(alice, bot, room, "!usage")
     assert "Today: 2 calls · 13.5k tokens (11.2k in, 2.3k out) · $0.0085" in summary.body
     # gpt-4o: $0.00575 exactly; gpt-4o-mini: 10000 * 0.15/M + 2000 * 0.6/M = $0.0027
-    assert "$0.00845" in summary.body and "researcher" in summary.body and "coder" in summary.body
+    assert "$0.0085" in summary.body and "researcher" in summary.body and "coder" in summary.body
 
     models = await ask(alice, bot, room, "!usage models")
-    assert "gpt-4o-mini" in models.body and "$0.0027" in models.body and "$0.00575" in models.body
+    assert "gpt-4o-mini" in models.body and "$0.0027" in models.body and "$0.0058" in models.body
     providers = await ask(alice, bot, room, "!usage providers")
     assert "Usage in this room by provider" in providers.body and "openai" in providers.body
-    assert "13,500" in providers.body and "$0.00845" in providers.body  # both models are OpenAI's
+    assert "13,500" in providers.body and "$0.0085" in providers.body  # both models are OpenAI's
     users = await ask(alice, bot, room, "!usage users today")
     assert "@bob:localhost" in users.body and alice.user_id in users.body
     days = await ask(alice, bot, room, "!usage days week")

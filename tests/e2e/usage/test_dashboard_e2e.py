@@ -20,6 +20,7 @@ from nio import MemoryDownloadResponse
 from bot.render.numbers import human_usd
 from tracking.pricing import usd_to_pico
 
+from ...money import shown_usd
 from .browser import free_port, not_blank, open_page
 from .conftest import BOTH_BACKENDS, record
 from .test_quotas_e2e import ask
@@ -64,7 +65,7 @@ def same_numbers(cells: list[str], row: dict[str, str]) -> bool:
     counts = [int(c.replace(",", "")) for c in cells[1:5] + cells[6:9]]
     expected = [int(row[k]) for k in ("calls", "input_tokens", "output_tokens", "total_tokens", "unpriced_calls",
                                       "estimated_calls", "error_calls")]  # fmt: skip
-    cost = cells[5] == row["cost_usd"] == "unpriced" or Decimal(cells[5].removeprefix("$")) == Decimal(row["cost_usd"])
+    cost = cells[5] == row["cost_usd"] == "unpriced" or cells[5] == shown_usd(Decimal(row["cost_usd"]))
     return counts == expected and cost
 
 

@@ -30,6 +30,7 @@ COMMANDS_TO_TRY = [
     "!usage quota set everywhere agent plain-agent daily 10k", "!usage quota clear everywhere agent daily tokens",
     "!usage quota set everywhere global monthly $500", "!usage quota clear everywhere global monthly usd",
     "!usage dashboard", "!usage dashboard revoke", "!usage whatif gpt-4o-mini all", "!usage savings all",
+    "!usage me export", "!usage forget me", "!usage forget me confirm",  # refused outside a direct chat
 ]  # fmt: skip
 
 

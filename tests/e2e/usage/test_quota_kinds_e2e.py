@@ -6,19 +6,16 @@ import asyncio
 import re
 import time
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 import pytest
 from genai_prices import Usage, calc_price
 
+from ...money import shown_usd as usd
 from .conftest import record
 from .test_quotas_e2e import Clock, ask, history, wait_messages
 
 pytestmark = pytest.mark.synapse
-
-
-def usd(value: Decimal) -> str:
-    return f"${value.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,f}"
 
 
 def gpt4o(ts: datetime, **tokens: int) -> Decimal:

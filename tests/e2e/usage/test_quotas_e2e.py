@@ -159,7 +159,7 @@ async def test_digest_across_dst_and_a_missed_digest_posted_once(make_user, make
 
     now = await ask(alice, bot, room, "!usage digest now")
     assert now.body.startswith("Daily digest for 29 March 2026: 2 calls · 3k tokens (3k in, 30 out) · $0.0029")
-    assert "$0.002912" in now.body  # gpt-4o 1000 in + 10 out, gpt-4o-mini 2000 in + 20 out
+    # $0.002912: gpt-4o 1000 in + 10 out, gpt-4o-mini 2000 in + 20 out, shown to two significant digits
     assert "early" in now.body and "late" in now.body and "today" not in now.body
     assert "Tokens +102% against the day before" in now.body
 
