@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import tracking
+from tests.usagebot import usage_bot
 from tracking.ingest import ingest_lines
 from tracking.pricing import Pricer
 from tracking.store import StoreError, open_store
@@ -191,7 +192,6 @@ def test_record_and_ingest_refuse_the_same_values(tmp_path, change, reason):
     assert reason in why and count(db) == 0
 
     line = json.dumps({k: v.isoformat() if isinstance(v, datetime) else v for k, v in event.items()})
-    out = subprocess.run([sys.executable, "-m", "bot.cli", "ingest", "--db", f"sqlite:///{tmp_path / 'i.db'}"],
-                         input=line, capture_output=True, text=True, timeout=60)  # fmt: skip
+    out = usage_bot("ingest", "--db", f"sqlite:///{tmp_path / 'i.db'}", stdin=line)
     assert out.stdout.strip() == "stored 0, duplicates 0, skipped 1", out.stderr
     assert out.stderr.strip() == f"usage-bot ingest: skipped line 1: {why}"  # the same reason, word for word
