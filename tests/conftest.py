@@ -49,6 +49,20 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return request.getfixturevalue("pg_url")
 
 
+@pytest.fixture
+def short_lock_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite stores opened during the test wait 0.2 s for another connection's lock, not 5 s: a test holding
+    the database locked sees the same retries, spills and give-ups, without sitting out the busy timeout."""
+    from tracking.store.sqlite.store import SQLiteStore
+
+    opened = SQLiteStore.open
+
+    async def open_waiting_briefly(path: str, **options: int) -> SQLiteStore:
+        return await opened(path, **{"busy_timeout_ms": 200, **options})
+
+    monkeypatch.setattr(SQLiteStore, "open", staticmethod(open_waiting_briefly))
+
+
 def _leftover_threads() -> list[str]:
     """Threads that would keep the interpreter from exiting: a store (aiosqlite's worker), tracker or server
     a test opened and never closed."""

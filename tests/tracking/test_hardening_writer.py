@@ -42,7 +42,7 @@ def count(db: Path, sql: str = "SELECT count(*) FROM events") -> int:
 
 
 def test_sigterm_while_close_drains_waits_for_the_drain(tmp_path):
-    db, total = tmp_path / "usage.db", 300_000
+    db, total = tmp_path / "usage.db", 100_000  # a drain of a second or more: SIGTERM comes during it
     proc = subprocess.Popen([sys.executable, "-c", DRAIN_SCRIPT, f"sqlite:///{db}", str(total)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     assert proc.stdout.readline().strip() == "closing"
@@ -75,6 +75,7 @@ def fill(disk: Path) -> None:
 
 
 def locked_tracker(db: Path, **kwargs) -> tuple[tracking.Tracker, sqlite3.Connection]:
+    """A started tracker whose database another connection holds locked (use with the short_lock_waits fixture)."""
     tracker = tracking.Tracker(f"sqlite:///{db}", **kwargs)
     tracker._writer.give_up_after = 0.3
     tracker.start()
@@ -88,7 +89,8 @@ def record_many(tracker: tracking.Tracker, n: int) -> None:
         tracker.record(provider="openai", model="gpt-4o", input_tokens=i, output_tokens=1, room_id="!r:x")
 
 
-def test_a_full_disk_at_close_saves_the_events_elsewhere_and_they_ingest_once(tiny_disk, tmp_path, monkeypatch):
+def test_a_full_disk_at_close_saves_the_events_elsewhere_and_they_ingest_once(tiny_disk, tmp_path, monkeypatch,
+                                                                               short_lock_waits):
     spare = tmp_path / "spare"
     spare.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(spare))
@@ -105,7 +107,7 @@ def test_a_full_disk_at_close_saves_the_events_elsewhere_and_they_ingest_once(ti
     assert not list(tiny_disk.glob("*.unwritten-*"))  # no half-written file left on the full disk
 
 
-async def test_spilled_events_ingested_twice_count_once(tmp_path):
+async def test_spilled_events_ingested_twice_count_once(tmp_path, short_lock_waits):
     db = tmp_path / "usage.db"
     tracker, blocker = locked_tracker(db)
     record_many(tracker, 500)
@@ -122,7 +124,7 @@ async def test_spilled_events_ingested_twice_count_once(tmp_path):
     assert (first.stored, first.duplicates, second.stored, second.duplicates) == (500, 0, 0, 500)
 
 
-def test_no_place_to_save_is_loud_and_lists_every_event(tiny_disk, monkeypatch, caplog):
+def test_no_place_to_save_is_loud_and_lists_every_event(tiny_disk, monkeypatch, caplog, short_lock_waits):
     monkeypatch.setattr(tempfile, "tempdir", str(tiny_disk))
     tracker, blocker = locked_tracker(tiny_disk / "usage.db")
     fill(tiny_disk)
@@ -149,11 +151,11 @@ def test_the_queue_is_bounded_and_nothing_is_lost(tmp_path):
     assert count(db) == 30_000
 
 
-async def test_a_full_queue_behind_a_locked_store_spills_instead_of_growing(tmp_path):
+async def test_a_full_queue_behind_a_locked_store_spills_instead_of_growing(tmp_path, short_lock_waits):
     db = tmp_path / "usage.db"
-    tracker, blocker = locked_tracker(db, max_pending=100, full_wait=0.05)
+    tracker, blocker = locked_tracker(db, max_pending=100, full_wait=0.01)
     highest = 0
-    for i in range(500):
+    for i in range(300):
         tracker.record(provider="openai", model="gpt-4o", input_tokens=i, output_tokens=1)
         highest = max(highest, tracker.pending)
     blocker.execute("ROLLBACK")
@@ -165,8 +167,8 @@ async def test_a_full_queue_behind_a_locked_store_spills_instead_of_growing(tmp_
         result = await ingest_lines(store, tracker.spill_path.read_text().splitlines(), Pricer())
     finally:
         await store.close()
-    assert result.errors == [] and count(db) == 500
-    assert count(db, "SELECT count(DISTINCT input_tokens) FROM events") == 500
+    assert result.errors == [] and count(db) == 300
+    assert count(db, "SELECT count(DISTINCT input_tokens) FROM events") == 300
 
 
 BAD = [
