@@ -3,12 +3,18 @@
 `store_url` runs a test once per backend: a SQLite file, and a fresh database on the PostgreSQL server
 that the session starts once (tests/pg.py). Without PostgreSQL the PostgreSQL runs are skipped, except in
 CI (CI=true), where they fail: CI must never pass by not testing a backend.
+
+A test's PostgreSQL database is a copy of one that `open_store` brought to the latest schema once per session
+(CREATE DATABASE ... TEMPLATE): the store as `open_store` leaves it, without migrating it again for each test.
+A test that builds an older schema by hand asks for `empty_pg_url` (or `empty_store_url`) instead.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -36,17 +42,50 @@ def pg_server() -> Iterator[PgServer]:
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def pg_migrated(pg_server: PgServer) -> str:
+    """A database `open_store` migrated to the latest schema, whatever that is, then closed: the template of
+    `pg_url`. No test connects to it (PostgreSQL copies only a database no one is connected to)."""
+    from tracking.store import open_store
+
+    url = pg_server.new_database()
+
+    async def migrate() -> None:
+        await (await open_store(url)).close()
+
+    with ThreadPoolExecutor(1) as thread:  # the fixture may be set up while a test's event loop runs
+        thread.submit(asyncio.run, migrate()).result()
+    return url
+
+
 @pytest.fixture
-def pg_url(pg_server: PgServer) -> str:
-    """A fresh, empty PostgreSQL database."""
+def pg_url(pg_server: PgServer, pg_migrated: str) -> str:
+    """A fresh PostgreSQL database at the latest schema, as `open_store` leaves a new one."""
+    return pg_server.new_database(template=pg_migrated)
+
+
+@pytest.fixture
+def empty_pg_url(pg_server: PgServer) -> str:
+    """A fresh, empty PostgreSQL database: for a test that builds an older schema in it."""
     return pg_server.new_database()
+
+
+def _sqlite_or(request: pytest.FixtureRequest, tmp_path: Path, postgresql_fixture: str) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'usage.db'}"
+    return str(request.getfixturevalue(postgresql_fixture))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'usage.db'}"
-    return request.getfixturevalue("pg_url")
+    """A new SQLite file, or a fresh PostgreSQL database at the latest schema (`pg_url`)."""
+    return _sqlite_or(request, tmp_path, "pg_url")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new SQLite file, or a fresh, empty PostgreSQL database: for a test that builds an older schema."""
+    return _sqlite_or(request, tmp_path, "empty_pg_url")
 
 
 @pytest.fixture
