@@ -62,6 +62,12 @@ def synapse() -> Iterator[LocalSynapse]:
 EventPredicate = Callable[[str, Any], bool]
 
 
+def replies_to(ev: Any, event_id: str, sender: str) -> bool:
+    """Whether ``ev`` is a message from ``sender`` replying to ``event_id``."""
+    relation = ev.source.get("content", {}).get("m.relates_to") or {}
+    return bool(ev.sender == sender and (relation.get("m.in_reply_to") or {}).get("event_id") == event_id)
+
+
 class MatrixUser:
     """A person with a real nio client (E2EE enabled), driven explicitly by the test."""
 
@@ -165,15 +171,7 @@ class MatrixUser:
     async def wait_reply(self, room_id: str, command_event_id: str, sender: str, timeout: float = WAIT) -> Any:
         """The bot's answer to a command: a message from ``sender`` replying to it."""
 
-        def is_reply(r: str, ev: Any) -> bool:
-            rel = ev.source.get("content", {}).get("m.relates_to") or {}
-            return (
-                r == room_id
-                and ev.sender == sender
-                and (rel.get("m.in_reply_to") or {}).get("event_id") == command_event_id
-            )
-
-        return await self.wait_for(is_reply, timeout)
+        return await self.wait_for(lambda r, ev: r == room_id and replies_to(ev, command_event_id, sender), timeout)
 
     async def room_with(self, bot: BotHandle, *, others: list[MatrixUser] | None = None, **room_kwargs: Any) -> str:
         """Create a room, invite the bot (and ``others``, who join) and wait for the bot to join."""
