@@ -42,13 +42,14 @@ def _free_port() -> int:
 class PgServer:
     """One server. `start()`, then `new_database()` for each test, `restart()` and `stop()`."""
 
-    def __init__(self, *, durable: bool = False) -> None:
+    def __init__(self, *, durable: bool = False, parent: str | None = None) -> None:
+        """`parent`: the folder to make the server's own in (the system's temporary folder if None)."""
         found = bindir()
         if found is None:
             raise RuntimeError("PostgreSQL is not installed (no initdb; apt-get install postgresql)")
         self.bin = found
         self.durable = durable
-        self.root = Path(tempfile.mkdtemp(prefix="usage-pg-"))
+        self.root = Path(tempfile.mkdtemp(prefix="usage-pg-", dir=parent))
         self.data = self.root / "data"
         self.port = _free_port()
         self._names = itertools.count(1)
