@@ -47,7 +47,10 @@ async def trickle(port: int, head: bytes, endless: bytes) -> tuple[int, bytes]:
     finally:
         if not answer.done():
             writer.close()
-        received = await answer
+        try:
+            received = await answer
+        except ConnectionResetError:  # closed with our last bytes unread: the kernel resets, no answer either
+            received = b""
         writer.close()
     assert sent < CAP, "the server let a client trickle its request for ever"
     return sent, received
