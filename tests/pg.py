@@ -84,10 +84,10 @@ class PgServer:
         return self
 
     def _start_watchdog(self) -> None:
-        """A shell that reads its standard input, our pipe, to the end, then stops the server and removes its
-        folder. In a session of its own, so a Ctrl-C meant for us does not end it first."""
+        """A shell that reads its standard input, our pipe, to the end, then stops the server and starts removing
+        its folder. In a session of its own, so a Ctrl-C meant for us does not end it first."""
         stop = shlex.join(self._command("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop"))
-        script = f"cat >/dev/null; {stop} >/dev/null 2>&1; rm -rf {shlex.quote(str(self.root))}"
+        script = f"cat >/dev/null; {stop} >/dev/null 2>&1; rm -rf {shlex.quote(str(self.root))} &"
         self._watchdog = subprocess.Popen(["sh", "-c", script], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                           stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
 
@@ -109,10 +109,13 @@ class PgServer:
                   "restart")
 
     def stop(self) -> None:
-        """Stop the server and remove its folder: the watchdog's work, started by closing its pipe."""
-        if self._watchdog is not None:
-            assert self._watchdog.stdin is not None
-            self._watchdog.stdin.close()
-            self._watchdog.wait(120)
-            self._watchdog = None
-        shutil.rmtree(self.root, ignore_errors=True)
+        """Stop the server and remove its folder: the watchdog's work, started by closing its pipe. It returns
+        once the server has stopped; the folder goes in the background (a run's test databases are gigabytes,
+        a minute and more of deleting on a busy disk, which the run need not wait for)."""
+        if self._watchdog is None:
+            shutil.rmtree(self.root, ignore_errors=True)
+            return
+        assert self._watchdog.stdin is not None
+        self._watchdog.stdin.close()
+        self._watchdog.wait(120)
+        self._watchdog = None
