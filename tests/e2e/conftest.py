@@ -111,6 +111,15 @@ class MatrixUser:
                 raise AssertionError(f"{self.user_id}: no matching event within {timeout}s")
             await self.sync(timeout_ms=1000)
 
+    async def wait_devices(self, user_id: str, timeout: float = WAIT) -> None:
+        """Sync until this client knows a device of ``user_id``: a message encrypted before then is sealed for
+        none of theirs, and they cannot read it (nio shares the room key with the devices it knows)."""
+        deadline = time.monotonic() + timeout
+        while not list(self.client.device_store.active_user_devices(user_id)):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.user_id}: no device of {user_id} known within {timeout}s")
+            await self.sync(timeout_ms=200)
+
     async def create_room(
         self,
         invite: list[str] | None = None,
