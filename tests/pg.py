@@ -1,12 +1,17 @@
 """A throwaway PostgreSQL server for the tests and benchmarks: initdb in a temporary directory, pg_ctl on a
 loopback port, one fresh database per test. Debian's `postgresql` package provides the binaries (.ci/run
-installs it when missing); as root the server runs as the `postgres` user, since PostgreSQL refuses root."""
+installs it when missing); as root the server runs as the `postgres` user, since PostgreSQL refuses root.
+
+The server outlives no one: a watchdog process waits on a pipe from the process that started it, and when that
+closes (`stop()`, or that process ended any way at all: Ctrl-C, SIGTERM, SIGKILL) it stops the server and
+removes its folder."""
 
 from __future__ import annotations
 
 import itertools
 import os
 import pwd
+import shlex
 import shutil
 import socket
 import subprocess
@@ -37,23 +42,28 @@ def _free_port() -> int:
 class PgServer:
     """One server. `start()`, then `new_database()` for each test, `restart()` and `stop()`."""
 
-    def __init__(self, *, durable: bool = False) -> None:
+    def __init__(self, *, durable: bool = False, parent: str | None = None) -> None:
+        """`parent`: the folder to make the server's own in (the system's temporary folder if None)."""
         found = bindir()
         if found is None:
             raise RuntimeError("PostgreSQL is not installed (no initdb; apt-get install postgresql)")
         self.bin = found
         self.durable = durable
-        self.root = Path(tempfile.mkdtemp(prefix="usage-pg-"))
+        self.root = Path(tempfile.mkdtemp(prefix="usage-pg-", dir=parent))
         self.data = self.root / "data"
         self.port = _free_port()
         self._names = itertools.count(1)
         self._user = "postgres" if os.geteuid() == 0 else None
+        self._watchdog: subprocess.Popen[bytes] | None = None
 
-    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def _command(self, *args: str) -> list[str]:
         command = [str(self.bin / args[0]), *args[1:]]
         if self._user is not None:
             command = ["runuser", "-u", self._user, "--", *command]
-        out = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        return command
+
+    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        out = subprocess.run(self._command(*args), capture_output=True, text=True, timeout=120)
         if check and out.returncode != 0:
             raise RuntimeError(f"{args[0]} failed ({out.returncode}): {out.stderr.strip() or out.stdout.strip()}")
         return out
@@ -69,8 +79,17 @@ class PgServer:
         if not self.durable:  # a test server: the data dies with it, so skip the fsyncs
             options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
         self._options = " ".join(options)
+        self._start_watchdog()
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "log"), "-o", self._options, "-w", "start")
         return self
+
+    def _start_watchdog(self) -> None:
+        """A shell that reads its standard input, our pipe, to the end, then stops the server and starts removing
+        its folder. In a session of its own, so a Ctrl-C meant for us does not end it first."""
+        stop = shlex.join(self._command("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop"))
+        script = f"cat >/dev/null; {stop} >/dev/null 2>&1; rm -rf {shlex.quote(str(self.root))} &"
+        self._watchdog = subprocess.Popen(["sh", "-c", script], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
@@ -90,6 +109,13 @@ class PgServer:
                   "restart")
 
     def stop(self) -> None:
-        if self.data.exists():
-            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop", check=False)
-        shutil.rmtree(self.root, ignore_errors=True)
+        """Stop the server and remove its folder: the watchdog's work, started by closing its pipe. It returns
+        once the server has stopped; the folder goes in the background (a run's test databases are gigabytes,
+        a minute and more of deleting on a busy disk, which the run need not wait for)."""
+        if self._watchdog is None:
+            shutil.rmtree(self.root, ignore_errors=True)
+            return
+        assert self._watchdog.stdin is not None
+        self._watchdog.stdin.close()
+        self._watchdog.wait(120)
+        self._watchdog = None

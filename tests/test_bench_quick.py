@@ -1,31 +1,57 @@
-"""The benchmarks' quick modes as a smoke test: each completes and its answers are right (no timings)."""
+"""The benchmarks' quick modes as a smoke test: each completes and its answers are right (no timings).
+
+Smaller than the benchmarks' own quick sizes, and sharing what they can: one query database of the query
+benchmark's mix (built once, in a folder of this module's) for queries, what-if, the dashboard and the HTTP
+API, and the session's PostgreSQL server where a benchmark would start a durable one of its own (durability
+is for the timings, which nothing here reads)."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from bench import ingest, queries, whatif
+from bench import ingest, postgres, queries, whatif
+from tests.pg import PgServer
+
+EVENTS = 20_000
+"""In the shared query database: about fifty a day over the benchmark's 400 days."""
 
 
-def test_ingest_quick(tmp_path, pg_server):
-    report = ingest.run(quick=True, workdir=tmp_path, postgresql=True)
+@pytest.fixture(scope="module")
+def bench_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("bench")
+
+
+@pytest.fixture
+def session_postgres(pg_server: PgServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    @contextlib.contextmanager
+    def server() -> Iterator[PgServer]:
+        yield pg_server
+
+    monkeypatch.setattr(postgres, "server", server)
+
+
+def test_ingest_quick(tmp_path, session_postgres):
+    report = ingest.run(quick=True, workdir=tmp_path, postgresql=True, events=5_000, baseline_events=200)
     assert report["problems"] == []
-    assert report["ours"]["stored"] == report["ours"]["events"] == report["postgresql"]["stored"] == 20_000
+    assert report["ours"]["stored"] == report["ours"]["events"] == report["postgresql"]["stored"] == 5_000
     assert set(report["stages"]) == {"rows", "sums", "floor", "events", "store"}
 
 
-def test_queries_quick(tmp_path, pg_server):
-    report = queries.run(quick=True, workdir=tmp_path, pg_events=20_000)
+def test_queries_quick(bench_dir, session_postgres):
+    report = queries.run(quick=True, workdir=bench_dir, pg_events=5_000, sizes=[EVENTS])
     assert report["problems"] == []
     (results,) = report["by_size"].values()
     assert all(r["equal"] for r in results.values())
     assert all(r["equal"] for r in report["postgresql"].values())
 
 
-def test_whatif_quick(tmp_path):
-    report = whatif.run(quick=True, workdir=tmp_path, sizes=[50_000])
+def test_whatif_quick(bench_dir):
+    report = whatif.run(quick=True, workdir=bench_dir, sizes=[EVENTS])
     assert report["problems"] == []
     assert all(r["equal"] and r["calls"] for r in report["results"].values())
 
@@ -50,18 +76,18 @@ def test_hook_overhead_quick():
     assert "hook's own cost" in out.stdout
 
 
-def test_http_collector_quick(tmp_path):
+def test_http_collector_quick(bench_dir):
     from bench import http_collector
 
-    report = http_collector.run(quick=True, workdir=tmp_path)
+    report = http_collector.run(quick=True, workdir=bench_dir, events=2_000, usage_events=EVENTS)
     assert report["problems"] == []
-    assert {f["stored"] for f in report["figures"].values()} == {5_000}
+    assert {f["stored"] for f in report["figures"].values()} == {2_000}
 
 
-def test_dashboard_quick(tmp_path):
+def test_dashboard_quick(bench_dir):
     from bench import dashboard
 
-    report = dashboard.run(quick=True, workdir=tmp_path)
+    report = dashboard.run(quick=True, workdir=bench_dir, events=EVENTS)
     assert report["problems"] == []
     assert set(report["results"]) == {"this month", "7 days", "today"}
     assert all(r["refresh_bytes"] < r["load_bytes"] for r in report["results"].values())

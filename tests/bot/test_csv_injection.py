@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import subprocess
-import sys
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -13,6 +11,7 @@ import pytest
 
 import tracking
 from bot.render.export import events_csv
+from tests.usagebot import usage_bot
 from tracking.periods import parse_period
 from tracking.store import Filters, open_store
 
@@ -62,7 +61,6 @@ async def test_export_neutralises_every_formula_but_real_ids(db):
      ("model", {"'+gpt", "gpt-4o"}), ("thread", {"'=1+1", "$root_event-1"})],
 )  # fmt: skip
 def test_report_csv_neutralises_keys(db, by, expected):
-    out = subprocess.run([sys.executable, "-m", "bot.cli", "report", "--db", db, "--period", "2026-10", "--by", by,
-                          "--format", "csv", "--tz", "UTC"], capture_output=True, text=True, timeout=60)  # fmt: skip
+    out = usage_bot("report", "--db", db, "--period", "2026-10", "--by", by, "--format", "csv", "--tz", "UTC")
     assert out.returncode == 0, out.stderr
     assert {r["key"] for r in csv.DictReader(io.StringIO(out.stdout))} == expected

@@ -7,8 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import subprocess
-import sys
 from datetime import UTC, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -24,6 +22,7 @@ from bot.render.chart import chart_summary
 from bot.render.digest import DigestData, digest_answer
 from bot.render.export import events_csv
 from bot.render.quotas import quota_answer
+from tests.usagebot import usage_bot
 from tracking.amounts import Amount
 from tracking.periods import parse_period
 from tracking.queries import usage_report
@@ -109,7 +108,7 @@ async def test_export_csv(store):
 
 def cli(db_url: str, fmt: str) -> str:
     args = ["report", "--db", db_url, "--period", "2026-03-04", "--by", "agent", "--format", fmt]
-    done = subprocess.run([sys.executable, "-m", "bot.cli", *args], capture_output=True, text=True, timeout=60)
+    done = usage_bot(*args)
     assert done.returncode == 0, done.stderr
     return done.stdout
 

@@ -1,4 +1,5 @@
-"""`usage-bot` end to end, as a subprocess, the way users run it."""
+"""`usage-bot` end to end: ingest, then report, as users run it (in the test's process, see tests/usagebot.py;
+the last test runs a real process)."""
 
 import json
 import os
@@ -9,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from genai_prices import Usage, calc_price
+
+from tests.usagebot import Ran, usage_bot
 
 FIXTURE = [
     # room A, two agents, two models, two days; one duplicate
@@ -43,11 +46,8 @@ pricing:
 """
 
 
-def run(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args], input=stdin, capture_output=True, text=True, cwd=cwd,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}, timeout=60,
-    )  # fmt: skip
+def run(*args: str, stdin: str | None = None, cwd: Path | None = None) -> Ran:
+    return usage_bot(*args, stdin=stdin, cwd=cwd)
 
 
 def price(provider, model, inp, out, cr=0, cw=0, part="total_price"):
@@ -173,9 +173,12 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path, args, message):
     assert "Traceback" not in out.stderr
 
 
-def test_corrupt_database_is_one_clear_line(tmp_path):
+def test_corrupt_database_is_one_clear_line_and_status_2_from_a_real_process(tmp_path):
+    """The one test here that starts `python -m bot.cli`: main()'s status is the process's, its line on stderr."""
     (tmp_path / "bad.db").write_bytes(b"\x00garbage" * 64)
-    out = run("report", "--db", "bad.db", cwd=tmp_path)
+    out = subprocess.run([sys.executable, "-m", "bot.cli", "report", "--db", "bad.db"], capture_output=True,
+                         text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
+                         timeout=60)  # fmt: skip
     assert out.returncode == 2
     assert out.stderr.strip() == (
         "usage-bot report: bad.db is not a usage database (not SQLite, or corrupt): file is not a database"

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import csv
 import io
-import subprocess
-import sys
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import tracking
 from bot.render.export import events_csv
+from tests.usagebot import usage_bot
 from tracking.periods import parse_period
 from tracking.store import Filters, open_store
 
@@ -41,10 +40,9 @@ def assert_cells(data: bytes, column: int) -> None:
 
 def test_report_csv_quotes_line_breaks_and_quotes(db_url):
     record(db_url)
-    done = subprocess.run([sys.executable, "-m", "bot.cli", "report", "--db", db_url, "--period", "2026-05-06",
-                           "--by", "agent", "--format", "csv"], capture_output=True, timeout=60)  # fmt: skip
+    done = usage_bot("report", "--db", db_url, "--period", "2026-05-06", "--by", "agent", "--format", "csv")
     assert done.returncode == 0, done.stderr
-    assert_cells(done.stdout, 0)
+    assert_cells(done.stdout.encode(), 0)  # what a process writes on a UTF-8 terminal: no newline translation
 
 
 async def test_export_quotes_line_breaks_and_quotes(db_url):

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.usagebot import Ran, usage_bot
 from tracking.store import Filters, QuotaRow, open_store
 from tracking.store.tables import COPIED_TABLES
 
@@ -16,9 +15,8 @@ ROOT = Path(__file__).parents[2]
 SAMPLE = ROOT / "docs" / "sample-events.jsonl"
 
 
-def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bot.cli", *args], input=stdin, capture_output=True, text=True,
-                          cwd=ROOT, timeout=120)  # fmt: skip
+def cli(*args: str, stdin: str | None = None) -> Ran:
+    return usage_bot(*args, stdin=stdin, cwd=ROOT)
 
 
 def reports(url: str) -> list[str]:

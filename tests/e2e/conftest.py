@@ -62,6 +62,12 @@ def synapse() -> Iterator[LocalSynapse]:
 EventPredicate = Callable[[str, Any], bool]
 
 
+def replies_to(ev: Any, event_id: str, sender: str) -> bool:
+    """Whether ``ev`` is a message from ``sender`` replying to ``event_id``."""
+    relation = ev.source.get("content", {}).get("m.relates_to") or {}
+    return bool(ev.sender == sender and (relation.get("m.in_reply_to") or {}).get("event_id") == event_id)
+
+
 class MatrixUser:
     """A person with a real nio client (E2EE enabled), driven explicitly by the test."""
 
@@ -104,6 +110,15 @@ class MatrixUser:
             if time.monotonic() > deadline:
                 raise AssertionError(f"{self.user_id}: no matching event within {timeout}s")
             await self.sync(timeout_ms=1000)
+
+    async def wait_devices(self, user_id: str, timeout: float = WAIT) -> None:
+        """Sync until this client knows a device of ``user_id``: a message encrypted before then is sealed for
+        none of theirs, and they cannot read it (nio shares the room key with the devices it knows)."""
+        deadline = time.monotonic() + timeout
+        while not list(self.client.device_store.active_user_devices(user_id)):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.user_id}: no device of {user_id} known within {timeout}s")
+            await self.sync(timeout_ms=200)
 
     async def create_room(
         self,
@@ -165,15 +180,7 @@ class MatrixUser:
     async def wait_reply(self, room_id: str, command_event_id: str, sender: str, timeout: float = WAIT) -> Any:
         """The bot's answer to a command: a message from ``sender`` replying to it."""
 
-        def is_reply(r: str, ev: Any) -> bool:
-            rel = ev.source.get("content", {}).get("m.relates_to") or {}
-            return (
-                r == room_id
-                and ev.sender == sender
-                and (rel.get("m.in_reply_to") or {}).get("event_id") == command_event_id
-            )
-
-        return await self.wait_for(is_reply, timeout)
+        return await self.wait_for(lambda r, ev: r == room_id and replies_to(ev, command_event_id, sender), timeout)
 
     async def room_with(self, bot: BotHandle, *, others: list[MatrixUser] | None = None, **room_kwargs: Any) -> str:
         """Create a room, invite the bot (and ``others``, who join) and wait for the bot to join."""

@@ -70,7 +70,8 @@ async def test_usage_that_cannot_be_read_is_kept_in_rejected_events_and_the_call
     assert "gpt-4o" in payload and "prompt_tokens=1500" in payload
 
 
-async def test_queued_hook_calls_behind_a_locked_store_are_spilled_converted_and_ingest_once(providers, tmp_path):
+async def test_queued_hook_calls_behind_a_locked_store_are_spilled_converted_and_ingest_once(providers, tmp_path,
+                                                                                            short_lock_waits):
     providers.usage = USAGE
     db = tmp_path / "usage.db"
     tracker = tracking.Tracker(f"sqlite:///{db}", max_pending=5, full_wait=0.05)

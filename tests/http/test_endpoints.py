@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from datetime import UTC, datetime
 from decimal import Decimal
 
 from genai_prices import Usage, calc_price
 
 from bot.http.handlers import ROUTES
+from tests.usagebot import usage_bot
 
 from .conftest import bearer, make_config, stored_count
 
@@ -64,12 +64,10 @@ async def test_usage_is_the_cli_json_and_prices_exactly(base, client, db_url):
     async with client.get(f"{base}/v1/usage", params=query, headers=bearer("admin")) as r:
         assert r.status == 200 and r.content_type == "application/json"
         answer = await r.text()
-    cli = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "report", "--db", db_url, "--period", "2026-10", "--by", "agent",
-        "--format", "json", stdout=asyncio.subprocess.PIPE)  # fmt: skip
-    printed, _ = await cli.communicate()
-    assert cli.returncode == 0
-    assert json.loads(answer) == json.loads(printed)
+    cli = await asyncio.to_thread(usage_bot, "report", "--db", db_url, "--period", "2026-10", "--by", "agent",
+                                  "--format", "json")  # fmt: skip
+    assert cli.returncode == 0, cli.stderr
+    assert json.loads(answer) == json.loads(cli.stdout)
     body = json.loads(answer)
     priced = [e for e in EVENTS if e["provider"] != "local"]
     assert Decimal(str(body["totals"]["cost_usd"])) == sum(price(e) for e in priced)

@@ -141,7 +141,7 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-async def test_spool_and_spill_files_are_private(db_url, tmp_path, monkeypatch):
+async def test_spool_and_spill_files_are_private(db_url, tmp_path, monkeypatch, short_lock_waits):
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     server = await UsageServer(make_config(db_url)).start()
     url = f"http://127.0.0.1:{server.port}"

@@ -110,21 +110,21 @@ def test_migration_8_fills_operations_from_the_raw_events(tmp_path: Path):
             "provider", None)  # fmt: skip
 
 
-def test_postgresql_migration_8_fills_operations_from_the_raw_events(pg_url: str):
+def test_postgresql_migration_8_fills_operations_from_the_raw_events(empty_pg_url: str):
     import psycopg
 
     from tracking.store.postgres.migrations import MIGRATIONS as PG_MIGRATIONS
 
-    with psycopg.connect(pg_url, autocommit=True) as conn:
+    with psycopg.connect(empty_pg_url, autocommit=True) as conn:
         conn.execute(PG_MIGRATIONS[7])
         conn.execute("UPDATE meta SET value = '7' WHERE key = 'schema_version'")
         conn.execute("INSERT INTO events (event_id, ts_ms, hour, room_id, thread_id, agent, user_id, operation,"
                      " provider, model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,"
                      " reasoning_tokens, cost_pusd, status) VALUES ('old', 1790000000000, 497222, '!r:x', '', 'a',"
                      " '', 'summary', 'openai', 'gpt-4o', 100, 5, 0, 0, 0, 777, 'error')")  # fmt: skip
-    with tracking.Tracker(pg_url) as tracker:
+    with tracking.Tracker(empty_pg_url) as tracker:
         tracker.record(provider="openai", model="gpt-4o", input_tokens=1, room_id="!r:x", ts=1_790_000_000)
-    with psycopg.connect(pg_url) as conn:
+    with psycopg.connect(empty_pg_url) as conn:
         version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         assert version == (str(max(PG_MIGRATIONS)),)
         rows = conn.execute("SELECT operation, sum(calls)::bigint, sum(input_tokens)::bigint, sum(cost_pusd)::bigint,"

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import tracking
+from tests.usagebot import usage_bot
 from tracking.ingest import ingest_lines
 from tracking.pricing import Pricer
 from tracking.store import StoreError, open_store
@@ -41,7 +42,7 @@ def count(db: Path, sql: str = "SELECT count(*) FROM events") -> int:
 
 
 def test_sigterm_while_close_drains_waits_for_the_drain(tmp_path):
-    db, total = tmp_path / "usage.db", 300_000
+    db, total = tmp_path / "usage.db", 100_000  # a drain of a second or more: SIGTERM comes during it
     proc = subprocess.Popen([sys.executable, "-c", DRAIN_SCRIPT, f"sqlite:///{db}", str(total)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     assert proc.stdout.readline().strip() == "closing"
@@ -74,6 +75,7 @@ def fill(disk: Path) -> None:
 
 
 def locked_tracker(db: Path, **kwargs) -> tuple[tracking.Tracker, sqlite3.Connection]:
+    """A started tracker whose database another connection holds locked (use with the short_lock_waits fixture)."""
     tracker = tracking.Tracker(f"sqlite:///{db}", **kwargs)
     tracker._writer.give_up_after = 0.3
     tracker.start()
@@ -87,7 +89,8 @@ def record_many(tracker: tracking.Tracker, n: int) -> None:
         tracker.record(provider="openai", model="gpt-4o", input_tokens=i, output_tokens=1, room_id="!r:x")
 
 
-def test_a_full_disk_at_close_saves_the_events_elsewhere_and_they_ingest_once(tiny_disk, tmp_path, monkeypatch):
+def test_a_full_disk_at_close_saves_the_events_elsewhere_and_they_ingest_once(tiny_disk, tmp_path, monkeypatch,
+                                                                               short_lock_waits):
     spare = tmp_path / "spare"
     spare.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(spare))
@@ -104,7 +107,7 @@ def test_a_full_disk_at_close_saves_the_events_elsewhere_and_they_ingest_once(ti
     assert not list(tiny_disk.glob("*.unwritten-*"))  # no half-written file left on the full disk
 
 
-async def test_spilled_events_ingested_twice_count_once(tmp_path):
+async def test_spilled_events_ingested_twice_count_once(tmp_path, short_lock_waits):
     db = tmp_path / "usage.db"
     tracker, blocker = locked_tracker(db)
     record_many(tracker, 500)
@@ -121,7 +124,7 @@ async def test_spilled_events_ingested_twice_count_once(tmp_path):
     assert (first.stored, first.duplicates, second.stored, second.duplicates) == (500, 0, 0, 500)
 
 
-def test_no_place_to_save_is_loud_and_lists_every_event(tiny_disk, monkeypatch, caplog):
+def test_no_place_to_save_is_loud_and_lists_every_event(tiny_disk, monkeypatch, caplog, short_lock_waits):
     monkeypatch.setattr(tempfile, "tempdir", str(tiny_disk))
     tracker, blocker = locked_tracker(tiny_disk / "usage.db")
     fill(tiny_disk)
@@ -149,13 +152,20 @@ def test_the_queue_is_bounded_and_nothing_is_lost(tmp_path):
     assert count(db) == 30_000
 
 
-async def test_a_full_queue_behind_a_locked_store_spills_instead_of_growing(tmp_path):
+async def test_a_full_queue_behind_a_locked_store_spills_instead_of_growing(tmp_path, short_lock_waits):
     db = tmp_path / "usage.db"
-    tracker, blocker = locked_tracker(db, max_pending=100, full_wait=0.05)
-    highest = 0
-    for i in range(500):
-        tracker.record(provider="openai", model="gpt-4o", input_tokens=i, output_tokens=1)
+    tracker, blocker = locked_tracker(db, max_pending=100, full_wait=0.01)
+    highest = recorded = 0
+    # until the tracker has spilled: the writer takes what it can into its batch meanwhile, so how many events
+    # fill the queue depends on its timing (a cap for a tracker that never spills)
+    while tracker.spill_path is None and recorded < 5_000:
+        tracker.record(provider="openai", model="gpt-4o", input_tokens=recorded, output_tokens=1)
         highest = max(highest, tracker.pending)
+        recorded += 1
+    for _ in range(50):  # and more while it spills
+        tracker.record(provider="openai", model="gpt-4o", input_tokens=recorded, output_tokens=1)
+        highest = max(highest, tracker.pending)
+        recorded += 1
     blocker.execute("ROLLBACK")
     blocker.close()
     tracker.close()
@@ -165,8 +175,8 @@ async def test_a_full_queue_behind_a_locked_store_spills_instead_of_growing(tmp_
         result = await ingest_lines(store, tracker.spill_path.read_text().splitlines(), Pricer())
     finally:
         await store.close()
-    assert result.errors == [] and count(db) == 500
-    assert count(db, "SELECT count(DISTINCT input_tokens) FROM events") == 500
+    assert result.errors == [] and count(db) == recorded
+    assert count(db, "SELECT count(DISTINCT input_tokens) FROM events") == recorded
 
 
 BAD = [
@@ -192,7 +202,6 @@ def test_record_and_ingest_refuse_the_same_values(tmp_path, change, reason):
     assert reason in why and count(db) == 0
 
     line = json.dumps({k: v.isoformat() if isinstance(v, datetime) else v for k, v in event.items()})
-    out = subprocess.run([sys.executable, "-m", "bot.cli", "ingest", "--db", f"sqlite:///{tmp_path / 'i.db'}"],
-                         input=line, capture_output=True, text=True, timeout=60)  # fmt: skip
+    out = usage_bot("ingest", "--db", f"sqlite:///{tmp_path / 'i.db'}", stdin=line)
     assert out.stdout.strip() == "stored 0, duplicates 0, skipped 1", out.stderr
     assert out.stderr.strip() == f"usage-bot ingest: skipped line 1: {why}"  # the same reason, word for word

@@ -104,37 +104,38 @@ def per_hour(url: str, table: str, key: tuple[str, ...], slot_key: tuple[str, ..
                      f" GROUP BY {columns} ORDER BY {columns}")  # fmt: skip
 
 
-async def test_migration_9_keeps_every_total_and_splits_complete_hours_into_slots(store_url):
-    version_8_store(store_url)
-    before = {table: per_hour(store_url, table, key) for table, key in V8_ROLLUPS.items()}
-    latency = rows(store_url, "SELECT * FROM rollup_latency_hourly ORDER BY 1, 2, 3, 4, 5")
-    events = rows(store_url, "SELECT seq, event_id, room_id, input_tokens FROM events ORDER BY seq")
-    store = await open_store(store_url)
+async def test_migration_9_keeps_every_total_and_splits_complete_hours_into_slots(empty_store_url):
+    url = empty_store_url  # built at version 8 below
+    version_8_store(url)
+    before = {table: per_hour(url, table, key) for table, key in V8_ROLLUPS.items()}
+    latency = rows(url, "SELECT * FROM rollup_latency_hourly ORDER BY 1, 2, 3, 4, 5")
+    events = rows(url, "SELECT seq, event_id, room_id, input_tokens FROM events ORDER BY seq")
+    store = await open_store(url)
     try:
         assert await store.schema_version() == 9
     finally:
         await store.close()
     for table, key in V8_ROLLUPS.items():
-        now = per_hour(store_url, SLOT_TABLES.get(table, table), key, key if table in SLOT_TABLES else None)
+        now = per_hour(url, SLOT_TABLES.get(table, table), key, key if table in SLOT_TABLES else None)
         assert now == before[table], table
-    assert rows(store_url, "SELECT * FROM rollup_latency_hourly ORDER BY 1, 2, 3, 4, 5") == latency
-    assert rows(store_url, "SELECT seq, event_id, room_id, input_tokens FROM events ORDER BY seq") == events
-    assert rows(store_url, "SELECT DISTINCT source FROM events") == [("unknown",)]
-    assert rows(store_url, "SELECT id, source FROM reservations") == [("r1", "tracker")]
+    assert rows(url, "SELECT * FROM rollup_latency_hourly ORDER BY 1, 2, 3, 4, 5") == latency
+    assert rows(url, "SELECT seq, event_id, room_id, input_tokens FROM events ORDER BY seq") == events
+    assert rows(url, "SELECT DISTINCT source FROM events") == [("unknown",)]
+    assert rows(url, "SELECT id, source FROM reservations") == [("r1", "tracker")]
     # complete hours (all of !a:x's H+1 and H+30, all of !b:x's H) are split by slot; the others keep one slot
-    slots = rows(store_url, "SELECT room_id, slot, sum(calls) FROM rollup_room_slots GROUP BY room_id, slot"
+    slots = rows(url, "SELECT room_id, slot, sum(calls) FROM rollup_room_slots GROUP BY room_id, slot"
                             " ORDER BY room_id, slot")  # fmt: skip
     assert slots == [("!a:x", H * 4, 3), ("!a:x", (H + 1) * 4, 1), ("!a:x", (H + 30) * 4 + 2, 1),
                      ("!b:x", H * 4, 1), ("!b:x", H * 4 + 2, 1), ("!b:x", (H + 30) * 4, 2)]  # fmt: skip
-    assert rows(store_url, "SELECT DISTINCT source FROM rollup_slots") == [("unknown",)]
+    assert rows(url, "SELECT DISTINCT source FROM rollup_slots") == [("unknown",)]
     # from now on an event_id is unique within its room only
-    async with tracking.Tracker(store_url) as tracker:
+    async with tracking.Tracker(url) as tracker:
         for room in ("!a:x", "!c:x"):
             tracker.record(provider="openai", model="gpt-4o", input_tokens=1, room_id=room, event_id="$e0",
                            ts=H * 3600 + 60)  # fmt: skip
         await tracker.flush()
         assert (tracker.stats.stored, tracker.stats.duplicates) == (1, 1)
-    assert rows(store_url, "SELECT room_id, source FROM events WHERE event_id = '$e0' ORDER BY room_id") == [
+    assert rows(url, "SELECT room_id, source FROM events WHERE event_id = '$e0' ORDER BY room_id") == [
         ("!a:x", "unknown"), ("!c:x", "tracker")]  # fmt: skip
 
 

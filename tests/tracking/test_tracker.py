@@ -104,7 +104,7 @@ async def test_invalid_records_are_kept_aside_and_never_raise(store_url):
         assert await store.rejected_count() == 3
 
 
-async def test_locked_database_is_retried_not_dropped(tmp_path):
+async def test_locked_database_is_retried_not_dropped(tmp_path, short_lock_waits):
     db = tmp_path / "usage.db"
     async with tracking.Tracker(f"sqlite:///{db}") as tracker:
         blocker = sqlite3.connect(db, timeout=0, isolation_level=None)
@@ -112,8 +112,11 @@ async def test_locked_database_is_retried_not_dropped(tmp_path):
         for i in range(10):
             tracker.record(provider="openai", model="gpt-4o", input_tokens=i, output_tokens=1)
         flushed = asyncio.ensure_future(tracker.flush())
-        await asyncio.sleep(6)
-        assert not flushed.done()
+        for _ in range(600):  # until the writer has met the lock (a cap for a broken writer: 60 s)
+            if tracker.stats.retries >= 1:
+                break
+            await asyncio.sleep(0.1)
+        assert tracker.stats.retries >= 1 and not flushed.done()
         blocker.execute("COMMIT")
         blocker.close()
         await asyncio.wait_for(flushed, 30)
@@ -182,7 +185,7 @@ async def test_a_bug_while_building_a_row_costs_that_event_its_row_never_the_wri
     assert reason == "could not be stored: RuntimeError: boom" and json.loads(payload)["input_tokens"] == 7
 
 
-async def test_an_event_is_stamped_when_recorded_not_when_the_writer_stores_it(tmp_path):
+async def test_an_event_is_stamped_when_recorded_not_when_the_writer_stores_it(tmp_path, short_lock_waits):
     """A locked database holds the write back; the event keeps the time of the call (its day, its quota window)."""
     db = tmp_path / "usage.db"
     async with tracking.Tracker(f"sqlite:///{db}") as tracker:
@@ -191,7 +194,7 @@ async def test_an_event_is_stamped_when_recorded_not_when_the_writer_stores_it(t
         before_ms = time.time_ns() // 1_000_000
         tracker.record(provider="openai", model="gpt-4o", input_tokens=7, output_tokens=1, room_id="!r:x")
         after_ms = time.time_ns() // 1_000_000 + 1
-        await asyncio.sleep(1.5)
+        await asyncio.sleep(0.5)  # the writer meets the lock meanwhile, and retries
         released_ms = time.time_ns() // 1_000_000
         blocker.execute("ROLLBACK")
         blocker.close()
@@ -200,7 +203,7 @@ async def test_an_event_is_stamped_when_recorded_not_when_the_writer_stores_it(t
     assert before_ms <= ts_ms <= after_ms < released_ms
 
 
-async def test_unwritable_store_at_close_saves_events_for_ingest(tmp_path):
+async def test_unwritable_store_at_close_saves_events_for_ingest(tmp_path, short_lock_waits):
     db = tmp_path / "usage.db"
     tracker = tracking.Tracker(f"sqlite:///{db}")
     tracker._writer.give_up_after = 0.5
@@ -221,7 +224,7 @@ async def test_unwritable_store_at_close_saves_events_for_ingest(tmp_path):
     assert (result.stored, result.errors) == (1, [])
 
 
-async def test_unwritable_store_at_close_saves_every_batch_including_the_prepared_one(tmp_path):
+async def test_unwritable_store_at_close_saves_every_batch_including_the_prepared_one(tmp_path, short_lock_waits):
     """Batches of 3: one is being written, the next already prepared, the rest queued; none is lost."""
     db = tmp_path / "usage.db"
     tracker = tracking.Tracker(f"sqlite:///{db}", batch_size=3)

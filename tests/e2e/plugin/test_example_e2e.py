@@ -34,6 +34,7 @@ async def test_the_example_host_answers_ping_and_usage_then_detaches(synapse, ma
         alice = await make_user("alice")
         room = await alice.create_room([host_id], encrypted=True)
         await alice.wait_membership(room, host_id, "join")
+        await alice.wait_devices(host_id)
         ping = await alice.say(room, "!ping")
         assert (await alice.wait_reply(room, ping, host_id)).body == "pong"
         record(agents, room, agent="coder", model="gpt-4o-mini", input_tokens=10_000, output_tokens=2_000)

@@ -9,7 +9,6 @@ import csv
 import io
 import os
 import re
-import sys
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 from nio import MemoryDownloadResponse
 
 from bot.render.numbers import human_usd
+from tests.usagebot import usage_bot
 from tracking.pricing import usd_to_pico
 
 from ...money import shown_usd
@@ -51,13 +51,10 @@ def dashboard_sections(port: int, **dashboard: object) -> dict:
 
 async def report_rows(db_url: str, room: str, by: str) -> dict[str, list[str]]:
     """`usage-bot report --format csv` for the room and period, by key (the page's "(none)" for no key)."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "report", "--db", db_url, "--room", room, "--period", MARCH, "--by", by,
-        "--format", "csv", "--tz", "Europe/Berlin", stdout=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, _ = await proc.communicate()
-    assert proc.returncode == 0
-    return {row["key"] or "(none)": row for row in csv.DictReader(io.StringIO(out.decode()))}
+    done = await asyncio.to_thread(usage_bot, "report", "--db", db_url, "--room", room, "--period", MARCH, "--by",
+                                   by, "--format", "csv", "--tz", "Europe/Berlin")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return {row["key"] or "(none)": row for row in csv.DictReader(io.StringIO(done.stdout))}
 
 
 def same_numbers(cells: list[str], row: dict[str, str]) -> bool:

@@ -10,6 +10,7 @@ from nio import DownloadResponse
 
 from bot.commands import COMMANDS
 
+from ..conftest import replies_to
 from .conftest import record
 from .test_quotas_e2e import ask
 
@@ -53,11 +54,15 @@ async def texts_of(user, answer) -> list[str]:
 
 
 async def assert_no_leak(user, bot, room: str, commands: list[str], secrets=SECRET) -> None:
-    for command in commands:
-        answer = await ask(user, bot, room, command)
-        for text in await texts_of(user, answer):
-            for secret in secrets:
-                assert secret not in text, (room, command, secret, text[:500])
+    """Every command sent first, as a busy room would (the bot answers a few at a time), then each answer read."""
+    sent = [(command, await user.say(room, command)) for command in commands]
+    for _, event_id in sent:
+        await user.wait_reply(room, event_id, bot.user_id)
+    for command, event_id in sent:  # every reply seen by now: a chart's text and its image, for one
+        for answer in [ev for r, ev in user.seen if r == room and replies_to(ev, event_id, bot.user_id)]:
+            for text in await texts_of(user, answer):
+                for secret in secrets:
+                    assert secret not in text, (room, command, secret, text[:500])
 
 
 async def test_no_room_leaks_into_another(make_user, make_usage_bot, agents):
