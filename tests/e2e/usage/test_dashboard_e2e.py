@@ -162,6 +162,12 @@ async def same_advice_as_the_chat(opened, alice, bot, room) -> None:
     assert row[1] == calls and [human_usd(usd_to_pico(Decimal(cell[1:]))) for cell in row[2:4]] == [then, on]
 
 
+WIDER_THAN_THE_SCREEN = """[...document.querySelectorAll("body *")]
+    .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth)
+    .map(e => `${e.tagName}#${e.id}.${e.className} right=${e.getBoundingClientRect().right}`).slice(0, 12)"""
+"""The elements that reach past the screen's right edge: what the failure names."""
+
+
 async def screenshots(browser, link: str, desktop, tmp_path: Path) -> None:
     """Desktop (1280) and phone (390) shots of March, checked for content; written to docs/ with
     USAGE_DOCS_SCREENSHOTS=1 (how the README's pictures are made)."""
@@ -180,5 +186,6 @@ async def screenshots(browser, link: str, desktop, tmp_path: Path) -> None:
         assert await opened.page.locator("#chart svg rect").count() >= 8
         assert await opened.page.is_visible("#table-agent") and await opened.page.is_visible("#download")
     width = await phone.page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 390  # nothing wider than the phone: tables scroll inside their own box
+    wide = await phone.page.evaluate(WIDER_THAN_THE_SCREEN)
+    assert width <= 390, wide  # nothing wider than the phone: tables scroll inside their own box
     assert all(url.startswith(link.split("/dashboard/")[0]) for url in phone.requests)
