@@ -31,7 +31,6 @@ GROUP BY over the raw rows):
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -46,15 +45,12 @@ from ..metrics import MetricsMixin
 from ..planning import events_query, rollup_query, where_clause
 from ..reservations import ReservationsMixin
 from ..room_quotas import RoomQuotasMixin
+from ..schema import APP_ID, POSTGRESQL, upgrade
 from ..statements import Run
 from ..tables import TablesMixin
 from . import dialect
 from .dialect import pg, redact
-from .migrations import MIGRATIONS
 
-log = logging.getLogger(__name__)
-
-APP_ID = "matrix-usage-bot"
 _MIGRATE_LOCK, _EXCLUSIVE_LOCK = 0x7573616701, 0x7573616702
 _PAGE = 5_000
 _ROOM_AT = COLUMN["room_id"]
@@ -123,7 +119,6 @@ class PostgresStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, Tables
             return conn
 
     async def _migrate(self, conn: Any) -> None:
-        latest = max(MIGRATIONS)
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATE_LOCK,))
             cur = await conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
@@ -140,13 +135,12 @@ class PostgresStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, Tables
                     f"{self.path} is a PostgreSQL database of something else (tables: {', '.join(sorted(tables)[:5])});"
                     " refusing to use it as the usage database"
                 )
-            if version > latest:
-                raise StoreError(f"{self.path} has schema version {version}, newer than this matrix-usage-bot"
-                                 f" supports ({latest}); upgrade matrix-usage-bot")  # fmt: skip
-            for number in sorted(n for n in MIGRATIONS if n > version):
-                await conn.execute(MIGRATIONS[number])
-                await conn.execute("UPDATE meta SET value = %s WHERE key = 'schema_version'", (str(number),))
-                log.info("usage database %s migrated to schema version %d", self.path, number)
+
+            async def set_version(number: int) -> None:
+                await conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', %s) ON CONFLICT (key)"
+                                   " DO UPDATE SET value = excluded.value", (str(number),))  # fmt: skip
+
+            await upgrade(self.path, version, POSTGRESQL, conn.execute, set_version)
 
     async def schema_version(self) -> int:
         return int((await self._fetchall("SELECT value FROM meta WHERE key = 'schema_version'"))[0][0])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -26,14 +25,12 @@ from ..metrics import MetricsMixin
 from ..planning import events_query, rollup_query, where_clause
 from ..reservations import ReservationsMixin
 from ..room_quotas import RoomQuotasMixin
+from ..schema import APP_ID, LATEST, SQLITE, upgrade
 from ..statements import Run
 from ..tables import TablesMixin
-from .migrations import APP_ID, MIGRATIONS
 from .reads import StoppableReads
 from .rollups import ROLLUP_UPSERTS
-from .transactions import rollback, split_statements, stopped
-
-log = logging.getLogger(__name__)
+from .transactions import rollback, stopped
 
 _EVENT_SUM_COLUMNS = ", ".join(
     f"sum(coalesce({s.name}, 0) / {SPLIT}), sum(coalesce({s.name}, 0) % {SPLIT})" if s.name in COST_SUMS
@@ -103,22 +100,11 @@ class SQLiteStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, TablesMi
             row = await self._fetchone("SELECT value FROM meta WHERE key = 'app'") if "meta" in tables else None
             if row is None or row[0] != APP_ID:
                 raise StoreError(f"{self.path} is a SQLite database of something else (no usage-bot meta table)")
-        if version > len(MIGRATIONS):
-            raise StoreError(
-                f"{self.path} has schema version {version}, newer than this matrix-usage-bot supports"
-                f" ({len(MIGRATIONS)}); upgrade matrix-usage-bot"
-            )
-        if version < len(MIGRATIONS):
-            await self._migrate()
-
-    async def _migrate(self) -> None:
-        async with self._exclusive():  # another process may be migrating: read the version inside
-            version = (await self._fetchone("PRAGMA user_version"))[0]
-            for number in range(version + 1, len(MIGRATIONS) + 1):
-                for statement in split_statements(MIGRATIONS[number - 1]):
-                    await self._conn.execute(statement)
-                await self._conn.execute(f"PRAGMA user_version = {number}")
-                log.info("usage database %s migrated to schema version %d", self.path, number)
+        if version != LATEST:
+            async with self._exclusive() as run:  # another process may be migrating: read the version inside
+                version = (await self._fetchone("PRAGMA user_version"))[0]
+                await upgrade(self.path, version, SQLITE, lambda sql: run(sql, ()),
+                              lambda number: run(f"PRAGMA user_version = {int(number)}", ()))  # fmt: skip
 
     async def schema_version(self) -> int:
         return (await self._fetchone("PRAGMA user_version"))[0]
