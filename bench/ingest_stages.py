@@ -19,8 +19,7 @@ from tracking.pricing import Pricer
 from tracking.rows import Recorded, recorded_to_row
 from tracking.store import EVENT_COLUMNS, open_store, prepare_batch
 from tracking.store.batch import aggregate
-from tracking.store.sqlite.migrations import MIGRATIONS
-from tracking.store.sqlite.transactions import split_statements
+from tracking.store.schema import LATEST, SQLITE, statements_to
 
 from . import common
 
@@ -63,9 +62,8 @@ def _bare(conn: sqlite3.Connection) -> None:
 
 
 def _as_stored(conn: sqlite3.Connection) -> None:
-    for migration in MIGRATIONS:
-        for statement in split_statements(migration):
-            conn.execute(statement)
+    for statement in statements_to(LATEST, SQLITE):
+        conn.execute(statement)
 
 
 async def _store_write(path: Path, rows: Sequence[tuple]) -> float:

@@ -1,18 +1,15 @@
 """Migration 9 on a store of version 8, both backends: every total kept, hours whose raw events are all there
 summed again per quarter-hour slot, older hours kept whole in their first slot; events kept (source 'unknown'),
-event_id unique per room from then on. Its SQL is frozen: pinned here."""
+event_id unique per room from then on."""
 
 from __future__ import annotations
 
-import hashlib
-import sqlite3
 from pathlib import Path
 
 import tracking
 from tests.dbrows import rows
-from tracking.store import migration_9, open_store
-from tracking.store.postgres.migrations import MIGRATIONS as PG_MIGRATIONS
-from tracking.store.sqlite.migrations import MIGRATIONS
+from tests.oldstores import build, execute
+from tracking.store import open_store
 
 V8_COLUMNS = ("event_id", "ts_ms", "hour", "room_id", "thread_id", "agent", "user_id", "session_id", "operation",
               "provider", "model", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
@@ -57,31 +54,11 @@ def v8_events() -> list[tuple]:
     return events
 
 
-def execute(url: str, statements: list[str], params: list[tuple] = ()) -> None:
-    if url.startswith("postgresql"):
-        import psycopg
-
-        with psycopg.connect(url, autocommit=True) as conn:
-            for statement in statements:
-                conn.execute(statement)
-            if params:
-                marks = ", ".join(["%s"] * len(V8_COLUMNS))
-                conn.cursor().executemany(f"INSERT INTO events ({', '.join(V8_COLUMNS)}) VALUES ({marks})", params)
-        return
-    with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
-        for statement in statements:
-            conn.executescript(statement)
-        conn.executemany(f"INSERT INTO events ({', '.join(V8_COLUMNS)}) VALUES ({', '.join('?' * len(V8_COLUMNS))})",
-                         params)  # fmt: skip
-
-
 def version_8_store(url: str) -> None:
     """A store of version 8 as its writer left it: events, every rollup a GROUP BY over them, a reservation."""
-    if url.startswith("postgresql"):
-        execute(url, [PG_MIGRATIONS[7], PG_MIGRATIONS[8], "UPDATE meta SET value = '8' WHERE key = 'schema_version'"])
-    else:
-        execute(url, [*MIGRATIONS[:8], "PRAGMA user_version = 8"])
-    execute(url, [], v8_events())
+    build(url, 8)
+    execute(url, [], f"INSERT INTO events ({', '.join(V8_COLUMNS)}) VALUES ({', '.join('?' * len(V8_COLUMNS))})",
+            v8_events())
     sums = ", ".join(OVER_EVENTS.get(s, f"sum({s})") for s in SUMS)
     fills = []
     for table, key in V8_ROLLUPS.items():
@@ -138,19 +115,9 @@ async def test_migration_9_keeps_every_total_and_splits_complete_hours_into_slot
         ("!a:x", "unknown"), ("!c:x", "tracker")]  # fmt: skip
 
 
-def test_migration_9_is_frozen():
-    """Its SQL is written from its own declaration: a change to it is a new migration, never an edit of this one."""
-    digests = {dialect: hashlib.sha256(migration_9.sql(dialect).encode()).hexdigest()[:16]
-               for dialect in ("sqlite", "postgresql")}  # fmt: skip
-    assert digests == {"sqlite": "bf5295464f33ac07", "postgresql": "635a216cbcc94bc2"}
-    assert MIGRATIONS[8] == migration_9.sql("sqlite") and PG_MIGRATIONS[9] == migration_9.sql("postgresql")
-
-
 def test_an_old_sqlite_file_of_any_version_still_opens(tmp_path: Path):
     db = tmp_path / "v1.db"
-    with sqlite3.connect(db) as conn:
-        conn.executescript(MIGRATIONS[0])
-        conn.execute("PRAGMA user_version = 1")
+    build(db, 1)
     with tracking.Tracker(f"sqlite:///{db}") as tracker:
         tracker.record(provider="openai", model="gpt-4o", input_tokens=1, room_id="!a:x", ts=H * 3600)
     assert rows(db, "SELECT slot, calls FROM rollup_slots") == [(H * 4, 1)]
