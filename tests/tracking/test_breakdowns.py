@@ -58,9 +58,13 @@ async def test_operations_hours_and_latency(store_url: str):
         elsewhere = await latency_by_model(store, day, room_id="!other:x")
         assert elsewhere == {}
 
-        # raw events go with retention; the histograms and the operations stay
+        utc_day = parse_period("2026-11-14", zone("UTC"))
+        assert await latency_by_model(store, utc_day, room_id=ROOM) == {"gpt-4o": figures}
+
+        # raw events go with retention; the histograms (per UTC day) and the operations stay
         assert await apply_retention(store, 1, now_ms=int((T0 + timedelta(days=30)).timestamp() * 1000)) == 42
-        assert (await latency_by_model(store, day, room_id=ROOM))["gpt-4o"] == figures
+        assert await latency_by_model(store, utc_day, room_id=ROOM) == {"gpt-4o": figures}
+        assert await latency_by_model(store, day, room_id=ROOM) == {}  # no whole UTC day in Kolkata's day
         again = await usage_report(store, day, group="operation", room_id=ROOM)
         assert {r.key: r.calls for r in again.rows} == {"chat": 31, "embedding": 11}
     finally:

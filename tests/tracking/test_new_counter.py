@@ -11,9 +11,9 @@ import pytest
 
 import tracking
 from tests.oldstores import build
+from tracking.store.batch import SUM_TABLES
 from tracking.store.schema import LATEST
 
-ROLLUPS = ("rollup_slots", "rollup_agent_slots", "rollup_agent_daily", "rollup_room_slots", "rollup_room_daily")
 TS = 1_790_000_000  # 2026-09-21
 
 
@@ -32,7 +32,7 @@ def test_recorded_stored_summed_and_reported(tmp_path):
                        cache_write_tokens=100, cache_write_1h_tokens=101, room_id="!r:x", ts=TS)  # fmt: skip
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT cache_write_1h_tokens FROM events ORDER BY seq").fetchall() == [(600,), (101,)]
-        for table in ROLLUPS:
+        for table in SUM_TABLES:
             assert conn.execute(f"SELECT sum(cache_write_1h_tokens) FROM {table}").fetchone() == (701,), table
         assert conn.execute("SELECT count(*) FROM rejected_events").fetchone() == (0,)  # stored as reported
     assert report(f"sqlite:///{db}")["totals"]["cache_write_1h_tokens"] == 701

@@ -5,11 +5,13 @@ steps' before that SQL was removed: a change to a released step changes its dige
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from tests.oldstores import execute
 from tests.schema_dump import digest, schema_of
-from tracking.store.schema import POSTGRESQL, SQLITE, statements_to
+from tracking.store.schema import LATEST, POSTGRESQL, SQLITE, statements_to, upgrade_table
 
 RELEASED = {
     ("sqlite", 1): "db2fb28bdf16208f", ("sqlite", 2): "70cd8fff018097e5", ("sqlite", 3): "d388cc28afb3fccc",
@@ -33,3 +35,26 @@ def test_postgresql_versions_are_as_released(pg_server):
         execute(url, statements_to(version, POSTGRESQL, start=version - 1))
         if ("postgresql", version) in RELEASED:
             assert digest(schema_of(url)) == RELEASED[("postgresql", version)], version
+
+
+def test_a_new_store_gets_in_one_step_what_the_steps_from_version_1_give(tmp_path, pg_server):
+    (fresh,) = upgrade_table.plan(0)
+    assert fresh.version == LATEST
+    for dialect, (a, b) in ((SQLITE, (tmp_path / "a.db", tmp_path / "b.db")),
+                            (POSTGRESQL, (pg_server.new_database(), pg_server.new_database()))):  # fmt: skip
+        execute(a, fresh.statements(dialect))
+        execute(b, statements_to(LATEST, dialect))
+        assert schema_of(a) == schema_of(b), dialect.name
+
+
+async def test_a_new_store_is_created_in_one_step_and_says_so_once(store_url, caplog):
+    from tracking.store import open_store
+
+    caplog.set_level(logging.INFO, logger="tracking.store.schema")
+    store = await open_store(store_url)
+    try:
+        assert await store.schema_version() == LATEST
+    finally:
+        await store.close()
+    lines = [r.getMessage() for r in caplog.records if r.name == "tracking.store.schema"]
+    assert len(lines) == 1 and lines[0].endswith(f"created (schema version {LATEST})"), lines

@@ -7,10 +7,10 @@ store at `version` (0: a new, empty store) to `LATEST`, each step's SQL written 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 
 from ..base import StoreError
-from . import v01_07, v08, v09  # noqa: F401  (each registers its versions)
+from . import v01_07, v08, v09, v10  # noqa: F401  (each registers its versions)
 from .declare import DIALECTS, POSTGRESQL, SQLITE, Dialect
 from .upgrades import Upgrade, upgrade_table
 
@@ -19,6 +19,16 @@ APP_ID = "matrix-usage-bot"
 LATEST = upgrade_table.latest
 
 log = logging.getLogger(__name__)
+
+
+def check_store(store: str, backend: str, tables: Collection[str], app: str | None, version: int) -> None:
+    """Refuse a database that holds tables but is no usage store (`app` is meta's, None without it)."""
+    if not tables or (app == APP_ID and version > 0):
+        return
+    if "meta" in tables:
+        raise StoreError(f"{store} is a {backend} database of something else (no usage-bot meta table)")
+    raise StoreError(f"{store} is a {backend} database of something else (tables: {', '.join(sorted(tables)[:5])});"
+                     " refusing to use it as the usage database")  # fmt: skip
 
 
 async def upgrade(store: str, version: int, dialect: Dialect, execute: Callable[[str], Awaitable[object]],
@@ -45,5 +55,5 @@ def statements_to(version: int, dialect: Dialect, start: int = 0) -> list[str]:
     return [s for n in range(start + 1, version + 1) for s in upgrade_table.steps[n].statements(dialect)]
 
 
-__all__ = ["APP_ID", "DIALECTS", "LATEST", "POSTGRESQL", "SQLITE", "Dialect", "Upgrade", "statements_to",
+__all__ = ["APP_ID", "DIALECTS", "LATEST", "POSTGRESQL", "SQLITE", "Dialect", "Upgrade", "check_store", "statements_to",
            "upgrade", "upgrade_table"]  # fmt: skip

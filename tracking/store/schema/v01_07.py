@@ -58,19 +58,24 @@ _TRIGGER = """CREATE TRIGGER events_rollup AFTER INSERT ON events BEGIN
     END"""
 
 
+META = Table("meta", (text("key", null=True), text("value")), ("key",))
+APP_ROW = "INSERT INTO meta (key, value) VALUES ('app', 'matrix-usage-bot')"
+REJECTED_EVENTS = Table("rejected_events", (Column("id", "seq"), *counts("received_ms"), text("reason"),
+                                            text("payload")))
+
+
 @upgrade_table.register(1, "raw events, hourly rollups (kept by a trigger in SQLite), rejected events")
 def v1(d: Dialect) -> list[str]:
     rollup = sum_rollup("rollup_hourly", _FINE_V1)
     statements = [
-        *d.create(Table("meta", (text("key", null=True), text("value")), ("key",))),
-        "INSERT INTO meta (key, value) VALUES ('app', 'matrix-usage-bot')",
+        *d.create(META),
+        APP_ROW,
         *d.create(events_v1()),
         *d.create(rollup),
         d.create_index(index("rollup_hourly", "rollup_hour", "hour")),
         d.create_index(index("rollup_hourly", "rollup_user_hour", "user_id", "hour")),
-        *d.create(Table("rejected_events", (Column("id", "seq"), *counts("received_ms"), text("reason"),
-                                            text("payload")))),
-    ]  # fmt: skip
+        *d.create(REJECTED_EVENTS),
+    ]
     return statements + ([_TRIGGER] if d.name == "sqlite" else [])
 
 
@@ -122,14 +127,18 @@ def v4(d: Dialect) -> list[str]:
             *(d.add_column(table, added) for table in HOURLY_TABLES)]  # fmt: skip
 
 
+CLAIMS = Table("claims", (text("kind"), text("key"), text("room_id", null=True), *counts("claimed_ms")),
+               ("kind", "key"), indexes=(index("claims", "claims_room", "kind", "room_id"),
+                                         index("claims", "claims_time", "kind", "claimed_ms")))  # fmt: skip
+ROOM_VALUES = Table("room_values", (text("room_id"), text("name"), text("value"), *counts("set_ms")),
+                    ("room_id", "name"))
+
+
 @upgrade_table.register(5, "claims and per-room values; warnings sent and digest settings move there")
 def v5(d: Dialect) -> list[str]:
     return [
-        *d.create(Table("claims", (text("kind"), text("key"), text("room_id", null=True), *counts("claimed_ms")),
-                        ("kind", "key"), indexes=(index("claims", "claims_room", "kind", "room_id"),
-                                                  index("claims", "claims_time", "kind", "claimed_ms")))),
-        *d.create(Table("room_values", (text("room_id"), text("name"), text("value"), *counts("set_ms")),
-                        ("room_id", "name"))),
+        *d.create(CLAIMS),
+        *d.create(ROOM_VALUES),
         "INSERT INTO claims (kind, key, room_id, claimed_ms) SELECT 'warning', quota_key || '|' || period_start"
         " || '|' || threshold, room_id, fired_ms FROM quota_warnings",
         "INSERT INTO claims (kind, key, room_id, claimed_ms) SELECT 'digest', room_id || '|' || last_posted, room_id,"
@@ -143,6 +152,10 @@ def v5(d: Dialect) -> list[str]:
 
 
 _RULE_COLUMNS = "place, scope, name, window_kind, unit, limit_value, hard, disabled, set_by, set_ms"
+QUOTA_RULES = Table("quota_rules", (
+    *(text(name) for name in ("place", "scope", "name", "window_kind", "unit", "limit_value")),
+    Column("hard", "flag"), Column("disabled", "flag", default="0"), text("set_by", null=True),
+    *counts("set_ms")), ("place", "scope", "name", "window_kind", "unit"))  # fmt: skip
 
 
 @upgrade_table.register(6, "quotas by (place, scope, name, window, unit); place '*' counts in every room")
@@ -152,10 +165,7 @@ def v6(d: Dialect) -> list[str]:
                 f" {hard}, {disabled}, set_by, set_ms FROM quotas WHERE {where}")  # fmt: skip
 
     return [
-        *d.create(Table("quota_rules", (
-            *(text(name) for name in ("place", "scope", "name", "window_kind", "unit", "limit_value")),
-            Column("hard", "flag"), Column("disabled", "flag", default="0"), text("set_by", null=True),
-            *counts("set_ms")), ("place", "scope", "name", "window_kind", "unit"))),
+        *d.create(QUOTA_RULES),
         moved("unit", "limit_value", "hard", "disabled", "disabled = 0"),
         moved("'tokens'", "'0'", "0", "1", "disabled = 1 OR unit = 'usd'"),
         moved("'usd'", "'0'", "0", "1", "disabled = 1 OR unit = 'tokens'"),
@@ -163,9 +173,12 @@ def v6(d: Dialect) -> list[str]:
     ]  # fmt: skip
 
 
+RESERVATIONS = Table("reservations", (
+    text("id", null=True), text("room_id"), text("thread_id", default="''"), text("agent"), text("user_id"),
+    *counts("tokens", "cost_pusd", check=True), *counts("created_ms", "expires_ms")),
+    ("id",), indexes=(index("reservations", "reservations_expiry", "expires_ms"),))  # fmt: skip
+
+
 @upgrade_table.register(7, "reservations held by calls under way against hard quotas")
 def v7(d: Dialect) -> list[str]:
-    return d.create(Table("reservations", (
-        text("id", null=True), text("room_id"), text("thread_id", default="''"), text("agent"), text("user_id"),
-        *counts("tokens", "cost_pusd", check=True), *counts("created_ms", "expires_ms")),
-        ("id",), indexes=(index("reservations", "reservations_expiry", "expires_ms"),)))  # fmt: skip
+    return d.create(RESERVATIONS)

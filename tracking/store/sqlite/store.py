@@ -20,12 +20,13 @@ from ..base import (
     Sums,
 )
 from ..batch import RowBatch, aggregate, prepare_batch
+from ..batch import Sums as RollupSums
 from ..bookkeeping import BookkeepingMixin
 from ..metrics import MetricsMixin
 from ..planning import events_query, rollup_query, where_clause
 from ..reservations import ReservationsMixin
 from ..room_quotas import RoomQuotasMixin
-from ..schema import APP_ID, LATEST, SQLITE, upgrade
+from ..schema import LATEST, SQLITE, check_store, upgrade
 from ..statements import Run
 from ..tables import TablesMixin
 from .reads import StoppableReads
@@ -91,15 +92,8 @@ class SQLiteStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, TablesMi
             tables = {r[0] for r in await self._fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")}
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path} is not a usage database (not SQLite, or corrupt): {exc}") from exc
-        if version == 0 and tables:
-            raise StoreError(
-                f"{self.path} is a SQLite database of something else (tables: {', '.join(sorted(tables)[:5])});"
-                " refusing to use it as the usage database"
-            )
-        if version > 0:
-            row = await self._fetchone("SELECT value FROM meta WHERE key = 'app'") if "meta" in tables else None
-            if row is None or row[0] != APP_ID:
-                raise StoreError(f"{self.path} is a SQLite database of something else (no usage-bot meta table)")
+        row = await self._fetchone("SELECT value FROM meta WHERE key = 'app'") if "meta" in tables else None
+        check_store(self.path, "SQLite", tables, row and row[0], version)
         if version != LATEST:
             async with self._exclusive() as run:  # another process may be migrating: read the version inside
                 version = (await self._fetchone("PRAGMA user_version"))[0]
@@ -130,9 +124,8 @@ class SQLiteStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, TablesMi
                 before = (await self._fetchone("SELECT coalesce(max(seq), 0) FROM events"))[0]
                 cursor = await self._conn.executemany(_INSERT, rows)
                 inserted = cursor.rowcount
-                if inserted == len(rows):  # the usual case: sum the batch here, one upsert per rollup row
-                    for table, values in batch.sums.items():
-                        await self._conn.executemany(ROLLUP_UPSERTS[table], values)
+                if inserted == len(rows):  # the usual case: the sums computed ahead, one upsert per rollup row
+                    await self.add_rollups(batch.sums)
                 elif inserted:  # duplicates were skipped: sum the rows really inserted
                     await self._update_rollups(before)
                 if rejected:
@@ -154,8 +147,14 @@ class SQLiteStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, TablesMi
     async def _update_rollups(self, after_seq: int) -> None:
         """Add the events with seq > after_seq (this transaction's inserts) to every rollup table."""
         rows = await self._fetchall(f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE seq > ?", (after_seq,))
-        for table, values in aggregate(rows).items():
-            await self._conn.executemany(ROLLUP_UPSERTS[table], values)
+        await self.add_rollups(aggregate(rows))
+
+    async def add_rollups(self, sums: RollupSums) -> None:
+        """Add rollup rows (`batch.aggregate`, or `batch.negated` to take events away) in the caller's
+        transaction: one `executemany` per table, the tables in one order."""
+        for table, statement in ROLLUP_UPSERTS.items():
+            if sums.get(table):
+                await self._conn.executemany(statement, sums[table])
 
     async def sum_rollups(self, start: int, end: int, filters: Filters, group: str | None,
                           local: Sequence[LocalRun] = ()) -> list[Sums]:  # fmt: skip
