@@ -1,4 +1,4 @@
-# Everything a newcomer needs: `make demo` (the main job) and `make test` (the whole suite).
+# Everything a newcomer needs: `make demo` (see it work) and `make test` (the whole suite). `make help` lists all.
 # Both create the virtual environment in .venv on first use.
 
 PYTHON ?= python3
@@ -7,7 +7,10 @@ PY := $(VENV)/bin/python
 EXTRAS := openai,anthropic,litellm,langchain,agno,demo,postgres,dev
 SAMPLE_DB := .sample/usage.db
 
-.PHONY: install demo sample test lint clean
+.PHONY: help install demo sample test lint bench bench-quick clean
+
+help:  ## this list
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,33 +18,33 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
 	touch $@
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed  ## create .venv and install the bot, the tracking library and the test tools
 
-demo: install
+demo: install  ## a throwaway homeserver, agents at work, the bot answering (about 2 minutes)
 	$(VENV)/bin/usage-bot demo
 
-sample: install
+sample: install  ## ingest docs/sample-events.jsonl into .sample/ and report it
 	rm -f $(SAMPLE_DB)
 	$(VENV)/bin/usage-bot ingest --db sqlite:///$(SAMPLE_DB) < docs/sample-events.jsonl
 	$(VENV)/bin/usage-bot report --db sqlite:///$(SAMPLE_DB) --period all --by agent
 	$(VENV)/bin/usage-bot report --db sqlite:///$(SAMPLE_DB) --period 2026-10 --by model --room '!research:example.org'
 
 # LiteLLM would otherwise try to download its model cost map at import.
-test: install
+test: install  ## the whole suite (starts its own Synapse and PostgreSQL on loopback)
 	LITELLM_LOCAL_MODEL_COST_MAP=True $(PY) -m pytest -q
 
-lint: install
+lint: install  ## ruff
 	$(PY) -m ruff check .
 
-# Benchmarks of issue 7: each prints its figures and writes its section of docs/benchmarks.md.
+# Benchmarks: each prints its figures and writes its section of docs/benchmarks.md.
 # The query database (10M events, several GB) is built once under .bench/ and reused.
-BENCHES := hook_overhead ingest queries whatif roundtrip memory http_collector dashboard
+BENCHES := hook_overhead ingest queries whatif roundtrip memory http_collector dashboard erasure
 
-bench: install
+bench: install  ## every benchmark; writes docs/benchmarks.md (hours: builds 10M-event stores)
 	@for b in $(BENCHES); do echo "== bench.$$b"; $(PY) -m bench.$$b || exit 1; done
 
-bench-quick: install
+bench-quick: install  ## every benchmark at a small size, writing nothing
 	@for b in $(BENCHES); do echo "== bench.$$b --quick"; $(PY) -m bench.$$b --quick || exit 1; done
 
-clean:
+clean:  ## remove .sample and the tools' caches
 	rm -rf .sample .pytest_cache .ruff_cache

@@ -31,35 +31,40 @@ CHUNK = 200_000
 _INSERT = f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' for _ in EVENT_COLUMNS)})"
 
 
-def make_chunk(args: tuple[int, int, float, float]) -> tuple[list[tuple], dict[str, list[tuple]]]:
-    index, count, start, end = args
+def make_chunk(args: tuple) -> tuple[list[tuple], dict[str, list[tuple]]]:
+    """(index, count, start, end[, person]): with a person, they asked every other call (`bench.erasure`)."""
+    index, count, start, end, *person = args
     w = data.world()
     pricer, fields, rows = Pricer(), Recorded._fields, []
     for j, kw in enumerate(data.calls(w, count, start, end, seed=1000 + index, offset=index * CHUNK)):
         ts_ms = int(kw["ts"] * 1000)
         kw["event_id"] = f"{ts_ms:012x}{index:06x}{j:014x}"
+        if person and j % 2 == 0:
+            kw["user_id"] = person[0]
         record = Recorded(**{f: kw.get(f, DEFAULTS.get(f)) for f in fields} | {"cache_write_1h_tokens": 0})
         rows.append(recorded_to_row(record, pricer, kw["ts"]))
     return rows, aggregate(rows)
 
 
-def chunks_of(events: int, start_s: float, end_s: float) -> list[tuple[int, int, float, float]]:
-    """(index, count, start, end) of each chunk of CHUNK events, their times spread evenly over the span."""
-    chunks = []
+def chunks_of(events: int, start_s: float, end_s: float, person: str | None = None) -> list[tuple]:
+    """(index, count, start, end[, person]) of each chunk of CHUNK events, their times spread evenly over the span."""
+    chunks: list[tuple] = []
     for i in range(-(-events // CHUNK)):
         count = min(CHUNK, events - i * CHUNK)
         a = start_s + (end_s - start_s) * i * CHUNK / events
         b = start_s + (end_s - start_s) * (i * CHUNK + count) / events
-        chunks.append((i, count, a, b))
+        chunks.append((i, count, a, b) if person is None else (i, count, a, b, person))
     return chunks
 
 
-def build(path: Path, events: int, end_s: float | None = None, days: int = DAYS, workers: int = 2) -> dict:
-    """The database at path with `events` events over `days` days ending at end_s (default: now)."""
+def build(path: Path, events: int, end_s: float | None = None, days: int = DAYS, workers: int = 2,
+          person: str | None = None) -> dict:  # fmt: skip
+    """The database at path with `events` events over `days` days ending at end_s (default: now); with a person,
+    they asked every other call."""
     marker = path.with_name(path.name + ".json")
     if path.exists() and marker.exists():
         info = json.loads(marker.read_text())
-        if info.get("events") == events and info.get("days") == days:
+        if info.get("events") == events and info.get("days") == days and info.get("person") == person:
             return info
     common.remove_db(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -79,7 +84,7 @@ def build(path: Path, events: int, end_s: float | None = None, days: int = DAYS,
     indexes = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL").fetchall()
     for name, _sql in indexes:
         conn.execute(f"DROP INDEX {name}")
-    chunks = chunks_of(events, start_s, end_s)
+    chunks = chunks_of(events, start_s, end_s, person)
     n_chunks = len(chunks)
     with multiprocessing.get_context("fork").Pool(workers) as pool:
         for done, (rows, rollups) in enumerate(pool.imap(make_chunk, chunks), 1):
@@ -102,6 +107,7 @@ def build(path: Path, events: int, end_s: float | None = None, days: int = DAYS,
         "end_s": end_s,
         "build_seconds": round(time.perf_counter() - started, 1),
         "size_mb": round(path.stat().st_size / 1e6),
+        "person": person,
     }
     marker.write_text(json.dumps(info))
     print(f"  built {path} in {info['build_seconds']}s ({info['size_mb']:,} MB)", flush=True)

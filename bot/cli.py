@@ -17,6 +17,8 @@ from tracking.queries import GROUPS, usage_report
 from tracking.settings import ConfigError, StorageSettings, TrackingSettings, load_tracking_settings
 from tracking.store import StoreError, open_store
 
+from .cli_rights import add_rights_commands
+
 EXIT_USAGE = 2
 
 
@@ -71,13 +73,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="a local end-to-end demo: throwaway homeserver, agents, the bot")
     demo.add_argument("--db", help="the usage store to use (default: a throwaway SQLite file), e.g. postgresql://...")
-    demo.add_argument("--out", default=".demo", help="where the transcript and the dashboard's screenshot go (.demo)")
+    demo.add_argument("--out", default=".demo",
+                      help="where the transcript, the chart, the export and the dashboard's screenshot go (.demo)")
+    demo.add_argument("--keep", action="store_true",
+                      help="leave the homeserver and the bot running at the end (the login is printed); Ctrl-C stops")
     demo.set_defaults(handler=_demo)
 
     migrate = sub.add_parser("migrate", help="copy a store into another (SQLite <-> PostgreSQL), idempotently")
     migrate.add_argument("--from", dest="source", required=True, help="the store to copy, e.g. sqlite:///data/usage.db")
     migrate.add_argument("--to", dest="target", required=True, help="the store to copy into, e.g. postgresql://...")
     migrate.set_defaults(handler=_migrate)
+
+    add_rights_commands(sub, _store_args, _settings)
 
     check = sub.add_parser("check-config", help="validate a config file")
     check.add_argument("-c", "--config", required=True, help="path to config.yaml")
@@ -212,7 +219,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from bot.demo.run import main as demo_main
 
-    return demo_main(args.db, args.out)
+    return demo_main(args.db, args.out, args.keep)
 
 
 def _migrate(args: argparse.Namespace) -> int:

@@ -42,32 +42,63 @@ ORDER BY 1, 2, 3, 4, 5, 6, 7, 8
 """
 
 
+_OVER_EVENTS = {
+    "calls": "count(*)", "cost_pusd": "sum(coalesce(cost_pusd, 0))",
+    "unpriced_calls": "sum(CASE WHEN cost_pusd IS NULL THEN 1 ELSE 0 END)",
+    "error_calls": "sum(CASE WHEN status = 'error' THEN 1 ELSE 0 END)",
+    "estimated_calls": "sum(CASE WHEN usage_source = 'estimated' THEN 1 ELSE 0 END)",
+    "input_cost_pusd": "sum(coalesce(input_cost_pusd, 0))",
+    "output_cost_pusd": "sum(coalesce(output_cost_pusd, 0))",
+}  # fmt: skip
+_KEY_OVER_EVENTS = {"day": "ts_ms / 86400000", "hour": "ts_ms / 3600000", "slot": "ts_ms / 900000"}
+
+
+def _event_sums() -> str:
+    from tracking.fields import SUM_NAMES
+
+    return ", ".join(_OVER_EVENTS.get(n, f"sum({n})") for n in SUM_NAMES)
+
+
 def rollup_mismatches(db: str | Path) -> dict[str, int]:
     """For each rollup table, how many of its rows (summed over writer shards) differ from a GROUP BY over the
     raw events (0 = exact)."""
     from tracking.fields import SUM_NAMES
     from tracking.store.batch import ROLLUP_KEYS, rollup_sums
 
-    over_events = {
-        "calls": "count(*)", "cost_pusd": "sum(coalesce(cost_pusd, 0))",
-        "unpriced_calls": "sum(CASE WHEN cost_pusd IS NULL THEN 1 ELSE 0 END)",
-        "error_calls": "sum(CASE WHEN status = 'error' THEN 1 ELSE 0 END)",
-        "estimated_calls": "sum(CASE WHEN usage_source = 'estimated' THEN 1 ELSE 0 END)",
-        "input_cost_pusd": "sum(coalesce(input_cost_pusd, 0))",
-        "output_cost_pusd": "sum(coalesce(output_cost_pusd, 0))",
-    }  # fmt: skip
-    grains = {"day": "ts_ms / 86400000", "hour": "ts_ms / 3600000", "slot": "ts_ms / 900000"}
     found = {}
     for table, key in ROLLUP_KEYS.items():
         sums = SUM_NAMES if rollup_sums(table) == SUM_NAMES else ("calls",)
         where = ""
         if table == "rollup_latency_daily":  # buckets are computed in Python: compare the calls they hold
             key, where = key[:-1], " WHERE latency_ms IS NOT NULL"
-        expressions = ", ".join(grains.get(k, k) for k in key)
+        expressions = ", ".join(_KEY_OVER_EVENTS.get(k, k) for k in key)
         order = ", ".join(str(i) for i in range(1, len(key) + 1))
-        expected = rows(db, f"SELECT {expressions}, {', '.join(over_events.get(n, f'sum({n})') for n in sums)}"
+        expected = rows(db, f"SELECT {expressions}, {', '.join(_OVER_EVENTS.get(n, f'sum({n})') for n in sums)}"
                             f" FROM events{where} GROUP BY {expressions} ORDER BY {order}")  # fmt: skip
         stored = rows(db, f"SELECT {', '.join(key)}, {', '.join(f'sum({n})' for n in sums)} FROM {table}"
                           f" GROUP BY {', '.join(key)} ORDER BY {order}")  # fmt: skip
         found[table] = len(set(expected) ^ set(stored)) + abs(len(expected) - len(stored))
     return found
+
+
+def rollup_residuals(db: str | Path) -> dict[str, dict[tuple, int]]:
+    """For each sum rollup table, its sums minus a GROUP BY over the raw events, by (key..., sum name), the
+    zeros left out: what the rollups hold of events retention deleted (nothing, while every event is kept)."""
+    from tracking.fields import SUM_NAMES
+    from tracking.store.batch import ROLLUP_KEYS, SUM_TABLES
+
+    out: dict[str, dict[tuple, int]] = {}
+    for table in SUM_TABLES:
+        key = ROLLUP_KEYS[table]
+        expressions = ", ".join(_KEY_OVER_EVENTS.get(k, k) for k in key)
+        left: dict[tuple, int] = {}
+        stored = rows(db, f"SELECT {', '.join(key)}, {', '.join(f'sum({n})' for n in SUM_NAMES)} FROM {table}"
+                          f" GROUP BY {', '.join(key)}")  # fmt: skip
+        summed = rows(db, f"SELECT {expressions}, {_event_sums()} FROM events GROUP BY {expressions}")
+        for sign, found in ((1, stored), (-1, summed)):
+            for r in found:
+                for name, value in zip(SUM_NAMES, r[len(key) :], strict=True):
+                    at = (*r[: len(key)], name)
+                    left[at] = left.get(at, 0) + sign * int(value or 0)
+        out[table] = {at: value for at, value in left.items() if value}
+    return out

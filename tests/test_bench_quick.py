@@ -65,3 +65,13 @@ def test_dashboard_quick(tmp_path):
     assert report["problems"] == []
     assert set(report["results"]) == {"this month", "7 days", "today"}
     assert all(r["refresh_bytes"] < r["load_bytes"] for r in report["results"].values())
+
+
+def test_erasure_quick(tmp_path, pg_server):
+    from bench import erasure
+
+    report = erasure.run(quick=True, doc=None, workdir=tmp_path)
+    assert report["problems"] == []
+    for results in report["results"].values():
+        assert "Deleted 10,000 events" in results["delete"]["out"]
+        assert "Erased @erased:example.org: 10,000 events" in results["forget"]["out"]

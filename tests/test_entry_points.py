@@ -203,8 +203,9 @@ async def by_http_tracker(sent: list[dict[str, Any]], stores: Stores, ctx: Conte
                 tracker.record(**as_python(event))
     finally:
         await server.close()
-    refused = [r.getMessage().removeprefix("usage event rejected: ") for r in ctx.caplog.records
-               if r.name == "tracking.writer" and r.getMessage().startswith("usage event rejected: ")]  # fmt: skip
+    prefix = "usage event rejected: "
+    refused = [r.getMessage().removeprefix(prefix) for r in ctx.caplog.records
+               if r.name == "tracking.writer" and r.getMessage().startswith(prefix)]  # fmt: skip
     rows = await stored_rows(url)
     return Outcome(rows, refused)
 

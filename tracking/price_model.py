@@ -5,7 +5,9 @@
   writer can reuse one lookup for every event inside it, whatever order the events come in.
 - `derive_affine`: within one price period and one price tier, the cost is affine in the four token
   counts; a few reference calls give its coefficients.
-- `direct_pico`: one genai-prices call, for models whose prices do not fit that shape.
+- `direct_pico`, `direct_parts`: one genai-prices call, for models whose prices do not fit that shape and
+  for calls whose counts do not fit the affine form (finer counts, reasoning priced apart, parts above their
+  whole). A usage genai-prices refuses as inconsistent leaves the call unpriced (`price_fit.refused_usage`).
 - `usage_keys`: the genai-prices `Usage` of one call, reasoning and the finer counts included.
 """
 
@@ -18,6 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from .fields import FINER
+from .price_fit import overlap, refused_usage
 
 log = logging.getLogger("tracking.pricing")
 
@@ -135,8 +138,9 @@ def usage_keys(t: Tokens, finer: tuple[int, ...] | None) -> dict[str, int]:
 
     Where two of its parts overlap in a way genai-prices cannot split by itself (cache reads and audio input:
     how much of the cache was audio? reasoning and audio output), a model that prices the overlap apart
-    (Gemini's cached audio) needs it stated, or `calc_price` raises. The store keeps neither split, so the
-    overlap is stated as 0: cache reads and writes are priced as text, reasoning as text output.
+    (Gemini's cached audio) needs it stated, or `calc_price` raises. The store keeps neither split: the
+    overlap is stated where the counts fix it (`overlap`), else as 0: cache reads and writes priced as text,
+    reasoning as text output, and a call whose counts force an overlap they do not fix left unpriced.
     """
     usage = {"input_tokens": t.input, "output_tokens": t.output, "cache_read_tokens": t.cache_read,
              "cache_write_tokens": t.cache_write}  # fmt: skip
@@ -146,8 +150,8 @@ def usage_keys(t: Tokens, finer: tuple[int, ...] | None) -> dict[str, int]:
         usage.update((key, value) for key, value in zip(FINER_USAGE_KEYS, finer, strict=True) if value)
     for key, modality in _MODALITIES.items():
         if usage.get(key):
-            usage.update((f"cache_{modality}_{kind}_tokens", 0) for cached, kind in _CACHED.items()
-                         if usage.get(cached))  # fmt: skip
+            usage.update((f"cache_{modality}_{kind}_tokens", overlap(usage[key], usage[cached], t.input))
+                         for cached, kind in _CACHED.items() if usage.get(cached))  # fmt: skip
     if t.reasoning:
         usage.update((f"output_{modality}_reasoning_tokens", 0) for key, modality in _OUTPUT_MODALITIES.items()
                      if usage.get(key))  # fmt: skip
@@ -174,9 +178,15 @@ def direct_pico(provider_info: object, model_info: object, ts: datetime, t: Toke
 
 def direct_parts(
     provider_info: object, model_info: object, ts: datetime, t: Tokens, finer: tuple[int, ...] | None
-) -> tuple[int, int]:
-    """(input part, output part) in pico-USD of one genai-prices call; the parts add up to its total."""
-    calc = _calc(provider_info, model_info, ts, t, finer)
+) -> tuple[int, int] | None:
+    """(input part, output part) in pico-USD of one genai-prices call; the parts add up to its total. None
+    (unpriced) when genai-prices refuses the usage as inconsistent (`refused_usage`)."""
+    try:
+        calc = _calc(provider_info, model_info, ts, t, finer)
+    except ValueError as exc:
+        if refused_usage(exc, provider_info, model_info):
+            return None
+        raise
     total, output = usd_to_pico(calc.total_price), usd_to_pico(calc.output_price)  # type: ignore[attr-defined]
     return total - output, output
 

@@ -153,7 +153,9 @@ class Pricer:
             return None
         if kind == 1:
             return _override_parts(plan[3], Tokens(input_tokens, output_tokens, cache_read, cache_write))
-        if finer is not None or (reasoning and plan[7]):
+        if finer is not None or (reasoning and plan[7]) or cache_read + cache_write > input_tokens:
+            # finer counts, reasoning priced apart, or cache above input (which the affine form would price,
+            # even below 0, where genai-prices refuses the usage): one genai-prices call on the whole usage
             tokens = Tokens(input_tokens, output_tokens, cache_read, cache_write, reasoning)
             return direct_parts(plan[5], plan[6], ms_to_datetime(ts_ms), tokens, finer)
         model_price, starts = plan[3], plan[4]
@@ -235,7 +237,7 @@ class Pricer:
         self._plans[key] = plan
         return plan
 
-    def _price_slow(self, plan: tuple, ts_ms: int, tokens: Tokens) -> tuple[int, int]:
+    def _price_slow(self, plan: tuple, ts_ms: int, tokens: Tokens) -> tuple[int, int] | None:
         """Derive (once per price and tier region) the affine form, or price by a direct call."""
         model_price, starts, provider_info, model_info = plan[3:7]
         ts = ms_to_datetime(ts_ms)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import advice, dashboard, digest, files, quota, quota_everywhere, usage  # noqa: F401  (registers their commands)
+from . import advice, dashboard, digest, files, quota, quota_everywhere, rights, usage  # noqa: F401  (registers)
 from .catalogue import COMMANDS
 
 __all__ = ["COMMANDS"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from html import escape
 
+from tracking.periods import Period
 from tracking.queries import usage_report
 from tracking.store import Filters
 
@@ -54,18 +55,23 @@ async def chart(req: Request, period: str | None, by: str | None) -> Answer:
 
 @registry.command("export", help="a CSV file of this room's events (default: this month)", args=[PERIOD])
 async def export(req: Request, period: str | None) -> Answer:
-    p = req.period(period)
+    return await events_file(req, req.period(period), "in this room", room_id=req.rooms)
+
+
+async def events_file(req: Request, p: Period, where: str, *, room_id: tuple[str, ...] | None = None,
+                      user_id: str | None = None) -> Answer:  # fmt: skip
+    """The CSV of the events of period `p` in these rooms or by this user (`where` says which, in words)."""
     store = req.services.store
-    rows = store.iter_events(p.start_ms, p.end_ms, Filters(room_id=req.rooms))
+    rows = store.iter_events(p.start_ms, p.end_ms, Filters(room_id=room_id, user_id=user_id))
     try:
         result = await events_csv(rows, p.tz)
     except ExportTooLarge:
         return _words(f"The export of {p.label} is too large to send. Ask for a shorter period, e.g. 7d.")
-    kept = await usage_report(store, p, room_id=req.rooms)
+    kept = await usage_report(store, p, room_id=room_id, user_id=user_id)
     if not result.events and not kept.totals.calls:
-        return _words(f"No usage in this room, {p.label}: nothing to export.")
+        return _words(f"No usage {where}, {p.label}: nothing to export.")
     name = export_filename(p)
-    text = f"Events of this room, {p.label}: {exact_int(result.events)} rows. {totals_line(result.totals)}."
+    text = f"Events {where}, {p.label}: {exact_int(result.events)} rows. {totals_line(result.totals)}."
     missing = kept.totals.calls - result.events
     if missing > 0:
         text += (f" {exact_int(missing)} older calls are counted in the totals of {req.services.prefix} but their "
@@ -76,7 +82,9 @@ async def export(req: Request, period: str | None) -> Answer:
 
 def too_large_answer(command: str, filename: str, size: int, limit: int) -> Answer:
     """The homeserver would refuse the file: say so, and suggest the same command over a shorter period."""
-    shorter = " ".join([*command.split()[:2], "7d"])  # e.g. "!usage export 7d"
+    words = command.split()
+    named = next((i + 1 for i, word in enumerate(words) if word.lower() in ("chart", "export")), 2)
+    shorter = " ".join([*words[:named], "7d"])  # e.g. "!usage export 7d", "!usage me export 7d"
     text = (f"{filename} would be {_mb(size)}, more than this homeserver accepts ({_mb(limit)}). "
             f"Ask for a shorter period, e.g. {shorter}")  # fmt: skip
     return Answer(f"⚠️ {text}", f"<p>⚠️ {escape(text)}</p>")

@@ -1,16 +1,34 @@
-"""The dashboard's place for advice (SPEC section 12: what would lower the bill).
+"""The dashboard's advice (SPEC section 12: what would lower the bill), for the room and the page's period.
 
-Each item is a short title and a sentence, shown as text. The advice work (`!usage whatif`,
-`!usage savings`, runway warnings) fills this in with its own figures for the room and period;
-until then the page says it has nothing to suggest.
+The figures and words are the chat's: what prompt caching saved and the cache hit rate (the headline of
+`!usage savings`), and the cheaper model with the largest saving (the digest's suggestion, with the
+figures `!usage whatif` gives for that agent's calls on that model). Both read the room's calls once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from tracking.advice import Alternatives, cheaper_model, room_calls, savings
 from tracking.periods import Period
+from tracking.pricing import Pricer
 from tracking.store import Store
 
+from ..render.advice import savings_headline
+from ..render.digest import suggestion_sentence
 
-async def advice_items(store: Store, period: Period, rooms: tuple[str, ...]) -> list[dict[str, str]]:
-    """[{"title": ..., "text": ...}] for the room (`rooms[0]`, with the rooms it replaced) in `period`."""
-    return []
+NO_SUGGESTION = "No known cheaper model would have cost less for the priced calls of this period."
+
+
+async def advice_items(store: Store, pricer: Pricer, alternatives: Alternatives, period: Period,
+                       rooms: Sequence[str]) -> list[dict[str, str]]:  # fmt: skip
+    """[{"title": ..., "text": ...}] for the room (`rooms[0]`, with the rooms it replaced) in `period`; none
+    when the period has no calls."""
+    calls = await room_calls(store, period, rooms)
+    if not any(group.calls for group in calls.groups):
+        return []
+    cached = await savings(store, pricer, period, rooms, calls)
+    cheaper = await cheaper_model(store, pricer, alternatives, period, rooms, calls)
+    sentence = NO_SUGGESTION if cheaper is None else suggestion_sentence(cheaper)
+    return [{"title": "Caching", "text": savings_headline(cached)},
+            {"title": "Cheaper model", "text": sentence[:1].upper() + sentence[1:]}]  # fmt: skip

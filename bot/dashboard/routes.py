@@ -16,6 +16,7 @@ from importlib.resources import files
 
 from aiohttp import web
 
+from tracking.advice import Alternatives
 from tracking.periods import Period, PeriodError, zone
 from tracking.store import Filters
 
@@ -116,7 +117,8 @@ async def view(request: web.Request, ctx: ServerContext, rooms: tuple[str, ...])
     width = params.get("width") or str(DEFAULT_WIDTH)
     if not (width.isdigit() and len(width) <= 5):
         raise BadParameter("width: a number of pixels")
-    request_ = ViewRequest(ctx.store, ctx.config.quotas, zone(ctx.config.bot.timezone), rooms, now)
+    request_ = ViewRequest(ctx.store, ctx.config.quotas, zone(ctx.config.bot.timezone), rooms, now, ctx.pricer,
+                           Alternatives(ctx.config.advice.alternatives))  # fmt: skip
     body = await dashboard_view(request_, period, by, int(width))
     return web.json_response(body, headers=PRIVATE)
 

@@ -1,9 +1,9 @@
 """What the dashboard shows for one room and period, as JSON for the page's script.
 
 Every figure comes from the public queries the chat uses (`usage_report`, `latency_by_model`,
-`month_projection`, the quota book), formatted by the chat's own helpers, so the page says what
-`!usage` and `usage-bot report` say. Names are left as text: the page writes them with
-`textContent`, never as HTML; the chart's SVG escapes its own (`svg.py`).
+`month_projection`, the quota book, `tracking.advice`), formatted by the chat's own helpers, so the page
+says what `!usage`, `!usage quota`, `!usage savings`, `!usage whatif` and `usage-bot report` say. Names are
+left as text: the page writes them with `textContent`, never as HTML; the chart's SVG escapes its own (`svg.py`).
 """
 
 from __future__ import annotations
@@ -13,18 +13,19 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tracking.advice import Alternatives, room_runways
 from tracking.periods import Period, PeriodError, parse_period
+from tracking.pricing import Pricer
 from tracking.queries import latency_by_model, month_projection, usage_report
-from tracking.quotas import QuotaBook, QuotaStatus
+from tracking.quotas import QuotaBook
 from tracking.settings import QuotaSettings
 from tracking.store import Store, Sums
 
 from ..render.answers import DIMENSION_TITLES, breakdown_cells, projection_line
 from ..render.export import export_filename
 from ..render.numbers import cost_text, exact_int, human_tokens
-from ..render.quotas import amount_text, resets_text, used_text
+from ..render.quotas import QUOTA_ALIGN, QUOTA_HEADERS, RUNWAY_HEADER, quota_cells, runway_text
 from .advice import advice_items
-from .runway import runway_text
 from .series import cost_series
 from .svg import render_svg, series_class
 
@@ -57,6 +58,9 @@ class ViewRequest:
     tz: ZoneInfo
     rooms: tuple[str, ...]
     now: datetime
+    pricer: Pricer
+    """The server's prices (its overrides), which advice re-prices with."""
+    alternatives: Alternatives
 
 
 def _tiles(totals: Sums) -> list[dict[str, str]]:
@@ -86,25 +90,18 @@ async def _tables(req: ViewRequest, period: Period) -> list[dict[str, Any]]:
     return tables
 
 
-def _kind(status: QuotaStatus) -> str:
-    plan = f", plan {status.quota.plan}" if status.quota.source == "plan" else ""
-    return ("hard" if status.quota.hard else "soft") + plan
-
-
 async def _quotas(req: ViewRequest) -> dict[str, Any]:
-    """The room's own quotas; those counted across all rooms are only counted (their figures are every
-    room's usage, which this room's link must not show)."""
+    """The room's own quotas, as `!usage quota` shows them (runway included); those counted across all rooms
+    are only counted (their figures are every room's usage, which this room's link must not show)."""
     book = QuotaBook(req.store, req.quotas, req.tz, lambda: req.now)
-    statuses = [s for s in await book.statuses(req.rooms) if not s.quota.counts_everywhere]
-    rows = [[s.quota.describe(), used_text(s), amount_text(s, s.limit), f"{s.percent}%",
-             runway_text(s, req.now), resets_text(s), _kind(s)] for s in statuses]  # fmt: skip
+    runways = [r for r in await room_runways(book, req.rooms) if not r.status.quota.counts_everywhere]
+    rows = [[*quota_cells(r.status), runway_text(r)] for r in runways]
     elsewhere = len(await book.everywhere())
     note = ""
     if elsewhere:
         many = "s apply" if elsewhere != 1 else " applies"
         note = f"{elsewhere} quota{many} across all rooms too: ask the bot in a direct chat."
-    return {"headers": ["Budget", "Used", "Limit", "Used %", "Runway", "Resets", "Kind"], "align": "lrrrlll",
-            "rows": rows, "note": note}  # fmt: skip
+    return {"headers": [*QUOTA_HEADERS, RUNWAY_HEADER], "align": QUOTA_ALIGN, "rows": rows, "note": note}
 
 
 async def _projection(req: ViewRequest) -> str | None:
@@ -144,7 +141,7 @@ async def dashboard_view(req: ViewRequest, period: Period, by: str, width: int) 
         "tables": await _tables(req, period),
         "quotas": await _quotas(req),
         "projection": await _projection(req),
-        "advice": await advice_items(req.store, period, req.rooms),
+        "advice": await advice_items(req.store, req.pricer, req.alternatives, period, req.rooms),
         "export": {"filename": export_filename(period)},
         "empty": not report.totals.calls,
     }  # fmt: skip

@@ -123,16 +123,15 @@ class PassiveCollector:
             log.warning("ignoring %s's edit of %s in %s: only the original's sender may change its usage",
                         sender, original_id, room_id)  # fmt: skip
             return
-        from tracking.hooks.mindroom import event_from_matrix
+        from tracking.hooks.mindroom import fields_from_matrix
 
         try:
-            event = event_from_matrix(room_id, original_id, sender, final, origin_server_ts)
+            fields = fields_from_matrix(room_id, original_id, sender, final, origin_server_ts)
         except Exception:
             log.exception("could not read MindRoom usage from %s in %s", event_id, room_id)
             return
-        if event is None:
-            return
-        self.tracker.record(**event.model_dump(exclude={"cost_usd"}))
+        if fields is not None:  # a value no event may hold is refused by the writer and kept in rejected_events
+            self.tracker.record(**fields)
 
     async def _original_sender(self, room_id: str, event_id: str) -> str | None:
         known = self._senders.get(event_id)

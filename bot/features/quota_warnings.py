@@ -9,7 +9,9 @@ several thresholds at once, one warning names the highest.
 
 A monthly room quota that at the pace so far runs out more than a day before its window ends
 (`tracking.advice.Runway.early`) warns the room admins once per window, while its use is still below the
-lowest threshold (after that, the thresholds speak); claimed in the store like the thresholds.
+lowest threshold (after that, the thresholds speak); claimed in the store like the thresholds. Once Matrix
+took it, webhooks and PostHog get it as a notice of its own kind, `runway`: it carries a forecast
+(`runs_out`) where a `quota_warning` carries a `threshold`, and a receiver may want one without the other.
 """
 
 from __future__ import annotations
@@ -127,11 +129,15 @@ class QuotaWatcher:
             return 0
         try:
             admins = await self._room_admins(room_id)
-            await self._tell_room(room_id, early_warning_message(found, admins), admins, f"runway|{key}")
+            message = early_warning_message(found, [])
+            await self._tell_room(room_id, mention(message, admins), admins, f"runway|{key}")
         except BaseException:
             await self.parts.store.release(RUNWAY, key)
             raise
         log.info("warned %s early: %s runs out before its window ends", room_id, status.quota.describe())
+        runs_out = found.runs_out.isoformat() if found.runs_out is not None else None
+        self.parts.notify(RUNWAY, f"runway|{key}", {"room_id": room_id, "runs_out": runs_out,
+                                                    "quota": quota_json(status), "message": message.plain})  # fmt: skip
         return 1
 
     async def check_everywhere(self) -> int:

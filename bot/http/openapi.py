@@ -61,6 +61,7 @@ def _quota_status() -> dict[str, Any]:
         "scope": {"enum": ["room", "agent", "user", "global"]}, "name": maybe,
         "window": {"enum": ["hourly", "daily", "monthly"]}, "unit": {"enum": ["tokens", "usd"]},
         "limit": amount, "used": amount, "reserved": {**amount, "description": "held by calls under way"},
+        "requested": {**amount, "description": "what the refused call would have held (0 on checks)"},
         "calls": count, "unpriced_calls": {**count, "description": "calls no price knows (a dollar quota counts the"
                                                                    " priced ones only)"},
         "hard": {"type": "boolean"}, "everywhere": {"type": "boolean"}, "source": text, "plan": maybe,
@@ -129,7 +130,7 @@ def openapi() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "matrix-usage-bot HTTP API", "version": "1",
-                 "description": "LLM usage and cost per Matrix room (SPEC section 9). Every path but /healthz "
+                 "description": "LLM usage and cost per Matrix room. Every path but /healthz "
                                 "needs Authorization: Bearer KEY; the key's rooms bound every answer."},
         "security": [{"bearer": []}],
         "paths": {

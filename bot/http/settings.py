@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
 
@@ -12,8 +12,9 @@ from tracking.settings import Strict
 from tracking.validation import SOURCE
 
 _LISTEN = re.compile(r"^(?P<host>\[[0-9a-fA-F:]+\]|[^:\s]+):(?P<port>\d{1,5})$")
-NOTICE_KINDS = ("quota_warning", "quota_refused", "spike", "digest")
-"""What webhooks and PostHog receive."""
+NoticeKind = Literal["quota_warning", "quota_refused", "runway", "spike", "digest"]
+NOTICE_KINDS: tuple[str, ...] = get_args(NoticeKind)
+"""What webhooks and PostHog receive (`runway`: the early warning that a monthly quota runs out at this pace)."""
 
 
 class ApiKey(Strict):
@@ -97,9 +98,7 @@ class HttpSettings(Strict):
 
 class WebhookSettings(Strict):
     url: str = Field(description="where the JSON is POSTed")
-    events: list[Literal["quota_warning", "quota_refused", "spike", "digest"]] = Field(
-        default_factory=lambda: list(NOTICE_KINDS), description="which kinds; all by default"
-    )
+    events: list[NoticeKind] = Field(default_factory=lambda: list(NOTICE_KINDS), description="which kinds; all of them")
     secret: str = Field(
         min_length=16, description="HMAC-SHA256 key of X-Usage-Signature (over `<timestamp>.<body>`), from ${VAR}"
     )
@@ -116,6 +115,4 @@ class WebhookSettings(Strict):
 class PosthogSettings(Strict):
     api_key: str = Field(min_length=1, description="the project API key, from ${VAR}")
     host: str = Field(default="https://us.i.posthog.com", description="PostHog's (or your instance's) URL")
-    events: list[Literal["quota_warning", "quota_refused", "spike", "digest"]] = Field(
-        default_factory=lambda: list(NOTICE_KINDS)
-    )
+    events: list[NoticeKind] = Field(default_factory=lambda: list(NOTICE_KINDS), description="which kinds; all of them")

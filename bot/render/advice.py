@@ -94,18 +94,30 @@ def hit_rate_text(row: CachingRow) -> str:
     return "" if rate is None else f"{rate * 100:.1f}%"
 
 
-def savings_answer(result: Savings) -> Answer:
+def _cached(row: CachingRow) -> bool:
+    return bool(row.cache_read_tokens or row.cache_write_tokens)
+
+
+def savings_headline(result: Savings) -> str:
+    """What caching saved the room in the period and its cache hit rate, in one sentence (the headline of
+    `!usage savings`, and the dashboard's advice)."""
     totals, label = result.totals, result.period.label
     if not totals.calls:
-        return Answer.words(f"No calls in this room in {label}.")
-    if not totals.cache_read_tokens and not totals.cache_write_tokens:
-        return Answer.words(f"No call in this room used prompt caching in {label} ({exact_int(totals.calls)} calls):"
-                            " nothing saved, cache hit rate 0%.")  # fmt: skip
+        return f"No calls in this room in {label}."
+    if not _cached(totals):
+        return (f"No call in this room used prompt caching in {label} ({exact_int(totals.calls)} calls): nothing"
+                " saved, cache hit rate 0%.")  # fmt: skip
     cost = priced_text(totals.cost_pusd, totals.calls, totals.unpriced_calls, count=True)
     saved = totals.saved_pusd
     verb = f"saved this room {_human(saved)}" if saved >= 0 else f"cost this room {_human(-saved)} more"
-    headline = (f"Prompt caching {verb} in {label}: its calls cost {cost}, without caching"
-                f" {human_usd(totals.cost_pusd + saved)}; cache hit rate {hit_rate_text(totals)}.")
+    return (f"Prompt caching {verb} in {label}: its calls cost {cost}, without caching"
+            f" {human_usd(totals.cost_pusd + saved)}; cache hit rate {hit_rate_text(totals)}.")
+
+
+def savings_answer(result: Savings) -> Answer:
+    totals, headline, saved = result.totals, savings_headline(result), result.totals.saved_pusd
+    if not _cached(totals):
+        return Answer.words(headline)
     headers = ["Agent", "Model", "Calls", "Input", "Cache read", "Cache write", "Hit rate", "Cost", "Saved"]
     rows = [_savings_cells(agent_label(r.agent), str(r.model), r) for r in result.rows]
     rows.append(_savings_cells("Total", "", totals))

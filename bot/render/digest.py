@@ -72,7 +72,12 @@ def digest_answer(data: DigestData) -> Answer:
 def suggestion_text(s: Suggestion) -> str:
     """'Cheaper: agent scout's 1,234 calls on gpt-4o in the last 7 days cost $41.20; on gpt-4o-mini they would
     have cost $2.47 (-94.0%, $38.73 less).'"""
+    return f"Cheaper: {suggestion_sentence(s)}"
+
+
+def suggestion_sentence(s: Suggestion) -> str:
+    """The suggestion's figures (those of `!usage whatif` for the agent's calls on the model), in one sentence."""
     agent = f"agent {s.agent}" if s.agent else "calls without an agent"
-    return (f"Cheaper: {agent}'s {exact_int(s.calls)} calls on {s.model} in {s.period.label} cost"
+    return (f"{agent}'s {exact_int(s.calls)} calls on {s.model} in {s.period.label} cost"
             f" {human_usd(s.cost_pusd)}; on {s.alternative} they would have cost {human_usd(s.alternative_pusd)}"
             f" ({change_text(s.cost_pusd, s.alternative_pusd)}, {human_usd(s.saving_pusd)} less).")

@@ -54,21 +54,29 @@ def runway_text(found: Runway | None) -> str:
         f"runs out about {when.day} {when:%b %H:%M}")  # fmt: skip
 
 
-def _kind(status: QuotaStatus) -> str:
+def kind_text(status: QuotaStatus) -> str:
+    """'hard', 'soft, default' (from the config), 'soft, plan team' (from the room's plan)."""
     quota = status.quota
     origin = {"config": ", default", "plan": f", plan {quota.plan}", "room": "", "everywhere": ""}[quota.source]
     return ("hard" if quota.hard else "soft") + origin
 
 
+QUOTA_HEADERS = ["Budget", "Used", "Limit", "Used %", "Resets", "Kind"]
+RUNWAY_HEADER = "At this pace"
+QUOTA_ALIGN = "lrrrlll"
+
+
+def quota_cells(status: QuotaStatus) -> list[str]:
+    """A quota's row of the chat's quota tables and the dashboard's (QUOTA_HEADERS, then its runway)."""
+    return [status.quota.describe(), used_text(status), amount_text(status, status.limit), f"{status.percent}%",
+            resets_text(status), kind_text(status)]  # fmt: skip
+
+
 def _table(title: str, statuses: Sequence[QuotaStatus], note: str, now: datetime | None) -> Answer:
     """With `now`, each quota's runway at the pace so far in its window."""
-    headers = ["Budget", "Used", "Limit", "Used %", "Resets", "Kind"] + (["At this pace"] if now else [])
-    rows = [
-        [s.quota.describe(), used_text(s), amount_text(s, s.limit), f"{s.percent}%", resets_text(s), _kind(s)]
-        + ([runway_text(runway(s, now))] if now else [])
-        for s in statuses
-    ]
-    align = "lrrrlll"
+    headers = QUOTA_HEADERS + ([RUNWAY_HEADER] if now else [])
+    rows = [quota_cells(s) + ([runway_text(runway(s, now))] if now else []) for s in statuses]
+    align = QUOTA_ALIGN
     return Answer(
         f"{title}:\n" + plain_table(headers, rows, align) + (f"\n{note}" if note else ""),
         f"<p><strong>{escape(title)}</strong></p>" + html_table(headers, rows, align)

@@ -121,3 +121,68 @@ async def test_rows_no_target_can_store_are_named_and_the_rest_copied(tmp_path, 
     finally:
         await store.close()
     assert report[0].calls == events + 2
+
+
+async def test_small_table_rows_no_target_can_store_are_named_and_the_rest_copied(tmp_path, pg_url):
+    """A quota, claim or room value whose text holds a NUL (a SQLite store took it) stopped the whole command;
+    one the target refuses for another reason (text where a time belongs) too. Each is refused alone, with the
+    reason events get, and named; every other row is copied, and a second run copies nothing more."""
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    source = f"sqlite:///{path}"
+    store = await open_store(source)
+    try:
+        await store.set_quota(QuotaRow("!den:example.org", "room", "", "daily", "tokens", "90000", True, False),
+                              "@ops:example.org")  # fmt: skip
+        assert await store.claim("warning", "room|!den:example.org|daily|75", "!den:example.org")
+        await store.set_room_value("!den:example.org", "digest.at", "07:45")
+    finally:
+        await store.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO quota_rules VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     ("!den:example.org", "agent", "scr\x00ibe", "daily", "tokens", "500", 1, 0, None, 1))
+        conn.execute("INSERT INTO claims VALUES (?, ?, ?, ?)",
+                     ("digest", "!den:example.org|2026-04-0\x001", "!den:example.org", 2))
+        conn.execute("INSERT INTO claims VALUES (?, ?, ?, ?)", ("spike", "!den:example.org|17", "!den:example.org",
+                                                                "at noon"))  # fmt: skip
+        conn.execute("INSERT INTO room_values VALUES (?, ?, ?, ?)", ("!den:example.org", "plan", "te\x00am", 3))
+
+    done = cli("migrate", "--from", source, "--to", pg_url)
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.startswith("events: stored 0, already there 0; new rows: quota_rules 1 (not copied 1), claims 1"
+                                  " (not copied 2), room_values 1 (not copied 1)"), done.stdout  # fmt: skip
+    nul = "holds a NUL character (\\x00), which PostgreSQL cannot store in text"
+    lines = done.stderr.splitlines()
+    assert lines[:3] == [
+        f"usage-bot migrate: not copied: quota_rules row ('!den:example.org', 'agent', 'scr\\x00ibe', 'daily',"
+        f" 'tokens'): name: {nul}",
+        f"usage-bot migrate: not copied: claims row ('digest', '!den:example.org|2026-04-0\\x001'): key: {nul}",
+        "usage-bot migrate: not copied: claims row ('spike', '!den:example.org|17'): could not be stored: RowRefused:"
+        " invalid input syntax for type bigint: \"at noon\"",
+    ] and lines[3] == f"usage-bot migrate: not copied: room_values row ('!den:example.org', 'plan'): value: {nul}"
+    assert len(lines) == 4
+    copied = await small_tables(pg_url)
+    assert [row[:3] for row in copied["quota_rules"]] == [("!den:example.org", "room", "")]
+    assert [row[:2] for row in copied["claims"]] == [("warning", "room|!den:example.org|daily|75")]
+    assert [row[:3] for row in copied["room_values"]] == [("!den:example.org", "digest.at", "07:45")]
+    again = cli("migrate", "--from", source, "--to", pg_url)
+    assert again.stdout.startswith("events: stored 0, already there 0; new rows: quota_rules 0 (not copied 1),")
+
+
+async def test_a_refused_small_table_batch_on_postgresql_logs_nothing_beside_its_error(pg_url, caplog):
+    """psycopg's executemany pipeline, aborted by a refused row, logged "error ignored terminating ..." of its own,
+    which `usage-bot migrate` printed as a line beside the refusals it names (seen in CI)."""
+    import logging
+
+    store = await open_store(pg_url)
+    try:
+        rows = [("spike", f"!den:example.org|{n}", "!den:example.org", n) for n in range(2000)]
+        rows.insert(1, ("spike", "!den:example.org|x", "!den:example.org", "at noon"))
+        with caplog.at_level(logging.DEBUG, logger="psycopg"), pytest.raises(ValueError, match="bigint"):
+            await store.import_rows("claims", rows)
+        assert [r.getMessage() for r in caplog.records if r.name.startswith("psycopg")] == []
+        assert await store.export_rows("claims") == []
+        assert await store.import_rows("claims", rows[2:5]) == 3
+    finally:
+        await store.close()

@@ -1,4 +1,5 @@
-"""Runway: when a quota runs out at the pace so far in its window, at several instants of a month."""
+"""Runway as the dashboard and `!usage quota` show it (`tracking.advice.runway`, worded by the chat's
+`runway_text`): when a quota runs out at the pace so far in its window, at several instants of a month."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.dashboard.runway import runway, runway_text
+from bot.render.quotas import runway_text
+from tracking.advice import runway
 from tracking.amounts import parse_amount
 from tracking.quotas import Quota, QuotaStatus, window_period
 
@@ -45,7 +47,7 @@ def local(*args: int, tz: ZoneInfo = BERLIN) -> datetime:
     ],
 )
 def test_runway_at_instants_of_a_month(now, limit, used, expected):
-    assert runway_text(status(limit, used, now), now) == expected
+    assert runway_text(runway(status(limit, used, now), now)) == expected
 
 
 def test_runway_in_a_half_hour_timezone_and_an_hourly_window():
@@ -53,4 +55,4 @@ def test_runway_in_a_half_hour_timezone_and_an_hourly_window():
     hourly = status("4000", 1500, now, KOLKATA, "hourly")  # 1500 in 45 min: 2500 left take 75 min: past 11:00
     assert runway(hourly, now).runs_out is None
     daily = status("1m", 600_000, local(2026, 11, 5, 12, tz=KOLKATA), KOLKATA, "daily")  # 50k an hour: 8 more
-    assert runway_text(daily, local(2026, 11, 5, 12, tz=KOLKATA)) == "runs out about 5 Nov 20:00"
+    assert runway_text(runway(daily, local(2026, 11, 5, 12, tz=KOLKATA))) == "runs out about 5 Nov 20:00"

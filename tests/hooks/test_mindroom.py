@@ -179,7 +179,8 @@ async def test_unfit_usage_is_logged_once_and_kept_as_reported(tracker, tmp_path
     assert [(r["output_tokens"], r["reasoning_tokens"]) for r in rows] == [(100, 400), (100, 400)]
     assert rejected(tmp_path / "usage.db") == []
     warnings = [r for r in caplog.records if "o3-odd" in r.getMessage()]
-    assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING and warnings[0].name == "tracking.hooks"
+    assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING
+    assert warnings[0].name == "tracking.hooks"
     assert "reasoning_tokens (400) exceed output_tokens (100)" in warnings[0].getMessage()
 
 

@@ -95,6 +95,32 @@ async def test_a_hook_enforcing_over_http_is_refused_before_the_provider_is_cont
     assert rows(store_url, "SELECT count(*) FROM claims WHERE kind = 'quota_refusal'") == [(1,)]
 
 
+async def test_a_remote_call_that_alone_needs_more_than_is_left_is_told_so_as_locally(store_url, tmp_path):
+    """The collector's refusal of a call that alone needs more than is left: what it would need and what is left,
+    word for word what a tracker on the store says."""
+    server = await UsageServer(make_config(store_url, **quotas("4500"))).start()
+    try:
+        url = f"http://127.0.0.1:{server.port}"
+        async with tracking.Tracker(url, api_key=KEYS["writer"], spool=tmp_path / "spool.jsonl") as tracker:
+            tracker.record(provider="openai", model="gpt-4o", input_tokens=1000, output_tokens=250, room_id="!a:x")
+            await tracker.flush()
+            with pytest.raises(tracking.QuotaExceeded) as remote:
+                await tracker.reserve(provider="openai", model="gpt-4o", input_tokens=2900, max_output_tokens=800,
+                                      room_id="!a:x")  # fmt: skip
+    finally:
+        await server.close()
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+    assert str(remote.value) == ("this call would need about 3,700 tokens; 3,250 tokens of this room's daily token"
+                                 f" budget are left; it resets on {tomorrow}")  # fmt: skip
+    assert (remote.value.needed, remote.value.used, remote.value.limit) == (3700, 1250, 4500)
+    async with tracking.Tracker(store_url, quotas=QuotaSettings(defaults=[QuotaSpec(
+            scope="room", window="daily", limit="4500", hard=True)])) as local:  # fmt: skip
+        with pytest.raises(tracking.QuotaExceeded) as locally:
+            await local.reserve(provider="openai", model="gpt-4o", input_tokens=2900, max_output_tokens=800,
+                                room_id="!a:x")  # fmt: skip
+    assert str(locally.value) == str(remote.value)
+
+
 WORKER = textwrap.dedent(
     """
     import sys, threading

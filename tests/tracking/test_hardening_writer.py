@@ -126,7 +126,8 @@ def test_no_place_to_save_is_loud_and_lists_every_event(tiny_disk, monkeypatch, 
     tracker, blocker = locked_tracker(tiny_disk / "usage.db")
     fill(tiny_disk)
     record_many(tracker, 2_000)
-    with caplog.at_level(logging.CRITICAL, logger="tracking.spill"), pytest.raises(StoreError, match="2000 usage"):
+    spill = logging.getLogger("tracking.spill")
+    with caplog.at_level(logging.CRITICAL, logger=spill.name), pytest.raises(StoreError, match="2000 usage"):
         tracker.close()
     blocker.execute("ROLLBACK")
     blocker.close()

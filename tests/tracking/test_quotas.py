@@ -110,3 +110,35 @@ async def test_a_dollar_refusal_reads_like_money(tmp_path, limit, per_million, t
     assert f"this room's monthly dollar budget is used up {words}; it resets on " in str(info.value)
     payload = refusal_payload(info.value)  # what webhooks and PostHog receive: plain decimal text
     assert Decimal(payload["used"]) == info.value.used and "E" not in payload["used"] + payload["limit"]
+
+
+async def test_a_call_that_alone_needs_more_than_is_left_is_told_so(store_url):
+    """A call refused for needing more than what is left (nothing is used up yet) says what it would need and
+    what is left, with what calls under way hold; a used-up quota still says "used up"."""
+    from tracking.quotas.refusals import refusal_payload
+
+    clock = Clock(datetime(2026, 5, 12, 9, tzinfo=UTC))
+    quotas = settings({"scope": "room", "window": "daily", "limit": "7k", "hard": True})
+    async with tracking.Tracker(store_url, quotas=quotas, timezone="Europe/Berlin", clock=clock) as tracker:
+        with tracking.attribute(room_id="!tight:x"):
+            tracker.record(provider="openai", model="gpt-4o", input_tokens=1700, output_tokens=300, ts=clock.now)
+            await tracker.flush()
+            with pytest.raises(QuotaExceeded) as alone:
+                await tracker.reserve(provider="openai", model="gpt-4o", input_tokens=3100, max_output_tokens=3100)
+            held = await tracker.reserve(provider="openai", model="gpt-4o", input_tokens=900, max_output_tokens=100)
+            with pytest.raises(QuotaExceeded) as beside:
+                await tracker.reserve(provider="openai", model="gpt-4o", input_tokens=4100, max_output_tokens=0)
+            tracker.record(provider="openai", model="gpt-4o", input_tokens=4990, output_tokens=10, ts=clock.now,
+                           reservation=held)  # fmt: skip
+            await tracker.flush()
+            with pytest.raises(QuotaExceeded) as used_up:
+                await tracker.reserve(provider="openai", model="gpt-4o", input_tokens=10, max_output_tokens=10)
+    resets = "it resets on 2026-05-13"
+    assert str(alone.value) == ("this call would need about 6,200 tokens; 5,000 tokens of this room's daily token"
+                                f" budget are left; {resets}")  # fmt: skip
+    assert (alone.value.needed, alone.value.used, alone.value.limit) == (6200, 2000, 7000)
+    assert str(beside.value) == ("this call would need about 4,100 tokens; 4,000 tokens of this room's daily token"
+                                 f" budget are left (1,000 tokens more held by calls under way); {resets}")  # fmt: skip
+    assert refusal_payload(beside.value)["needed"] == "4100"
+    assert str(used_up.value) == f"this room's daily token budget is used up (7,000 tokens of 7,000 tokens); {resets}"
+    assert used_up.value.needed is None

@@ -128,5 +128,10 @@ class Repricer:
         starts = self.grain.tier_starts
         return [row for row in self._cell_rows[key]
                 if (not group.model or (row[_PROVIDER], row[_MODEL]) == (group.provider, group.model))
-                and not any(row[_ROW_COUNTS[i]] for i in _FINER)
-                and tier_of(starts, row[_ROW_COUNTS[_IN]]) == group.tier]  # fmt: skip
+                and _grouped(row) and tier_of(starts, row[_ROW_COUNTS[_IN]]) == group.tier]  # fmt: skip
+
+
+def _grouped(row: tuple) -> bool:
+    """Whether the store sums this raw call in a group (`store.advice.call_groups`), not one by one."""
+    counts = [row[i] for i in _ROW_COUNTS]
+    return not any(counts[i] for i in _FINER) and counts[_READ] + counts[_WRITE] <= counts[_IN]

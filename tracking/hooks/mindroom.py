@@ -25,6 +25,10 @@ It is stored with `usage_source = "estimated"`. A failed run without usage is no
 
 Edits (`m.replace`) carry the final usage of a streamed reply under `m.new_content`; deciding which
 version to count belongs to the bot, which passes the original event id here.
+
+`fields_from_matrix` reads a reply into the fields of `Tracker.record` without judging them, so the bot's
+passive collection records whatever it read and the writer refuses a bad value as it refuses any, keeping
+the event in `rejected_events` with the reason; `event_from_matrix` is the same as a validated `UsageEvent`.
 """
 
 from __future__ import annotations
@@ -79,22 +83,23 @@ def _float(value: Any) -> float | None:
     return number if number >= 0 else None
 
 
-def event_from_matrix(
-    room_id: str,
-    event_id: str,
-    sender: str,
-    content: dict[str, Any],
-    origin_server_ts: int | float | None = None,
-    *,
-    namespace: str | None = None,
-) -> Any:
+def event_from_matrix(room_id: str, event_id: str, sender: str, content: dict[str, Any],
+                      origin_server_ts: int | float | None = None, *, namespace: str | None = None) -> Any:  # fmt: skip
     """A `tracking.UsageEvent` for a MindRoom reply (event_id = the Matrix event id), or None without usage.
 
     Usage whose parts do not fit its totals is logged once and passed on as reported (not clamped), and
-    stored so.
+    stored so. A value no event may hold raises ValueError naming it, as `UsageEvent` does.
     """
     from ..events import UsageEvent
 
+    fields = fields_from_matrix(room_id, event_id, sender, content, origin_server_ts, namespace=namespace)
+    return None if fields is None else UsageEvent(**fields)
+
+
+def fields_from_matrix(room_id: str, event_id: str, sender: str, content: dict[str, Any],
+                       origin_server_ts: int | float | None = None, *,
+                       namespace: str | None = None) -> dict[str, Any] | None:  # fmt: skip
+    """The fields of `Tracker.record` for a MindRoom reply, as read and not yet validated; None without usage."""
     run = content.get(AI_RUN_KEY) if isinstance(content, dict) else None
     if not isinstance(run, dict):
         return None
@@ -137,5 +142,14 @@ def event_from_matrix(
         "metadata": metadata,
     }
     if origin_server_ts is not None:
-        fields["ts"] = datetime.fromtimestamp(origin_server_ts / 1000, UTC)
-    return UsageEvent(**fields, **event_fields(counts))  # a misfit is kept as reported; a refusal raises
+        fields["ts"] = _instant(origin_server_ts)
+    return fields | event_fields(counts)  # a misfit is kept as reported
+
+
+def _instant(origin_server_ts: int | float) -> datetime | float:
+    """The server's timestamp (ms) as a UTC datetime; one no datetime can hold stays seconds, for the
+    validation to refuse with its reason."""
+    try:
+        return datetime.fromtimestamp(origin_server_ts / 1000, UTC)
+    except (OverflowError, ValueError, OSError):
+        return origin_server_ts / 1000

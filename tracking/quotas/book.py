@@ -153,7 +153,7 @@ class QuotaBook:
                 tokens, pusd = await self.store.reserved(_held_by(status.quota, row.room_id), row.created_ms)
                 held, need = (tokens, row.tokens) if status.quota.amount.unit == "tokens" else (pusd, row.cost_pusd)
                 if status.used >= status.limit or status.used + held + need > status.limit:
-                    raise QuotaExceeded(replace(status, reserved=held))
+                    raise QuotaExceeded(replace(status, reserved=held, requested=need))
             return bool(hard)
 
         return await self.store.reserve_if(row, allowed)

@@ -93,6 +93,8 @@ class QuotaStatus:
     calls: int = 0
     unpriced_calls: int = 0
     """The window's calls, and those of them no price knows: a dollar quota counts the priced ones only."""
+    requested: int = 0
+    """What the call being checked would hold (its estimated tokens or cost), when a reservation is refused."""
 
     @property
     def limit(self) -> int:
@@ -131,10 +133,11 @@ def resets_words(status: QuotaStatus) -> str:
 
 
 class QuotaExceeded(Exception):
-    """A hard quota is used up; raised before the LLM is called.
+    """A hard quota has no room for the call; raised before the LLM is called.
 
     `quota` says which, `used` and `limit` are in its unit (tokens or USD; `used` counts calls under
-    way too), `resets` is when its window ends.
+    way too), `resets` is when its window ends. `needed` is what the call alone would have used (its
+    estimate, in the same unit) when it was refused for needing more than is left, else None.
     """
 
     def __init__(self, status: QuotaStatus) -> None:
@@ -143,8 +146,26 @@ class QuotaExceeded(Exception):
         self.used = status.amount_of(status.used + status.reserved)
         self.limit = status.quota.amount.value
         self.resets = status.resets
-        q = status.quota
-        tokens = q.amount.unit == "tokens"
-        limit, used = (f"{int(v):,} tokens" if tokens else usd_text(v) for v in (self.limit, self.used))
-        held = " with calls under way" if status.reserved else ""
-        super().__init__(f"{q.describe()} is used up ({used} of {limit}{held}); it resets {resets_words(status)}")
+        left = status.limit - status.used - status.reserved
+        self.needed = status.amount_of(status.requested) if status.requested > left > 0 else None
+        super().__init__(_refusal_text(self, status.amount_of(left), status.amount_of(status.reserved)))
+
+
+def _refusal_text(exc: QuotaExceeded, left: Decimal, held: Decimal) -> str:
+    """'this room's daily token budget is used up (5,000 tokens of 5,000 tokens); it resets on 2026-07-01', or
+    for a call that alone needs more than is left: 'this call would need about 6,200 tokens; 5,000 tokens of
+    this room's daily token budget are left; it resets on 2026-07-01'."""
+    q = exc.status.quota
+    tokens = q.amount.unit == "tokens"
+
+    def amount(value: Decimal) -> str:
+        return f"{int(value):,} tokens" if tokens else usd_text(value)
+
+    resets = f"it resets {resets_words(exc.status)}"
+    if exc.needed is not None:
+        under_way = f" ({amount(held)} more held by calls under way)" if held else ""
+        verb = "are" if tokens else "is"
+        return f"this call would need about {amount(exc.needed)}; {amount(left)} of {q.describe()} {verb} left" \
+               f"{under_way}; {resets}"  # fmt: skip
+    under_way = " with calls under way" if held else ""
+    return f"{q.describe()} is used up ({amount(exc.used)} of {amount(exc.limit)}{under_way}); {resets}"

@@ -29,6 +29,7 @@ def refusal_payload(exc: QuotaExceeded) -> dict[str, Any]:
                   "unit": quota.amount.unit, "everywhere": quota.counts_everywhere, "description": quota.describe()},
         "used": f"{exc.used:f}",  # plain decimal text: a normalized Decimal would print 1.5E+3
         "limit": f"{exc.limit:f}",
+        "needed": None if exc.needed is None else f"{exc.needed:f}",
         "resets": exc.resets.isoformat(),
         "message": str(exc),
     }  # fmt: skip

@@ -2,8 +2,9 @@
 reservations with (SPEC section 9), and what the tracker turns back into the same `QuotaStatus`, so its
 `QuotaExceeded` says word for word what a tracker on the store would say.
 
-Amounts (`limit`, `used`, `reserved`) are decimal strings in the quota's unit (tokens, or dollars), never
-floats; the window is given whole (`period`), with the collector's timezone.
+Amounts (`limit`, `used`, `reserved`, and `requested`: what a refused call would have held) are decimal
+strings in the quota's unit (tokens, or dollars), never floats; the window is given whole (`period`), with
+the collector's timezone.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ def status_json(status: QuotaStatus) -> dict[str, Any]:
         "limit": _decimal(quota.amount.value), "hard": quota.hard, "everywhere": quota.everywhere,
         "source": quota.source, "plan": quota.plan, "room_id": status.room_id,
         "used": _decimal(status.amount_of(status.used)), "reserved": _decimal(status.amount_of(status.reserved)),
+        "requested": _decimal(status.amount_of(status.requested)),
         "calls": status.calls, "unpriced_calls": status.unpriced_calls,
         "period": {"label": period.label, "first_day": period.first_day.isoformat(),
                    "end_day": period.end_day.isoformat(), "tz": period.tz.key,
@@ -56,7 +58,8 @@ def status_from_json(data: Any) -> QuotaStatus:
                         date.fromisoformat(period["end_day"]), ZoneInfo(period["tz"]),
                         (int(bounds[0]), int(bounds[1])) if bounds is not None else None)  # fmt: skip
         return QuotaStatus(quota, data["room_id"], _raw(unit, data["used"]), window, _raw(unit, data["reserved"]),
-                           _count(data["calls"]), _count(data["unpriced_calls"]))
+                           _count(data["calls"]), _count(data["unpriced_calls"]),
+                           _raw(unit, data.get("requested", "0")))  # an older collector sends none
     except (KeyError, TypeError, IndexError, ArithmeticError, ValueError) as exc:
         raise ValueError(f"not a quota status: {type(exc).__name__}: {exc}") from None
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from ..fields import EVENT_COLUMNS
@@ -49,6 +51,21 @@ async def open_store(url: str, *, must_exist: bool = False) -> Store:
     return await SQLiteStore.open(path)
 
 
+@asynccontextmanager
+async def another_connection(store: Store) -> AsyncIterator[Store]:
+    """A second connection to the same store, closed on leaving: a long change made on it (`forget_user`)
+    reaches this one's readers whole once committed, never half done (a connection sees its own uncommitted
+    changes). An in-memory SQLite database has no other connection: the store itself."""
+    if isinstance(store, SQLiteStore) and store.path == ":memory:":
+        yield store
+        return
+    other = await open_store(getattr(store, "url", None) or f"sqlite:///{store.path}")  # type: ignore[attr-defined]
+    try:
+        yield other
+    finally:
+        await other.close()
+
+
 __all__ = [
     "EVENT_COLUMNS",
     "EVERYWHERE",
@@ -60,6 +77,7 @@ __all__ = [
     "Store",
     "StoreError",
     "Sums",
+    "another_connection",
     "is_postgres",
     "open_store",
     "prepare_batch",

@@ -6,7 +6,8 @@ prices of the models to price on cannot change: all time (prices with no conditi
 starting on a date change at a UTC midnight), or a part of one between the day's edges (time-of-day prices
 such as DeepSeek's off-peak hours). A tier counts the tier starts the call's input exceeds. Within a cell
 and a tier prices are linear, so a group's sums cost what its calls cost one by one. Calls with finer counts
-(audio, images, web searches, 1-hour cache writes) are read one by one; slots whose raw events retention
+(audio, images, web searches, 1-hour cache writes), and calls whose cache reads and writes exceed their
+input (which genai-prices refuses to price), are read one by one; slots whose raw events retention
 deleted, from the finest rollup. The SQL is the dialect SQLite and PostgreSQL share.
 """
 
@@ -28,7 +29,8 @@ DAY_MS = 86_400_000
 _FIVE = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
 _COST = f"sum(coalesce(cost_pusd, 0) / {SPLIT}), sum(coalesce(cost_pusd, 0) % {SPLIT})"
 _UNPRICED = "sum(CASE WHEN cost_pusd IS NULL THEN 1 ELSE 0 END)"
-_NO_FINER = " AND ".join(f"{name} = 0" for name in FINER)
+_NO_FINER = " AND ".join([*(f"{name} = 0" for name in FINER), "cache_read_tokens + cache_write_tokens <= input_tokens"])
+"""Calls that per-token prices cost exactly: no finer counts, and cache within input (genai-prices refuses more)."""
 _FIVE_AT = tuple(COUNTERS.index(name) for name in _FIVE)
 
 
@@ -116,9 +118,10 @@ class AdviceReadsMixin(Statements):
 
     async def finer_calls(self, start_ms: int, end_ms: int, filters: Filters,
                           tier_starts: Sequence[int]) -> list[CallGroup]:  # fmt: skip
-        """Raw events in [start_ms, end_ms) with a finer count, one by one."""
+        """Raw events in [start_ms, end_ms) that `call_groups` leaves out (a finer count, cache above input), one
+        by one."""
         where, params = where_clause("ts_ms", start_ms, end_ms, filters)
-        finer = " OR ".join(f"{name} <> 0" for name in FINER)
+        finer = f"NOT ({_NO_FINER})"
         sql = (f"SELECT ts_ms, agent, provider, model, {', '.join(COUNTERS)}, coalesce(cost_pusd, 0) / {SPLIT},"
                f" coalesce(cost_pusd, 0) % {SPLIT}, CASE WHEN cost_pusd IS NULL THEN 1 ELSE 0 END"
                f" FROM events WHERE {where} AND ({finer})")  # fmt: skip

@@ -19,7 +19,7 @@ GROUP_COLUMNS = {
 }
 """Groups by a column; "day" and "hour" are local times, keyed by the planner (`planning.LOCAL_GROUPS`)."""
 
-FILTER_COLUMNS = frozenset({"room_id", "thread_id", "agent", "user_id"})
+FILTER_COLUMNS = frozenset({"room_id", "thread_id", "agent", "user_id", "source"})
 
 MS_PER_HOUR = 3_600_000
 SPLIT = 1_000_000

@@ -2,7 +2,7 @@
 
 Computing the sums is independent of the database: the writer prepares one batch while the database thread
 is still writing the previous one, and either store adds them to its rollup tables (`ROLLUP_KEYS`) with one
-upsert per table. Deleting events is the same sums negated (`negated`): a rollup then equals what remains.
+upsert per table. Deleting events is the same sums negated (`signed`): a rollup then equals what remains.
 
 | table                     | key                                                 | grain        |
 | ------------------------- | --------------------------------------------------- | ------------ |
@@ -118,12 +118,22 @@ def aggregate(rows: Sequence[tuple]) -> Sums:
     groups, latency = _summed(rows)
     fine: dict[tuple, list[int]] = {}
     operations: dict[tuple, list[int]] = {}
-    agents: dict[tuple, list[int]] = {}
     for (slot, (room, thread, agent, user, provider, model, source, operation)), sums in groups.items():
-        hour = slot // SLOTS_PER_HOUR
         _add(fine, (room, slot, thread, agent, user, provider, model, source), sums)
-        _add(operations, (room, hour, operation), sums)
-        _add(agents, (room, hour, agent), sums)
+        _add(operations, (room, slot // SLOTS_PER_HOUR, operation), sums)
+    tables = of_fine(fine)
+    tables["rollup_operation_hourly"] = [(*key, *sums) for key, sums in operations.items()]
+    tables["rollup_latency_daily"] = [(*key, calls) for key, calls in latency.items()]
+    return {table: tables[table] for table in ROLLUP_KEYS}
+
+
+def of_fine(fine: dict[tuple, list[int]]) -> Sums:
+    """The rows of the tables summed from the finest one (`FINE_TABLES`), from its sums by `FINE_KEY`.
+
+    Also how a change to fine rows whose raw events are gone (retention) reaches the coarser tables."""
+    agents: dict[tuple, list[int]] = {}
+    for (room, slot, _thread, agent, _user, _provider, _model, _source), sums in fine.items():
+        _add(agents, (room, slot // SLOTS_PER_HOUR, agent), sums)
     rooms: dict[tuple, list[int]] = {}
     agent_days: dict[tuple, list[int]] = {}
     for (room, hour, agent), sums in agents.items():
@@ -132,19 +142,20 @@ def aggregate(rows: Sequence[tuple]) -> Sums:
     room_days: dict[tuple, list[int]] = {}
     for (hour, room), sums in rooms.items():
         _add(room_days, (hour // 24, room), sums)
-    tables = (fine, rooms, agents, operations, room_days, agent_days)
-    out = {name: [(*key, *sums) for key, sums in table.items()] for name, table in zip(SUM_TABLES, tables, strict=True)}
-    out["rollup_latency_daily"] = [(*key, calls) for key, calls in latency.items()]
-    return out
+    tables = (fine, rooms, agents, room_days, agent_days)
+    return {name: [(*key, *sums) for key, sums in table.items()]
+            for name, table in zip(FINE_TABLES, tables, strict=True)}  # fmt: skip
 
 
-def negated(sums: Sums) -> Sums:
-    """The same rollup rows with every sum negated: what taking their events away does to the rollups."""
-    out = {}
-    for table, rows in sums.items():
-        width = len(ROLLUP_KEYS[table])
-        out[table] = [(*row[:width], *(-value for value in row[width:])) for row in rows]
-    return out
+FINE_TABLES = ("rollup_slots", "rollup_room_hourly", "rollup_agent_hourly", "rollup_room_daily", "rollup_agent_daily")
+"""The tables `of_fine` sums from the finest one; the others (operations, latency) need the raw events."""
+
+
+def signed(sums: Sums, sign: int) -> Sums:
+    """Rollup rows with every sum times `sign`: -1 takes the events they sum away through the same upserts."""
+    times = sign.__mul__
+    return {table: [row[: len(ROLLUP_KEYS[table])] + tuple(map(times, row[len(ROLLUP_KEYS[table]) :])) for row in rows]
+            for table, rows in sums.items()}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

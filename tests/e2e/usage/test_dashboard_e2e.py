@@ -17,6 +17,9 @@ from pathlib import Path
 import pytest
 from nio import MemoryDownloadResponse
 
+from bot.render.numbers import human_usd
+from tracking.pricing import usd_to_pico
+
 from .browser import free_port, not_blank, open_page
 from .conftest import BOTH_BACKENDS, record
 from .test_quotas_e2e import ask
@@ -118,7 +121,9 @@ async def test_the_page_shows_the_room_as_the_report_does(make_user, make_usage_
     assert [tiles[name] for name in counts] == ["8", "1", "1", "1"]
     quota = (await opened.cells("table-quotas"))[0]  # this month's: today's 1,290 tokens of 200k
     assert quota[:4] == ["this room's monthly token budget", "1.3k", "200k", "0%"]
-    assert re.fullmatch(r"lasts the window|runs out about \d+ \w+ \d\d:\d\d", quota[4])  # early in a month it may not
+    assert quota[5] == "soft, default"  # as !usage quota says: the config's default quota
+    assert re.fullmatch(r"lasts the window|runs out about \d+ \w+ \d\d:\d\d", quota[6])  # early in a month it may not
+    await same_advice_as_the_chat(opened, alice, bot, room)
 
     async with opened.page.expect_download() as download_info:
         await opened.page.click("#download")
@@ -141,6 +146,22 @@ async def test_the_page_shows_the_room_as_the_report_does(make_user, make_usage_
     assert opened.requests and all(url.startswith(base) for url in opened.requests), opened.requests
     text = await opened.page.text_content("body")
     assert "intruder" not in text and "999,999" not in text
+
+
+async def same_advice_as_the_chat(opened, alice, bot, room) -> None:
+    """The page's advice for March: the headline of `!usage savings`, and the cheaper model with the figures
+    `!usage whatif` gives for that agent (who used that model only), as the chat rounds them."""
+    items = await opened.page.locator("#advice li").all_text_contents()
+    savings = (await ask(alice, bot, room, f"!usage savings {MARCH}")).source["content"]["body"]
+    assert len(items) == 2 and items[0] == f"Caching {savings.splitlines()[0]}"
+    found = re.fullmatch(r"Cheaper model Agent (\S+)'s (\d+) calls on (\S+) in .+ cost (\$[\d.,]+); on (\S+) they would"
+                         r" have cost (\$[\d.,]+) \(-[\d.]+%, \$[\d.,]+ less\)\.", items[1])  # fmt: skip
+    assert found, items[1]
+    agent, calls, model, then, alternative, on = found.groups()
+    assert {(c[0], c[1]) for c in CALLS if c[0] == agent} == {(agent, model)}
+    whatif = (await ask(alice, bot, room, f"!usage whatif {alternative} {MARCH}")).source["content"]["body"]
+    row = next(line.split() for line in whatif.splitlines() if line.startswith(f"{agent} "))
+    assert row[1] == calls and [human_usd(usd_to_pico(Decimal(cell[1:]))) for cell in row[2:4]] == [then, on]
 
 
 async def screenshots(browser, link: str, desktop, tmp_path: Path) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -72,3 +74,34 @@ async def test_a_posted_spike_warning_reaches_the_webhook_once(make_user, make_u
     assert (notice["kind"], notice["room_id"]) == ("spike", room)
     assert notice["message"] in spike["content"]["body"] and "agent looper, model gpt-4o" in notice["message"]
     assert verifies(receiver.requests[0][1], receiver.requests[0][2])
+
+
+async def test_an_early_runway_warning_reaches_the_webhook_and_posthog_once(make_user, make_usage_bot, agents,
+                                                                           receiver):  # noqa: F811
+    """A notice of its own kind, `runway` (a forecast, not a threshold), once per window like the message."""
+    clock = Clock(datetime(2026, 11, 10, 12, tzinfo=UTC))  # 229 hours into November in Berlin
+    alice = await make_user("alice")
+    bot = await make_usage_bot(clock=clock, webhooks=[{"url": f"{receiver.url}/hook", "secret": SECRET}],
+                               posthog={"api_key": "phc_runway_key", "host": receiver.url})  # fmt: skip
+    room = await alice.room_with(bot)
+    await ask(alice, bot, room, "!usage quota set room monthly 1m")
+    record(agents, room, agent="scout", input_tokens=400_000, output_tokens=0, ts=clock.now)
+    await agents.flush()
+    [early] = await wait_messages(alice, room, bot.user_id, 1, "m.text")
+    message = ("At this pace this room's monthly token budget runs out about 24 Nov 20:30, more than a day before it"
+               " resets on 1 December: 400k of 1M tokens used so far.")  # 1M after 572.5 h
+    assert early["content"]["body"] == f"{alice.user_id}: {message}"
+    assert await bot.app.watcher.check_all() == 0
+    await bot.stop()  # the PostHog client sends what it holds when it closes
+    [notice] = receiver.delivered()
+    assert (notice["kind"], notice["room_id"], notice["message"]) == ("runway", room, message)
+    assert notice["runs_out"] == "2026-11-24T20:30:00+01:00" and notice["id"].startswith(f"runway|room|{room}|")
+    assert (notice["quota"]["window"], notice["quota"]["used"], notice["quota"]["limit"]) == ("monthly", 400_000,
+                                                                                              1_000_000)  # fmt: skip
+    _, headers, body = next(r for r in receiver.requests if r[0] == "/hook")
+    assert verifies(headers, body) and headers["X-Usage-Event"] == "runway"
+    captured = [event for path, headers, body in receiver.requests if path.rstrip("/").endswith("batch")
+                for event in json.loads(gzip.decompress(body) if headers.get("Content-Encoding") == "gzip"
+                                        else body)["batch"]]  # fmt: skip
+    assert [(e["event"], e["distinct_id"], e["properties"]["id"]) for e in captured] == [
+        ("usage runway", room, notice["id"])]

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from ...fields import COLUMN, EVENT_COLUMNS
@@ -43,8 +43,10 @@ from ...slots import LocalRun
 from ..advice import AdviceReadsMixin
 from ..base import Filters, StoreError, Sums
 from ..batch import RowBatch, aggregate, prepare_batch
-from ..batch import Sums as RollupSums
 from ..bookkeeping import BookkeepingMixin
+from ..changes import Changes
+from ..erasure import ErasureMixin
+from ..forget import ForgetMixin
 from ..metrics import MetricsMixin
 from ..planning import events_query, rollup_query, where_clause
 from ..reservations import ReservationsMixin
@@ -53,6 +55,7 @@ from ..schema import POSTGRESQL, check_store, upgrade
 from ..statements import Run
 from ..tables import TablesMixin
 from . import dialect
+from .changes import PostgresChanges, add_rollups
 from .dialect import pg, redact
 
 _MIGRATE_LOCK, _EXCLUSIVE_LOCK = 0x7573616701, 0x7573616702
@@ -79,7 +82,8 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
-class PostgresStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, TablesMixin, MetricsMixin, AdviceReadsMixin):
+class PostgresStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, TablesMixin, MetricsMixin, AdviceReadsMixin,
+                    ErasureMixin, ForgetMixin):
     """One connection to a PostgreSQL usage database. Open it with `await PostgresStore.open(url)`."""
 
     def __init__(self, url: str) -> None:
@@ -189,7 +193,7 @@ class PostgresStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, Tables
                     else:  # duplicates were skipped: sum the events really inserted
                         new = {(r[0], r[1]) for r in await cur.fetchall()}
                         sums = aggregate([r for r in rows if (r[_ROOM_AT], r[0]) in new])
-                    await self.add_rollups(cur, sums, shard)
+                    await add_rollups(cur, sums, shard)
                 if batch.rejected:
                     await cur.executemany(
                         "INSERT INTO rejected_events (received_ms, reason, payload) VALUES (%s, %s, %s)", batch.rejected
@@ -197,14 +201,6 @@ class PostgresStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, Tables
                 if batch.settles:
                     await cur.execute("DELETE FROM reservations WHERE id = ANY(%s)", (list(batch.settles),))
         return inserted
-
-    @staticmethod
-    async def add_rollups(cur: Any, sums: RollupSums, shard: int) -> None:
-        """Add rollup rows (`batch.aggregate`, or `batch.negated` to take events away) to the rows of `shard`,
-        in the caller's transaction: one statement per table, the tables in one order."""
-        for table, statement in dialect.ROLLUP_UPSERTS.items():
-            if sums.get(table):
-                await cur.execute(statement, [shard, *dialect.columns_of(sums[table])])
 
     async def _own_shard(self, conn: Any) -> int:
         """This connection's shard: the first number whose advisory lock no other session holds."""
@@ -280,19 +276,28 @@ class PostgresStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, Tables
             return await run(sql, params)
 
     async def _write_many(self, sql: str, rows: Sequence[Sequence]) -> None:
+        """Row by row in one transaction, not `executemany`: its pipeline, aborted by a refused row, logs a
+        warning of its own ("error ignored terminating") beside the error the caller handles. Used for the small
+        tables and reservations, never for events."""
         async with self._write_lock, self._errors():
             conn = await self._connection()
             async with conn.transaction(), conn.cursor() as cur:
-                await cur.executemany(pg(sql, rows[0] if rows else None), rows)
+                statement = pg(sql, rows[0] if rows else None)
+                for row in rows:
+                    await cur.execute(statement, row)
+
+    def _exclusive(self) -> AbstractAsyncContextManager[Run]:
+        return self._locked("SELECT pg_advisory_xact_lock(%s)", (_EXCLUSIVE_LOCK,))
+
+    def _changes(self) -> AbstractAsyncContextManager[Changes]:
+        """Every insert, update and delete of events (writers, retention) waits; reads and quota checks go on."""
+        return self._locked("LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE")
 
     @asynccontextmanager
-    async def _exclusive(self) -> AsyncIterator[Run]:
+    async def _locked(self, lock: str, params: Sequence | None = None) -> AsyncIterator[PostgresChanges]:
+        """A transaction that first takes `lock`."""
         async with self._write_lock, self._errors():
             conn = await self._connection()
-            async with conn.transaction():
-                await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_EXCLUSIVE_LOCK,))
-
-                async def run(sql: str, params: Sequence) -> int:
-                    return (await conn.execute(pg(sql, params), params or None)).rowcount
-
-                yield run
+            async with conn.transaction(), conn.cursor() as cur:
+                await cur.execute(lock, params)
+                yield PostgresChanges(cur)

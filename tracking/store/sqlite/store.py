@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 import aiosqlite
@@ -20,17 +20,18 @@ from ..base import (
     Sums,
 )
 from ..batch import RowBatch, aggregate, prepare_batch
-from ..batch import Sums as RollupSums
 from ..bookkeeping import BookkeepingMixin
+from ..changes import Changes
+from ..erasure import ErasureMixin
+from ..forget import ForgetMixin
 from ..metrics import MetricsMixin
 from ..planning import events_query, rollup_query, where_clause
 from ..reservations import ReservationsMixin
 from ..room_quotas import RoomQuotasMixin
 from ..schema import LATEST, SQLITE, check_store, upgrade
-from ..statements import Run
 from ..tables import TablesMixin
+from .changes import SQLiteChanges, add_rollups
 from .reads import StoppableReads
-from .rollups import ROLLUP_UPSERTS
 from .transactions import rollback, stopped
 
 _EVENT_SUM_COLUMNS = ", ".join(
@@ -50,7 +51,8 @@ def _is_locked(exc: BaseException) -> bool:
     )
 
 
-class SQLiteStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, TablesMixin, MetricsMixin, AdviceReadsMixin):
+class SQLiteStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, TablesMixin, MetricsMixin, AdviceReadsMixin,
+                  ErasureMixin, ForgetMixin):
     """One connection to a usage database. Open it with `await SQLiteStore.open(path)`."""
 
     def __init__(self, path: str, conn: aiosqlite.Connection) -> None:
@@ -114,18 +116,13 @@ class SQLiteStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, TablesMi
         """`insert_rows` for a batch prepared with `prepare_batch`."""
         rows, rejected = batch.rows, batch.rejected
         async with self._write_lock:
-            try:
-                await self._conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                if _is_locked(exc):
-                    raise StoreError(f"the usage database is locked: {exc}") from exc
-                raise
+            await self._begin_immediate()
             try:
                 before = (await self._fetchone("SELECT coalesce(max(seq), 0) FROM events"))[0]
                 cursor = await self._conn.executemany(_INSERT, rows)
                 inserted = cursor.rowcount
                 if inserted == len(rows):  # the usual case: the sums computed ahead, one upsert per rollup row
-                    await self.add_rollups(batch.sums)
+                    await add_rollups(self._conn, batch.sums)
                 elif inserted:  # duplicates were skipped: sum the rows really inserted
                     await self._update_rollups(before)
                 if rejected:
@@ -147,14 +144,7 @@ class SQLiteStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, TablesMi
     async def _update_rollups(self, after_seq: int) -> None:
         """Add the events with seq > after_seq (this transaction's inserts) to every rollup table."""
         rows = await self._fetchall(f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE seq > ?", (after_seq,))
-        await self.add_rollups(aggregate(rows))
-
-    async def add_rollups(self, sums: RollupSums) -> None:
-        """Add rollup rows (`batch.aggregate`, or `batch.negated` to take events away) in the caller's
-        transaction: one `executemany` per table, the tables in one order."""
-        for table, statement in ROLLUP_UPSERTS.items():
-            if sums.get(table):
-                await self._conn.executemany(statement, sums[table])
+        await add_rollups(self._conn, aggregate(rows))
 
     async def sum_rollups(self, start: int, end: int, filters: Filters, group: str | None,
                           local: Sequence[LocalRun] = ()) -> list[Sums]:  # fmt: skip
@@ -220,18 +210,27 @@ class SQLiteStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, TablesMi
             await self._conn.executemany(sql, rows)
 
     @asynccontextmanager
-    async def _exclusive(self) -> AsyncIterator[Run]:
-        async def run(sql: str, params: Sequence) -> int:
-            return (await self._conn.execute(sql, params)).rowcount
-
+    async def _exclusive(self) -> AsyncIterator[SQLiteChanges]:
         async with self._write_lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
+            await self._begin_immediate()
             try:
-                yield run
+                yield SQLiteChanges(self._conn)
                 await self._conn.execute("COMMIT")
             except BaseException:
                 await rollback(self._conn)
                 raise
+
+    async def _begin_immediate(self) -> None:
+        try:
+            await self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if _is_locked(exc):
+                raise StoreError(f"the usage database is locked: {exc}") from exc
+            raise
+
+    def _changes(self) -> AbstractAsyncContextManager[Changes]:
+        """An immediate transaction keeps every other writer out already; readers see it once committed."""
+        return self._exclusive()
 
     async def last_seq(self) -> int:
         """The newest event's sequence number: a cheap way to see that new usage arrived."""
