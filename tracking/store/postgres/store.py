@@ -12,12 +12,9 @@ GROUP BY over the raw rows):
 - The rollups are summed in Python from those events only (all of them, usually: the sums computed ahead
   by `prepare_batch`) and added with one `INSERT ... SELECT FROM unnest(arrays) ON CONFLICT DO UPDATE SET
   x = t.x + excluded.x` per table. The update is a row-locked read-modify-write in the database, so no
-  increment is lost. Every rollup row belongs to a shard (the last column of its key), and a connection
-  writes the rows of its own shard only: it holds a session advisory lock on that shard number from its
-  first write until it closes, so no two live connections ever share one. Writers therefore never wait on
-  each other's rollup rows; the only rows two of them can both want are those of an event both insert, and
-  each takes those in one global order (room, event_id): no cycle of waits, no deadlock. Readers sum over
-  shards as over any column they do not group by.
+  increment is lost. Every rollup key ends with a shard, and a connection writes rows of its own shard only
+  (a session advisory lock on the number, from its first write until it closes): writers never wait on each
+  other's rollup rows, only on an event both insert, taken in one order (room, event_id): no deadlock.
 - Counters are BIGINT: a sum past 64 bits raises `bigint out of range`; the writer isolates and rejects
   the event at fault (`OverflowError`), as on SQLite. Reports sum into NUMERIC and cannot overflow.
 - `reserve_if` holds a transaction-scoped advisory lock, so checks and reservations of every process
