@@ -26,7 +26,7 @@ from pathlib import Path
 from genai_prices import Usage, calc_price
 
 from tracking.advice import model_grain, room_calls, whatif
-from tracking.fields import COLUMN
+from tracking.fields import COLUMN, Counts
 from tracking.periods import Period, zone
 from tracking.pricing import Pricer
 from tracking.store import Filters, Store, open_store
@@ -48,14 +48,18 @@ def _periods(end_s: float) -> list[tuple[str, Period]]:
     return [(label, Period(label, last - timedelta(days=days), last, tz)) for label, days in SPANS]
 
 
+def _counts(row: tuple) -> Counts:
+    """A stored row's counts, by name (the row's finer counts are 0 in this mix)."""
+    return Counts(**{name: row[_C[name]] for name in ("input_tokens", "output_tokens", "cache_read_tokens",
+                                                      "cache_write_tokens", "reasoning_tokens")})
+
+
 async def _one_by_one(store: Store, period: Period, room: str) -> tuple[int, list[tuple]]:
     """The whatif total with every call priced alone (the writer's pricing), and the raw rows."""
     pricer, total, rows = Pricer(), 0, []
     async for row in store.iter_events(period.start_ms, period.end_ms, Filters(room_id=(room,))):
         rows.append(row)
-        total += pricer.price_pico_ms("deepseek", TARGET, row[_C["ts_ms"]], *(row[_C[n]] for n in (
-            "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")),
-            reasoning=row[_C["reasoning_tokens"]]) or 0  # fmt: skip
+        total += pricer.price_pico_ms("deepseek", TARGET, row[_C["ts_ms"]], _counts(row)) or 0
     return total, rows
 
 
@@ -73,9 +77,7 @@ def _calc_price_sample(rows: list[tuple]) -> tuple[float, list[str]]:
             warnings.simplefilter("ignore")
             price = calc_price(usage, TARGET, provider_id="deepseek", genai_request_timestamp=ts).total_price
         expected = int((price * 10**12).to_integral_value(rounding=ROUND_HALF_EVEN))
-        ours = pricer.price_pico_ms("deepseek", TARGET, row[_C["ts_ms"]], row[_C["input_tokens"]],
-                                    row[_C["output_tokens"]], row[_C["cache_read_tokens"]],
-                                    row[_C["cache_write_tokens"]], reasoning=row[_C["reasoning_tokens"]])  # fmt: skip
+        ours = pricer.price_pico_ms("deepseek", TARGET, row[_C["ts_ms"]], _counts(row))
         if ours != expected:
             problems.append(f"call at {ts.isoformat()}: {ours} pico-dollars, calc_price says {expected}")
     per_call = (time.perf_counter() - started) * 1000 / max(len(sample), 1)

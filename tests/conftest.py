@@ -51,10 +51,15 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 def _leftover_threads() -> list[str]:
     """Threads that would keep the interpreter from exiting: a store (aiosqlite's worker), tracker or server
-    a test opened and never closed."""
+    a test opened and never closed. A thread pool's workers (LiteLLM keeps its own, `litellm-logging_N`) are
+    not among them: `concurrent.futures` ends them at exit."""
     import threading
 
-    return [t.name for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()]
+    def pooled(thread: threading.Thread) -> bool:
+        return getattr(getattr(thread, "_target", None), "__module__", None) == "concurrent.futures.thread"
+
+    return [t.name for t in threading.enumerate()
+            if t is not threading.main_thread() and not t.daemon and t.is_alive() and not pooled(t)]  # fmt: skip
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -1,5 +1,6 @@
 """The body of `POST /v1/events` (SPEC section 9): parsed, validated and priced whole before anything is
-stored, on the same path as `usage-bot ingest` (`parse_event`, `event_to_row`, `insert_isolating`).
+stored, on the same path as `usage-bot ingest` (`parse_event`, `values_to_row`, `insert_isolating`): each
+event validated once (`tracking.validation.clean`) and priced once, with the collector's overrides.
 
 A body is one JSON object, a JSON array of objects, or JSON lines. Any event that fails validation
 refuses the whole request (`BodyError`, naming the event's index and the field); `rejected` in the
@@ -13,11 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .events import UsageEvent
 from .ingest import NotJson, loads, parse_event
 from .pricing import Pricer
 from .quotas.wire import RESERVATION_ID
-from .rows import event_to_row
+from .rows import values_to_row
 from .store import Store
 from .store.batch import prepare_batch
 from .store.isolation import DATA_ERRORS, insert_isolating, refusal_reason
@@ -68,8 +68,9 @@ def decode_body(body: bytes) -> list[object]:
     return items
 
 
-def parse_events(body: bytes, reservations: dict[int, str] | None = None) -> list[UsageEvent]:
-    """Every event of the body, validated; the first bad one raises BodyError("events[i].field: why").
+def parse_events(body: bytes, reservations: dict[int, str] | None = None) -> list[dict[str, Any]]:
+    """Every event of the body, validated (its values as `clean` gives them); the first bad one raises
+    BodyError("events[i].field: why").
 
     With ``reservations`` (the collector's), an event's `reservation` (the id of the quota reservation its
     call held) is taken out into it, by the event's index; without, the field is unknown, as in `ingest`.
@@ -86,13 +87,13 @@ def parse_events(body: bytes, reservations: dict[int, str] | None = None) -> lis
     return events
 
 
-def price_events(events: list[UsageEvent], pricer: Pricer, key_name: str) -> list[tuple]:
+def price_events(events: list[dict[str, Any]], pricer: Pricer, key_name: str) -> list[tuple]:
     """Store rows, priced with the server's overrides, their `source` the name of the key that posted them
     (whatever the body says); a cost no call may have refuses the request."""
     rows = []
     for index, event in enumerate(events):
         try:
-            rows.append(event_to_row(event, pricer, source=key_name))
+            rows.append(values_to_row(event, pricer, key_name))
         except ValueError as exc:
             raise BodyError(f"events[{index}]: {exc}", index) from None
     return rows

@@ -23,6 +23,8 @@ class CollectorAway(StoreError):
 
     stored = 0
     """Of a run of requests: the events the collector stored anew before it went away."""
+    refused = 0
+    """Of a run of requests: the events the collector refused (set aside) before it went away."""
     remaining: Sequence[str] = ()
     """Of a run of requests: the events (JSON lines) it has not taken."""
 

@@ -1,61 +1,23 @@
 """The usage event: one priced LLM call, with the accounting conventions of SPEC section 2.
 
 Its shape is generated from the validation table (`tracking.validation.RULES`, keyed by the field table's
-names), and so are its checks: `UsageEvent` refuses exactly what every other entry point refuses.
+names), and so are its checks: `UsageEvent` refuses exactly what every other entry point refuses, in one pass
+(`clean`); pydantic validates nothing again, it describes the fields (the JSON schema of `POST /v1/events`).
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation, create_model, model_validator
 
-from .fields import ATTRIBUTION, COUNTERS, PARTS
+from .fields import ATTRIBUTION
 from .rules import Rule
-from .validation import RULES, InvalidEvent, clean, compile_predicate, new_event_id
+from .validation import RULES, InvalidEvent, clean, new_event_id
 
 ATTRIBUTION_FIELDS = ATTRIBUTION
-__all__ = ["ATTRIBUTION_FIELDS", "FITS", "UsageEvent", "first_misfit", "new_event_id", "token_misfit"]
-
-
-def token_misfit(counts: Mapping[str, int]) -> str | None:
-    """How integer counts break the conventions of SPEC section 2 (a part above its whole), or None.
-
-    Such a report is kept as the provider made it, never clamped: the entry point logs it, once.
-    """
-    values = {name: counts.get(name, 0) for name in COUNTERS}
-    for first, second, whole in _PAIRS:
-        if values[first] + values[second] > values[whole]:
-            return f"{first} + {second} ({values[first] + values[second]}) exceed {whole} ({values[whole]})"
-    for part, whole in PARTS:
-        if values[part] > values[whole]:
-            return f"{part} ({values[part]}) exceed {whole} ({values[whole]})"
-    return None
-
-
-_PAIRS = (("cache_read_tokens", "cache_write_tokens", "input_tokens"),
-          ("input_audio_tokens", "input_image_tokens", "input_tokens"),
-          ("output_audio_tokens", "output_image_tokens", "output_tokens"))  # fmt: skip
-"""Two parts of one whole that together never exceed it."""
-
-_misfits_noted: set[tuple[str, str]] = set()
-_misfits_lock = threading.Lock()
-
-
-def first_misfit(provider: str, model: str) -> bool:
-    """True the first time a misfit of (provider, model) is noted, by a hook or the writer: it is logged once."""
-    with _misfits_lock:
-        if (provider, model) in _misfits_noted or len(_misfits_noted) >= 10_000:
-            return False
-        _misfits_noted.add((provider, model))
-        return True
-
-
-FITS = compile_predicate("fits", COUNTERS, [*(f"{first} + {second} <= {whole}" for first, second, whole in _PAIRS),
-                                              *(f"{part} <= {whole}" for part, whole in PARTS)])  # fmt: skip
-"""True when counts given in `COUNTERS` order keep every part within its whole (`token_misfit` says how not)."""
+__all__ = ["ATTRIBUTION_FIELDS", "UsageEvent", "describe_validation_error", "new_event_id"]
 
 
 class _Event(BaseModel):
@@ -83,13 +45,14 @@ class _Event(BaseModel):
 
 
 def _field(rule: Rule) -> Any:
-    """The pydantic field of a rule: its type, default and JSON-schema limits (the checks are `clean`'s)."""
+    """The pydantic field of a rule: its type, default and JSON-schema limits; the checks are `clean`'s alone."""
     extra = rule.schema() or None
+    annotation = SkipValidation[rule.annotation]  # type: ignore[name-defined]
     if getattr(rule, "required", False):
-        return rule.annotation, Field(json_schema_extra=extra)
+        return annotation, Field(json_schema_extra=extra)
     if callable(rule.default):
-        return rule.annotation, Field(default_factory=rule.default, json_schema_extra=extra)
-    return rule.annotation, Field(default=rule.default, json_schema_extra=extra)
+        return annotation, Field(default_factory=rule.default, json_schema_extra=extra)
+    return annotation, Field(default=rule.default, json_schema_extra=extra)
 
 
 UsageEvent = create_model(  # type: ignore[call-overload]

@@ -1,9 +1,10 @@
 """The HTTP tracker's writer target: batches go to a collector's `POST /v1/events` (SPEC section 9).
 
 `Tracker("https://usage.example.org", api_key=...)` runs the same background writer as a local
-tracker; only the target differs. The writer validates each batch (bad values are logged, as
-always) and hands it here; the batch is posted as JSON lines, every field of each event but its cost,
-so the collector prices it with its config's overrides like every other entry point. While the
+tracker; only the target differs. The writer validates each event as a local one does (a bad one is
+logged and set aside) but does not price it: each is posted as recorded, a JSON line
+(`rows.recorded_event`), and the collector prices it once, with its config's overrides, like every
+other entry point. While the
 collector is away (refused connection, timeout, 5xx, 401, a 403 naming no event, 429, a redirect)
 batches are appended to the spool (`tracking.spool`, shared safely by every tracker process on the
 host) and resent with exponential backoff until it answers; whatever is left at close stays in the
@@ -22,23 +23,20 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from .collector_client import CollectorAway, ask, open_session, unexpected
-from .events import UsageEvent
-from .fields import COLUMN, COUNTERS, EVENT_COLUMNS
-from .later import Later, resolve
+from .later import Later
 from .pricing import Pricer
 from .retry import RetryPolicy
-from .rows import Recorded
+from .rows import Recorded, recorded_event
 from .spool import Spool
-from .store.batch import RowBatch
+from .store import Store
 from .writer import Target, Writer
 
 log = logging.getLogger(__name__)
@@ -49,12 +47,6 @@ POST_SIZE = 1000
 """Events per request: far below the collector's default body limit."""
 BUSY_POLL_S = 0.1
 """How often a tracker whose spool another sender is sending looks again."""
-SENT = tuple(name for name in UsageEvent.model_fields if name in COLUMN and name not in ("metadata", "source"))
-"""The stored columns sent as they are: every field of the event but its time, cost and metadata (sent
-apart) and its `source`, which the collector sets from the key."""
-_LEFT_OUT = {**dict.fromkeys(COUNTERS, 0), **dict.fromkeys(("room_id", "thread_id", "agent", "user_id"), "")}
-"""Values that mean "not given" in a stored row (its counts' 0, the attribution stored as "" when absent)."""
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 REMOTE_READS = (
     "a tracker that sends to an HTTP collector cannot read the store; ask the collector over its API "
@@ -78,47 +70,29 @@ def default_spool(url: str) -> Path:
     return Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state")) / "usage-bot" / f"{where}.jsonl"
 
 
-def row_event(row: tuple, reservation: str | None = None) -> dict[str, Any]:
-    """A stored row (EVENT_COLUMNS order) as the collector's JSON event: every field but its cost (values
-    not given are left out: the collector's defaults), and the collector's reservation it ends."""
-    event: dict[str, Any] = {"ts": (_EPOCH + timedelta(milliseconds=row[COLUMN["ts_ms"]])).isoformat()}
-    for name in SENT:
-        value = row[COLUMN[name]]
-        if value is not None and value != _LEFT_OUT.get(name, None):
-            event[name] = value
-    if row[COLUMN["metadata"]]:
-        event["metadata"] = json.loads(row[COLUMN["metadata"]])
-    if reservation is not None:
-        event["reservation"] = reservation
-    return event
-
-
 @dataclass(frozen=True, slots=True)
-class HeldBatch(RowBatch):
-    """A batch some of whose events end reservations the collector holds for their calls."""
+class EventLines:
+    """A batch as an HTTP tracker sends it: each event's JSON line, and the events refused before (to set aside)."""
 
-    held: Mapping[str, str] = field(default_factory=dict)
-    """event_id to the reservation its event ends."""
+    rows: Sequence[str]
+    rejected: Sequence[tuple[int, str, str]]
 
 
 class HttpWriter(Writer):
-    """The writer of an HTTP tracker: it keeps which event ends which reservation (`record(reservation=...)`),
-    so that each event carries its reservation's id to the collector."""
+    """The writer of an HTTP tracker: each queued call validated and sent as recorded, the reservation it ends
+    (`record(reservation=...)`) with it, for the collector to price, store and end."""
 
-    def _prepare(self, batch: list[Recorded | Later]) -> RowBatch:
-        calls = [_resolved(item) for item in batch]
-        prepared = super()._prepare(calls)
-        held = {c.event_id: c.reservation for c in calls if type(c) is Recorded and c.reservation}
-        return HeldBatch(prepared.rows, prepared.rejected, prepared.sums, prepared.settles, held) if held else prepared
+    def _prepare(self, batch: list[Recorded | Later]) -> EventLines:  # type: ignore[override]
+        started = time.perf_counter()
+        lines, rejected, _ = self._rows(batch)
+        self.stats.prepare_seconds += time.perf_counter() - started
+        return EventLines(lines, rejected)
 
+    def _row(self, recorded: Recorded, now: float) -> str:
+        return json.dumps(recorded_event(recorded, now), separators=(",", ":"), default=str) + "\n"
 
-def _resolved(item: Recorded | Later) -> Recorded | Later:
-    """A queued call with its usage read (`tracking.later`); one whose usage cannot be read is left to the
-    writer, which logs it and keeps it in rejected_events."""
-    if type(item) is Later:
-        with contextlib.suppress(Exception):
-            return resolve(item)
-    return item
+    async def _store(self, store: Store, prepared: EventLines, errors: object) -> tuple[int, int]:  # type: ignore[override]
+        return await store.send(prepared)  # type: ignore[attr-defined, no-any-return]
 
 
 class HttpSink:
@@ -140,23 +114,23 @@ class HttpSink:
             sink._retry_soon()  # left by an earlier run, or by another process
         return sink
 
-    async def insert_batch(self, batch: RowBatch) -> int:
-        """Post the batch, or spool it; returns how many events the collector stored anew plus those spooled."""
+    async def send(self, batch: EventLines) -> tuple[int, int]:
+        """Post the batch, or spool it; returns (events the collector stored anew or spooled, events it refused
+        and that were set aside)."""
         for _, reason, payload in batch.rejected:  # refused by the writer: a local tracker's rejected_events
             self.spool.set_aside(payload, reason)
-        held = batch.held if isinstance(batch, HeldBatch) else {}
-        lines = [json.dumps(row_event(row, held.get(row[0])), separators=(",", ":")) + "\n" for row in batch.rows]
+        lines = list(batch.rows)
         if not lines:
-            return 0
-        stored = 0
+            return 0, 0
+        stored = refused = 0
         if time.monotonic() >= self._next_try and await self.resend():
             try:
                 return await self._post(lines)
             except CollectorAway as away:
                 self._away(away)
-                stored, lines = away.stored, list(away.remaining)
+                stored, refused, lines = away.stored, away.refused, list(away.remaining)
         self._spool(lines)
-        return stored + len(lines)
+        return stored + len(lines), refused
 
     def _spool(self, lines: list[str]) -> None:
         if not lines:
@@ -166,12 +140,13 @@ class HttpSink:
             log.info("%d usage events spooled to %s until the collector answers", len(lines), path)
         self._retry_soon()
 
-    async def _post(self, lines: list[str]) -> int:
+    async def _post(self, lines: list[str]) -> tuple[int, int]:
         """Post in requests of POST_SIZE events (halved while the collector says 413: its body limit), in
-        order; returns how many the collector stored anew. An event it refuses for itself is set aside and
-        the rest of its request sent again. When it goes away, the CollectorAway raised carries what it
-        stored so far (`stored`) and the lines it has not taken (`remaining`)."""
-        stored = 0
+        order; returns how many the collector stored anew and how many it refused. An event it refuses for
+        itself is set aside and the rest of its request sent again. When it goes away, the CollectorAway
+        raised carries what it stored and refused so far (`stored`, `refused`) and the lines it has not taken
+        (`remaining`)."""
+        stored = set_aside = 0
         work = deque(lines[start : start + POST_SIZE] for start in range(0, len(lines), POST_SIZE))
         while work:
             chunk = work.popleft()
@@ -184,10 +159,11 @@ class HttpSink:
                 if refused is None:
                     raise unexpected(status, answer)
             except CollectorAway as away:
-                away.stored, away.remaining = stored, [*chunk, *chain.from_iterable(work)]
+                away.stored, away.refused, away.remaining = stored, set_aside, [*chunk, *chain.from_iterable(work)]
                 raise
             for index, reason in sorted(refused.items()):
                 self._set_aside(chunk[index], reason)
+            set_aside += len(refused)
             chunk = [line for index, line in enumerate(chunk) if index not in refused]
             if status == 200:
                 stored += answer["stored"] if type(answer["stored"]) is int else 0
@@ -195,7 +171,7 @@ class HttpSink:
             elif chunk:
                 work.appendleft(chunk)  # nothing of a refused request is stored: the rest goes again
         self._backoff.reset()
-        return stored
+        return stored, set_aside
 
     def _set_aside(self, line: str, reason: str) -> None:
         self.spool.set_aside(line, reason)
@@ -263,4 +239,4 @@ def _refused(status: int, answer: dict[str, Any], count: int) -> dict[int, str] 
     return named
 
 
-__all__ = ["EVENT_COLUMNS", "CollectorAway", "HttpSink", "default_spool", "is_http_url", "row_event"]
+__all__ = ["CollectorAway", "EventLines", "HttpSink", "HttpWriter", "default_spool", "is_http_url"]

@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from .events import new_event_id
-from .fields import ATTRIBUTION, COUNTERS
+from .fields import ATTRIBUTION
 from .rows import Recorded
+from .validation import new_event_id
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +34,8 @@ class Later(NamedTuple):
     args: tuple[Any, ...]
 
 
-_BLANK: dict[str, Any] = {**dict.fromkeys(Recorded._fields[2:]), **dict.fromkeys(COUNTERS, 0),
-                          **Recorded._field_defaults, "status": "ok"}  # fmt: skip
+_BLANK: dict[str, Any] = {"provider": None, "model": None}
+"""The fields without a default: a call without them is refused by the validation, with the reason."""
 
 
 def resolve(later: Later) -> Recorded:

@@ -8,7 +8,7 @@
 - `direct_pico`, `direct_parts`: one genai-prices call, for models whose prices do not fit that shape and
   for calls whose counts do not fit the affine form (finer counts, reasoning priced apart, parts above their
   whole). A usage genai-prices refuses as inconsistent leaves the call unpriced (`price_fit.refused_usage`).
-- `usage_keys`: the genai-prices `Usage` of one call, reasoning and the finer counts included.
+- `usage_keys`: the genai-prices `Usage` of one call, every counter of the field table by its key.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from .fields import FINER
+from .fields import COUNTER_TABLE, COUNTERS, USAGE_KEYS, Counts
 from .price_fit import overlap, refused_usage
 
 log = logging.getLogger("tracking.pricing")
@@ -34,17 +34,6 @@ LATEST_MS = 2**63
 _REGION_SPAN = 1_000_000
 _EPOCH_DAY = date(1970, 1, 1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class Tokens:
-    input: int
-    output: int
-    cache_read: int = 0
-    cache_write: int = 0
-    reasoning: int = 0
-    """The part of `output` spent on reasoning: genai-prices' `output_reasoning_tokens`, which a few models
-    price at a rate of their own (`prices_reasoning`)."""
 
 
 def to_pico_int(pico: Decimal) -> int:
@@ -125,16 +114,17 @@ def lookup(provider_id: str, model: str) -> tuple[object, object] | None:
         return None
 
 
-FINER_USAGE_KEYS = FINER
-"""The genai-prices `Usage` keys of `fields.FINER`: our counters carry genai-prices' own names."""
+_CACHED = {name: name.removeprefix("cache_").removesuffix("_tokens") for name in COUNTERS if name.startswith("cache_")}
+"""The cache counters by the word genai-prices' per-modality cache keys use: cache_audio_{read}_tokens, ..."""
+_INPUT_MODALITIES, _OUTPUT_MODALITIES = (
+    {c.name: c.name.split("_")[1] for c in COUNTER_TABLE if c.kind == "modality" and c.part_of == whole}
+    for whole in ("input_tokens", "output_tokens"))  # fmt: skip
+"""The parts of input and of output that are one modality (audio, image), by that modality's word."""
+_ALWAYS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
 
-_CACHED = {"cache_read_tokens": "read", "cache_write_tokens": "write", "cache_write_1h_tokens": "write_1h"}
-_MODALITIES = {"input_audio_tokens": "audio", "input_image_tokens": "image"}
-_OUTPUT_MODALITIES = {"output_audio_tokens": "audio", "output_image_tokens": "image"}
 
-
-def usage_keys(t: Tokens, finer: tuple[int, ...] | None) -> dict[str, int]:
-    """The genai-prices `Usage` of one call.
+def usage_keys(counts: Counts) -> dict[str, int]:
+    """The genai-prices `Usage` of one call: each counter under its key (`fields.USAGE_KEYS`).
 
     Where two of its parts overlap in a way genai-prices cannot split by itself (cache reads and audio input:
     how much of the cache was audio? reasoning and audio output), a model that prices the overlap apart
@@ -142,28 +132,23 @@ def usage_keys(t: Tokens, finer: tuple[int, ...] | None) -> dict[str, int]:
     overlap is stated where the counts fix it (`overlap`), else as 0: cache reads and writes priced as text,
     reasoning as text output, and a call whose counts force an overlap they do not fix left unpriced.
     """
-    usage = {"input_tokens": t.input, "output_tokens": t.output, "cache_read_tokens": t.cache_read,
-             "cache_write_tokens": t.cache_write}  # fmt: skip
-    if t.reasoning:
-        usage["output_reasoning_tokens"] = t.reasoning
-    if finer is not None:
-        usage.update((key, value) for key, value in zip(FINER_USAGE_KEYS, finer, strict=True) if value)
-    for key, modality in _MODALITIES.items():
-        if usage.get(key):
-            usage.update((f"cache_{modality}_{kind}_tokens", overlap(usage[key], usage[cached], t.input))
+    usage = {USAGE_KEYS[name]: value for name, value in zip(COUNTERS, counts, strict=True) if value or name in _ALWAYS}
+    for name, modality in _INPUT_MODALITIES.items():
+        if usage.get(name):
+            usage.update((f"cache_{modality}_{kind}_tokens", overlap(usage[name], usage[cached], counts.input_tokens))
                          for cached, kind in _CACHED.items() if usage.get(cached))  # fmt: skip
-    if t.reasoning:
-        usage.update((f"output_{modality}_reasoning_tokens", 0) for key, modality in _OUTPUT_MODALITIES.items()
-                     if usage.get(key))  # fmt: skip
+    if counts.reasoning_tokens:
+        usage.update((f"output_{modality}_reasoning_tokens", 0) for name, modality in _OUTPUT_MODALITIES.items()
+                     if usage.get(name))  # fmt: skip
     return usage
 
 
-def _calc(provider_info: object, model_info: object, ts: datetime, t: Tokens, finer: tuple[int, ...] | None) -> object:
+def _calc(provider_info: object, model_info: object, ts: datetime, counts: Counts) -> object:
     from genai_prices import Usage
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        usage = Usage(**usage_keys(t, finer))
+        usage = Usage(**usage_keys(counts))
         return model_info.calc_price(usage, provider_info, genai_request_timestamp=ts)  # type: ignore[attr-defined]
 
 
@@ -172,17 +157,15 @@ def prices_reasoning(model_price: object) -> bool:
     return any(value is not None and "reasoning" in key for key, value in vars(model_price).items())
 
 
-def direct_pico(provider_info: object, model_info: object, ts: datetime, t: Tokens) -> int:
-    return usd_to_pico(_calc(provider_info, model_info, ts, t, None).total_price)  # type: ignore[attr-defined]
+def direct_pico(provider_info: object, model_info: object, ts: datetime, counts: Counts) -> int:
+    return usd_to_pico(_calc(provider_info, model_info, ts, counts).total_price)  # type: ignore[attr-defined]
 
 
-def direct_parts(
-    provider_info: object, model_info: object, ts: datetime, t: Tokens, finer: tuple[int, ...] | None
-) -> tuple[int, int] | None:
+def direct_parts(provider_info: object, model_info: object, ts: datetime, counts: Counts) -> tuple[int, int] | None:
     """(input part, output part) in pico-USD of one genai-prices call; the parts add up to its total. None
     (unpriced) when genai-prices refuses the usage as inconsistent (`refused_usage`)."""
     try:
-        calc = _calc(provider_info, model_info, ts, t, finer)
+        calc = _calc(provider_info, model_info, ts, counts)
     except ValueError as exc:
         if refused_usage(exc, provider_info, model_info):
             return None
@@ -227,13 +210,13 @@ class Affine:
     cache_read: Decimal
     cache_write: Decimal
 
-    def pico(self, t: Tokens) -> int:
+    def pico(self, t: Counts) -> int:
         cost = (
             self.base
-            + self.input * t.input
-            + self.output * t.output
-            + self.cache_read * t.cache_read
-            + self.cache_write * t.cache_write
+            + self.input * t.input_tokens
+            + self.output * t.output_tokens
+            + self.cache_read * t.cache_read_tokens
+            + self.cache_write * t.cache_write_tokens
         )
         return to_pico_int(cost)
 
@@ -276,21 +259,21 @@ class Linear:
 
 
 def derive_affine(
-    provider_info: object, model_info: object, ts: datetime, region: tuple[int, int], sample: Tokens
+    provider_info: object, model_info: object, ts: datetime, region: tuple[int, int], sample: Counts
 ) -> Affine | None:
     """The affine form of the model's price at `ts` within the tier region, checked against `sample`."""
     low, high = region
     if high <= low:
         return None
     f = lambda t: Decimal(direct_pico(provider_info, model_info, ts, t))  # noqa: E731
-    at_low, at_high = f(Tokens(low, 0)), f(Tokens(high, 0))
+    at_low, at_high = f(Counts(input_tokens=low)), f(Counts(input_tokens=high))
     per_input = (at_high - at_low) / (high - low)
     affine = Affine(
         base=at_low - per_input * low,
         input=per_input,
-        output=(f(Tokens(low, MILLION)) - at_low) / MILLION,
-        cache_read=(f(Tokens(high, 0, cache_read=high)) - at_high) / high,
-        cache_write=(f(Tokens(high, 0, cache_write=high)) - at_high) / high,
+        output=(f(Counts(input_tokens=low, output_tokens=MILLION)) - at_low) / MILLION,
+        cache_read=(f(Counts(input_tokens=high, cache_read_tokens=high)) - at_high) / high,
+        cache_write=(f(Counts(input_tokens=high, cache_write_tokens=high)) - at_high) / high,
     )
     if affine.pico(sample) != direct_pico(provider_info, model_info, ts, sample):
         log.info("prices of %s are not affine in tokens; pricing it call by call", getattr(model_info, "id", "?"))

@@ -20,6 +20,8 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .compiled import compile_function
+from .fields import FINER, Counts
 from .price_model import (
     EARLIEST_MS,
     LATEST_MS,
@@ -27,7 +29,6 @@ from .price_model import (
     PICO,
     Affine,
     Linear,
-    Tokens,
     datetime_to_ms,
     derive_affine,
     direct_parts,
@@ -41,9 +42,11 @@ from .price_model import (
     usd_to_pico,
 )
 
-__all__ = ["MILLION", "PICO", "Linear", "PriceOverride", "Pricer", "Tokens", "pico_to_usd", "to_pico_int",
+__all__ = ["MILLION", "PICO", "Counts", "Linear", "PriceOverride", "Pricer", "pico_to_usd", "to_pico_int",
            "usd_to_pico"]
 
+_has_finer = compile_function("has_finer", ["c"], [f"return bool({' or '.join(f'c.{name}' for name in FINER) or 0})"])
+"""Whether counts hold any of the finer counts (which only genai-prices prices whole)."""
 _RECENT_PERIODS = 8
 """Price periods remembered per model (the current one included), for events that arrive out of time order."""
 
@@ -115,30 +118,22 @@ class Pricer:
         # for affine prices with integer coefficients
         self._fast: dict[tuple[int, int], tuple[int, int, int, int, int, int, int]] = {}
 
-    def price_pico_ms(
-        self, provider: str, model: str, ts_ms: int, input_tokens: int, output_tokens: int, cache_read: int,
-        cache_write: int, finer: tuple[int, ...] | None = None, reasoning: int = 0,
-    ) -> int | None:  # fmt: skip
+    def price_pico_ms(self, provider: str, model: str, ts_ms: int, counts: Counts) -> int | None:
         """The cost at the millisecond `ts_ms` in pico-USD, or None when the model is unpriced."""
-        parts = self.price_parts_ms(provider, model, ts_ms, input_tokens, output_tokens, cache_read, cache_write, finer,
-                                    reasoning)  # fmt: skip
+        parts = self.price_parts_ms(provider, model, ts_ms, counts)
         return None if parts is None else parts[0] + parts[1]
 
-    def price_parts_ms(
-        self, provider: str, model: str, ts_ms: int, input_tokens: int, output_tokens: int, cache_read: int,
-        cache_write: int, finer: tuple[int, ...] | None = None, reasoning: int = 0,
-    ) -> tuple[int, int] | None:  # fmt: skip
+    def price_parts_ms(self, provider: str, model: str, ts_ms: int, counts: Counts) -> tuple[int, int] | None:
         """(input part, output part) of the cost at `ts_ms`, for the writer's hot path: no datetime per call.
 
-        `finer` holds the counts of `fields.FINER` (1-hour cache writes, audio and image tokens, web
-        searches), None when they are all 0. The output part is what genai-prices bills for output;
-        the input part is the rest (input tokens, request fees, web searches). A call with finer
-        counts is priced by one genai-prices call on its whole usage, so its cost is exactly what
-        `calc_price` says; a price override prices them as the tokens they are part of (1-hour
-        writes as cache writes, audio and image tokens as input or output) and web searches at 0.
-        `reasoning` (the part of output spent on reasoning) matters only to the few models that price it at
-        a rate of their own (`price_model.prices_reasoning`); they are priced by one call on the whole
-        usage too, every other model prices it as the output it is part of.
+        The output part is what genai-prices bills for output; the input part is the rest (input tokens, request
+        fees, web searches). A call with finer counts (`fields.FINER`: 1-hour cache writes, audio and image
+        tokens, web searches, ...) is priced by one genai-prices call on its whole usage, so its cost is exactly
+        what `calc_price` says; a price override prices them as the tokens they are part of (1-hour writes as
+        cache writes, audio and image tokens as input or output) and web searches at 0. `reasoning_tokens` (the
+        part of output spent on reasoning) matters only to the few models that price it at a rate of their own
+        (`price_model.prices_reasoning`); they are priced by one call on the whole usage too, every other model
+        prices it as the output it is part of.
 
         The plan of a (provider, model) (override, unknown, or a genai-prices price) holds for a price
         period [valid_from, valid_until); an event outside it looks the plan up again. Within a price
@@ -152,12 +147,13 @@ class Pricer:
         if kind == 0:
             return None
         if kind == 1:
-            return _override_parts(plan[3], Tokens(input_tokens, output_tokens, cache_read, cache_write))
-        if finer is not None or (reasoning and plan[7]) or cache_read + cache_write > input_tokens:
+            return _override_parts(plan[3], counts)
+        if (_has_finer(counts) or (counts.reasoning_tokens and plan[7])
+                or counts.cache_read_tokens + counts.cache_write_tokens > counts.input_tokens):  # fmt: skip
             # finer counts, reasoning priced apart, or cache above input (which the affine form would price,
             # even below 0, where genai-prices refuses the usage): one genai-prices call on the whole usage
-            tokens = Tokens(input_tokens, output_tokens, cache_read, cache_write, reasoning)
-            return direct_parts(plan[5], plan[6], ms_to_datetime(ts_ms), tokens, finer)
+            return direct_parts(plan[5], plan[6], ms_to_datetime(ts_ms), counts)
+        input_tokens = counts.input_tokens
         model_price, starts = plan[3], plan[4]
         low = 0
         for start in starts:
@@ -167,17 +163,16 @@ class Pricer:
                 break
         fast = self._fast.get((id(model_price), low))
         if fast is not None and fast[0] <= input_tokens <= fast[1]:
-            return (fast[2] + fast[3] * input_tokens + fast[5] * cache_read + fast[6] * cache_write,
-                    fast[4] * output_tokens)  # fmt: skip
-        return self._price_slow(plan, ts_ms, Tokens(input_tokens, output_tokens, cache_read, cache_write))
+            return (fast[2] + fast[3] * input_tokens + fast[5] * counts.cache_read_tokens
+                    + fast[6] * counts.cache_write_tokens, fast[4] * counts.output_tokens)  # fmt: skip
+        return self._price_slow(plan, ts_ms, counts)
 
-    def price_pico(self, provider: str, model: str, ts: datetime, tokens: Tokens) -> int | None:
+    def price_pico(self, provider: str, model: str, ts: datetime, counts: Counts) -> int | None:
         """The cost at `ts` (naive means UTC), to the millisecond, as stored."""
-        return self.price_pico_ms(provider, model, datetime_to_ms(ts), tokens.input, tokens.output,
-                                  tokens.cache_read, tokens.cache_write, reasoning=tokens.reasoning)  # fmt: skip
+        return self.price_pico_ms(provider, model, datetime_to_ms(ts), counts)
 
-    def price_usd(self, provider: str, model: str, ts: datetime, tokens: Tokens) -> Decimal | None:
-        pico = self.price_pico(provider, model, ts, tokens)
+    def price_usd(self, provider: str, model: str, ts: datetime, counts: Counts) -> Decimal | None:
+        pico = self.price_pico(provider, model, ts, counts)
         return None if pico is None else pico_to_usd(pico)
 
     def knows(self, provider: str, model: str) -> bool:
@@ -200,7 +195,9 @@ class Pricer:
         high = next((start for start in starts if input_tokens <= start), None)
         key = (id(plan[3]), low)
         if key not in self._fast:
-            self._price_slow(plan, ts_ms, Tokens(input_tokens, 1000, input_tokens // 4, input_tokens // 4))
+            sample = Counts(input_tokens=input_tokens, output_tokens=1000, cache_read_tokens=input_tokens // 4,
+                            cache_write_tokens=input_tokens // 4)  # fmt: skip
+            self._price_slow(plan, ts_ms, sample)
         fast = self._fast.get(key)
         if fast is None:
             return None
@@ -237,23 +234,23 @@ class Pricer:
         self._plans[key] = plan
         return plan
 
-    def _price_slow(self, plan: tuple, ts_ms: int, tokens: Tokens) -> tuple[int, int] | None:
+    def _price_slow(self, plan: tuple, ts_ms: int, counts: Counts) -> tuple[int, int] | None:
         """Derive (once per price and tier region) the affine form, or price by a direct call."""
         model_price, starts, provider_info, model_info = plan[3:7]
         ts = ms_to_datetime(ts_ms)
-        region = tier_region(starts, tokens.input)
+        region = tier_region(starts, counts.input_tokens)
         key = (id(model_price), region[0])
         if key not in self._affine_cache:
-            self._affine_cache[key] = derive_affine(provider_info, model_info, ts, region, tokens)
+            self._affine_cache[key] = derive_affine(provider_info, model_info, ts, region, counts)
         affine = self._affine_cache[key]
         if affine is None:
-            return direct_parts(provider_info, model_info, ts, tokens, None)
+            return direct_parts(provider_info, model_info, ts, counts)
         if key not in self._fast:
             ints = affine.exact_ints()
             if ints is not None:
                 self._fast[key] = (region[0], region[1], *ints)
-        output = to_pico_int(affine.output * tokens.output)
-        return affine.pico(tokens) - output, output
+        output = to_pico_int(affine.output * counts.output_tokens)
+        return affine.pico(counts) - output, output
 
     def _override_for(self, provider: str, model: str) -> PriceOverride | None:
         ref = f"{provider}/{model}"
@@ -270,12 +267,12 @@ class Pricer:
         return self._lookup_cache[key]
 
 
-def _override_parts(o: PriceOverride, t: Tokens) -> tuple[int, int]:
-    uncached = t.input - t.cache_read - t.cache_write
+def _override_parts(o: PriceOverride, t: Counts) -> tuple[int, int]:
+    uncached = t.input_tokens - t.cache_read_tokens - t.cache_write_tokens
     read = o.input if o.cache_read is None else o.cache_read
     write = o.input if o.cache_write is None else o.cache_write
-    input_millions = uncached * o.input + t.cache_read * read + t.cache_write * write
-    return to_pico_int(input_millions * PICO / MILLION), to_pico_int(t.output * o.output * PICO / MILLION)
+    input_millions = uncached * o.input + t.cache_read_tokens * read + t.cache_write_tokens * write
+    return to_pico_int(input_millions * PICO / MILLION), to_pico_int(t.output_tokens * o.output * PICO / MILLION)
 
 
 def _override_linear(o: PriceOverride) -> Linear | None:

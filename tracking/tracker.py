@@ -10,9 +10,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from .compiled import compile_function
 from .context import _current
-from .events import new_event_id
-from .fields import TRACKER
+from .fields import ATTRIBUTION, TRACKER
 from .http_sink import REMOTE_READS, http_writer, is_http_url
 from .later import Later
 from .pricing import PriceOverride, Pricer
@@ -23,9 +23,11 @@ from .settings import QuotaSettings, TrackingSettings, load_tracking_settings
 from .shutdown import register, unregister
 from .store import Store, StoreError, open_store
 from .tracker_quotas import TrackerQuotas
+from .validation import new_event_id
 from .writer import FlushMarker, Writer, WriterStats
 
 log = logging.getLogger(__name__)
+
 
 class TrackerClosed(RuntimeError):
     """record() was called on a tracker that is closed or was never started."""
@@ -33,6 +35,39 @@ class TrackerClosed(RuntimeError):
 
 def _closed_error() -> TrackerClosed:
     return TrackerClosed("Tracker is closed: record() needs an open tracker (use `with Tracker(...)` or call start())")
+
+
+def _record_method() -> Callable[..., None]:
+    """`Tracker.record`, generated from `Recorded`'s fields (the field table's), as dataclasses generate
+    `__init__`: every field a keyword, the queued tuple built from them by name, at the cost of a tuple."""
+    keywords = [name if name in ("provider", "model") else f"{name}={Recorded._field_defaults.get(name)!r}"
+                for name in Recorded._fields]  # fmt: skip
+    attribution = [f"    {name} = {name} or context.get({name!r})" for name in ATTRIBUTION]
+    body = [
+        "if not self._open:",
+        "    raise _closed_error()",
+        "if ts is None:  # stamped now, not when the writer gets to it (a locked store can hold it for minutes)",
+        "    ts = self.clock() if self.clock is not None else _time()",
+        "if event_id is None:  # given here, so a spilled or re-sent event is still counted once",
+        "    event_id = _new_event_id()",
+        "if len(self._queue) >= self.max_pending:",
+        "    self._wait_for_room()",
+        "context = _current.get()",
+        "if context:",
+        *attribution,
+        f"self._queue.append(_new(Recorded, ({', '.join(Recorded._fields)},)))",
+    ]
+    names = {"_closed_error": _closed_error, "_time": time.time, "_new_event_id": new_event_id, "_current": _current,
+             "_new": tuple.__new__, "Recorded": Recorded}  # fmt: skip
+    return compile_function("record", ("self", "*", *keywords), body, names, doc=_RECORD_DOC)
+
+
+_RECORD_DOC = f"""Queue one call. Never blocks on I/O; attribution not given here comes from `tracking.attribute`.
+
+Keywords: {", ".join(Recorded._fields)}; `provider` and `model` are required, each counter is 0 unless given
+(`tracking.fields.COUNTERS`). Invalid values do not raise here (this runs inside LLM calls): the writer logs
+them and keeps them in the store's `rejected_events` table.
+"""
 
 
 class Tracker(TrackerQuotas):
@@ -161,65 +196,7 @@ class Tracker(TrackerQuotas):
 
     # recording
 
-    def record(
-        self,
-        *,
-        provider: str,
-        model: str,
-        input_tokens: int = 0,
-        output_tokens: int = 0,
-        cache_read_tokens: int = 0,
-        cache_write_tokens: int = 0,
-        cache_write_1h_tokens: int = 0,
-        reasoning_tokens: int = 0,
-        input_audio_tokens: int = 0,
-        output_audio_tokens: int = 0,
-        input_image_tokens: int = 0,
-        output_image_tokens: int = 0,
-        web_searches: int = 0,
-        usage_source: str = "provider",
-        room_id: str | None = None,
-        thread_id: str | None = None,
-        agent: str | None = None,
-        user_id: str | None = None,
-        session_id: str | None = None,
-        operation: str | None = None,
-        latency_ms: float | None = None,
-        status: str = "ok",
-        metadata: dict[str, Any] | None = None,
-        ts: datetime | float | None = None,
-        event_id: str | None = None,
-        reservation: str | None = None,
-    ) -> None:
-        """Queue one call. Never blocks on I/O; attribution not given here comes from `tracking.attribute`.
-
-        Invalid values do not raise here (this runs inside LLM calls): the writer logs them and keeps
-        them in the store's `rejected_events` table.
-        """
-        if not self._open:
-            raise _closed_error()
-        if ts is None:  # stamped now, not when the writer gets to it (a locked store can hold it for minutes)
-            ts = self.clock() if self.clock is not None else time.time()
-        if event_id is None:  # given here, so a spilled or re-sent event is still counted once
-            event_id = new_event_id()
-        if len(self._queue) >= self.max_pending:
-            self._wait_for_room()
-        ctx = _current.get()
-        if ctx:
-            room_id = room_id or ctx.get("room_id")
-            thread_id = thread_id or ctx.get("thread_id")
-            agent = agent or ctx.get("agent")
-            user_id = user_id or ctx.get("user_id")
-            session_id = session_id or ctx.get("session_id")
-            operation = operation or ctx.get("operation")
-        self._queue.append(
-            Recorded(
-                ts, event_id, provider, model, input_tokens, output_tokens, cache_read_tokens,
-                cache_write_tokens, reasoning_tokens, operation, latency_ms, status, metadata,
-                room_id, thread_id, agent, user_id, session_id, cache_write_1h_tokens, input_audio_tokens,
-                output_audio_tokens, input_image_tokens, output_image_tokens, web_searches, usage_source, reservation,
-            )
-        )  # fmt: skip
+    record = _record_method()
 
     def record_later(self, fields: Callable[..., dict[str, Any]], *args: Any) -> None:
         """Queue one call whose usage is read on the writer's thread (`tracking.later`), for hooks:

@@ -21,13 +21,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .context import _current
-from .events import new_event_id
+from .fields import Counts
 from .pricing import Pricer
 from .reader import Reader
 from .remote_quotas import CollectorQuotas, QuotaUnavailable
 from .settings import QuotaSettings
 from .store import Store, StoreError
 from .store.reservations import ReservationRow
+from .validation import new_event_id
 
 if TYPE_CHECKING:
     from .quotas import QuotaBook, QuotaStatus
@@ -56,7 +57,7 @@ def reservation_row(
     default), priced at the model's price now, until `quotas.reservation_timeout_s` from now."""
     output = settings.reserve_output_tokens if max_output_tokens is None else max_output_tokens
     inp, out = max(int(input_tokens), 0), max(int(output), 0)
-    cost = pricer.price_pico_ms(provider, model, now_ms, inp, out, 0, 0) or 0
+    cost = pricer.price_pico_ms(provider, model, now_ms, Counts(input_tokens=inp, output_tokens=out)) or 0
     hold_ms = int(settings.reservation_timeout_s * 1000)
     return ReservationRow(new_event_id(), who["room_id"] or "", who["agent"] or "", who["user_id"] or "",
                           inp + out, cost, now_ms, now_ms + hold_ms, source)  # fmt: skip

@@ -1,22 +1,27 @@
 """The one validation of a usage event, for every entry point: each field's rule and limits, in one table.
 
 `record()` (checked on the writer's thread), the hooks' check of their counts, `usage-bot ingest`, the HTTP
-collector and `UsageEvent` itself refuse the same values with the same reason, an `InvalidEvent` that reads
-"field: reason" ("input_tokens: must not be negative, got -1"). `RULES` is keyed by the field table's names
-(`tracking.fields`); the kinds of rule are in `tracking.rules`. The writer's fast path (`fast_check`) is
-compiled from the same table, so its common case costs one expression and no rule is written twice.
+collector, `usage-bot migrate` and `UsageEvent` itself refuse the same values with the same reason, an
+`InvalidEvent` that reads "field: reason" ("input_tokens: must not be negative, got -1"). `RULES` is keyed by
+the field table's names (`tracking.fields`); the kinds of rule are in `tracking.rules`. The writer's fast path
+(`fast_check`) is compiled from the same table, so its common case costs one expression and no rule is
+written twice.
+
+Counts whose parts exceed their wholes (`misfit`: the field table's `SPLITS`) are not refused: such a report is
+kept as the provider made it, never clamped, and the entry point that meets it logs it once per model.
 """
 
 from __future__ import annotations
 
-import math
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from random import getrandbits
 from typing import Any
 
-from .fields import ATTRIBUTION, COUNTERS, EVENT_COLUMNS, USAGE_SOURCES
+from .compiled import compile_predicate
+from .fields import ATTRIBUTION, COUNTERS, EVENT_COLUMNS, SPLITS, USAGE_SOURCES
 from .rules import Choice, Count, Dollars, JsonObject, Milliseconds, Refused, Rule, Text, Time, storable, unstorable
 
 MAX_TOKENS = 1_000_000_000
@@ -112,20 +117,35 @@ def counts_problem(counts: Mapping[str, object]) -> str | None:
     return None
 
 
-def compile_predicate(name: str, params: Iterable[str], terms: Iterable[str]) -> Callable[..., bool]:
-    """A function of ``params`` (called positionally, e.g. with a named tuple's values) returning the
-    conjunction of ``terms``, compiled once as `collections.namedtuple` compiles its methods: a check on
-    the writer's hot path costs one expression, not a call per field."""
-    source = f"def {name}({', '.join(params)}):\n    return {' and '.join(terms) or 'True'}\n"
-    namespace: dict[str, Any] = {"_INF": math.inf}
-    exec(source, namespace)  # the source is built from our own tables, never from input
-    function = namespace[name]
-    function.source = source
-    return function
-
-
 def fast_check(fields: Iterable[str]) -> Callable[..., bool]:
     """A predicate over values in ``fields`` order, True when each field of `RULES` among them is valid and in
     its stored form (other fields are ignored): the writer's fast path, compiled from `RULES`."""
     fields = tuple(fields)
     return compile_predicate("valid", fields, (RULES[name].fast(name) for name in fields if name in RULES))
+
+
+FITS = compile_predicate("fits", COUNTERS, (f"{' + '.join(parts)} <= {whole}" for parts, whole in SPLITS))
+"""True when counts given in `COUNTERS` order (a `Counts`) keep every part within its whole (`misfit` says how not)."""
+
+
+def misfit(counts: Mapping[str, int]) -> str | None:
+    """How valid counts (by name; one left out is 0) break the conventions of SPEC section 2 (parts above their
+    whole), or None."""
+    for parts, whole in SPLITS:
+        total = sum(counts.get(name, 0) for name in parts)
+        if total > counts.get(whole, 0):
+            return f"{' + '.join(parts)} ({total}) exceed {whole} ({counts.get(whole, 0)})"
+    return None
+
+
+_misfits_noted: set[tuple[str, str]] = set()
+_misfits_lock = threading.Lock()
+
+
+def first_misfit(provider: str, model: str) -> bool:
+    """True the first time a misfit of (provider, model) is noted, by a hook or the writer: it is logged once."""
+    with _misfits_lock:
+        if (provider, model) in _misfits_noted or len(_misfits_noted) >= 10_000:
+            return False
+        _misfits_noted.add((provider, model))
+        return True

@@ -18,7 +18,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any
 
 from .fields import TRACKER
 from .later import Later, queued_calls, resolve
@@ -30,7 +30,6 @@ from .store.isolation import ANY_ERROR, DATA_ERRORS, insert_keeping_refusals, pr
 from .validation import InvalidEvent
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 @dataclass
 class FlushMarker:
@@ -56,7 +55,8 @@ class WriterStats:
     duplicates: int = 0
     """Events the store already held (the same event_id), counted once."""
     rejected: int = 0
-    """Events refused with a reason (kept in `rejected_events`, or set aside by an HTTP tracker)."""
+    """Events refused with a reason: kept in `rejected_events`, or set aside by an HTTP tracker (refused by it
+    or by the collector)."""
     retries: int = 0
     """Batches tried again after the store (or collector) failed."""
     prepare_seconds: float = 0.0
@@ -197,10 +197,17 @@ class Writer(threading.Thread):
 
     def _prepare(self, batch: list[Recorded | Later]) -> RowBatch:
         started = time.perf_counter()
-        rows, rejected, reservations = self._rows(batch)
-        prepared = prepare_isolating(rows, rejected, reservations)
+        prepared = prepare_isolating(*self._rows(batch))
         self.stats.prepare_seconds += time.perf_counter() - started
         return prepared
+
+    def _row(self, recorded: Recorded, now: float) -> object:
+        """What is written of one queued call: its priced row; InvalidEvent refuses it."""
+        return recorded_to_row(recorded, self.pricer, now, self.source)
+
+    async def _store(self, store: Store, prepared: RowBatch, errors: tuple[type[Exception], ...]) -> tuple[int, int]:
+        """(events stored anew, events refused): rows the database refuses are kept in `rejected_events`."""
+        return await insert_keeping_refusals(store, prepared, errors)
 
     async def _write(self, store: Store, batch: list[Recorded | Later], prepared: RowBatch) -> bool:
         """Store a prepared batch, trying again while the store fails; False when it was saved to the spill file
@@ -210,8 +217,7 @@ class Writer(threading.Thread):
         while True:
             try:
                 attempt = time.perf_counter()
-                inserted, refused = await insert_keeping_refusals(store, prepared, ANY_ERROR if unexplained > 1 else
-                                                                  DATA_ERRORS)  # fmt: skip
+                inserted, refused = await self._store(store, prepared, ANY_ERROR if unexplained > 1 else DATA_ERRORS)
                 self.stats.write_seconds += time.perf_counter() - attempt
             except Exception as exc:
                 self.stats.retries += 1
@@ -230,8 +236,9 @@ class Writer(threading.Thread):
             self.stats.rejected += len(prepared.rejected) + refused
             return True
 
-    def _rows(self, batch: list[Recorded | Later]) -> tuple[list[tuple], list[tuple[int, str, str]], list[str]]:
-        """The batch's rows, its refusals (for `rejected_events`) and the reservations it ends."""
+    def _rows(self, batch: list[Recorded | Later]) -> tuple[list[Any], list[tuple[int, str, str]], list[str]]:
+        """What is written of each call of the batch (`_row`), its refusals (for `rejected_events`) and the
+        reservations it ends."""
         now = time.time()
         rows, rejected, reservations = [], [], []
         for item in batch:
@@ -241,7 +248,7 @@ class Writer(threading.Thread):
                     recorded = resolve(item)
                 if recorded.reservation:
                     reservations.append(recorded.reservation)
-                rows.append(recorded_to_row(recorded, self.pricer, now, self.source))
+                rows.append(self._row(recorded, now))
             except InvalidEvent as exc:
                 log.error("usage event rejected: %s", exc)
                 rejected.append(rejection(str(exc), recorded._asdict()))

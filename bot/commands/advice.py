@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tracking.advice import savings, whatif
+from tracking.validation import MATRIX_ID
 
 from ..render.advice import savings_answer, whatif_answer
 from ..render.answers import Answer
@@ -13,8 +14,8 @@ from .request import Request
 
 
 def model_name(token: str) -> str:
-    if len(token) > 255:
-        raise ValueError("model names are at most 255 characters")
+    if len(token) > MATRIX_ID:
+        raise ValueError(f"model names are at most {MATRIX_ID} characters")
     return token
 
 

@@ -6,6 +6,7 @@ import re
 
 from tracking.amounts import Amount, parse_amount
 from tracking.store import QuotaRow
+from tracking.validation import MATRIX_ID
 
 from ..render.answers import Answer
 from ..render.quotas import everywhere_answer, quota_answer, used_of_limit
@@ -27,8 +28,8 @@ def user_id(token: str) -> str:
 
 
 def agent_name(token: str) -> str:
-    if len(token) > 255:
-        raise ValueError("agent names are at most 255 characters")
+    if len(token) > MATRIX_ID:
+        raise ValueError(f"agent names are at most {MATRIX_ID} characters")
     return token
 
 

@@ -16,6 +16,7 @@ from aiohttp import web
 from tracking.advice import CachingRow, Savings, WhatIf, WhatIfRow, savings, whatif
 from tracking.periods import Period, parse_period, zone
 from tracking.pricing import pico_to_usd
+from tracking.validation import MATRIX_ID
 
 from .auth import REQUEST_KEY, room_scope
 from .context import SERVER, ServerContext
@@ -104,8 +105,8 @@ def endpoint(answer: Answer, params: frozenset[str]) -> Callable[[web.Request], 
 async def _whatif(request: web.Request, ctx: ServerContext, params: dict[str, str]) -> dict[str, Any]:
     room = _room(request, params)
     model = params.get("model", "").strip()
-    if not model or len(model) > 255:
-        raise ParamError("model: required, a model or provider/model (at most 255 characters)")
+    if not model or len(model) > MATRIX_ID:
+        raise ParamError(f"model: required, a model or provider/model (at most {MATRIX_ID} characters)")
     return whatif_json(room, await whatif(ctx.store, ctx.pricer, _period(params, ctx), (room,), model))
 
 

@@ -120,9 +120,9 @@ async def events(request: web.Request) -> web.Response:
 
     def prepare() -> list[tuple]:  # off the event loop: a large body must not hold up other requests
         parsed = parse_events(body, held)
-        outside = [{"index": index, "error": f"events[{index}].room_id: {event.room_id or '(no room_id)'} is "
+        outside = [{"index": index, "error": f"events[{index}].room_id: {event['room_id'] or '(no room_id)'} is "
                                              "outside this key's rooms"}
-                   for index, event in enumerate(parsed) if not may_see(key, event.room_id)]  # fmt: skip
+                   for index, event in enumerate(parsed) if not may_see(key, event["room_id"])]  # fmt: skip
         if outside:
             raise OutsideRooms(outside)
         return price_events(parsed, ctx.pricer, key.name)

@@ -26,7 +26,7 @@ from tracking.quotas.refusals import note_refusal
 from tracking.quotas.wire import RESERVATION_ID, status_json
 from tracking.settings import Strict
 from tracking.tracker_quotas import reservation_row
-from tracking.validation import MAX_TOKENS
+from tracking.validation import MAX_TOKENS, RULES
 
 from .auth import REQUEST_KEY, Forbidden, within
 from .context import SERVER, ServerContext
@@ -35,17 +35,18 @@ from .settings import ApiKey
 log = logging.getLogger(__name__)
 
 class ReservationRequest(Strict):
-    """A call about to be made: its attribution, model and estimated use."""
+    """A call about to be made: its attribution, model and estimated use (each with the limits of its event's
+    field, `tracking.validation.RULES`)."""
 
-    provider: str = Field(min_length=1, max_length=128)
-    model: str = Field(min_length=1, max_length=255)
+    provider: str = Field(min_length=1, max_length=RULES["provider"].limit)  # type: ignore[attr-defined]
+    model: str = Field(min_length=1, max_length=RULES["model"].limit)  # type: ignore[attr-defined]
     input_tokens: int = Field(ge=0, le=MAX_TOKENS, strict=True, description="estimated from the request")
     max_output_tokens: int | None = Field(
         default=None, ge=0, le=MAX_TOKENS, strict=True, description="max_tokens; none: quotas.reserve_output_tokens"
     )
-    room_id: str | None = Field(default=None, max_length=255)
-    agent: str | None = Field(default=None, max_length=255)
-    user_id: str | None = Field(default=None, max_length=255)
+    room_id: str | None = Field(default=None, max_length=RULES["room_id"].limit)  # type: ignore[attr-defined]
+    agent: str | None = Field(default=None, max_length=RULES["agent"].limit)  # type: ignore[attr-defined]
+    user_id: str | None = Field(default=None, max_length=RULES["user_id"].limit)  # type: ignore[attr-defined]
 
 
 def owned(key: ApiKey, reservation: str) -> str:

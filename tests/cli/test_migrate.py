@@ -80,19 +80,19 @@ async def test_rows_no_target_can_store_are_named_and_the_rest_copied(tmp_path, 
     """Found in the attack pass: the first text holding a NUL byte stopped `migrate` to PostgreSQL, copying
     nothing of its batch. Such rows (a SQLite store took them before text was checked) are refused with the
     reason every entry point gives, the others are copied, and a second run copies nothing more."""
-    from tracking import UsageEvent
     from tracking.fields import COLUMN
     from tracking.pricing import Pricer
-    from tracking.rows import event_to_row
+    from tracking.rows import values_to_row
+    from tracking.validation import clean
 
     source = f"sqlite:///{tmp_path / 'old.db'}"
     assert cli("ingest", "--db", source, stdin=SAMPLE.read_text()).returncode == 0
     events = sum(1 for line in SAMPLE.read_text().splitlines() if line.strip())
 
     def row(name: str, **text: str) -> tuple:
-        event = UsageEvent(event_id=name, ts="2026-10-20T10:00:00Z", provider="openai", model="gpt-4o",
-                           input_tokens=700, output_tokens=90, room_id="!old:example.org")
-        good = event_to_row(event, Pricer(), source="ingest")
+        event = clean({"event_id": name, "ts": "2026-10-20T10:00:00Z", "provider": "openai", "model": "gpt-4o",
+                       "input_tokens": 700, "output_tokens": 90, "room_id": "!old:example.org"})
+        good = values_to_row(event, Pricer(), "ingest")
         return tuple(text.get(column, value) for column, value in zip(COLUMN, good, strict=True))
 
     store = await open_store(source)

@@ -121,7 +121,9 @@ def test_cache_writes_counted_once_whether_total_or_split_or_both():
     split = {"cache_read": 3000, "ephemeral_5m_input_tokens": 100, "ephemeral_1h_input_tokens": 400}
     for details in (split | {"cache_creation": 0}, split | {"cache_creation": 500}, {"cache_creation": 500}):
         usage = UsageMetadata(input_tokens=4500, output_tokens=250, total_tokens=4750, input_token_details=details)
-        assert usage_counts(usage)[:4] == (4500, 250, details.get("cache_read", 0), 500)
+        counts = usage_counts(usage)
+        assert (counts.input_tokens, counts.output_tokens, counts.cache_read_tokens, counts.cache_write_tokens) == (
+            4500, 250, details.get("cache_read", 0), 500)
 
 
 @pytest.mark.parametrize("mode", ["invoke", "stream"])

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from tests.dbrows import rows
 from tracking import UsageEvent
 from tracking.pricing import Pricer
-from tracking.rows import event_to_row
+from tracking.rows import values_to_row
 from tracking.store import EVERYWHERE, QuotaRow, is_postgres, open_store
 from tracking.store.reservations import ReservationRow
 
@@ -57,7 +57,7 @@ async def build(url: str, count: int = 400, *, retention: bool = True, writers: 
     store = await open_store(url)
     others = [await open_store(url) for _ in range(writers - 1)]
     try:
-        written = [event_to_row(e, pricer, source=s) for e, s in events(count)]
+        written = [values_to_row(vars(e), pricer, s) for e, s in events(count)]
         await store.insert_rows(written[::writers], rejected=[
             (1, "input_tokens: must not be negative", json.dumps({"user_id": ALICE, "input_tokens": -1})),
             (2, "input_tokens: must not be negative", json.dumps({"user_id": LOOKALIKE, "input_tokens": -1})),

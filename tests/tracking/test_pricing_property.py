@@ -23,6 +23,7 @@ from genai_prices import Usage, calc_price, data_snapshot
 from genai_prices.types import StartDateConstraint, TimeOfDateConstraint
 
 import tracking
+from tracking.fields import Counts
 from tracking.ingest import ingest_lines
 from tracking.pricing import Pricer
 from tracking.store import open_store
@@ -45,6 +46,11 @@ class Case(NamedTuple):
     @property
     def ms(self) -> int:
         return (self.ts - EPOCH) // timedelta(milliseconds=1)
+
+
+def counts(tokens: tuple[int, int, int, int]) -> Counts:
+    inp, out, read, write = tokens
+    return Counts(input_tokens=inp, output_tokens=out, cache_read_tokens=read, cache_write_tokens=write)
 
 
 def genai_pico(provider: str, model: str, ts: datetime, tokens: tuple[int, int, int, int]) -> int:
@@ -129,15 +135,13 @@ def test_price_pico_ms_equals_genai_prices_in_any_order():
     pricer = Pricer()
     for sweep in (cases(), tuple(reversed(cases()))):  # the second sweep with every cache warm
         for c in sweep:
-            assert pricer.price_pico_ms(c.provider, c.model, c.ms, *c.tokens) == c.pico, c
+            assert pricer.price_pico_ms(c.provider, c.model, c.ms, counts(c.tokens)) == c.pico, c
 
 
 def test_price_pico_with_a_datetime_equals_genai_prices():
-    from tracking.pricing import Tokens
-
     pricer = Pricer()
     for c in cases()[:1000]:
-        assert pricer.price_pico(c.provider, c.model, c.ts, Tokens(*c.tokens)) == c.pico, c
+        assert pricer.price_pico(c.provider, c.model, c.ts, counts(c.tokens)) == c.pico, c
 
 
 def stored(db: Path) -> dict[str, tuple[int, int | None]]:

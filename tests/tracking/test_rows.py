@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from tracking.fields import COLUMN
+from tracking.fields import COLUMN, Counts
 from tracking.pricing import Pricer
 from tracking.rows import Recorded, recorded_to_row
 from tracking.validation import InvalidEvent
@@ -27,7 +27,8 @@ def test_a_valid_record_becomes_a_priced_row():
     r = row()
     assert r[:11] == ("e1", 1_767_225_600_000, 1_767_225_600_000 // 3_600_000, "!r:x", "", "a", "", None, "chat",
                       "openai", "gpt-4o")  # fmt: skip
-    cost = PRICER.price_pico_ms("openai", "gpt-4o", 1_767_225_600_000, 1000, 200, 400, 0)
+    cost = PRICER.price_pico_ms("openai", "gpt-4o", 1_767_225_600_000,
+                                Counts(input_tokens=1000, output_tokens=200, cache_read_tokens=400))
     # gpt-4o: $10 per million output tokens, so the output part is 200 * 10 µUSD
     assert r[11:] == (1000, 200, 400, 0, 0, 0, 0, 0, 0, 0, 0, cost, 12.5, "ok", None, "provider",
                       cost - 2_000_000_000, 2_000_000_000, "tracker")  # fmt: skip

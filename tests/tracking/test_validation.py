@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from tracking.events import UsageEvent, describe_validation_error
-from tracking.fields import COUNTERS
-from tracking.hooks._common import Counts, unfit
+from tracking.fields import COUNTERS, Counts
+from tracking.hooks._common import unfit
 from tracking.pricing import Pricer
 from tracking.rows import Recorded, recorded_to_row, values_to_row
 from tracking.validation import RULES, InvalidEvent, clean
@@ -83,12 +83,16 @@ def test_the_rules_cover_every_field_and_nothing_else():
 
 
 @pytest.mark.parametrize(("counts", "reason"), [
-    (Counts(10, -4), "output_tokens: must not be negative, got -4"),
-    (Counts(2 * 10**9, 5), "input_tokens: is 2,000,000,000, more than one call can use (at most 1,000,000,000)"),
-    (Counts(10, 5, 8, 4), "cache_read_tokens + cache_write_tokens (12) exceed input_tokens (10)"),
-    (Counts(10, 5, 0, 2, 0, 3), "cache_write_1h_tokens (3) exceed cache_write_tokens (2)"),
-    (Counts(10, 5, 0, 0, 0, 0, 0, 4, 0, 2), "output_audio_tokens + output_image_tokens (6) exceed output_tokens (5)"),
-    (Counts(10, 5, 1, 1, 5), None),
+    (Counts(input_tokens=10, output_tokens=-4), "output_tokens: must not be negative, got -4"),
+    (Counts(input_tokens=2 * 10**9, output_tokens=5),
+     "input_tokens: is 2,000,000,000, more than one call can use (at most 1,000,000,000)"),
+    (Counts(input_tokens=10, output_tokens=5, cache_read_tokens=8, cache_write_tokens=4),
+     "cache_read_tokens + cache_write_tokens (12) exceed input_tokens (10)"),
+    (Counts(input_tokens=10, output_tokens=5, cache_write_tokens=2, cache_write_1h_tokens=3),
+     "cache_write_1h_tokens (3) exceed cache_write_tokens (2)"),
+    (Counts(input_tokens=10, output_tokens=5, output_audio_tokens=4, output_image_tokens=2),
+     "output_audio_tokens + output_image_tokens (6) exceed output_tokens (5)"),
+    (Counts(input_tokens=10, output_tokens=5, cache_read_tokens=1, cache_write_tokens=1, reasoning_tokens=5), None),
 ])  # fmt: skip
 def test_the_hooks_check_gives_the_reason_of_the_table(counts, reason):
     assert unfit(counts) == reason

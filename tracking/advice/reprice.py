@@ -13,18 +13,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..fields import COLUMN, COUNTERS, FINER
+from ..fields import COLUMN, COUNTERS, FINER, Counts
 from ..pricing import Linear, Pricer
 from ..store import Filters, Store
 from ..store.advice import CALL, GROUP, SLOT_SUMS, CallGroup, tier_of
 from .calls import RoomCalls
 
-Counts = tuple[int, ...]
-"""A call's (or a sum's) counts in `fields.COUNTERS` order."""
 Transform = Callable[[Counts], Counts]
+"""A change to a call's (or a sum's) counts before they are priced."""
 
-_IN, _OUT, _READ, _WRITE, _REASONING = (COUNTERS.index(n) for n in ("input_tokens", "output_tokens",
-                                        "cache_read_tokens", "cache_write_tokens", "reasoning_tokens"))  # fmt: skip
+_IN = COUNTERS.index("input_tokens")
 _FINER = tuple(COUNTERS.index(n) for n in FINER)
 _ROW_COUNTS = tuple(COLUMN[n] for n in COUNTERS)
 _TS, _PROVIDER, _MODEL, _AGENT = COLUMN["ts_ms"], COLUMN["provider"], COLUMN["model"], COLUMN["agent"]
@@ -36,10 +34,7 @@ def same(counts: Counts) -> Counts:
 
 def without_cache(counts: Counts) -> Counts:
     """Cache reads and writes billed as the plain input they are part of."""
-    out = list(counts)
-    for name in ("cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens"):
-        out[COUNTERS.index(name)] = 0
-    return tuple(out)
+    return counts._replace(cache_read_tokens=0, cache_write_tokens=0, cache_write_1h_tokens=0)
 
 
 @dataclass
@@ -75,21 +70,22 @@ class Repricer:
             known = self._known[(provider, model)] = self.pricer.knows(provider, model)
         if not known:
             return Priced(group.calls, 0, group.calls)
-        counts = transform(group.counts)
+        counts = transform(Counts._make(group.counts))
         if group.kind == CALL:
             return self._one(provider, model, group.ts_ms, counts)
         linear = self._linear(provider, model, group)
-        if linear is not None and not (linear.reasoning_apart and counts[_REASONING]) and (
+        if linear is not None and not (linear.reasoning_apart and counts.reasoning_tokens) and (
             group.kind == GROUP or not any(counts[i] for i in _FINER)
         ):
-            cost = linear.pico(group.calls, counts[_IN], counts[_OUT], counts[_READ], counts[_WRITE])
+            cost = linear.pico(group.calls, counts.input_tokens, counts.output_tokens, counts.cache_read_tokens,
+                               counts.cache_write_tokens)  # fmt: skip
             return Priced(group.calls, cost, 0)
         if group.kind == SLOT_SUMS:  # only the sums are left: priced as one call
             one = self._one(provider, model, group.ts_ms, counts)
             return Priced(group.calls, one.cost_pusd, group.calls if one.unpriced_calls else 0)
         total = Priced()
         for row in await self._rows_of(group):
-            total.add(self._one(provider, model, row[_TS], transform(tuple(row[i] for i in _ROW_COUNTS))))
+            total.add(self._one(provider, model, row[_TS], transform(Counts._make(row[i] for i in _ROW_COUNTS))))
         return total
 
     def _linear(self, provider: str, model: str, group: CallGroup) -> Linear | None:
@@ -111,10 +107,8 @@ class Repricer:
 
     def _one(self, provider: str, model: str, ts_ms: int, counts: Counts) -> Priced:
         self.calls_priced_one_by_one += 1
-        finer = tuple(counts[i] for i in _FINER)
         try:
-            cost = self.pricer.price_pico_ms(provider, model, ts_ms, counts[_IN], counts[_OUT], counts[_READ],
-                                             counts[_WRITE], finer if any(finer) else None, counts[_REASONING])
+            cost = self.pricer.price_pico_ms(provider, model, ts_ms, counts)
         except Exception:  # as the writer: a call genai-prices cannot price is unpriced, never $0
             cost = None
         return Priced(1, 0, 1) if cost is None else Priced(1, cost, 0)
@@ -133,5 +127,5 @@ class Repricer:
 
 def _grouped(row: tuple) -> bool:
     """Whether the store sums this raw call in a group (`store.advice.call_groups`), not one by one."""
-    counts = [row[i] for i in _ROW_COUNTS]
-    return not any(counts[i] for i in _FINER) and counts[_READ] + counts[_WRITE] <= counts[_IN]
+    cached = row[COLUMN["cache_read_tokens"]] + row[COLUMN["cache_write_tokens"]]
+    return not any(row[COLUMN[name]] for name in FINER) and cached <= row[COLUMN["input_tokens"]]

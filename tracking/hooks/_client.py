@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ._common import (
+    ESTIMATED,
     ZERO,
     Counts,
     call_fields,
@@ -122,7 +123,7 @@ class ClientHook:
         except Exception:
             log.warning("could not record the %s result from %s", pending.kind, self.provider, exc_info=True)
             return
-        self.record(pending, model, counts)
+        self.record(pending, model, counts, usage_source=ESTIMATED)
 
     def fields(self, provider: str, kind: str, result: Any, model: str | None, latency_ms: float,
                reservation: str | None) -> dict[str, Any]:  # fmt: skip

@@ -3,44 +3,21 @@
 from __future__ import annotations
 
 import logging
-from collections import namedtuple
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from operator import itemgetter
 from typing import Any
 
 from ..estimate import request_parts
-from ..events import FITS, first_misfit, token_misfit
-from ..fields import ATTRIBUTION, COUNTERS, FINER
+from ..fields import ATTRIBUTION, COUNTERS, ZERO, Counts
 from ..image_tokens import image_tokens
-from ..validation import counts_problem, fast_check
+from ..validation import FITS, counts_problem, fast_check, first_misfit, misfit
 
 log = logging.getLogger("tracking.hooks")
 
 _ATTRIBUTION = frozenset(ATTRIBUTION)
-
-
-_FIELDS = ("input", "output", "cache_read", "cache_write", "reasoning",
-           *(name.removesuffix("_tokens") for name in FINER), "estimated")  # fmt: skip
-
-
-class Counts(namedtuple("Counts", _FIELDS, defaults=(0,) * (len(_FIELDS) - 2))):
-    """One call's usage in the conventions of SPEC section 2, which every hook converts its runtime's report to.
-
-    `input` includes cache reads and writes, `output` includes reasoning; after `reasoning` come the
-    counts of the field table's `FINER`, named without `_tokens`: `cache_write_1h` is the part of
-    `cache_write` written to a 1-hour cache (priced higher than the default 5-minute one), the audio and
-    image counts are parts of input and output, `web_searches` the searches the provider ran and bills;
-    `estimated` is non-zero when the provider reported no usage and the counts are `tracking.estimate`'s.
-    """
-
-    __slots__ = ()
-
-    def plus(self, other: Counts) -> Counts:
-        return Counts(*(a + b for a, b in zip(self, other, strict=True)))
-
-
-ZERO = Counts(0, 0)
+ESTIMATED = "estimated"
+"""The `usage_source` of counts a hook estimated (`tracking.estimate`) because the provider reported none."""
+__all__ = ["ESTIMATED", "ZERO", "Counts"]
 
 
 def warm_up() -> None:
@@ -88,10 +65,13 @@ def openai_counts(usage: Any) -> Counts:
     for a field it lacks costs microseconds on every call).
     """
     prompt, completion = part(usage, "prompt_tokens_details"), part(usage, "completion_tokens_details")
-    return Counts(number(usage, "prompt_tokens"), number(usage, "completion_tokens"),
-                  number(prompt, "cached_tokens"), number(prompt, "cache_write_tokens"),
-                  number(completion, "reasoning_tokens"), 0, number(prompt, "audio_tokens"),
-                  number(completion, "audio_tokens"), number(prompt, "image_tokens"))  # fmt: skip
+    return Counts(input_tokens=number(usage, "prompt_tokens"), output_tokens=number(usage, "completion_tokens"),
+                  cache_read_tokens=number(prompt, "cached_tokens"),
+                  cache_write_tokens=number(prompt, "cache_write_tokens"),
+                  reasoning_tokens=number(completion, "reasoning_tokens"),
+                  input_audio_tokens=number(prompt, "audio_tokens"),
+                  output_audio_tokens=number(completion, "audio_tokens"),
+                  input_image_tokens=number(prompt, "image_tokens"))  # fmt: skip
 
 
 def anthropic_counts(usage: Any) -> Counts:
@@ -103,25 +83,23 @@ def anthropic_counts(usage: Any) -> Counts:
     the searches billed. Read here without the SDK, for runtimes that hand Anthropic's reply over (Agno).
     """
     read, write = number(usage, "cache_read_input_tokens"), number(usage, "cache_creation_input_tokens")
-    return Counts(number(usage, "input_tokens") + read + write, number(usage, "output_tokens"), read, write,
-                  number(part(usage, "output_tokens_details"), "thinking_tokens"),
-                  number(part(usage, "cache_creation"), "ephemeral_1h_input_tokens"),
+    return Counts(input_tokens=number(usage, "input_tokens") + read + write,
+                  output_tokens=number(usage, "output_tokens"), cache_read_tokens=read, cache_write_tokens=write,
+                  reasoning_tokens=number(part(usage, "output_tokens_details"), "thinking_tokens"),
+                  cache_write_1h_tokens=number(part(usage, "cache_creation"), "ephemeral_1h_input_tokens"),
                   web_searches=number(part(usage, "server_tool_use"), "web_search_requests"))  # fmt: skip
 
 
-_AS_COUNTERS = itemgetter(*(_FIELDS.index(name.removesuffix("_tokens")) for name in COUNTERS))
-"""A `Counts` as the field table's `COUNTERS`, by name."""
 _VALID = fast_check(COUNTERS)
 
 
 def unfit(counts: Counts) -> str | None:
     """Why these counts would be refused (the reason every entry point gives) or break SPEC section 2 (a part
-    larger than its whole, as `token_misfit` words it), or None. The common case is one compiled check."""
-    values = _AS_COUNTERS(counts)
-    if _VALID(*values) and FITS(*values):
+    larger than its whole, as `misfit` words it), or None. The common case is one compiled check."""
+    if _VALID(*counts) and FITS(*counts):
         return None
-    named = dict(zip(COUNTERS, values, strict=True))
-    return counts_problem(named) or token_misfit(named)
+    named = counts._asdict()
+    return counts_problem(named) or misfit(named)
 
 
 def checked(counts: Counts, runtime: str, provider: str, model: str | None) -> Counts:
@@ -137,22 +115,16 @@ def checked(counts: Counts, runtime: str, provider: str, model: str | None) -> C
     if first_misfit(provider, model or "unknown"):
         log.warning("%s usage of %s/%s is off (%s): %r; passed on as reported, not clamped "
                     "(logged once per provider and model)", runtime, provider, model, problem,
-                    counts._asdict())  # fmt: skip
+                    counts.given())  # fmt: skip
     return counts
 
 
-def event_fields(c: Counts) -> dict[str, Any]:
-    """The counts as the event's fields (`record()`'s and `UsageEvent`'s names); the finer counts and
-    `usage_source` only when set."""
-    fields = {"input_tokens": c.input, "output_tokens": c.output, "cache_read_tokens": c.cache_read,
-              "cache_write_tokens": c.cache_write, "cache_write_1h_tokens": c.cache_write_1h,
-              "reasoning_tokens": c.reasoning}  # fmt: skip
-    if c.input_audio or c.output_audio or c.input_image or c.output_image or c.web_searches:
-        fields.update(input_audio_tokens=c.input_audio, output_audio_tokens=c.output_audio,
-                      input_image_tokens=c.input_image, output_image_tokens=c.output_image,
-                      web_searches=c.web_searches)  # fmt: skip
-    if c.estimated:
-        fields["usage_source"] = "estimated"
+def event_fields(counts: Counts, usage_source: str | None = None) -> dict[str, Any]:
+    """The counts as the event's fields (`record()`'s and `UsageEvent`'s names): those not 0, and `usage_source`
+    when given (`ESTIMATED`)."""
+    fields = counts.given()
+    if usage_source:
+        fields["usage_source"] = usage_source
     return fields
 
 
@@ -169,9 +141,11 @@ def call_fields(
     metadata: dict[str, Any] | None = None,
     attribution: Mapping[str, Any] | None = None,
     reservation: str | None = None,
+    usage_source: str | None = None,
 ) -> dict[str, Any]:
     """`Tracker.record()`'s keywords for one call whose counts the runtime's hook already converted to SPEC
-    section 2 (`runtime` names it for the log of an unfit report).
+    section 2 (`runtime` names it for the log of an unfit report; `usage_source` is `ESTIMATED` for counts it
+    estimated).
 
     `attribution` is a captured `tracking.current_attribution()`, for callbacks that run outside the
     caller's context; the context in force when the call is recorded fills what it leaves out.
@@ -181,7 +155,7 @@ def call_fields(
         fields["operation"] = operation
     if agent:
         fields["agent"] = agent
-    fields.update(event_fields(checked(counts, runtime, provider, model)), provider=provider,
+    fields.update(event_fields(checked(counts, runtime, provider, model), usage_source), provider=provider,
                   model=model or "unknown", latency_ms=latency_ms, status=status, metadata=metadata,
                   reservation=reservation)  # fmt: skip
     return fields

@@ -23,14 +23,15 @@ def estimated_counts(payload: Mapping[str, Any], output_text: str, provider: str
     """A call the provider reported no usage for: its request and reply text, estimated (`tracking.estimate`).
 
     The request's images count as the provider's per-image tokens (`tracking.image_tokens`), and are the
-    call's `input_image` part. `with_input=False` when the request is not known (MindRoom's metadata): input
-    stays 0.
+    call's `input_image_tokens` part. `with_input=False` when the request is not known (MindRoom's metadata):
+    input stays 0. The caller records them with `usage_source` `ESTIMATED`.
     """
     if not with_input:
-        return Counts(0, estimated_tokens(output_text), estimated=1)
+        return Counts(output_tokens=estimated_tokens(output_text))
     text, images = request_parts(payload)
     pictures = sum(image_tokens(image, provider, model) for image in images)
-    return Counts(estimated_tokens(text) + pictures, estimated_tokens(output_text), input_image=pictures, estimated=1)
+    return Counts(input_tokens=estimated_tokens(text) + pictures, output_tokens=estimated_tokens(output_text),
+                  input_image_tokens=pictures)  # fmt: skip
 
 
 def call_text(call: Any) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ._common import ZERO, Counts, error_metadata, record
+from ._common import ESTIMATED, ZERO, Counts, error_metadata, record
 from ._estimated import estimated_counts
 
 
@@ -62,10 +62,13 @@ class StreamCall:
         elif outcome != "completed":
             metadata = {"stream": outcome, "chunks": self.chunks}
         latency = (time.perf_counter() - self.t0) * 1000.0
+        source = None
         if not self.usage_seen and status == "ok" and self.payload is not None:
             self.counts = estimated_counts(self.payload, "".join(self.text), self.provider, self.model)
+            source = ESTIMATED
         record(self.tracker, self.provider, self.model, self.counts, latency, runtime=self.runtime, status=status,
-               operation=self.operation, agent=self.agent, metadata=metadata, reservation=self.reservation)  # fmt: skip
+               operation=self.operation, agent=self.agent, metadata=metadata, reservation=self.reservation,
+               usage_source=source)  # fmt: skip
 
     def end(self) -> None:
         self.finish("completed" if self.usage_seen else "no_usage")

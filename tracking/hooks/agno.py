@@ -28,7 +28,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from ..context import attribute
-from ._common import ZERO, Counts, enforcing, error_metadata, record, reserve_sync, warm_up
+from ._common import ESTIMATED, ZERO, Counts, enforcing, error_metadata, record, reserve_sync, warm_up
 from ._estimated import calls_text, estimated_counts, role_messages
 from .agno_raw import extra_counts
 from .agno_usage import ANTHROPIC, GEMINI, OPENAI, family, metrics_counts, model_family, model_provider
@@ -110,10 +110,12 @@ class _Call:
             status, metadata = "error", error_metadata(exc)
         elif outcome != "completed":
             metadata = {"stream": outcome}
+        source = None
         if not self.seen and status == "ok":
-            self.counts = self._estimate()
+            self.counts, source = self._estimate(), ESTIMATED
         record(self.tracker, self.provider, self.model, self.counts, (time.perf_counter() - self.t0) * 1000.0,
-               runtime="agno", status=status, agent=self.agent, metadata=metadata, reservation=self.held)  # fmt: skip
+               runtime="agno", status=status, agent=self.agent, metadata=metadata, reservation=self.held,
+               usage_source=source)  # fmt: skip
 
     def _estimate(self) -> Counts:
         """The request's messages (and tools) as sent, and the reply's text, estimated."""

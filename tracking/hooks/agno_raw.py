@@ -29,7 +29,7 @@ def extra_counts(raw: Any, kind: str, model_id: str | None) -> Counts:
     if kind == ANTHROPIC:
         usage = part(raw, "usage") or part(part(raw, "message"), "usage")
         found = anthropic_counts(usage)
-        return Counts(0, 0, reasoning=found.reasoning, cache_write_1h=found.cache_write_1h,
+        return Counts(reasoning_tokens=found.reasoning_tokens, cache_write_1h_tokens=found.cache_write_1h_tokens,
                       web_searches=found.web_searches)  # fmt: skip
     if kind == GEMINI:
         return _gemini(raw, model_id)
@@ -53,9 +53,9 @@ def _gemini(raw: Any, model_id: str | None) -> Counts:
     output = _modalities(part(usage, "candidates_tokens_details"))
     queries = sum(len(part(part(candidate, "grounding_metadata"), "web_search_queries") or ())
                   for candidate in part(raw, "candidates") or ())  # fmt: skip
-    return Counts(number(usage, "tool_use_prompt_token_count"), 0,
-                  input_audio=prompt.get("AUDIO", 0) + tools.get("AUDIO", 0),
-                  output_audio=output.get("AUDIO", 0),
-                  input_image=sum(prompt.get(kind, 0) + tools.get(kind, 0) for kind in _IMAGE),
-                  output_image=sum(output.get(kind, 0) for kind in _IMAGE),
+    return Counts(input_tokens=number(usage, "tool_use_prompt_token_count"),
+                  input_audio_tokens=prompt.get("AUDIO", 0) + tools.get("AUDIO", 0),
+                  output_audio_tokens=output.get("AUDIO", 0),
+                  input_image_tokens=sum(prompt.get(kind, 0) + tools.get(kind, 0) for kind in _IMAGE),
+                  output_image_tokens=sum(output.get(kind, 0) for kind in _IMAGE),
                   web_searches=billed_searches("google", model_id, queries))  # fmt: skip

@@ -74,5 +74,6 @@ def metrics_counts(metrics: Any, kind: str) -> Counts:
     elif kind == GEMINI:
         out += reasoning
     # audio_*_tokens are parts of input and output, as the provider's own details (OpenAI, Gemini) say
-    return Counts(inp, out, read, write, reasoning, input_audio=number(metrics, "audio_input_tokens"),
-                  output_audio=number(metrics, "audio_output_tokens"))  # fmt: skip
+    return Counts(input_tokens=inp, output_tokens=out, cache_read_tokens=read, cache_write_tokens=write,
+                  reasoning_tokens=reasoning, input_audio_tokens=number(metrics, "audio_input_tokens"),
+                  output_audio_tokens=number(metrics, "audio_output_tokens"))  # fmt: skip

@@ -32,7 +32,18 @@ from uuid import UUID
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.outputs import LLMResult
 
-from ._common import ZERO, Counts, enforcing, error_metadata, log, number, openai_counts, record, reserve_sync, warm_up
+from ..fields import ZERO, Counts
+from ._common import (
+    ESTIMATED,
+    enforcing,
+    error_metadata,
+    log,
+    number,
+    openai_counts,
+    record,
+    reserve_sync,
+    warm_up,
+)
 from ._estimated import calls_text, estimated_counts
 from ._providers import billed_searches
 
@@ -57,9 +68,10 @@ def usage_counts(usage: Any) -> Counts:
     one_hour = number(details, "ephemeral_1h_input_tokens")
     # Either the total or its TTL split carries the writes (the other is 0, or the same total again).
     write = max(number(details, "cache_creation"), number(details, "ephemeral_5m_input_tokens") + one_hour)
-    return Counts(number(usage, "input_tokens"), number(usage, "output_tokens"), number(details, "cache_read"),
-                  write, number(out, "reasoning"), one_hour, input_audio=number(details, "audio"),
-                  output_audio=number(out, "audio"))  # fmt: skip
+    return Counts(input_tokens=number(usage, "input_tokens"), output_tokens=number(usage, "output_tokens"),
+                  cache_read_tokens=number(details, "cache_read"), cache_write_tokens=write,
+                  reasoning_tokens=number(out, "reasoning"), cache_write_1h_tokens=one_hour,
+                  input_audio_tokens=number(details, "audio"), output_audio_tokens=number(out, "audio"))  # fmt: skip
 
 
 def web_searches(response: LLMResult, message: Any, provider: str, model: str | None) -> int:
@@ -121,7 +133,7 @@ class UsageCallbackHandler(BaseCallbackHandler):
             log.warning("unexpected LangChain result; usage not recorded", exc_info=True)
             return
         record(self.tracker, provider, model, counts, latency, runtime="langchain", agent=self.agent,
-               reservation=held)  # fmt: skip
+               reservation=held, usage_source=None if found else ESTIMATED)  # fmt: skip
 
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         provider, model, t0, held, _ = self._runs.pop(run_id, ("unknown", None, None, None, None))

@@ -31,6 +31,7 @@ from litellm.integrations.custom_logger import CustomLogger
 
 from ..context import current_attribution
 from ._common import (
+    ESTIMATED,
     ZERO,
     Counts,
     enforcing,
@@ -72,14 +73,15 @@ def litellm_counts(usage: Any, provider: str = "", model: str | None = None) -> 
     """
     counts = openai_counts(usage)
     details = part(usage, "prompt_tokens_details")
-    read = counts.cache_read or number(usage, "cache_read_input_tokens")
-    write = (counts.cache_write or number(details, "cache_creation_tokens")
+    read = counts.cache_read_tokens or number(usage, "cache_read_input_tokens")
+    write = (counts.cache_write_tokens or number(details, "cache_creation_tokens")
              or number(usage, "cache_creation_input_tokens"))  # fmt: skip
     one_hour = number(part(details, "cache_creation_token_details"), "ephemeral_1h_input_tokens")
     searches = (number(part(usage, "server_tool_use"), "web_search_requests")
                 or billed_searches(provider, model, number(details, "web_search_requests")))  # fmt: skip
-    return counts._replace(cache_read=read, cache_write=write, cache_write_1h=one_hour, web_searches=searches,
-                           output_image=number(part(usage, "completion_tokens_details"), "image_tokens"))  # fmt: skip
+    images = number(part(usage, "completion_tokens_details"), "image_tokens")
+    return counts._replace(cache_read_tokens=read, cache_write_tokens=write, cache_write_1h_tokens=one_hour,
+                           web_searches=searches, output_image_tokens=images)  # fmt: skip
 
 
 def _latency(start: Any, end: Any) -> float | None:
@@ -171,12 +173,14 @@ class UsageLogger(CustomLogger):
             if usage is None and isinstance(response, dict):
                 usage = response.get("usage")
             counts = litellm_counts(usage, provider, model) if usage is not None else ZERO
+            source = None
             if operation == "embedding":
-                counts = Counts(counts.input, 0)
-            elif (counts.input == 0 and counts.output == 0) or (kwargs.get("stream") and unreported(response)):
-                counts = _estimate(kwargs, response, provider, model)
+                counts = Counts(input_tokens=counts.input_tokens)
+            elif not (counts.input_tokens or counts.output_tokens) or (kwargs.get("stream") and unreported(response)):
+                counts, source = _estimate(kwargs, response, provider, model), ESTIMATED
             record(self.tracker, provider, model, counts, _latency(start, end), runtime="litellm", operation=operation,
-                   attribution=self._attribution(kwargs), reservation=self._held(kwargs))  # fmt: skip
+                   attribution=self._attribution(kwargs), reservation=self._held(kwargs),
+                   usage_source=source)  # fmt: skip
         except Exception:
             log.warning("could not read a LiteLLM success event", exc_info=True)
 

@@ -36,7 +36,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from ._common import checked, event_fields
+from ._common import ESTIMATED, checked, event_fields
 from ._estimated import estimated_counts
 from .agno_usage import family, metrics_counts
 
@@ -116,11 +116,12 @@ def fields_from_matrix(room_id: str, event_id: str, sender: str, content: dict[s
     provider = _PROVIDERS.get(key, key)
     counts = checked(metrics_counts(usage, family(raw_provider, model_id)), "mindroom", provider, model_id)
     failed = str(run.get("status", "")).lower() in ("error", "failed")
-    if not (counts.input or counts.output):
+    source = None
+    if not (counts.input_tokens or counts.output_tokens):
         body = content.get("body")
         if failed or not isinstance(body, str) or not body:
             return None
-        counts = estimated_counts({}, body, provider, model_id, with_input=False)
+        counts, source = estimated_counts({}, body, provider, model_id, with_input=False), ESTIMATED
     relates = content.get("m.relates_to")
     thread_id = None
     if isinstance(relates, dict) and relates.get("rel_type") == "m.thread":
@@ -143,7 +144,7 @@ def fields_from_matrix(room_id: str, event_id: str, sender: str, content: dict[s
     }
     if origin_server_ts is not None:
         fields["ts"] = _instant(origin_server_ts)
-    return fields | event_fields(counts)  # a misfit is kept as reported
+    return fields | event_fields(counts, source)  # a misfit is kept as reported
 
 
 def _instant(origin_server_ts: int | float) -> datetime | float:

@@ -45,9 +45,9 @@ def responses_counts(usage: Any, output: Any = None) -> Counts:
     """
     inp, out = part(usage, "input_tokens_details"), part(usage, "output_tokens_details")
     searches = sum(1 for item in output or () if part(item, "type") == "web_search_call")
-    return Counts(number(usage, "input_tokens"), number(usage, "output_tokens"), number(inp, "cached_tokens"),
-                  number(inp, "cache_write_tokens"), number(out, "reasoning_tokens"),
-                  web_searches=searches)  # fmt: skip
+    return Counts(input_tokens=number(usage, "input_tokens"), output_tokens=number(usage, "output_tokens"),
+                  cache_read_tokens=number(inp, "cached_tokens"), cache_write_tokens=number(inp, "cache_write_tokens"),
+                  reasoning_tokens=number(out, "reasoning_tokens"), web_searches=searches)  # fmt: skip
 
 
 def responses_text(response: Any) -> str:
@@ -112,7 +112,7 @@ def _ask_for_usage(kwargs: dict[str, Any]) -> bool:
 _COUNTS: dict[str, Callable[[Any], Counts]] = {
     "chat": lambda result: chat_counts(result.usage),
     "responses": lambda result: responses_counts(result.usage, getattr(result, "output", None)),
-    "embeddings": lambda result: Counts(number(result.usage, "prompt_tokens"), 0),
+    "embeddings": lambda result: Counts(input_tokens=number(result.usage, "prompt_tokens")),
 }
 
 
