@@ -59,9 +59,15 @@ def percentile(values: Sequence[float], pct: float) -> float:
     return ordered[rank]
 
 
+def load() -> str:
+    """The machine's load when a section is written: other work shares the cores."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.1f} / {five:.1f} / {fifteen:.1f} (1 / 5 / 15 min) on {os.cpu_count()} cores"
+
+
 def header(body: str) -> str:
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return f"Measured {now} on {machine()}.\nCommand: `{command()}`\n\n{body.strip()}\n"
+    return f"Measured {now} on {machine()}; {load()} as it ended.\nCommand: `{command()}`\n\n{body.strip()}\n"
 
 
 def write_section(name: str, title: str, body: str, doc: Path | None = DOC) -> None:

@@ -6,6 +6,7 @@ The server is `usage-bot serve` in a process of its own (as in production); the 
     .venv/bin/python -m bench.http_collector            # 200,000 events; /v1/usage on the 10M-event query DB
     .venv/bin/python -m bench.http_collector --usage-events 1000000    # a smaller query DB (quicker to build)
     .venv/bin/python -m bench.http_collector --quick    # small sizes, writes nothing to docs/
+    .venv/bin/python -m bench.http_collector --before ../baseline-b2afaa0   # and the code before, in the same run
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import argparse
 import asyncio
 import io
 import json
+import os
 import socket
 import sqlite3
 import subprocess
@@ -32,9 +34,11 @@ from tracking.pricing import Pricer
 from tracking.queries import usage_report
 from tracking.store import open_store
 
-from . import common, data, querydb
+from . import common, querydb
 
 KEY = "bench-key-0123456789abcdef"
+TARGET_BEFORE = 3.0
+"""Events/s of each path over the code before issue 25's."""
 CONFIG = """
 storage: {{url: "sqlite:///{db}"}}
 http:
@@ -164,20 +168,53 @@ async def usage_latency(db: Path, workdir: Path, reps: int) -> dict:
     return results
 
 
+_FIGURES = """
+import asyncio, json, os, sys, time
+from pathlib import Path
+from bench import data, http_collector as h
+n, work, now = int(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3])
+start, end = data.span_days(10, now)
+calls = list(data.calls(data.world(), n, start, end, seed=3))
+lines = h._lines(calls)
+server_cpu = []
+stop = h.Server.__exit__
+def exit_noting_cpu(server, *exc):
+    fields = Path(f"/proc/{server.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    server_cpu.append((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+    stop(server, *exc)
+h.Server.__exit__ = exit_noting_cpu
+out = {}
+for name, figure in (("tracker", lambda: h.tracker_over_http(work / "tracker.db", work, calls)),
+                     ("posts", lambda: h.posts(work / "posts.db", work, lines)),
+                     ("ingest", lambda: h.ingest(work / "ingest.db", lines))):
+    cpu = time.process_time()
+    out[name] = asyncio.run(figure())
+    out[name]["client_cpu_us"] = (time.process_time() - cpu) / n * 1e6
+    out[name]["server_cpu_us"] = server_cpu.pop() / n * 1e6 if server_cpu else 0.0
+print(json.dumps(out))
+"""
+"""The three collector paths on n calls, run by a tree's own code in a process of its own (so the code before a
+change can run it too: this file's functions were the same then), with the CPU time each side spent per event
+(the server's from its start, in its own process; `ingest` has no server)."""
+
+
+def _figures(tree: Path, n: int, work: Path, now: float) -> dict[str, dict]:
+    python = tree / ".venv" / "bin" / "python"
+    work.mkdir(parents=True, exist_ok=True)
+    out = subprocess.run([str(python) if python.exists() else sys.executable, "-c", _FIGURES, str(n), str(work),
+                          str(now)], cwd=tree, env={**os.environ, "PYTHONPATH": str(tree)}, check=True,
+                         stdout=subprocess.PIPE, text=True).stdout  # fmt: skip
+    return json.loads(out.strip().splitlines()[-1])
+
+
 def run(quick: bool = False, events: int | None = None, usage_events: int | None = None,
-        doc: Path | None = common.DOC, workdir: Path | None = None) -> dict:  # fmt: skip
+        doc: Path | None = common.DOC, workdir: Path | None = None, before: Path | None = None) -> dict:  # fmt: skip
     n = events or (5_000 if quick else 200_000)
     big = usage_events or (50_000 if quick else 10_000_000)
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-        work = Path(tmp)
-        start, end = data.span_days(10, time.time())
-        calls = list(data.calls(data.world(), n, start, end, seed=3))
-        lines = _lines(calls)
-        figures = {
-            "tracker": asyncio.run(tracker_over_http(work / "tracker.db", work, calls)),
-            "posts": asyncio.run(posts(work / "posts.db", work, lines)),
-            "ingest": asyncio.run(ingest(work / "ingest.db", lines)),
-        }
+        work, now = Path(tmp), time.time()
+        figures = _figures(common.ROOT, n, work / "now", now)
+        was = _figures(before.resolve(), n, work / "before", now) if before else {}
         qdb = (workdir or common.CACHE) / f"queries-{big}.db"
         info = querydb.build(qdb, big)
         latency = asyncio.run(usage_latency(qdb, work, 5 if quick else 30))
@@ -189,11 +226,27 @@ def run(quick: bool = False, events: int | None = None, usage_events: int | None
     words = {"tracker": "`Tracker(\"http://...\")`: record() until every event is in the store",
              "posts": "`POST /v1/events`, JSON lines, 1,000 events a request, 2 in parallel",
              "ingest": "`usage-bot ingest`'s code (`ingest_lines`) on the same JSON lines, no HTTP"}  # fmt: skip
-    rows = [[words[k], f"**{f['rate']:,.0f}**", f"{f['seconds']:.2f}"] for k, f in figures.items()]
-    body = common.table(["path", "events/s", "seconds"], rows)
+    def cpu(f: dict) -> str:
+        return f"{f['client_cpu_us']:.0f} + {f['server_cpu_us']:.0f}"
+
+    rows = [[words[k], f"**{f['rate']:,.0f}**", f"{f['seconds']:.2f}", cpu(f)] for k, f in figures.items()]
+    headers = ["path", "events/s", "seconds", "CPU µs/event: client + server"]
+    if was:
+        headers += ["events/s before", "CPU before", "now / before", f"target ≥ {TARGET_BEFORE:.0f}×"]
+        for row, (k, f) in zip(rows, figures.items(), strict=True):
+            ratio = f["rate"] / was[k]["rate"]
+            verdict = "met" if ratio >= TARGET_BEFORE else f"MISSED by {(TARGET_BEFORE - ratio) / TARGET_BEFORE:.0%}"
+            row += [f"{was[k]['rate']:,.0f}", cpu(was[k]), f"**{ratio:.2f}×**", verdict]
+            print(f"{k}: before {was[k]['rate']:,.0f} events/s, now / before {ratio:.2f}x")
+    body = common.table(headers, rows)
     body += (f"\n\n{n:,} events of `bench/data.py` (10 days, many rooms), each path into a fresh database; the"
              " server is `usage-bot serve` in its own process on loopback, pricing every event with genai-prices"
-             " like every entry point. Noisy shared machine (2 cores).\n\n")  # fmt: skip
+             " like every entry point. Each tree's own code runs the three paths in a process of its own, one tree"
+             " after the other" + (f" (before: `{before.name}`, main at b2afaa0, the code before issue 25)" if was
+                                   else "") + ". CPU: the process time of the client (this process: the"
+             " tracker and its writer, or the posting loop, or `ingest`) and of the server (its whole life, start"
+             " included), per event; on 2 cores shared with other work, the rate cannot pass about 2 cores / their"
+             " sum, so a ratio of rates follows the ratio of CPU per event. Noisy shared machine.\n\n")  # fmt: skip
     body += common.table(["`GET /v1/usage`", "median ms over HTTP", "p95 ms", "direct `usage_report` ms"],
                          [[k, f"**{r['http_ms']:.2f}**", f"{r['http_p95_ms']:.2f}", f"{r['direct_ms']:.2f}"]
                           for k, r in latency.items()])  # fmt: skip
@@ -212,8 +265,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes for CI; writes nothing to docs/")
     parser.add_argument("--events", type=int, help="events per collector path")
     parser.add_argument("--usage-events", type=int, help="size of the query database for /v1/usage")
+    parser.add_argument("--before", type=Path, help="a checkout of the code before (with its own .venv)")
     args = parser.parse_args(argv)
-    report = run(quick=args.quick, events=args.events, usage_events=args.usage_events)
+    report = run(quick=args.quick, events=args.events, usage_events=args.usage_events, before=args.before)
     for problem in report["problems"]:
         print(f"PROBLEM: {problem}", file=sys.stderr)
     return 1 if report["problems"] else 0

@@ -1,7 +1,7 @@
 """Ingest: sustained events/s into SQLite through Tracker.record with rollups maintained, until flush()
 returns (durable), against the seeds' way (one sqlite3 connection, INSERT + rollup UPDATE + commit per event).
 
-    .venv/bin/python -m bench.ingest            # 1,000,000 events (baseline: 20,000)
+    .venv/bin/python -m bench.ingest            # 1,000,000 events (baseline: 20,000), and the floor
     .venv/bin/python -m bench.ingest --quick    # 20,000 events, writes nothing to docs/
 """
 
@@ -19,13 +19,14 @@ import tracking
 from tracking.fields import COLUMN, SUM_NAMES, SUMS
 from tracking.pricing import Pricer
 from tracking.rows import Recorded, recorded_to_row
-from tracking.store.batch import SUM_TABLES
+from tracking.store.batch import ROLLUP_KEYS, SUM_TABLES
 
 from . import common, data, ingest_stages
 
 DEFAULTS = Recorded._field_defaults  # a missing field takes the record's own default
 
-TARGET_RATE, TARGET_RATIO = 100_000, 50
+TARGET_FLOOR_SHARE, TARGET_RATIO = 0.40, 60
+"""Targets within one run: the rate as a share of the bare durable table's (the floor), and over commit-per-call."""
 
 
 def make_calls(n: int, days: float = 10, seed: int = 1) -> list[dict]:
@@ -139,34 +140,47 @@ def run(quick: bool = False, events: int | None = None, baseline_events: int | N
     base = baseline(base_db, calls[:nb])
     if base["stored"] != nb:
         problems.append(f"baseline stored {base['stored']} of {nb}")
+    with sqlite3.connect(ours_db) as conn:
+        per_event = {table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] / n
+                     for table in ROLLUP_KEYS}  # fmt: skip
     size_mb = sum(Path(f"{ours_db}{s}").stat().st_size for s in ("", "-wal") if Path(f"{ours_db}{s}").exists()) / 1e6
     ratio = result["rate"] / base["rate"]
     stages = ingest_stages.measure(calls, workdir)
+    floor_rate = 1e6 / stages["floor"]
+    share = result["rate"] / floor_rate
     report = {"ours": result, "baseline": base, "ratio": ratio, "problems": problems, "db_mb": size_mb,
-              "stages": stages}  # fmt: skip
-    met_rate, met_ratio = result["rate"] >= TARGET_RATE, ratio >= TARGET_RATIO
+              "stages": stages, "floor_share": share}  # fmt: skip
+    met_share, met_ratio = share >= TARGET_FLOOR_SHARE, ratio >= TARGET_RATIO
     print(
         f"ours:     {result['events']:>9,} events in {result['seconds']:.2f}s = {result['rate']:>9,.0f} events/s"
         f" (record() {result['record_us']:.2f} µs/call); database {size_mb:,.0f} MB"
     )
     print(f"baseline: {base['events']:>9,} events in {base['seconds']:.2f}s = {base['rate']:>9,.0f} events/s")
+    print(f"floor:    {floor_rate:>9,.0f} events/s (bare durable table); ours is {share:.0%} of it")
     print(
-        f"ratio {ratio:,.1f}x; target >= {TARGET_RATE:,}/s {'met' if met_rate else 'MISSED'},"
+        f"ratio {ratio:,.1f}x; target >= {TARGET_FLOOR_SHARE:.0%} of floor {'met' if met_share else 'MISSED'},"
         f" >= {TARGET_RATIO}x {'met' if met_ratio else 'MISSED'}"
     )
     print(f"writer busy: preparing {result['prepare_s']:.2f}s, writing {result['write_s']:.2f}s")
     print("steps alone, µs/event: " + ", ".join(f"{name} {us:.2f}" for name, us in stages.items()))
     for problem in problems:
         print("PROBLEM:", problem)
+    def verdict(met: bool, value: float, target: float) -> str:
+        return "met" if met else f"missed by {(target - value) / target:.0%}"
+
     body = common.table(
         ["", "events", "seconds", "events/s", "target"],
         [
             ["`Tracker.record` → `flush()` returned (rollups maintained, durable)", f"{n:,}",
-             f"{result['seconds']:.2f}", f"**{result['rate']:,.0f}**",
-             f"≥ {TARGET_RATE:,}/s: {'met' if met_rate else 'missed'}"],
+             f"{result['seconds']:.2f}", f"**{result['rate']:,.0f}**", ""],
+            ["floor: the same rows into a bare table (rowid only), 20,000 per durable commit", f"{n:,}",
+             f"{stages['floor'] * n / 1e6:.2f}", f"{floor_rate:,.0f}", ""],
+            ["share of the floor", "", "", f"**{share:.0%}**",
+             f"≥ {TARGET_FLOOR_SHARE:.0%}: {verdict(met_share, share, TARGET_FLOOR_SHARE)}"],
             ["baseline: one connection, INSERT + rollup UPDATE + COMMIT per event", f"{nb:,}",
              f"{base['seconds']:.2f}", f"{base['rate']:,.0f}", ""],
-            ["ratio", "", "", f"**{ratio:,.1f}×**", f"≥ {TARGET_RATIO}×: {'met' if met_ratio else 'missed'}"],
+            ["ratio to the baseline", "", "", f"**{ratio:,.1f}×**",
+             f"≥ {TARGET_RATIO}×: {verdict(met_ratio, ratio, TARGET_RATIO)}"],
         ],
     )  # fmt: skip
     body += (
@@ -177,14 +191,16 @@ def run(quick: bool = False, events: int | None = None, baseline_events: int | N
         " `bench/data.py` (200 rooms, 50 agents, 30 models of 11 providers incl. unpriced local models, 2,000"
         f" users, threads, timestamps rising over 10 days). Every rollup table was checked to sum to the raw"
         f" events ({'ok' if not problems else '; '.join(problems)}). Database after the run: {size_mb:,.0f} MB."
+        " Rollup rows per event stored (each an upsert, in a B-tree and its indexes): "
+        + ", ".join(f"`{table}` {share:.3f}" for table, share in per_event.items()) + "."
         " Both sides run in the same process, one after the other; SQLite in WAL mode with synchronous=FULL for"
         " ours, the sqlite3 module's defaults (rollback journal, synchronous=FULL) for the baseline. The"
         " machine is shared with other test runs, so figures vary by about ±15% between runs."
     )
     common.write_section("ingest", "Ingest", body, None if quick else doc)
     end_to_end_us = 1e6 / result["rate"]
-    profile = ingest_stages.section(stages, result, end_to_end_us, TARGET_RATE)
-    title = "Ingest: where the time goes" + ("" if met_rate and met_ratio else " (why the target is missed)")
+    profile = ingest_stages.section(stages, result, end_to_end_us)
+    title = "Ingest: where the time goes" + ("" if met_share and met_ratio else " (why the target is missed)")
     common.write_section("ingest-profile", title, profile, None if quick else doc)
     if postgresql:
         report["postgresql"] = _postgresql(calls, result, problems, None if quick else doc)
@@ -207,10 +223,9 @@ def _postgresql(calls: list[dict], sqlite: dict, problems: list[str], doc: Path 
     print(f"postgresql: {result['events']:>9,} events in {result['seconds']:.2f}s = {result['rate']:>9,.0f} events/s"
           f" (writer writing {result['write_s']:.2f}s, preparing {result['prepare_s']:.2f}s)")  # fmt: skip
     body = common.table(
-        ["backend", "events", "seconds", "events/s", "writer writing, µs/event", "target"],
+        ["backend", "events", "seconds", "events/s", "writer writing, µs/event"],
         [[name, f"{r['events']:,}", f"{r['seconds']:.2f}", f"**{r['rate']:,.0f}**",
-          f"{r['write_s'] / r['events'] * 1e6:.2f}",
-          f"≥ {TARGET_RATE:,}/s: {'met' if r['rate'] >= TARGET_RATE else 'missed'}"]
+          f"{r['write_s'] / r['events'] * 1e6:.2f}"]
          for name, r in (("SQLite (WAL, synchronous=FULL)", sqlite), ("PostgreSQL 15 (fsync on, loopback)", result))],
     )  # fmt: skip
     body += (

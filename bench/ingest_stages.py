@@ -4,7 +4,7 @@ The tracker overlaps these steps on two threads (the caller, the writer and its 
 the end-to-end time lies between the slowest step and their sum. The SQLite steps are cumulative:
 a bare table (the floor: what storing the rows at all costs through Python's sqlite3, durable, in
 the writer's batch size), then the events table as the store keeps it, then the store's own
-`insert_batch` with the five rollup tables.
+`insert_batch` with the rollup tables.
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ from tracking.pricing import Pricer
 from tracking.rows import Recorded, recorded_to_row
 from tracking.store import EVENT_COLUMNS, open_store, prepare_batch
 from tracking.store.batch import aggregate
-from tracking.store.sqlite.migrations import MIGRATIONS
-from tracking.store.sqlite.transactions import split_statements
+from tracking.store.schema import LATEST, SQLITE, statements_to
 
 from . import common
 
@@ -63,9 +62,8 @@ def _bare(conn: sqlite3.Connection) -> None:
 
 
 def _as_stored(conn: sqlite3.Connection) -> None:
-    for migration in MIGRATIONS:
-        for statement in split_statements(migration):
-            conn.execute(statement)
+    for statement in statements_to(LATEST, SQLITE):
+        conn.execute(statement)
 
 
 async def _store_write(path: Path, rows: Sequence[tuple]) -> float:
@@ -110,7 +108,7 @@ def measure(calls: Sequence[dict], workdir: Path) -> dict[str, float]:
     }
 
 
-def section(stages: dict[str, float], run: dict, end_to_end_us: float, target: int) -> str:
+def section(stages: dict[str, float], run: dict, end_to_end_us: float) -> str:
     """The profile section of docs/benchmarks.md."""
 
     def rate(us: float) -> str:
@@ -128,7 +126,7 @@ def section(stages: dict[str, float], run: dict, end_to_end_us: float, target: i
          f"{stages['floor']:.2f}", rate(stages["floor"])],
         ["SQLite: the `events` table as stored (rowid, unique `event_id`, `(room_id, ts_ms)`, `(ts_ms)`)",
          f"{stages['events']:.2f}", rate(stages["events"])],
-        ["SQLite: the store's `insert_batch` (events + 5 rollup tables, one transaction)",
+        ["SQLite: the store's `insert_batch` (events + 7 rollup tables, one transaction)",
          f"{stages['store']:.2f}", rate(stages["store"])],
         ["all steps one after the other (record + row + sums + store)", f"{serial:.2f}", rate(serial)],
         ["in the run above: the writer preparing batches (row + sums, on its helper thread)",
@@ -138,12 +136,9 @@ def section(stages: dict[str, float], run: dict, end_to_end_us: float, target: i
         ["in the run above: end to end", f"{end_to_end_us:.2f}", rate(end_to_end_us)],
     ]  # fmt: skip
     body = common.table(["step", "µs per event", "events/s if it were the only step"], rows)
-    if 1e6 / stages["store"] < target:
-        bound = (f" With this schema the writer cannot pass {rate(stages['store'])} events/s on this machine however"
-                 f" the Python side is arranged, against a target of {target:,}.")  # fmt: skip
-    else:
-        bound = (f" Alone, the store's SQL would allow {rate(stages['store'])} events/s; sharing the GIL in the run"
-                 f" brings it down to {rate(writing_us)}.")  # fmt: skip
+    share = stages["floor"] / stages["store"]
+    bound = (f" Alone, the store's SQL would allow {rate(stages['store'])} events/s, {share:.0%} of the floor's rate;"
+             f" sharing the GIL in the run brings it to {rate(writing_us)}.")  # fmt: skip
     return body + (
         f"\n\nThe steps alone: each timed on one thread, on the {n:,} events of the run above (same mix,"
         " same machine, same pragmas: WAL, synchronous=FULL, 32 MiB page cache). In the run, the writer"
@@ -153,21 +148,7 @@ def section(stages: dict[str, float], run: dict, end_to_end_us: float, target: i
         f" run than alone ({stages['store']:.1f} µs) because the two threads share the GIL, which the sqlite3"
         " module takes back after every row it steps. Storing the rows at all, durable, with no index and no"
         f" rollup, costs {stages['floor']:.1f} µs per event here; the `events` table's three indexes bring it to"
-        f" {stages['events']:.1f} µs and the five rollup tables (about 0.8 upserts per event with this mix) to"
-        f" {stages['store']:.1f} µs.{bound}\n\n"
-        "Tried and measured here, none kept because none moved the end-to-end rate beyond the noise"
-        " (±15% between runs): multi-row `INSERT ... VALUES` statements of up to 32,766 values for the events"
-        " and the rollup upserts, flattened on the helper thread (one GIL hand-over per statement instead of"
-        " per row); the rollups summed in SQL (`INSERT ... SELECT ... GROUP BY` over the batch) instead of in"
-        " Python; names stored as integer ids (half the database size, but in the write alone the encoding"
-        " costs what the smaller B-trees save); synchronous=NORMAL, a 256 MiB page cache, no automatic"
-        " checkpoints; the preparer yielding the GIL every 64 rows (the write fell from about 17.7 to 15.4 µs per"
-        " event, but the preparer slowed as much, about +5% end to end). A GIL switch interval of 0.2 ms gave"
-        " about +8%, but it is a process-wide setting that a library must not change under its host. One"
-        " `(hour, room_id)` index in place of `(room_id, ts_ms)` and `(ts_ms)` saves about 2 µs per event,"
-        " but a room's export then walks every room's index"
-        " entries of the period. Reaching 100,000 events/s needs far less B-tree work per event: raw events"
-        " appended without secondary indexes and indexed in bulk, and fewer rollup tables kept per event (the"
-        " hourly room and agent tables could be answered from the fine table), with the query benchmark"
-        " re-run against that layout. That is a change of the store's format, left open."
+        f" {stages['events']:.1f} µs and the seven rollup tables (schema version 10: room and agent per UTC hour"
+        " and day, operations per hour, latency per day, so a batch of the writer holds far fewer rollup rows than"
+        f" events) to {stages['store']:.1f} µs.{bound}"
     )

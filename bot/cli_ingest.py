@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from itertools import islice
 from pathlib import Path
@@ -94,11 +95,15 @@ class _StopBetweenParts:
         self._before: Any = None
 
     def __enter__(self) -> _StopBetweenParts:
-        self._before = signal.signal(signal.SIGINT, self._on_interrupt)
+        """Only the main thread can handle signals; run from another (`main()` called by a host program),
+        Ctrl-C is that program's own."""
+        if threading.current_thread() is threading.main_thread():
+            self._before = signal.signal(signal.SIGINT, self._on_interrupt)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        signal.signal(signal.SIGINT, self._before)
+        if self._before is not None:
+            signal.signal(signal.SIGINT, self._before)
 
     def _on_interrupt(self, signum: int, frame: FrameType | None) -> None:
         if not self._writing:

@@ -34,9 +34,11 @@ FROM events GROUP BY room_id, ts_ms / 900000, thread_id, agent, user_id, provide
 ORDER BY 1, 2, 3, 4, 5, 6, 7, 8
 """
 ROLLUPS = """
-SELECT room_id, slot, thread_id, agent, user_id, provider, model, source, calls, input_tokens, output_tokens,
-       cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_pusd, unpriced_calls, error_calls
-FROM rollup_slots ORDER BY 1, 2, 3, 4, 5, 6, 7, 8
+SELECT room_id, slot, thread_id, agent, user_id, provider, model, source, sum(calls), sum(input_tokens),
+       sum(output_tokens), sum(cache_read_tokens), sum(cache_write_tokens), sum(reasoning_tokens), sum(cost_pusd),
+       sum(unpriced_calls), sum(error_calls)
+FROM rollup_slots GROUP BY room_id, slot, thread_id, agent, user_id, provider, model, source
+ORDER BY 1, 2, 3, 4, 5, 6, 7, 8
 """
 
 
@@ -48,7 +50,7 @@ _OVER_EVENTS = {
     "input_cost_pusd": "sum(coalesce(input_cost_pusd, 0))",
     "output_cost_pusd": "sum(coalesce(output_cost_pusd, 0))",
 }  # fmt: skip
-_KEY_OVER_EVENTS = {"day": "hour / 24", "slot": "ts_ms / 900000"}
+_KEY_OVER_EVENTS = {"day": "ts_ms / 86400000", "hour": "ts_ms / 3600000", "slot": "ts_ms / 900000"}
 
 
 def _event_sums() -> str:
@@ -58,24 +60,23 @@ def _event_sums() -> str:
 
 
 def rollup_mismatches(db: str | Path) -> dict[str, int]:
-    """For each rollup table, how many of its rows differ from a GROUP BY over the raw events (0 = exact)."""
+    """For each rollup table, how many of its rows (summed over writer shards) differ from a GROUP BY over the
+    raw events (0 = exact)."""
     from tracking.fields import SUM_NAMES
-    from tracking.store.batch import ROLLUP_KEYS
+    from tracking.store.batch import ROLLUP_KEYS, rollup_sums
 
-    sums = _event_sums()
     found = {}
     for table, key in ROLLUP_KEYS.items():
-        if table == "rollup_latency_hourly":  # buckets are computed in Python: compare the calls they hold
-            grain = "room_id, hour, provider, model"
-            expected = rows(db, f"SELECT {grain}, count(latency_ms) FROM events WHERE latency_ms IS NOT NULL"
-                                f" GROUP BY {grain} ORDER BY 1, 2, 3, 4")  # fmt: skip
-            stored = rows(db, f"SELECT {grain}, sum(calls) FROM {table} GROUP BY {grain} ORDER BY 1, 2, 3, 4")
-            found[table] = len(set(expected) ^ set(stored)) + abs(len(expected) - len(stored))
-            continue
+        sums = SUM_NAMES if rollup_sums(table) == SUM_NAMES else ("calls",)
+        where = ""
+        if table == "rollup_latency_daily":  # buckets are computed in Python: compare the calls they hold
+            key, where = key[:-1], " WHERE latency_ms IS NOT NULL"
         expressions = ", ".join(_KEY_OVER_EVENTS.get(k, k) for k in key)
         order = ", ".join(str(i) for i in range(1, len(key) + 1))
-        expected = rows(db, f"SELECT {expressions}, {sums} FROM events GROUP BY {expressions} ORDER BY {order}")
-        stored = rows(db, f"SELECT {', '.join(key)}, {', '.join(SUM_NAMES)} FROM {table} ORDER BY {order}")
+        expected = rows(db, f"SELECT {expressions}, {', '.join(_OVER_EVENTS.get(n, f'sum({n})') for n in sums)}"
+                            f" FROM events{where} GROUP BY {expressions} ORDER BY {order}")  # fmt: skip
+        stored = rows(db, f"SELECT {', '.join(key)}, {', '.join(f'sum({n})' for n in sums)} FROM {table}"
+                          f" GROUP BY {', '.join(key)} ORDER BY {order}")  # fmt: skip
         found[table] = len(set(expected) ^ set(stored)) + abs(len(expected) - len(stored))
     return found
 
@@ -91,7 +92,8 @@ def rollup_residuals(db: str | Path) -> dict[str, dict[tuple, int]]:
         key = ROLLUP_KEYS[table]
         expressions = ", ".join(_KEY_OVER_EVENTS.get(k, k) for k in key)
         left: dict[tuple, int] = {}
-        stored = rows(db, f"SELECT {', '.join(key)}, {', '.join(SUM_NAMES)} FROM {table}")
+        stored = rows(db, f"SELECT {', '.join(key)}, {', '.join(f'sum({n})' for n in SUM_NAMES)} FROM {table}"
+                          f" GROUP BY {', '.join(key)}")  # fmt: skip
         summed = rows(db, f"SELECT {expressions}, {_event_sums()} FROM events GROUP BY {expressions}")
         for sign, found in ((1, stored), (-1, summed)):
             for r in found:

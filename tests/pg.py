@@ -43,13 +43,14 @@ class PgServer:
     """One server. `start()`, then `new_database()` for each test, `restart()` and `stop()`."""
 
     def __init__(self, *, durable: bool = False, parent: str | None = None) -> None:
-        """`parent`: the folder to make the server's own in (the system's temporary folder if None)."""
+        """`parent`: the folder to make the server's own in; by default the disk's temporary folder (the tests
+        keep their other files in memory, in a folder the server's user may not enter)."""
         found = bindir()
         if found is None:
             raise RuntimeError("PostgreSQL is not installed (no initdb; apt-get install postgresql)")
         self.bin = found
         self.durable = durable
-        self.root = Path(tempfile.mkdtemp(prefix="usage-pg-", dir=parent))
+        self.root = Path(tempfile.mkdtemp(prefix="usage-pg-", dir=parent or os.environ.get("USAGE_BOT_TESTS_ON_DISK")))
         self.data = self.root / "data"
         self.port = _free_port()
         self._names = itertools.count(1)

@@ -101,3 +101,11 @@ def test_erasure_quick(tmp_path, pg_server):
     for results in report["results"].values():
         assert "Deleted 10,000 events" in results["delete"]["out"]
         assert "Erased @erased:example.org: 10,000 events" in results["forget"]["out"]
+
+
+def test_writers_quick(pg_server):
+    from bench import writers
+
+    report = writers.run(quick=True, doc=None)
+    assert report["problems"] == []
+    assert {r["stored"] for r in report["results"]["now"].values()} == {4_000}

@@ -1,6 +1,6 @@
-"""Latency histograms: fixed log-spaced buckets, counted per room, UTC hour, provider and model.
+"""Latency histograms: fixed log-spaced buckets, counted per room, UTC day, provider and model.
 
-Raw events go with retention; the buckets stay in `rollup_latency_hourly`, so the median and p95
+Raw events go with retention; the buckets stay in `rollup_latency_daily`, so the median and p95
 of any period are still known. Bucket `b` (1 to `LAST`) holds latencies in
 (2^((b-1)/8), 2^(b/8)] milliseconds, bucket 0 everything up to 1 ms, bucket `LAST` everything
 above ~2.3 hours: eight buckets per doubling, each 9.05 % wide.

@@ -1,10 +1,11 @@
 """Usage totals and breakdowns for a period, answered from the rollups.
 
-The sum rollups are kept per quarter-hour slot (and per UTC day), and every local midnight and local
-clock hour starts on a slot in every timezone (`tracking.slots`), so a calendar period is answered from
-rollups alone, exactly, also after retention removed its raw events: one query whatever its length and
+The sum rollups are kept per quarter-hour slot (and per UTC hour and day), and every local midnight and
+local clock hour starts on a slot in every timezone (`tracking.slots`), so a calendar period is answered
+from rollups alone, exactly, also after retention removed its raw events: one query whatever its length and
 timezone. Only the parts of a slot at the edges of a period that does not start or end on one (`Nh`, a
-span to the second) are summed from the raw events: at most two queries more.
+span to the second) are summed from the raw events: at most two queries more. (Operations are rolled up
+per hour: the parts of an hour at a period's edges come from the raw events while retention keeps them.)
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import date, datetime, timedelta
 
 from .latency import bucket, percentile
 from .periods import Period
-from .slots import MS_PER_SLOT, SLOTS_PER_DAY, SLOTS_PER_HOUR, local_key, local_label, local_runs
+from .slots import MS_PER_DAY, MS_PER_SLOT, SLOTS_PER_DAY, SLOTS_PER_HOUR, local_key, local_label, local_runs
 from .store import MS_PER_HOUR, Filters, Store, Sums
 from .validation import MAX_TS, MIN_TS
 
@@ -53,10 +54,12 @@ async def usage_report(
         by_key.setdefault(key, Sums(key)).add(sums)
 
     start_ms, end_ms = _stored(period)
+    grain = MS_PER_HOUR if group == "operation" else MS_PER_SLOT
     if group == "operation" and set(filters) - {"room_id"}:  # operations are rolled up per room only
         first, last, raw = 0, 0, [(start_ms, end_ms)] if start_ms < end_ms else []
     else:
-        first, last, raw = _split(start_ms, end_ms, MS_PER_SLOT)
+        first, last, raw = _split(start_ms, end_ms, grain)
+        first, last = first * (grain // MS_PER_SLOT), last * (grain // MS_PER_SLOT)
     if first < last:
         local = local_runs(period.tz, unit, first, last) if unit else ()
         for part in await store.sum_rollups(first, last, filters, group, local):
@@ -116,11 +119,11 @@ class Latency:
 
 
 async def latency_by_model(store: Store, period: Period, *, room_id: str | None = None) -> dict[str, Latency]:
-    """Median and p95 latency per model over the period's calls, to the second: whole UTC hours from
-    `rollup_latency_hourly` (so they outlive raw events), the parts of an hour at its edges from the raw
-    events' latencies, bucketed the same way (where retention removed those, the whole hours alone)."""
+    """Median and p95 latency per model over the period's calls, to the second: whole UTC days from
+    `rollup_latency_daily` (so they outlive raw events), the parts of a day at its edges from the raw
+    events' latencies, bucketed the same way (where retention removed those, the whole days alone)."""
     start_ms, end_ms = _stored(period)
-    first, last, raw = _split(start_ms, end_ms, MS_PER_HOUR)
+    first, last, raw = _split(start_ms, end_ms, MS_PER_DAY)
     filters = Filters(room_id=room_id)
     histograms = await store.latency_histograms(first, last, filters) if first < last else {}
     for a, b in raw:

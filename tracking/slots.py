@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
 MS_PER_SLOT = 900_000
+MS_PER_DAY = 86_400_000
 SLOTS_PER_HOUR = 4
 SLOTS_PER_DAY = 96
 _SECONDS_PER_SLOT = MS_PER_SLOT // 1000
@@ -95,6 +96,17 @@ class LocalRun:
         if self.fixed is not None:
             return str(self.fixed)
         return f"(slot {'-' if self.offset < 0 else '+'} {abs(self.offset)}) / {self.unit}"
+
+    def hour_sql(self) -> str | None:
+        """The key as SQL over a table of UTC hours (`hour` column), where whole UTC hours have one key (every
+        zone but those offset by 30 or 45 minutes)."""
+        if self.fixed is not None:
+            return str(self.fixed)
+        if self.offset % SLOTS_PER_HOUR:
+            return None
+        hours = self.offset // SLOTS_PER_HOUR
+        shifted = f"(hour {'-' if hours < 0 else '+'} {abs(hours)})"
+        return shifted if self.unit == SLOTS_PER_HOUR else f"{shifted} / {self.unit // SLOTS_PER_HOUR}"
 
     def day_sql(self) -> str | None:
         """The key as SQL over a table of UTC days (`day` column), where whole UTC days have one key."""

@@ -6,8 +6,9 @@ import sqlite3
 from pathlib import Path
 
 from bot.state import LEGACY_FILENAME, BotState, DigestSetting
+from tests.oldstores import build
 from tracking.store import open_store
-from tracking.store.sqlite.migrations import MIGRATIONS
+from tracking.store.schema import LATEST
 
 
 def url(path: Path) -> str:
@@ -126,10 +127,8 @@ async def test_an_unreadable_old_state_file_is_left_alone(tmp_path, caplog):
 async def test_migration_moves_sent_warnings_and_digest_settings(tmp_path):
     """A store written before the bookkeeping tables keeps its fired warnings and digest settings."""
     path = tmp_path / "usage.db"
+    build(path, 4)  # the store as version 4 left it
     db = sqlite3.connect(path)
-    for number, script in enumerate(MIGRATIONS[:4], start=1):  # the store as version 4 left it
-        db.executescript(script)
-        db.execute(f"PRAGMA user_version = {number}")
     db.executescript(
         """
         INSERT INTO quota_warnings VALUES ('room|!r|room|daily|tokens', '2026-11-24', 90, '!r', 5);
@@ -139,7 +138,7 @@ async def test_migration_moves_sent_warnings_and_digest_settings(tmp_path):
     db.commit()
     db.close()
     store = await open_store(url(path))
-    assert await store.schema_version() == len(MIGRATIONS)
+    assert await store.schema_version() == LATEST
     state = await BotState.load(store)
     assert not await state.claim_warning("room|!r|room|daily|tokens", "2026-11-24", 90, "!r")
     assert await state.claim_warning("room|!r|room|daily|tokens", "2026-11-24", 75, "!r")

@@ -42,7 +42,7 @@ def test_ingest_refuses_only_the_line_whose_cost_would_overflow_and_reports_stay
 
     with sqlite3.connect(tmp_path / "u.db") as conn:
         query = ("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'rollup_%'"
-                     " AND name != 'rollup_latency_hourly'")  # latency buckets count calls, no cost
+                     " AND name != 'rollup_latency_daily'")  # latency buckets count calls, no cost
         tables = [r[0] for r in conn.execute(query)]
         for table in tables:
             kinds = {r[0] for r in conn.execute(f"SELECT DISTINCT typeof(cost_pusd) FROM {table}")}

@@ -49,16 +49,21 @@ def events(count: int = 400, seed: int = 11) -> list[tuple[UsageEvent, str]]:
     return out
 
 
-async def build(url: str, count: int = 400, *, retention: bool = True) -> None:
+async def build(url: str, count: int = 400, *, retention: bool = True, writers: int = 1) -> None:
     """The store at url: the events (those before CUTOFF_MS deleted as retention would), quotas, claims, room
-    values, rejected events and reservations, some naming Alice, some her lookalike or nobody."""
+    values, rejected events and reservations, some naming Alice, some her lookalike or nobody. The events are
+    written by `writers` stores open at once (on PostgreSQL, each adds to rollup rows of its own shard)."""
     pricer = Pricer()
     store = await open_store(url)
+    others = [await open_store(url) for _ in range(writers - 1)]
     try:
-        await store.insert_rows([values_to_row(vars(e), pricer, s) for e, s in events(count)], rejected=[
+        written = [values_to_row(vars(e), pricer, s) for e, s in events(count)]
+        await store.insert_rows(written[::writers], rejected=[
             (1, "input_tokens: must not be negative", json.dumps({"user_id": ALICE, "input_tokens": -1})),
             (2, "input_tokens: must not be negative", json.dumps({"user_id": LOOKALIKE, "input_tokens": -1})),
         ])  # fmt: skip
+        for n, other in enumerate(others, 1):
+            await other.insert_rows(written[n::writers])
         if retention:
             await store.delete_events_before(CUTOFF_MS)
         for row, set_by in (
@@ -79,7 +84,8 @@ async def build(url: str, count: int = 400, *, retention: bool = True) -> None:
             row = ReservationRow(rid, ROOM_A, "scout", user, 100, 10, 1, 2**50)
             assert await store.reserve_if(row, _yes)
     finally:
-        await store.close()
+        for opened in (store, *others):
+            await opened.close()
 
 
 async def _yes() -> bool:

@@ -4,17 +4,17 @@ retention), the month-end projection, and migration 8 on a store of version 7.""
 from __future__ import annotations
 
 import math
-import sqlite3
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import tracking
+from tests.dbrows import rows
+from tests.oldstores import build, execute
 from tracking.latency import bucket, middle_ms, percentile
 from tracking.maintenance import apply_retention
 from tracking.periods import parse_period, zone
 from tracking.queries import latency_by_model, month_projection, usage_report
 from tracking.store import open_store
-from tracking.store.sqlite.migrations import MIGRATIONS
+from tracking.store.schema import LATEST
 
 T0 = datetime(2026, 11, 14, 9, 10, tzinfo=UTC)
 ROOM = "!r:x"
@@ -58,9 +58,13 @@ async def test_operations_hours_and_latency(store_url: str):
         elsewhere = await latency_by_model(store, day, room_id="!other:x")
         assert elsewhere == {}
 
-        # raw events go with retention; the histograms and the operations stay
+        utc_day = parse_period("2026-11-14", zone("UTC"))
+        assert await latency_by_model(store, utc_day, room_id=ROOM) == {"gpt-4o": figures}
+
+        # raw events go with retention; the histograms (per UTC day) and the operations stay
         assert await apply_retention(store, 1, now_ms=int((T0 + timedelta(days=30)).timestamp() * 1000)) == 42
-        assert (await latency_by_model(store, day, room_id=ROOM))["gpt-4o"] == figures
+        assert await latency_by_model(store, utc_day, room_id=ROOM) == {"gpt-4o": figures}
+        assert await latency_by_model(store, day, room_id=ROOM) == {}  # no whole UTC day in Kolkata's day
         again = await usage_report(store, day, group="operation", room_id=ROOM)
         assert {r.key: r.calls for r in again.rows} == {"chat": 31, "embedding": 11}
     finally:
@@ -88,48 +92,22 @@ async def test_month_projection_at_the_current_pace(store_url: str):
         await store.close()
 
 
-def test_migration_8_fills_operations_from_the_raw_events(tmp_path: Path):
-    db = tmp_path / "old.db"
-    with sqlite3.connect(db) as conn:
-        for sql in MIGRATIONS[:7]:
-            conn.executescript(sql)
-        conn.execute("PRAGMA user_version = 7")
-        conn.execute("INSERT INTO events (event_id, ts_ms, hour, room_id, thread_id, agent, user_id, operation,"
-                     " provider, model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,"
-                     " reasoning_tokens, cost_pusd, status) VALUES ('old', 1790000000000, 497222, '!r:x', '', 'a',"
-                     " '', 'summary', 'openai', 'gpt-4o', 100, 5, 0, 0, 0, 777, 'error')")  # fmt: skip
-    with tracking.Tracker(f"sqlite:///{db}") as tracker:
+async def test_migration_8_fills_operations_from_the_raw_events(empty_store_url: str):
+    store_url = empty_store_url  # built at version 7 here
+    build(store_url, 7)
+    execute(store_url, ["INSERT INTO events (event_id, ts_ms, hour, room_id, thread_id, agent, user_id, operation,"
+                        " provider, model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,"
+                        " reasoning_tokens, cost_pusd, status) VALUES ('old', 1790000000000, 497222, '!r:x', '', 'a',"
+                        " '', 'summary', 'openai', 'gpt-4o', 100, 5, 0, 0, 0, 777, 'error')"])  # fmt: skip
+    async with tracking.Tracker(store_url) as tracker:
         tracker.record(provider="openai", model="gpt-4o", input_tokens=1, room_id="!r:x", ts=1_790_000_000)
-    with sqlite3.connect(db) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone() == (len(MIGRATIONS),)
-        rows = conn.execute("SELECT operation, sum(calls), sum(input_tokens), sum(cost_pusd), sum(error_calls),"
-                            " sum(estimated_calls) FROM rollup_operation_slots GROUP BY operation ORDER BY operation"
-                            ).fetchall()  # fmt: skip
-        assert rows == [("chat", 1, 1, 2_500_000, 0, 0), ("summary", 1, 100, 777, 1, 0)]
-        assert conn.execute("SELECT usage_source, input_cost_pusd FROM events WHERE event_id = 'old'").fetchone() == (
-            "provider", None)  # fmt: skip
-
-
-def test_postgresql_migration_8_fills_operations_from_the_raw_events(empty_pg_url: str):
-    import psycopg
-
-    from tracking.store.postgres.migrations import MIGRATIONS as PG_MIGRATIONS
-
-    with psycopg.connect(empty_pg_url, autocommit=True) as conn:
-        conn.execute(PG_MIGRATIONS[7])
-        conn.execute("UPDATE meta SET value = '7' WHERE key = 'schema_version'")
-        conn.execute("INSERT INTO events (event_id, ts_ms, hour, room_id, thread_id, agent, user_id, operation,"
-                     " provider, model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,"
-                     " reasoning_tokens, cost_pusd, status) VALUES ('old', 1790000000000, 497222, '!r:x', '', 'a',"
-                     " '', 'summary', 'openai', 'gpt-4o', 100, 5, 0, 0, 0, 777, 'error')")  # fmt: skip
-    with tracking.Tracker(empty_pg_url) as tracker:
-        tracker.record(provider="openai", model="gpt-4o", input_tokens=1, room_id="!r:x", ts=1_790_000_000)
-    with psycopg.connect(empty_pg_url) as conn:
-        version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        assert version == (str(max(PG_MIGRATIONS)),)
-        rows = conn.execute("SELECT operation, sum(calls)::bigint, sum(input_tokens)::bigint, sum(cost_pusd)::bigint,"
-                            " sum(error_calls)::bigint, sum(estimated_calls)::bigint FROM rollup_operation_slots"
-                            " GROUP BY operation ORDER BY operation").fetchall()  # fmt: skip
-        assert rows == [("chat", 1, 1, 2_500_000, 0, 0), ("summary", 1, 100, 777, 1, 0)]
-        assert conn.execute("SELECT usage_source, input_cost_pusd FROM events WHERE event_id = 'old'").fetchone() == (
-            "provider", None)  # fmt: skip
+    store = await open_store(store_url)
+    try:
+        assert await store.schema_version() == LATEST
+        report = await usage_report(store, parse_period("all", zone("UTC")), group="operation", room_id="!r:x")
+    finally:
+        await store.close()
+    assert [(r.key, r.calls, r.input_tokens, r.cost_pusd, r.error_calls, r.estimated_calls) for r in report.rows] == [
+        ("chat", 1, 1, 2_500_000, 0, 0), ("summary", 1, 100, 777, 1, 0)]  # fmt: skip
+    assert rows(store_url, "SELECT usage_source, input_cost_pusd FROM events WHERE event_id = 'old'") == [
+        ("provider", None)]  # fmt: skip

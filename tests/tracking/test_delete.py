@@ -9,8 +9,8 @@ import pytest
 
 from tests.dbrows import rollup_mismatches, rollup_residuals, rows
 from tests.hooks.helpers import expected_cost
-from tests.tracking.rights_world import CUTOFF_MS, START, build, events, snapshot
-from tracking.store import open_store
+from tests.tracking.rights_world import ALICE, CUTOFF_MS, START, build, events, snapshot
+from tracking.store import is_postgres, open_store
 from tracking.store.batch import ROLLUP_KEYS
 from tracking.store.erasure import EventMatch
 
@@ -79,6 +79,24 @@ async def test_calls_older_than_the_retention_are_counted_and_kept(store_url):
     assert done == preview and done.events == len(kept) and done.sums_only == len(old) > 0
     assert rollup_residuals(store_url) == left_as_sums  # what was deleted came off exactly; the old sums stayed
     assert rows(store_url, "SELECT count(*) FROM events WHERE agent = 'critic'") == [(0,)]
+
+
+async def test_delete_and_forget_reach_the_rollup_rows_of_every_writer_shard(store_url):
+    """Three stores wrote at once: on PostgreSQL each added to rollup rows of its own shard, so one key has a
+    row per shard. Deleting and forgetting change the key's total over the shards, and a key whose total
+    comes to no call goes from every shard."""
+    await build(store_url, retention=False, writers=3)
+    if is_postgres(store_url):
+        assert rows(store_url, "SELECT count(DISTINCT shard) FROM rollup_room_daily") == [(3,)]
+    store = await open_store(store_url)
+    try:
+        await store.delete_events(EventMatch(source="leaky-key"))
+        assert rollup_mismatches(store_url) == EXACT
+        erased = await store.forget_user(ALICE)
+    finally:
+        await store.close()
+    assert erased.events > 0 and rollup_mismatches(store_url) == EXACT
+    assert rows(store_url, f"SELECT count(*) FROM rollup_slots WHERE user_id = '{ALICE}'") == [(0,)]
 
 
 @pytest.mark.parametrize(("fields", "error"), [

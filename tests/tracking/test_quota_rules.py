@@ -121,13 +121,11 @@ async def test_quotas_set_before_units_were_keys_keep_their_meaning(tmp_path):
     """A room's quota used to replace the default of its window whatever the unit; a cleared one cleared it."""
     import sqlite3
 
-    from tracking.store.sqlite.migrations import MIGRATIONS
+    from tests.oldstores import build
 
     path = tmp_path / "usage.db"
+    build(path, 5)
     db = sqlite3.connect(path)
-    for number, script in enumerate(MIGRATIONS[:5], start=1):
-        db.executescript(script)
-        db.execute(f"PRAGMA user_version = {number}")
     db.executescript(
         """
         INSERT INTO quotas VALUES ('!r', 'room', '', 'daily', 'usd', '5', 1, 0, '@a:x', 1);

@@ -1,9 +1,9 @@
 """A counter added through the field table alone carries through every layer.
 
-A scratch copy of the packages gets one more line in `tracking.fields.COUNTER_TABLE` and the migration that
-adds its column (the one the store's design needs: the SQLite migrations are literal SQL, frozen per
-version, so this test writes it, from the latest schema's tables that hold the counters). Nothing else is
-edited. A script run on that copy records the new count with `record()`, posts it to the HTTP collector,
+A scratch copy of the packages gets one more line in `tracking.fields.COUNTER_TABLE` and the schema version
+that adds its column (the one the store's design needs: released schema versions are frozen, so this test
+registers the next one, adding the column to the latest schema's tables that hold the counters). Nothing else
+is edited. A script run on that copy records the new count with `record()`, posts it to the HTTP collector,
 sends it with an HTTP tracker and loads it with `usage-bot ingest`; it prints what each layer holds: the
 stored rows, every rollup table, the report as JSON and CSV, and the CSV export of raw events.
 """
@@ -25,7 +25,7 @@ from genai_prices import Usage, calc_price
 
 import tracking
 from tracking.fields import COUNTERS
-from tracking.store.sqlite.migrations import MIGRATIONS
+from tracking.store.schema import LATEST, SQLITE, upgrade_table
 
 NEW = "input_video_tokens"
 """A genai-prices `Usage` key the field table does not hold yet: the video part of the input."""
@@ -115,8 +115,8 @@ SCRIPT = textwrap.dedent(
 def _counter_tables() -> list[str]:
     """The tables of the latest schema that hold every counter: those the new counter's migration widens."""
     conn = sqlite3.connect(":memory:")
-    for sql in MIGRATIONS:
-        conn.executescript(sql)
+    for statement in upgrade_table.plan(0)[0].statements(SQLITE):
+        conn.execute(statement)
     names = [name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
     return [name for name in names if set(COUNTERS) <= {c[1] for c in conn.execute(f"PRAGMA table_info({name})")}]
 
@@ -131,10 +131,10 @@ def scratch_copy(root: Path) -> Path:
     last = '    Counter("web_searches"),'
     assert text.count(last) == 1
     fields.write_text(text.replace(last, f"    {LINE}\n{last}"))
-    migration = "".join(f"ALTER TABLE {table} ADD COLUMN {NEW} INTEGER NOT NULL DEFAULT 0;\n"
-                        for table in _counter_tables())  # fmt: skip
-    with (root / "tracking" / "store" / "sqlite" / "migrations.py").open("a") as migrations:
-        migrations.write(f"\nMIGRATIONS.append({migration!r})\n")
+    added = [f"ALTER TABLE {table} ADD COLUMN {NEW} BIGINT NOT NULL DEFAULT 0" for table in _counter_tables()]
+    with (root / "tracking" / "store" / "schema" / "v10.py").open("a") as versions:
+        versions.write(f"\n\n@upgrade_table.register({LATEST + 1}, {NEW!r})\n"
+                       f"def with_new_counter(d: Dialect) -> list[str]:\n    return {added!r}\n")
     return root
 
 

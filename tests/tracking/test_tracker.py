@@ -10,7 +10,7 @@ import pytest
 import tracking
 from tests.dbrows import ROLLUP_CHECK, ROLLUPS, rollup_mismatches, rows
 from tracking.store import StoreError, open_store
-from tracking.store.sqlite.migrations import MIGRATIONS
+from tracking.store.schema import LATEST
 from tracking.tracker import TrackerClosed
 
 
@@ -264,7 +264,7 @@ async def test_postgresql_schema_version_matches_sqlite_and_foreign_databases_ar
     import psycopg
 
     store = await open_store(pg_url)
-    assert await store.schema_version() == len(MIGRATIONS)
+    assert await store.schema_version() == LATEST
     await store.close()
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
@@ -278,10 +278,10 @@ async def test_postgresql_schema_version_matches_sqlite_and_foreign_databases_ar
 
 async def test_migrations_are_versioned_and_reopen_cleanly(db_url):
     store = await open_store(db_url)
-    assert await store.schema_version() == len(MIGRATIONS)
+    assert await store.schema_version() == LATEST
     await store.close()
     store = await open_store(db_url)
-    assert await store.schema_version() == len(MIGRATIONS)
+    assert await store.schema_version() == LATEST
     await store.close()
     db = Path(db_url.removeprefix("sqlite:///"))
     with sqlite3.connect(db) as conn:

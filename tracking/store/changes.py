@@ -4,8 +4,9 @@ A store opens it with `_changes()`: writers of every process wait until it ends 
 PostgreSQL: `LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE`, which every insert, update or delete of events
 waits on, while reads go on), and it commits whole or not at all, so a command killed at any point leaves the
 store as it was before it, and readers see it before or after, never between. The rollups change through the
-writer's own upserts (`Changes.add_rollups`, the sums signed: `batch.signed`), and a rollup row that reaches
-zero calls goes (`apply_rollups`), so every rollup stays what a GROUP BY over the events it sums would give.
+writer's own upserts (`Changes.add_rollups`, the sums signed: `batch.signed`; into writer shard 0, as no writer
+holds a rollup row meanwhile), and a rollup key whose rows, summed over the shards, reach zero calls goes
+(`apply_rollups`), so every rollup stays what a GROUP BY over the events it sums would give.
 """
 
 from __future__ import annotations
@@ -38,8 +39,9 @@ class Changes(Protocol):
 
 
 def _prune(table: str) -> str:
-    key = ROLLUP_KEYS[table]
-    return f"DELETE FROM {table} WHERE {' AND '.join(f'{k} = ?' for k in key)} AND calls = 0"
+    """Delete a key's rows in every writer shard once, summed over the shards, they hold no call."""
+    same = " AND ".join(f"{k} = ?" for k in ROLLUP_KEYS[table])
+    return f"DELETE FROM {table} WHERE {same} AND (SELECT sum(calls) FROM {table} WHERE {same}) = 0"
 
 
 _PRUNE = {table: _prune(table) for table in ROLLUP_KEYS}
@@ -51,4 +53,4 @@ async def apply_rollups(changes: Changes, sums: dict[str, list[tuple]]) -> None:
     for table, rows in sums.items():
         taken = [row[: len(ROLLUP_KEYS[table])] for row in rows if row[len(ROLLUP_KEYS[table])] < 0]
         if taken:
-            await changes.run_many(_PRUNE[table], taken)
+            await changes.run_many(_PRUNE[table], [key + key for key in taken])

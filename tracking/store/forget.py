@@ -3,10 +3,11 @@
 In one transaction (`store.changes`):
 
 - **Rollups.** The finest rollup is the only one whose key holds a user: each of the person's rows there
-  (the sums of their calls in one quarter hour, for one room, thread, agent, provider, model and source) moves
-  to the blank user, whether its raw events are still kept or retention removed them. The other tables get the
-  change `batch.of_fine` derives from it (the person's rows taken off, the blank user's added: for tables
-  without a user in their key, nothing), so every room's, agent's and model's totals stay to the pico-dollar.
+  (the sums of their calls in one quarter hour, for one room, thread, agent, provider, model and source, over
+  every writer shard) moves to the blank user, whether its raw events are still kept or retention removed
+  them. The other tables get the change `batch.of_fine` derives from it (the person's rows taken off, the
+  blank user's added: for tables without a user in their key, nothing), so every room's, agent's and model's
+  totals stay to the pico-dollar.
 - **Events.** Their `user_id` becomes blank, and their id is taken out of any event's `session_id` and
   `metadata` (agents put what they like there).
 - **What names them**: quotas set for them (in rooms or everywhere; a quota they set keeps its limit but no
@@ -31,7 +32,12 @@ BLANK = ""
 if any("user_id" in key and table not in FINE_TABLES for table, key in ROLLUP_KEYS.items()):
     raise ImportError("a rollup keyed by user that batch.of_fine does not derive: forgetting could not reach it")
 _USER_AT = FINE_KEY.index("user_id")
-_FINE_ROWS = f"SELECT {', '.join(FINE_KEY)}, {', '.join(SUM_NAMES)} FROM rollup_slots WHERE user_id = ?"
+_BY_KEY = f" GROUP BY {', '.join(FINE_KEY)}"
+_FINE_ROWS = (f"SELECT {', '.join(FINE_KEY)}, {', '.join(f'sum({n})' for n in SUM_NAMES)} FROM rollup_slots"
+              " WHERE user_id = ?")  # fmt: skip
+"""The person's fine rows, each key summed over the writer shards (add `AND ...`, then `_BY_KEY`)."""
+_FINE_KEYS = f"(SELECT 1 FROM rollup_slots WHERE user_id = ?{_BY_KEY}) AS fine_keys"
+"""The person's fine rows counted by key, as `_move_rollups` moves them (whatever the shards)."""
 _EVENTS_PAGE = (
     "UPDATE events SET user_id = ? WHERE seq IN (SELECT seq FROM events WHERE user_id = ? AND seq > ?"
     " ORDER BY seq LIMIT ?) RETURNING seq"
@@ -64,7 +70,7 @@ class ForgetMixin(Statements):
         _check(user_id)
         fetch = self._fetchall
         erasure = Erasure(events=await _count(fetch, "events WHERE user_id = ?", user_id))
-        erasure.rollup_rows = await _count(fetch, "rollup_slots WHERE user_id = ?", user_id)
+        erasure.rollup_rows = await _count(fetch, _FINE_KEYS, user_id)
         erasure.texts = len(await _texts(fetch, user_id))
         erasure.quotas = await _count(fetch, "quota_rules WHERE scope = 'user' AND name = ?", user_id)
         erasure.quotas_set_by = await _count(fetch, "quota_rules WHERE set_by = ?", user_id)
@@ -78,8 +84,8 @@ class ForgetMixin(Statements):
         _check(user_id)
         erasure = Erasure()
         async with self._changes() as changes:
-            total = sum([await _count(changes.fetch, f"{table} WHERE user_id = ?", user_id)
-                         for table in ("events", "rollup_slots")])  # fmt: skip
+            total = sum([await _count(changes.fetch, rows, user_id)
+                         for rows in ("events WHERE user_id = ?", _FINE_KEYS)])  # fmt: skip
 
             def done(rows: int) -> None:  # the rows changed so far: rollup rows, then events
                 if progress is not None:
@@ -121,10 +127,11 @@ async def _move_rollups(changes: Changes, user_id: str, done: Callable[[int], No
     how many rows moved."""
     moved, after = 0, -1
     width = len(FINE_KEY)
-    while page := await changes.fetch(f"{_FINE_ROWS} AND slot > ? ORDER BY slot LIMIT ?", (user_id, after, PAGE)):
+    while page := await changes.fetch(f"{_FINE_ROWS} AND slot > ?{_BY_KEY} ORDER BY slot LIMIT ?",
+                                      (user_id, after, PAGE)):  # fmt: skip
         after = page[-1][1]
         if len(page) == PAGE:  # the last quarter hour may go on past the page: take it whole
-            whole = await changes.fetch(f"{_FINE_ROWS} AND slot = ?", (user_id, after))
+            whole = await changes.fetch(f"{_FINE_ROWS} AND slot = ?{_BY_KEY}", (user_id, after))
             page = [r for r in page if r[1] < after] + whole
         delta: dict[tuple, list[int]] = {}  # their rows taken away, the blank user's added (of_fine is linear)
         for r in page:

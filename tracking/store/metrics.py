@@ -51,10 +51,10 @@ class MetricsMixin(Statements):
             for r in rows
         ]
 
-    async def latency_histograms(self, start_hour: int, end_hour: int, filters: Filters) -> dict[str, dict[int, int]]:
-        """{model: {latency bucket: calls}} over whole UTC hours [start_hour, end_hour); filtered by room only."""
-        where, params = where_clause("hour", start_hour, end_hour, Filters(room_id=filters.get("room_id")))
-        sql = f"SELECT model, bucket, sum(calls) FROM rollup_latency_hourly WHERE {where} GROUP BY model, bucket"
+    async def latency_histograms(self, start_day: int, end_day: int, filters: Filters) -> dict[str, dict[int, int]]:
+        """{model: {latency bucket: calls}} over whole UTC days [start_day, end_day); filtered by room only."""
+        where, params = where_clause("day", start_day, end_day, Filters(room_id=filters.get("room_id")))
+        sql = f"SELECT model, bucket, sum(calls) FROM rollup_latency_daily WHERE {where} GROUP BY model, bucket"
         out: dict[str, dict[int, int]] = {}
         for model, bucket, calls in await self._fetchall(sql, params):
             out.setdefault(model, {})[int(bucket)] = int(calls)  # PostgreSQL sums BIGINT as NUMERIC
@@ -62,7 +62,7 @@ class MetricsMixin(Statements):
 
     async def event_latencies(self, start_ms: int, end_ms: int, filters: Filters) -> list[tuple[str, float, int]]:
         """(model, latency_ms, calls) of the raw events with start_ms <= ts_ms < end_ms that have a latency;
-        filtered by room only (what the histograms cannot answer: parts of an hour)."""
+        filtered by room only (what the histograms cannot answer: parts of a day)."""
         where, params = where_clause("ts_ms", start_ms, end_ms, Filters(room_id=filters.get("room_id")))
         sql = (f"SELECT model, latency_ms, count(*) FROM events WHERE {where} AND latency_ms IS NOT NULL"
                " GROUP BY model, latency_ms")  # fmt: skip

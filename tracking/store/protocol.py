@@ -28,8 +28,8 @@ class Store(Protocol):
         ...
 
     async def sum_events(self, start_ms: int, end_ms: int, filters: Filters, group: str | None) -> list[Sums]: ...
-    async def latency_histograms(self, start_hour: int, end_hour: int, filters: Filters) -> dict[str, dict[int, int]]:
-        """{model: {latency bucket: calls}} over whole UTC hours, from `rollup_latency_hourly` (room filter only)."""
+    async def latency_histograms(self, start_day: int, end_day: int, filters: Filters) -> dict[str, dict[int, int]]:
+        """{model: {latency bucket: calls}} over whole UTC days, from `rollup_latency_daily` (room filter only)."""
         ...
 
     async def event_latencies(self, start_ms: int, end_ms: int, filters: Filters) -> list[tuple[str, float, int]]:

@@ -8,12 +8,12 @@ from typing import Any
 from .dialect import ROLLUP_UPSERTS, columns_of, pg
 
 
-async def add_rollups(cur: Any, sums: dict[str, list[tuple]]) -> None:
-    """Add rollup rows (sums as `batch.aggregate` gives them, or signed): one statement per table, the tables in
-    `ROLLUP_KEYS` order and each table's rows in key order, as every writer locks them."""
+async def add_rollups(cur: Any, sums: dict[str, list[tuple]], shard: int) -> None:
+    """Add rollup rows (sums as `batch.aggregate` gives them, or signed) to the rows of `shard`: one statement
+    per table, the tables in `ROLLUP_KEYS` order and each table's rows in key order."""
     for table, statement in ROLLUP_UPSERTS.items():
         if sums.get(table):
-            await cur.execute(statement, columns_of(sums[table]))
+            await cur.execute(statement, [shard, *columns_of(sums[table])])
 
 
 class PostgresChanges:
@@ -38,4 +38,5 @@ class PostgresChanges:
             await self._cur.executemany(pg(sql, rows[0]), rows)
 
     async def add_rollups(self, sums: dict[str, list[tuple]]) -> None:
-        await add_rollups(self._cur, sums)
+        """Into shard 0: no writer holds a rollup row while events are locked (`store.changes`)."""
+        await add_rollups(self._cur, sums, 0)

@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ...fields import COST_SUMS, EVENT_COLUMNS, SUMS
 from ..base import SPLIT
-from ..batch import INTEGER_KEYS, ROLLUP_KEYS, rollup_sums
+from ..batch import INTEGER_KEYS, ROLLUP_KEYS, SHARD, rollup_sums
 
 
 def pg(sql: str, params: Sequence | None) -> str:
@@ -45,16 +45,16 @@ INSERT_BATCH = (
 
 
 def _upsert(table: str, key: tuple[str, ...], sums: tuple[str, ...]) -> str:
-    """One statement adding a batch's sums to a table, from one array per column. The rows go in key
-    order, so two writers lock the same rows in the same order and never deadlock; `+` on BIGINT raises
-    `bigint out of range` instead of wrapping."""
+    """One statement adding a batch's sums to a table's rows of one shard (the first parameter), from one array
+    per column. `+` on BIGINT raises `bigint out of range` instead of wrapping. A writer's shard is its own
+    (`PostgresStore`), so no other writer waits on these rows; they go in key order all the same."""
     columns = (*key, *sums)
     arrays = ", ".join(f"%s::{'bigint' if c in INTEGER_KEYS or c in sums else 'text'}[]" for c in columns)
     adds = ", ".join(f"{n} = {table}.{n} + excluded.{n}" for n in sums)
     keys = ", ".join(key)
     return (
-        f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) AS u({', '.join(columns)})"
-        f" ORDER BY {keys} ON CONFLICT ({keys}) DO UPDATE SET {adds}"
+        f"INSERT INTO {table} ({', '.join(columns)}, {SHARD}) SELECT u.*, %s::bigint FROM unnest({arrays})"
+        f" AS u({', '.join(columns)}) ORDER BY {keys} ON CONFLICT ({keys}, {SHARD}) DO UPDATE SET {adds}"
     )
 
 

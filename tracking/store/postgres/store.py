@@ -10,11 +10,11 @@ GROUP BY over the raw rows):
   inserting at the same time waits for it and is then skipped: `RETURNING` names exactly the events this
   batch added, whatever other writers do.
 - The rollups are summed in Python from those events only (all of them, usually: the sums computed ahead
-  by `prepare_batch`) and added with one `INSERT ... SELECT FROM unnest(arrays) ORDER BY key ON CONFLICT
-  DO UPDATE SET x = t.x + excluded.x` per table. The update is a row-locked read-modify-write in the
-  database, so no increment is lost, and every writer takes its locks in one global order (events by
-  room and event_id, then the rollup tables in a fixed order, each by key), so no two writers ever wait on
-  each other in a cycle: no deadlock.
+  by `prepare_batch`) and added with one `INSERT ... SELECT FROM unnest(arrays) ON CONFLICT DO UPDATE SET
+  x = t.x + excluded.x` per table. The update is a row-locked read-modify-write in the database, so no
+  increment is lost. Every rollup key ends with a shard, and a connection writes rows of its own shard only
+  (a session advisory lock on the number, from its first write until it closes): writers never wait on each
+  other's rollup rows, only on an event both insert, taken in one order (room, event_id): no deadlock.
 - Counters are BIGINT: a sum past 64 bits raises `bigint out of range`; the writer isolates and rejects
   the event at fault (`OverflowError`), as on SQLite. Reports sum into NUMERIC and cannot overflow.
 - `reserve_if` holds a transaction-scoped advisory lock, so checks and reservations of every process
@@ -31,7 +31,6 @@ GROUP BY over the raw rows):
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -49,17 +48,17 @@ from ..metrics import MetricsMixin
 from ..planning import events_query, rollup_query, where_clause
 from ..reservations import ReservationsMixin
 from ..room_quotas import RoomQuotasMixin
+from ..schema import POSTGRESQL, check_store, upgrade
 from ..statements import Run
 from ..tables import TablesMixin
 from . import dialect
 from .changes import PostgresChanges, add_rollups
 from .dialect import pg, redact
-from .migrations import MIGRATIONS
 
-log = logging.getLogger(__name__)
-
-APP_ID = "matrix-usage-bot"
 _MIGRATE_LOCK, _EXCLUSIVE_LOCK = 0x7573616701, 0x7573616702
+_SHARD_LOCKS = 0x75736703
+"""The first key of the advisory locks that give each writing connection a shard of its own (the second is
+the shard number); int4, as the two-key form takes."""
 _PAGE = 5_000
 _ROOM_AT = COLUMN["room_id"]
 
@@ -89,6 +88,8 @@ class PostgresStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, Tables
         self.path = redact(url)
         self._pg = _psycopg()
         self._conn: Any = None
+        self._shard: int | None = None
+        """This connection's shard, taken at its first write (readers take none)."""
         self._write_lock = asyncio.Lock()
         self._connect_lock = asyncio.Lock()
 
@@ -124,34 +125,26 @@ class PostgresStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, Tables
             except BaseException:
                 await conn.close()
                 raise
-            self._conn = conn
+            self._conn, self._shard = conn, None
             return conn
 
     async def _migrate(self, conn: Any) -> None:
-        latest = max(MIGRATIONS)
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATE_LOCK,))
             cur = await conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
             tables = {r[0] for r in await cur.fetchall()}
-            version = 0
+            meta: dict[str, str] = {}
             if "meta" in tables:
                 cur = await conn.execute("SELECT key, value FROM meta WHERE key IN ('app', 'schema_version')")
                 meta = dict(await cur.fetchall())
-                if meta.get("app") != APP_ID:
-                    raise StoreError(f"{self.path} is a PostgreSQL database of something else (no usage-bot meta)")
-                version = int(meta.get("schema_version", 0))
-            elif tables:
-                raise StoreError(
-                    f"{self.path} is a PostgreSQL database of something else (tables: {', '.join(sorted(tables)[:5])});"
-                    " refusing to use it as the usage database"
-                )
-            if version > latest:
-                raise StoreError(f"{self.path} has schema version {version}, newer than this matrix-usage-bot"
-                                 f" supports ({latest}); upgrade matrix-usage-bot")  # fmt: skip
-            for number in sorted(n for n in MIGRATIONS if n > version):
-                await conn.execute(MIGRATIONS[number])
-                await conn.execute("UPDATE meta SET value = %s WHERE key = 'schema_version'", (str(number),))
-                log.info("usage database %s migrated to schema version %d", self.path, number)
+            version = int(meta.get("schema_version", 0))
+            check_store(self.path, "PostgreSQL", tables, meta.get("app"), version)
+
+            async def set_version(number: int) -> None:
+                await conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', %s) ON CONFLICT (key)"
+                                   " DO UPDATE SET value = excluded.value", (str(number),))  # fmt: skip
+
+            await upgrade(self.path, version, POSTGRESQL, conn.execute, set_version)
 
     async def schema_version(self) -> int:
         return int((await self._fetchall("SELECT value FROM meta WHERE key = 'schema_version'"))[0][0])
@@ -181,6 +174,7 @@ class PostgresStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, Tables
             rows = [r for r in rows if unique.get((r[_ROOM_AT], r[0])) is r]
         async with self._write_lock, self._errors():
             conn = await self._connection()
+            shard = await self._own_shard(conn)
             async with conn.transaction(), conn.cursor() as cur:
                 if batch.settles:  # the reservations become usage while no quota check is reading (see above)
                     await cur.execute("SELECT pg_advisory_xact_lock(%s)", (_EXCLUSIVE_LOCK,))
@@ -190,11 +184,13 @@ class PostgresStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, Tables
                         for row in rows:
                             await copy.write_row(row)
                     await cur.execute(dialect.INSERT_BATCH)
-                    new = {(r[0], r[1]) for r in await cur.fetchall()}
-                    inserted = len(new)
-                    sums = (batch.sums if inserted == len(batch.rows)
-                            else aggregate([r for r in rows if (r[_ROOM_AT], r[0]) in new]))  # fmt: skip
-                    await add_rollups(cur, sums)
+                    inserted = cur.rowcount
+                    if inserted == len(batch.rows):
+                        sums = batch.sums
+                    else:  # duplicates were skipped: sum the events really inserted
+                        new = {(r[0], r[1]) for r in await cur.fetchall()}
+                        sums = aggregate([r for r in rows if (r[_ROOM_AT], r[0]) in new])
+                    await add_rollups(cur, sums, shard)
                 if batch.rejected:
                     await cur.executemany(
                         "INSERT INTO rejected_events (received_ms, reason, payload) VALUES (%s, %s, %s)", batch.rejected
@@ -202,6 +198,16 @@ class PostgresStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, Tables
                 if batch.settles:
                     await cur.execute("DELETE FROM reservations WHERE id = ANY(%s)", (list(batch.settles),))
         return inserted
+
+    async def _own_shard(self, conn: Any) -> int:
+        """This connection's shard: the first number whose advisory lock no other session holds."""
+        if self._shard is None:
+            shard = 0
+            while not (await (await conn.execute("SELECT pg_try_advisory_lock(%s, %s)",
+                                                 (_SHARD_LOCKS, shard))).fetchone())[0]:  # fmt: skip
+                shard += 1
+            self._shard = shard
+        return self._shard
 
     async def sum_rollups(self, start: int, end: int, filters: Filters, group: str | None,
                           local: Sequence[LocalRun] = ()) -> list[Sums]:  # fmt: skip

@@ -1,30 +1,15 @@
-"""The rollup tables: how a written batch updates them in SQLite (`planning.py` picks which answers a report).
+"""How a written batch adds its sums to SQLite's rollup tables (`batch.py` lists them and computes the sums;
+`planning.py` picks which table answers a report).
 
-Every table holds the same additive sums. They differ in key and time bucket:
-
-| table                    | key                                                        | bucket            |
-| ------------------------ | ---------------------------------------------------------- | ----------------- |
-| `rollup_slots`           | room, thread, agent, user, provider, model, source         | quarter hour      |
-| `rollup_agent_slots`     | room, agent                                                | quarter hour      |
-| `rollup_agent_daily`     | room, agent                                                | UTC day           |
-| `rollup_room_slots`      | room                                                       | quarter hour      |
-| `rollup_room_daily`      | room                                                       | UTC day           |
-| `rollup_operation_slots` | room, operation                                            | quarter hour      |
-| `rollup_latency_hourly`  | room, provider, model, latency bucket (calls only)         | UTC hour          |
-
-A quarter hour is a slot of `tracking.slots` (`ts_ms // 900000`): every local midnight and clock hour of
-every timezone starts on one.
-
-The store updates all of them once per written batch, inside the batch's transaction, from the
-events that the batch really inserted (`seq` above the largest before it: duplicates insert
-nothing, so they never reach a rollup). That replaces the per-event trigger of migration 1, whose
-one upsert per event per table was the bulk of the write cost.
+The store adds the sums of each batch once, inside the batch's transaction, from the events the batch really
+inserted (duplicates insert nothing, so they never reach a rollup): one upsert per rollup row, one
+`executemany` per table. SQLite has one writer at a time, so every row is shard 0.
 """
 
 from __future__ import annotations
 
-from ...fields import COST_SUMS, SUM_NAMES
-from ..batch import ROLLUP_KEYS, rollup_sums
+from ...fields import COST_SUMS
+from ..batch import ROLLUP_KEYS, SHARD, rollup_sums
 
 _INT64_MAX = 2**63 - 1
 
@@ -40,17 +25,14 @@ def _add(name: str) -> str:
     )
 
 
-_ADD = ", ".join(_add(name) for name in SUM_NAMES)
-
-
-def _upsert_values(table: str, key: tuple[str, ...], sums: tuple[str, ...] = SUM_NAMES) -> str:
-    cols = ", ".join(key)
+def _upsert_values(table: str, key: tuple[str, ...], sums: tuple[str, ...]) -> str:
     marks = ", ".join("?" for _ in key + sums)
-    add = _ADD if sums == SUM_NAMES else ", ".join(f"{n} = {n} + excluded.{n}" for n in sums)
-    return f"INSERT INTO {table} ({cols}, {', '.join(sums)}) VALUES ({marks}) ON CONFLICT ({cols}) DO UPDATE SET {add}"
+    keys = ", ".join((*key, SHARD))
+    return (f"INSERT INTO {table} ({', '.join(key)}, {', '.join(sums)}, {SHARD}) VALUES ({marks}, 0)"
+            f" ON CONFLICT ({keys}) DO UPDATE SET {', '.join(_add(name) for name in sums)}")  # fmt: skip
 
 
-#: One upsert per rollup table, from the sums `batch.aggregate` computes; one executemany per table.
 ROLLUP_UPSERTS: dict[str, str] = {
     table: _upsert_values(table, key, rollup_sums(table)) for table, key in ROLLUP_KEYS.items()
 }
+"""One upsert per rollup table, for the rows `batch.aggregate` computes (negated ones too)."""

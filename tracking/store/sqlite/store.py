@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -29,13 +28,11 @@ from ..metrics import MetricsMixin
 from ..planning import events_query, rollup_query, where_clause
 from ..reservations import ReservationsMixin
 from ..room_quotas import RoomQuotasMixin
+from ..schema import LATEST, SQLITE, check_store, upgrade
 from ..tables import TablesMixin
 from .changes import SQLiteChanges, add_rollups
-from .migrations import APP_ID, MIGRATIONS
 from .reads import StoppableReads
-from .transactions import rollback, split_statements, stopped
-
-log = logging.getLogger(__name__)
+from .transactions import rollback, stopped
 
 _EVENT_SUM_COLUMNS = ", ".join(
     f"sum(coalesce({s.name}, 0) / {SPLIT}), sum(coalesce({s.name}, 0) % {SPLIT})" if s.name in COST_SUMS
@@ -97,31 +94,13 @@ class SQLiteStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, TablesMi
             tables = {r[0] for r in await self._fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")}
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path} is not a usage database (not SQLite, or corrupt): {exc}") from exc
-        if version == 0 and tables:
-            raise StoreError(
-                f"{self.path} is a SQLite database of something else (tables: {', '.join(sorted(tables)[:5])});"
-                " refusing to use it as the usage database"
-            )
-        if version > 0:
-            row = await self._fetchone("SELECT value FROM meta WHERE key = 'app'") if "meta" in tables else None
-            if row is None or row[0] != APP_ID:
-                raise StoreError(f"{self.path} is a SQLite database of something else (no usage-bot meta table)")
-        if version > len(MIGRATIONS):
-            raise StoreError(
-                f"{self.path} has schema version {version}, newer than this matrix-usage-bot supports"
-                f" ({len(MIGRATIONS)}); upgrade matrix-usage-bot"
-            )
-        if version < len(MIGRATIONS):
-            await self._migrate()
-
-    async def _migrate(self) -> None:
-        async with self._exclusive():  # another process may be migrating: read the version inside
-            version = (await self._fetchone("PRAGMA user_version"))[0]
-            for number in range(version + 1, len(MIGRATIONS) + 1):
-                for statement in split_statements(MIGRATIONS[number - 1]):
-                    await self._conn.execute(statement)
-                await self._conn.execute(f"PRAGMA user_version = {number}")
-                log.info("usage database %s migrated to schema version %d", self.path, number)
+        row = await self._fetchone("SELECT value FROM meta WHERE key = 'app'") if "meta" in tables else None
+        check_store(self.path, "SQLite", tables, row and row[0], version)
+        if version != LATEST:
+            async with self._exclusive() as run:  # another process may be migrating: read the version inside
+                version = (await self._fetchone("PRAGMA user_version"))[0]
+                await upgrade(self.path, version, SQLITE, lambda sql: run(sql, ()),
+                              lambda number: run(f"PRAGMA user_version = {int(number)}", ()))  # fmt: skip
 
     async def schema_version(self) -> int:
         return (await self._fetchone("PRAGMA user_version"))[0]
@@ -142,7 +121,7 @@ class SQLiteStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, TablesMi
                 before = (await self._fetchone("SELECT coalesce(max(seq), 0) FROM events"))[0]
                 cursor = await self._conn.executemany(_INSERT, rows)
                 inserted = cursor.rowcount
-                if inserted == len(rows):  # the usual case: sum the batch here, one upsert per rollup row
+                if inserted == len(rows):  # the usual case: the sums computed ahead, one upsert per rollup row
                     await add_rollups(self._conn, batch.sums)
                 elif inserted:  # duplicates were skipped: sum the rows really inserted
                     await self._update_rollups(before)

@@ -1,4 +1,4 @@
-"""Connection chores: ending a transaction that failed without hiding why, a failed open, migration scripts."""
+"""Connection chores: ending a transaction that failed without hiding why, a failed open."""
 
 from __future__ import annotations
 
@@ -23,18 +23,3 @@ async def stopped(conn: aiosqlite.Connection) -> None:
     thread = getattr(conn, "_thread", None)
     if thread is not None and thread.is_alive():
         await asyncio.to_thread(thread.join, 5)
-
-
-def split_statements(script: str) -> list[str]:
-    """Split a migration into statements, keeping trigger bodies whole."""
-    statements, current = [], []
-    for line in script.splitlines():
-        current.append(line)
-        text = "\n".join(current).strip()
-        if text and sqlite3.complete_statement(text):
-            statements.append(text)
-            current = []
-    rest = "\n".join(current).strip()
-    if rest:
-        statements.append(rest)
-    return statements
