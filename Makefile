@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-EXTRAS := openai,anthropic,litellm,langchain,agno,demo,postgres,dev
+EXTRAS := bot,openai,anthropic,litellm,langchain,agno,demo,postgres,dev
 SAMPLE_DB := .sample/usage.db
 
 .PHONY: help install demo sample test lint bench bench-quick clean

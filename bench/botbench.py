@@ -17,9 +17,9 @@ from pathlib import Path
 import yaml
 from nio import AsyncClient, RoomSendResponse, SyncResponse
 
-import tracking
-from bot.demo.homeserver import LocalSynapse
-from tracking.store.batch import ROLLUP_KEYS
+from matrix_usage_bot import tracking
+from matrix_usage_bot.bot.demo.homeserver import LocalSynapse
+from matrix_usage_bot.tracking.store.batch import ROLLUP_KEYS
 
 from . import common, data
 

@@ -108,3 +108,7 @@ def rss_kib(pid: int | str = "self") -> dict[str, int]:
         if line.startswith(("VmRSS", "VmHWM")):
             out[line.split(":")[0]] = int(line.split()[1])
     return out
+
+
+USAGE_BOT = (sys.executable, "-m", "matrix_usage_bot")
+"""`usage-bot` with this interpreter, for benchmarks that run it in a process of its own."""

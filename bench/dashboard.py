@@ -20,13 +20,13 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.commands.request import Request, Services
-from bot.commands.usage import room_summary
-from bot.config import Config
-from bot.dashboard.routes import TOKEN_HEADER
-from bot.dashboard.tokens import DashboardTokens
-from bot.http.server import UsageServer
-from tracking.periods import zone
+from matrix_usage_bot.bot.commands.request import Request, Services
+from matrix_usage_bot.bot.commands.usage import room_summary
+from matrix_usage_bot.bot.config import Config
+from matrix_usage_bot.bot.dashboard.routes import TOKEN_HEADER
+from matrix_usage_bot.bot.dashboard.tokens import DashboardTokens
+from matrix_usage_bot.bot.http.server import UsageServer
+from matrix_usage_bot.tracking.periods import zone
 
 from . import common, data, querydb
 
@@ -108,7 +108,7 @@ def run(quick: bool = False, doc: Path | None = common.DOC, workdir: Path | None
     body = common.table(headers, rows) + (
         f"\n\nDatabase: {info['events']:,} events over {info['days']} days (`bench/querydb.py`, the query benchmark's),"
         " the busiest room (about 6% of all events), timezone " + TZ + ". The bot's HTTP server"
-        " (`bot.http.server.UsageServer`) on loopback with a dashboard token for that room; an aiohttp client."
+        " (`UsageServer`) on loopback with a dashboard token for that room; an aiohttp client."
         " First load = the page, its script and its style (static files) and the figures (`/dashboard/api/view`:"
         f" totals, the cost chart by agent drawn as SVG {WIDTH} px wide, four breakdowns with latency, quotas,"
         " month projection); refresh = the figures again, as the page asks every minute while open. Times are"

@@ -42,7 +42,7 @@ def _cli(*args: str, wal: Path | None = None) -> tuple[float, int, int, str]:
     """(seconds, peak RSS in KiB, the largest size of the `wal` file meanwhile, stdout) of one `usage-bot` run in
     its own process, its memory and the file read every 50 ms."""
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", *args], stdout=subprocess.PIPE, text=True,
+    proc = subprocess.Popen([*common.USAGE_BOT, *args], stdout=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": str(common.ROOT)})  # fmt: skip
     peak = {"rss": 0, "wal": 0}
 

@@ -28,9 +28,9 @@ sys.path.insert(0, str(ROOT))
 
 import openai  # noqa: E402
 
-import tracking  # noqa: E402
 from bench.common import DOC, header, table, write_section  # noqa: E402
-from tracking.hooks.openai import _Hook, _sync, instrument_openai  # noqa: E402
+from matrix_usage_bot import tracking  # noqa: E402
+from matrix_usage_bot.tracking.hooks.openai import _Hook, _sync, instrument_openai  # noqa: E402
 
 TARGET_US = 25.0
 MESSAGES = [{"role": "user", "content": "Say hello"}]

@@ -27,12 +27,12 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 
-import tracking
-from tracking.ingest import ingest_lines
-from tracking.periods import parse_period
-from tracking.pricing import Pricer
-from tracking.queries import usage_report
-from tracking.store import open_store
+from matrix_usage_bot import tracking
+from matrix_usage_bot.tracking.ingest import ingest_lines
+from matrix_usage_bot.tracking.periods import parse_period
+from matrix_usage_bot.tracking.pricing import Pricer
+from matrix_usage_bot.tracking.queries import usage_report
+from matrix_usage_bot.tracking.store import open_store
 
 from . import common, querydb
 
@@ -62,7 +62,7 @@ class Server:
         config = workdir / f"serve-{self.port}.yaml"
         config.write_text(CONFIG.format(db=db, port=self.port, key=KEY))
         self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "-c", str(config), "--log-level",
+        self.proc = subprocess.Popen([*common.USAGE_BOT, "serve", "-c", str(config), "--log-level",
                                       "WARNING"])  # fmt: skip
 
     def __enter__(self) -> Server:

@@ -15,11 +15,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import tracking
-from tracking.fields import COLUMN, SUM_NAMES, SUMS
-from tracking.pricing import Pricer
-from tracking.rows import Recorded, recorded_to_row
-from tracking.store.batch import ROLLUP_KEYS, SUM_TABLES
+from matrix_usage_bot import tracking
+from matrix_usage_bot.tracking.fields import COLUMN, SUM_NAMES, SUMS
+from matrix_usage_bot.tracking.pricing import Pricer
+from matrix_usage_bot.tracking.rows import Recorded, recorded_to_row
+from matrix_usage_bot.tracking.store.batch import ROLLUP_KEYS, SUM_TABLES
 
 from . import common, data, ingest_stages
 

@@ -15,11 +15,11 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from tracking.pricing import Pricer
-from tracking.rows import Recorded, recorded_to_row
-from tracking.store import EVENT_COLUMNS, open_store, prepare_batch
-from tracking.store.batch import aggregate
-from tracking.store.schema import LATEST, SQLITE, statements_to
+from matrix_usage_bot.tracking.pricing import Pricer
+from matrix_usage_bot.tracking.rows import Recorded, recorded_to_row
+from matrix_usage_bot.tracking.store import EVENT_COLUMNS, open_store, prepare_batch
+from matrix_usage_bot.tracking.store.batch import aggregate
+from matrix_usage_bot.tracking.store.schema import LATEST, SQLITE, statements_to
 
 from . import common
 

@@ -14,7 +14,7 @@ import json
 import pickle
 import time
 
-import tracking
+from matrix_usage_bot import tracking
 
 
 async def record(url: str, calls: list[dict], ready_at: float) -> dict:

@@ -9,9 +9,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from matrix_usage_bot.tracking.store import open_store
+from matrix_usage_bot.tracking.store.batch import RowBatch
 from tests.pg import PgServer
-from tracking.store import open_store
-from tracking.store.batch import RowBatch
 
 from . import querydb
 

@@ -15,9 +15,9 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from tracking.periods import parse_period, zone
-from tracking.queries import Report, usage_report
-from tracking.store import Store, Sums, open_store
+from matrix_usage_bot.tracking.periods import parse_period, zone
+from matrix_usage_bot.tracking.queries import Report, usage_report
+from matrix_usage_bot.tracking.store import Store, Sums, open_store
 
 from . import common, data, querydb
 

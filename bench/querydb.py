@@ -16,11 +16,11 @@ import sqlite3
 import time
 from pathlib import Path
 
-from tracking.pricing import Pricer
-from tracking.rows import Recorded, recorded_to_row
-from tracking.store import EVENT_COLUMNS, open_store
-from tracking.store.batch import aggregate
-from tracking.store.sqlite.rollups import ROLLUP_UPSERTS
+from matrix_usage_bot.tracking.pricing import Pricer
+from matrix_usage_bot.tracking.rows import Recorded, recorded_to_row
+from matrix_usage_bot.tracking.store import EVENT_COLUMNS, open_store
+from matrix_usage_bot.tracking.store.batch import aggregate
+from matrix_usage_bot.tracking.store.sqlite.rollups import ROLLUP_UPSERTS
 
 from . import common, data
 

@@ -25,11 +25,11 @@ from pathlib import Path
 
 from genai_prices import Usage, calc_price
 
-from tracking.advice import model_grain, room_calls, whatif
-from tracking.fields import COLUMN, Counts
-from tracking.periods import Period, zone
-from tracking.pricing import Pricer
-from tracking.store import Filters, Store, open_store
+from matrix_usage_bot.tracking.advice import model_grain, room_calls, whatif
+from matrix_usage_bot.tracking.fields import COLUMN, Counts
+from matrix_usage_bot.tracking.periods import Period, zone
+from matrix_usage_bot.tracking.pricing import Pricer
+from matrix_usage_bot.tracking.store import Filters, Store, open_store
 
 from . import common, data, querydb
 

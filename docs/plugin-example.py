@@ -10,7 +10,7 @@ import os
 
 from nio import AsyncClient, AsyncClientConfig, InviteMemberEvent, MatrixRoom, RoomMessageText
 
-from bot import UsagePlugin
+from matrix_usage_bot.bot import UsagePlugin
 
 
 async def main() -> None:

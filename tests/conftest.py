@@ -78,7 +78,7 @@ def pg_server() -> Iterator[PgServer]:
 def pg_migrated(pg_server: PgServer) -> str:
     """A database `open_store` migrated to the latest schema, whatever that is, then closed: the template of
     `pg_url`. No test connects to it (PostgreSQL copies only a database no one is connected to)."""
-    from tracking.store import open_store
+    from matrix_usage_bot.tracking.store import open_store
 
     url = pg_server.new_database()
 
@@ -124,7 +124,7 @@ def empty_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def short_lock_waits(monkeypatch: pytest.MonkeyPatch) -> None:
     """SQLite stores opened during the test wait 0.2 s for another connection's lock, not 5 s: a test holding
     the database locked sees the same retries, spills and give-ups, without sitting out the busy timeout."""
-    from tracking.store.sqlite.store import SQLiteStore
+    from matrix_usage_bot.tracking.store.sqlite.store import SQLiteStore
 
     opened = SQLiteStore.open
 

@@ -6,7 +6,7 @@ import sqlite3
 from decimal import Decimal
 from pathlib import Path
 
-from tracking.store import is_postgres, sqlite_path
+from matrix_usage_bot.tracking.store import is_postgres, sqlite_path
 
 
 def _plain(value: object) -> object:
@@ -54,7 +54,7 @@ _KEY_OVER_EVENTS = {"day": "ts_ms / 86400000", "hour": "ts_ms / 3600000", "slot"
 
 
 def _event_sums() -> str:
-    from tracking.fields import SUM_NAMES
+    from matrix_usage_bot.tracking.fields import SUM_NAMES
 
     return ", ".join(_OVER_EVENTS.get(n, f"sum({n})") for n in SUM_NAMES)
 
@@ -62,8 +62,8 @@ def _event_sums() -> str:
 def rollup_mismatches(db: str | Path) -> dict[str, int]:
     """For each rollup table, how many of its rows (summed over writer shards) differ from a GROUP BY over the
     raw events (0 = exact)."""
-    from tracking.fields import SUM_NAMES
-    from tracking.store.batch import ROLLUP_KEYS, rollup_sums
+    from matrix_usage_bot.tracking.fields import SUM_NAMES
+    from matrix_usage_bot.tracking.store.batch import ROLLUP_KEYS, rollup_sums
 
     found = {}
     for table, key in ROLLUP_KEYS.items():
@@ -84,8 +84,8 @@ def rollup_mismatches(db: str | Path) -> dict[str, int]:
 def rollup_residuals(db: str | Path) -> dict[str, dict[tuple, int]]:
     """For each sum rollup table, its sums minus a GROUP BY over the raw events, by (key..., sum name), the
     zeros left out: what the rollups hold of events retention deleted (nothing, while every event is kept)."""
-    from tracking.fields import SUM_NAMES
-    from tracking.store.batch import ROLLUP_KEYS, SUM_TABLES
+    from matrix_usage_bot.tracking.fields import SUM_NAMES
+    from matrix_usage_bot.tracking.store.batch import ROLLUP_KEYS, SUM_TABLES
 
     out: dict[str, dict[tuple, int]] = {}
     for table in SUM_TABLES:

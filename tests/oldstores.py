@@ -6,8 +6,8 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
-from tracking.store import is_postgres, sqlite_path
-from tracking.store.schema import POSTGRESQL, SQLITE, statements_to
+from matrix_usage_bot.tracking.store import is_postgres, sqlite_path
+from matrix_usage_bot.tracking.store.schema import POSTGRESQL, SQLITE, statements_to
 
 
 def execute(db: str | Path, statements: Sequence[str], rows_sql: str | None = None,

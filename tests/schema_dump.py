@@ -9,7 +9,7 @@ import re
 import sqlite3
 from pathlib import Path
 
-from tracking.store import is_postgres, sqlite_path
+from matrix_usage_bot.tracking.store import is_postgres, sqlite_path
 
 _CHECK = re.compile(r"CHECK \((\w+ >= 0)\)")
 

@@ -6,22 +6,25 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).parents[1]
+PACKAGE = ROOT / "matrix_usage_bot"
 
 
 def test_tracking_never_imports_bot():
-    for path in (ROOT / "tracking").rglob("*.py"):
+    for path in (PACKAGE / "tracking").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             names = []
             if isinstance(node, ast.Import):
                 names = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom) and node.level == 0:
                 names = [node.module or ""]
-            assert not any(n == "bot" or n.startswith("bot.") for n in names), path
+            assert not any(n.startswith(("matrix_usage_bot.bot", "bot.")) or n == "bot" for n in names), path
+        module = _module_of(path)
+        assert not {t for t in _imports(path, module) if t.startswith("matrix_usage_bot.bot")}, path
 
 
 def test_importing_tracking_loads_no_sdk():
     code = (
-        "import sys, tracking, tracking.hooks\n"
+        "import sys, matrix_usage_bot.tracking, matrix_usage_bot.tracking.hooks\n"
         "sdks = ('openai', 'anthropic', 'litellm', 'langchain_core', 'agno', 'nio', 'psycopg')\n"
         "loaded = [m for m in sdks if m in sys.modules]\n"
         "print(','.join(loaded))"
@@ -54,7 +57,7 @@ def _imports(path: Path, module: str) -> set[str]:
 
 
 def import_graph() -> dict[str, set[str]]:
-    files = {_module_of(p): p for d in ("bot", "tracking") for p in (ROOT / d).rglob("*.py")}
+    files = {_module_of(p): p for d in ("bot", "tracking") for p in (PACKAGE / d).rglob("*.py")}
     return {m: {t for t in _imports(p, m) if t in files and t != m} for m, p in files.items()}
 
 
@@ -76,6 +79,6 @@ def test_no_import_cycles():
 
 
 def test_no_file_over_300_lines():
-    long = {str(p.relative_to(ROOT)): n for d in ("bot", "tracking") for p in (ROOT / d).rglob("*.py")
+    long = {str(p.relative_to(ROOT)): n for d in ("bot", "tracking") for p in (PACKAGE / d).rglob("*.py")
             if (n := len(p.read_text().splitlines())) > 300}  # fmt: skip
     assert not long, long

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.matrix.events import (
+from matrix_usage_bot.bot.matrix.events import (
     inviter_allowed,
     is_command,
     is_edit,

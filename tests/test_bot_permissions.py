@@ -1,10 +1,10 @@
-"""Room admin rules (SPEC §6), per the Matrix spec's power level rules and room version 12."""
+"""Room admin rules (README: Running the bot), per the Matrix spec's power level rules and room version 12."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.matrix.permissions import (
+from matrix_usage_bot.bot.matrix.permissions import (
     RoomPowerState,
     has_creator_power,
     is_room_admin,

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import load_config
-from tracking.settings import ConfigError, load_tracking_settings
+from matrix_usage_bot.bot.config import load_config
+from matrix_usage_bot.tracking.settings import ConfigError, load_tracking_settings
 
 ROOT = Path(__file__).parents[1]
 
@@ -71,7 +71,7 @@ def test_env_defaults_and_tracking_sections(tmp_path, monkeypatch):
 
 
 def test_check_config_cli(tmp_path, monkeypatch):
-    from bot.cli import main
+    from matrix_usage_bot.bot.cli import main
 
     monkeypatch.setenv("USAGE_BOT_PASSWORD", "pw")
     assert main(["check-config", "-c", str(ROOT / "config.example.yaml")]) == 0
@@ -85,7 +85,7 @@ def test_check_config_cli(tmp_path, monkeypatch):
      ("99999999999999999999999999999b", "a token amount is a whole number between 1 and 1,000,000,000,000,000")],
 )  # fmt: skip
 def test_check_config_refuses_absurd_quota_amounts(tmp_path, capsys, limit, reason):
-    from bot.cli import main
+    from matrix_usage_bot.bot.cli import main
 
     text = f"matrix: {{homeserver: https://h, user_id: '@b:h', password: x}}\nquotas: {{defaults: [{{scope: global, " \
            f"window: monthly, limit: {limit}}}]}}"  # fmt: skip
@@ -95,7 +95,7 @@ def test_check_config_refuses_absurd_quota_amounts(tmp_path, capsys, limit, reas
 
 
 def test_plugin_mode_needs_no_matrix_section_and_run_says_it_does(tmp_path, capsys):
-    from bot.cli import main
+    from matrix_usage_bot.bot.cli import main
 
     path = write(tmp_path, f"storage: {{url: 'sqlite:///{tmp_path}/u.db'}}\n"
                            "bot: {admins: ['@boss:h'], responders: ['@main:h', '@backup:h']}")  # fmt: skip

@@ -6,10 +6,11 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.command import USAGE_BOT
 
 ROOT = Path(__file__).parents[1]
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
@@ -73,7 +74,7 @@ def test_the_example_config_passes_check_config_with_its_documented_variables(cl
     env = {k: v for k, v in os.environ.items() if not k.startswith("USAGE_")}
     env |= {name: "a-long-enough-secret-value" for name in required} | {"USAGE_BOT_PASSWORD": "example-password"}
     assert "USAGE_BOT_PASSWORD" in example
-    done = subprocess.run([sys.executable, "-m", "bot.cli", "check-config", "-c", "config.example.yaml"], cwd=clone,
+    done = subprocess.run([*USAGE_BOT, "check-config", "-c", "config.example.yaml"], cwd=clone,
                           env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("config.example.yaml: OK")

@@ -28,16 +28,16 @@ from genai_prices import Usage, calc_price
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import tracking
-from bot.http.server import UsageServer
+from matrix_usage_bot import tracking
+from matrix_usage_bot.bot.http.server import UsageServer
+from matrix_usage_bot.tracking.fields import EVENT_COLUMNS
+from matrix_usage_bot.tracking.ingest import ingest_lines
+from matrix_usage_bot.tracking.pricing import Pricer
+from matrix_usage_bot.tracking.store import Filters, open_store
+from matrix_usage_bot.tracking.store.copy import copy_store
 from tests.fakes.providers import FakeProviders
 from tests.fakes.providers import Usage as Reported
 from tests.http.conftest import KEYS, bearer, make_config
-from tracking.fields import EVENT_COLUMNS
-from tracking.ingest import ingest_lines
-from tracking.pricing import Pricer
-from tracking.store import Filters, open_store
-from tracking.store.copy import copy_store
 
 MODELS = [("openai", "gpt-4o"), ("openai", "gpt-4o-mini"), ("anthropic", "claude-sonnet-4-5"), ("local", "own-llm")]
 TEXT = st.text(alphabet="abz09 :!@$-_.éß😀", max_size=10)
@@ -205,7 +205,7 @@ async def by_http_tracker(sent: list[dict[str, Any]], stores: Stores, ctx: Conte
         await server.close()
     prefix = "usage event rejected: "
     refused = [r.getMessage().removeprefix(prefix) for r in ctx.caplog.records
-               if r.name == "tracking.writer" and r.getMessage().startswith(prefix)]  # fmt: skip
+               if r.name == "matrix_usage_bot.tracking.writer" and r.getMessage().startswith(prefix)]  # fmt: skip
     rows = await stored_rows(url)
     return Outcome(rows, refused)
 
@@ -228,8 +228,8 @@ async def by_migrate(sent: list[dict[str, Any]], stores: Stores, ctx: Context) -
 
 def held_before(event: dict[str, Any], bad: Bad) -> tuple:
     """The row a store took before its text was checked: the event's row with the bad text in it."""
-    from tracking.rows import values_to_row
-    from tracking.validation import clean
+    from matrix_usage_bot.tracking.rows import values_to_row
+    from matrix_usage_bot.tracking.validation import clean
 
     row = values_to_row(clean({**event, bad.field: "-"}), Pricer(), "ingest")
     return tuple(bad.value if column == bad.field else value for column, value in zip(EVENT_COLUMNS, row, strict=True))
@@ -297,7 +297,7 @@ def stores(store_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> St
 async def test_every_entry_point_stores_the_good_and_refuses_the_bad_alike(drawn, stores, tmp_path, caplog):
     sent = [event for event, _ in drawn]
     good = {event["event_id"]: event for event, bad in drawn if bad is None}
-    caplog.set_level(logging.ERROR, logger="tracking.writer")
+    caplog.set_level(logging.ERROR, logger="matrix_usage_bot.tracking.writer")
     ctx = Context(tmp_path, caplog, drawn)
     outcomes = {}
     for name, entry in ENTRY_POINTS.items():
@@ -346,7 +346,7 @@ async def test_a_hook_stores_what_the_provider_reported_and_refuses_the_bad_alik
 
 def test_every_rule_of_the_table_is_exercised():
     """The catalogue of bad values touches every kind of rule, so a new rule gets a case here too."""
-    from tracking.validation import RULES
+    from matrix_usage_bot.tracking.validation import RULES
 
     kinds = {type(RULES[bad.field]).__name__ for bad in BAD}
     assert kinds == {type(rule).__name__ for rule in RULES.values()} - {"Dollars"}  # cost_usd: not record()'s

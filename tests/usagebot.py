@@ -1,4 +1,4 @@
-"""`usage-bot ARGS` run inside the test's process: `bot.cli.main(args)` with its own standard input, output and
+"""`usage-bot ARGS` run inside the test's process: `main(args)` with its own standard input, output and
 error, about a second cheaper than a new interpreter. For what the command prints and the status it exits with;
 a test about the process itself (signals, a second process, the entry point) starts a real one instead.
 """
@@ -33,7 +33,7 @@ def usage_bot(*args: str, stdin: str | None = None, cwd: Path | None = None) -> 
     The command runs in a thread of its own, so a test's running event loop does not stand in the way of the
     command's `asyncio.run`; the caller waits for it (an async test: `await asyncio.to_thread(usage_bot, ...)`
     when its own loop must keep serving meanwhile)."""
-    from bot.cli import main
+    from matrix_usage_bot.bot.cli import main
 
     result: dict[str, object] = {}
     out, err = io.StringIO(), io.StringIO()

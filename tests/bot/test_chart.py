@@ -10,17 +10,17 @@ from zoneinfo import ZoneInfo
 import pytest
 from PIL import Image
 
-import tracking
-from bot.chart_data import OTHER, chart_data
-from bot.commands import COMMANDS as registry
-from bot.commands import files
-from bot.commands.dispatch import Dispatcher
-from bot.commands.request import Services
-from bot.render.chart import OTHER_COLOUR, PALETTE, chart_summary, png_size, render_png
-from tracking.periods import parse_period
-from tracking.pricing import pico_to_usd
-from tracking.queries import usage_report
-from tracking.store import open_store
+from matrix_usage_bot import tracking
+from matrix_usage_bot.bot.chart_data import OTHER, chart_data
+from matrix_usage_bot.bot.commands import COMMANDS as registry
+from matrix_usage_bot.bot.commands import files
+from matrix_usage_bot.bot.commands.dispatch import Dispatcher
+from matrix_usage_bot.bot.commands.request import Services
+from matrix_usage_bot.bot.render.chart import OTHER_COLOUR, PALETTE, chart_summary, png_size, render_png
+from matrix_usage_bot.tracking.periods import parse_period
+from matrix_usage_bot.tracking.pricing import pico_to_usd
+from matrix_usage_bot.tracking.queries import usage_report
+from matrix_usage_bot.tracking.store import open_store
 
 TZ = ZoneInfo("Europe/Berlin")
 ROOM, ELSEWHERE = "!chart:example.org", "!elsewhere:example.org"

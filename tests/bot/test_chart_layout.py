@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-from bot.chart_data import ChartData
-from bot.render.chart import cost_points, figure, legend_label, render_png
-from tracking.periods import parse_period
-from tracking.store import Sums
+from matrix_usage_bot.bot.chart_data import ChartData
+from matrix_usage_bot.bot.render.chart import cost_points, figure, legend_label, render_png
+from matrix_usage_bot.tracking.periods import parse_period
+from matrix_usage_bot.tracking.store import Sums
 
 LONG_NAMES = ["ft:gpt-4o-mini-2024-07-18:acme-research:summarizer-v2:AbC123", "claude-sonnet-4-5-20250929",
               "anthropic.claude-3-5-haiku-20241022-v1:0", "meta-llama/Llama-3.3-70B-Instruct-Turbo",

@@ -6,12 +6,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-import tracking
-from bot.commands import COMMANDS as registry
-from bot.commands.dispatch import Dispatcher
-from bot.commands.registry import Arg, CommandError, Permission, Registry
-from bot.commands.request import Services
-from tracking.store import open_store
+from matrix_usage_bot import tracking
+from matrix_usage_bot.bot.commands import COMMANDS as registry
+from matrix_usage_bot.bot.commands.dispatch import Dispatcher
+from matrix_usage_bot.bot.commands.registry import Arg, CommandError, Permission, Registry
+from matrix_usage_bot.bot.commands.request import Services
+from matrix_usage_bot.tracking.store import open_store
 
 ROOM_A, ROOM_B = "!a:example.org", "!b:example.org"
 ADMIN = "@boss:example.org"

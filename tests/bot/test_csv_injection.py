@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-import tracking
-from bot.render.export import events_csv
+from matrix_usage_bot import tracking
+from matrix_usage_bot.bot.render.export import events_csv
+from matrix_usage_bot.tracking.periods import parse_period
+from matrix_usage_bot.tracking.store import Filters, open_store
 from tests.usagebot import usage_bot
-from tracking.periods import parse_period
-from tracking.store import Filters, open_store
 
 TZ = ZoneInfo("UTC")
 ROOM = "!room:example.org"

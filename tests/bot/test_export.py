@@ -8,15 +8,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-import tracking
-from bot.commands import COMMANDS as registry
-from bot.commands.dispatch import Dispatcher
-from bot.commands.files import too_large_answer
-from bot.commands.request import Services
-from bot.render.export import EXPORT_FIELDS, ExportTooLarge, events_csv, export_filename
-from bot.render.report_formats import ROW_FIELDS
-from tracking.periods import parse_period
-from tracking.store import Filters, open_store
+from matrix_usage_bot import tracking
+from matrix_usage_bot.bot.commands import COMMANDS as registry
+from matrix_usage_bot.bot.commands.dispatch import Dispatcher
+from matrix_usage_bot.bot.commands.files import too_large_answer
+from matrix_usage_bot.bot.commands.request import Services
+from matrix_usage_bot.bot.render.export import EXPORT_FIELDS, ExportTooLarge, events_csv, export_filename
+from matrix_usage_bot.bot.render.report_formats import ROW_FIELDS
+from matrix_usage_bot.tracking.periods import parse_period
+from matrix_usage_bot.tracking.store import Filters, open_store
 
 TZ = ZoneInfo("Europe/Berlin")
 ROOM, OLD_ROOM, OTHER = "!export:example.org", "!before-upgrade:example.org", "!other:example.org"

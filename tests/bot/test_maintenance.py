@@ -7,9 +7,9 @@ from datetime import timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-import tracking
-from bot.features.retention import JOB_ID, run_retention, schedule_retention
-from tracking.store import open_store
+from matrix_usage_bot import tracking
+from matrix_usage_bot.bot.features.retention import JOB_ID, run_retention, schedule_retention
+from matrix_usage_bot.tracking.store import open_store
 
 DAY = 86400
 
@@ -26,7 +26,7 @@ async def test_the_job_runs_after_start_then_daily_and_logs(store_url, caplog):
         schedule_retention(scheduler, store, 30, first_run_delay=timedelta(0))
         job = scheduler.get_job(JOB_ID)
         assert str(job.trigger).startswith("cron[hour='3', minute='17'")
-        caplog.set_level(logging.INFO, logger="bot.features.retention")
+        caplog.set_level(logging.INFO, logger="matrix_usage_bot.bot.features.retention")
         scheduler.start()
         for _ in range(200):
             if any("Retention: deleted" in r.message for r in caplog.records):

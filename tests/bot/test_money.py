@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from bot.render.numbers import human_usd
+from matrix_usage_bot.bot.render.numbers import human_usd
 from tests.cli.test_cli import run
 
 PICO_PER_USD = 10**12

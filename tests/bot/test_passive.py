@@ -1,6 +1,6 @@
 """Which version of a streamed MindRoom message is counted: the original when final, else the final edit."""
 
-from bot.features.passive_collection import final_content
+from matrix_usage_bot.bot.features.passive_collection import final_content
 
 RUN = {"io.mindroom.ai_run": {"version": 1, "usage": {"input_tokens": 10}}}
 
@@ -39,8 +39,8 @@ async def test_a_reply_holding_a_value_no_event_may_hold_is_kept_in_rejected_eve
     import json
     import sqlite3
 
-    from bot.features.passive_collection import PassiveCollector
-    from tracking.settings import StorageSettings, TrackingSettings
+    from matrix_usage_bot.bot.features.passive_collection import PassiveCollector
+    from matrix_usage_bot.tracking.settings import StorageSettings, TrackingSettings
 
     db = tmp_path / "usage.db"
     collector = PassiveCollector(TrackingSettings(storage=StorageSettings(url=f"sqlite:///{db}")),

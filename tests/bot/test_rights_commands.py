@@ -8,15 +8,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.commands import COMMANDS as registry
-from bot.commands.dispatch import Dispatcher
-from bot.commands.files import too_large_answer
-from bot.commands.request import Services
+from matrix_usage_bot.bot.commands import COMMANDS as registry
+from matrix_usage_bot.bot.commands.dispatch import Dispatcher
+from matrix_usage_bot.bot.commands.files import too_large_answer
+from matrix_usage_bot.bot.commands.request import Services
+from matrix_usage_bot.tracking.quotas import QuotaBook
+from matrix_usage_bot.tracking.settings import QuotaSettings
+from matrix_usage_bot.tracking.store import open_store
 from tests.dbrows import rows
 from tests.tracking.rights_world import ALICE, LOOKALIKE, ROOM_A, build, events, snapshot
-from tracking.quotas import QuotaBook
-from tracking.settings import QuotaSettings
-from tracking.store import open_store
 
 DM = "!alice-and-the-bot:example.org"
 TZ = ZoneInfo("UTC")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from bot.state import LEGACY_FILENAME, BotState, DigestSetting
+from matrix_usage_bot.bot.state import LEGACY_FILENAME, BotState, DigestSetting
+from matrix_usage_bot.tracking.store import open_store
+from matrix_usage_bot.tracking.store.schema import LATEST
 from tests.oldstores import build
-from tracking.store import open_store
-from tracking.store.schema import LATEST
 
 
 def url(path: Path) -> str:
@@ -71,7 +71,7 @@ async def test_old_command_claims_are_forgotten_after_the_keep_window(store_url)
 
 
 async def test_an_upgraded_room_inherits_quotas_digest_setting_and_posted_digests(store_url):
-    from tracking.store import QuotaRow
+    from matrix_usage_bot.tracking.store import QuotaRow
 
     store = await open_store(store_url)
     state = await BotState.load(store)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.state import BotState
-from tracking.store import open_store
+from matrix_usage_bot.bot.state import BotState
+from matrix_usage_bot.tracking.store import open_store
 
 
 async def test_a_leave_forgets_the_join_before_it_and_survives_reopen(tmp_path):

@@ -1,4 +1,4 @@
-"""Unpriced is never shown as $0 (SPEC section 2): in every table, line, chart caption, digest, quota table and
+"""Unpriced is never shown as $0 (docs/events.md): in every table, line, chart caption, digest, quota table and
 CSV, a group whose calls are all unpriced shows its cost as "unpriced"; a group with some unpriced calls says
 how many. Real SQLite store, real queries, the renderers and the CLI as users run them."""
 
@@ -13,22 +13,22 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-import tracking
-from bot.chart_data import chart_data
-from bot.commands import COMMANDS as registry
-from bot.commands.dispatch import Dispatcher
-from bot.commands.request import Services
-from bot.render.chart import chart_summary
-from bot.render.digest import DigestData, digest_answer
-from bot.render.export import events_csv
-from bot.render.quotas import quota_answer
+from matrix_usage_bot import tracking
+from matrix_usage_bot.bot.chart_data import chart_data
+from matrix_usage_bot.bot.commands import COMMANDS as registry
+from matrix_usage_bot.bot.commands.dispatch import Dispatcher
+from matrix_usage_bot.bot.commands.request import Services
+from matrix_usage_bot.bot.render.chart import chart_summary
+from matrix_usage_bot.bot.render.digest import DigestData, digest_answer
+from matrix_usage_bot.bot.render.export import events_csv
+from matrix_usage_bot.bot.render.quotas import quota_answer
+from matrix_usage_bot.tracking.amounts import Amount
+from matrix_usage_bot.tracking.periods import parse_period
+from matrix_usage_bot.tracking.queries import usage_report
+from matrix_usage_bot.tracking.quotas import Quota
+from matrix_usage_bot.tracking.quotas.book import quota_status
+from matrix_usage_bot.tracking.store import Filters, open_store
 from tests.usagebot import usage_bot
-from tracking.amounts import Amount
-from tracking.periods import parse_period
-from tracking.queries import usage_report
-from tracking.quotas import Quota
-from tracking.quotas.book import quota_status
-from tracking.store import Filters, open_store
 
 UTC_ZONE = ZoneInfo("UTC")
 MIXED, LOCAL = "!mixed:example.org", "!local:example.org"  # some calls unpriced; every call unpriced

@@ -4,13 +4,13 @@ the last test runs a real process)."""
 import json
 import os
 import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from genai_prices import Usage, calc_price
 
+from tests.command import USAGE_BOT
 from tests.usagebot import Ran, usage_bot
 
 FIXTURE = [
@@ -176,7 +176,7 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path, args, message):
 def test_corrupt_database_is_one_clear_line_and_status_2_from_a_real_process(tmp_path):
     """The one test here that starts usage-bot as a process: main()'s status is the process's, its line on stderr."""
     (tmp_path / "bad.db").write_bytes(b"\x00garbage" * 64)
-    out = subprocess.run([sys.executable, "-m", "bot.cli", "report", "--db", "bad.db"], capture_output=True,
+    out = subprocess.run([*USAGE_BOT, "report", "--db", "bad.db"], capture_output=True,
                          text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
                          timeout=60)  # fmt: skip
     assert out.returncode == 2

@@ -1,4 +1,4 @@
-"""CSV that every reader sees the same (SPEC section 4): a cell holding a line break, a carriage return or a
+"""CSV that every reader sees the same (README: Command line): a cell holding a line break, a carriage return or a
 quote is quoted, so no spreadsheet sees a new row, let alone one starting with a formula. Checked by reading
 the output back with Python's csv module and on its raw bytes, for `usage-bot report --format csv` and for
 `!usage export`."""
@@ -10,11 +10,11 @@ import io
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-import tracking
-from bot.render.export import events_csv
+from matrix_usage_bot import tracking
+from matrix_usage_bot.bot.render.export import events_csv
+from matrix_usage_bot.tracking.periods import parse_period
+from matrix_usage_bot.tracking.store import Filters, open_store
 from tests.usagebot import usage_bot
-from tracking.periods import parse_period
-from tracking.store import Filters, open_store
 
 ROOM = "!csv:example.org"
 NAMES = ["night shift\r=1+1+cmd|' /C calc'!A0", "two\nlines", "one\r\ntwo", 'says "hi"', "plain"]

@@ -8,9 +8,9 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 
+from tests.command import USAGE_BOT
 from tests.dbrows import rows
 
 from .test_cli import run
@@ -50,7 +50,7 @@ def test_skipped_lines_exit_1_and_only_the_first_20_are_named(tmp_path):
 def test_on_a_terminal_it_says_it_waits_and_the_first_ctrl_c_stops_it(tmp_path):
     db = tmp_path / "u.db"
     leader, follower = open_terminal()
-    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "ingest", "--db", f"sqlite:///{db}"], stdin=follower,
+    proc = subprocess.Popen([*USAGE_BOT, "ingest", "--db", f"sqlite:///{db}"], stdin=follower,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV, text=True)  # fmt: skip
     os.close(follower)
     try:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from matrix_usage_bot.tracking.store import Filters, QuotaRow, open_store
+from matrix_usage_bot.tracking.store.tables import COPIED_TABLES
 from tests.usagebot import Ran, usage_bot
-from tracking.store import Filters, QuotaRow, open_store
-from tracking.store.tables import COPIED_TABLES
 
 ROOT = Path(__file__).parents[2]
 SAMPLE = ROOT / "docs" / "sample-events.jsonl"
@@ -78,10 +78,10 @@ async def test_rows_no_target_can_store_are_named_and_the_rest_copied(tmp_path, 
     """Found in the attack pass: the first text holding a NUL byte stopped `migrate` to PostgreSQL, copying
     nothing of its batch. Such rows (a SQLite store took them before text was checked) are refused with the
     reason every entry point gives, the others are copied, and a second run copies nothing more."""
-    from tracking.fields import COLUMN
-    from tracking.pricing import Pricer
-    from tracking.rows import values_to_row
-    from tracking.validation import clean
+    from matrix_usage_bot.tracking.fields import COLUMN
+    from matrix_usage_bot.tracking.pricing import Pricer
+    from matrix_usage_bot.tracking.rows import values_to_row
+    from matrix_usage_bot.tracking.validation import clean
 
     source = f"sqlite:///{tmp_path / 'old.db'}"
     assert cli("ingest", "--db", source, stdin=SAMPLE.read_text()).returncode == 0

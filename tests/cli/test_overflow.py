@@ -6,8 +6,8 @@ import json
 import sqlite3
 from decimal import Decimal
 
-import tracking
-from tracking.pricing import PriceOverride
+from matrix_usage_bot import tracking
+from matrix_usage_bot.tracking.pricing import PriceOverride
 
 from .test_cli import run
 

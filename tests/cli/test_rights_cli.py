@@ -8,12 +8,12 @@ import os
 import pty
 import struct
 import subprocess
-import sys
 import termios
 from pathlib import Path
 
 import pytest
 
+from tests.command import USAGE_BOT
 from tests.dbrows import rollup_mismatches, rows
 from tests.tracking.rights_world import ALICE, build, events, snapshot
 
@@ -22,7 +22,7 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bot.cli", *args], capture_output=True, text=True, env=ENV,
+    return subprocess.run([*USAGE_BOT, *args], capture_output=True, text=True, env=ENV,
                           timeout=120, check=False)  # fmt: skip
 
 
@@ -36,7 +36,7 @@ def open_terminal() -> tuple[int, int]:
 def on_a_terminal(*args: str) -> tuple[int, str, str]:
     """Run with standard error on a pseudo-terminal: (status, stdout, what the terminal showed)."""
     leader, follower = open_terminal()
-    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", *args], stdout=subprocess.PIPE, stderr=follower,
+    proc = subprocess.Popen([*USAGE_BOT, *args], stdout=subprocess.PIPE, stderr=follower,
                             env=ENV, text=True)  # fmt: skip
     os.close(follower)
     shown = b""

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-import tracking
-from bot.config import Config
-from bot.http.server import UsageServer
+from matrix_usage_bot import tracking
+from matrix_usage_bot.bot.config import Config
+from matrix_usage_bot.bot.http.server import UsageServer
 
 from ..http.conftest import base, client  # noqa: F401  (the HTTP API tests' fixtures, on this server)
 

@@ -11,18 +11,18 @@ from zoneinfo import ZoneInfo
 import pytest
 from genai_prices import Usage, calc_price
 
-import tracking
-from bot.dashboard.view import ViewRequest, dashboard_view
-from bot.render.advice import change_text
-from bot.render.numbers import exact_int, human_usd
-from bot.render.quotas import quota_answer
+from matrix_usage_bot import tracking
+from matrix_usage_bot.bot.dashboard.view import ViewRequest, dashboard_view
+from matrix_usage_bot.bot.render.advice import change_text
+from matrix_usage_bot.bot.render.numbers import exact_int, human_usd
+from matrix_usage_bot.bot.render.quotas import quota_answer
+from matrix_usage_bot.tracking.advice import Alternatives
+from matrix_usage_bot.tracking.periods import parse_period
+from matrix_usage_bot.tracking.pricing import Pricer
+from matrix_usage_bot.tracking.quotas import QuotaBook
+from matrix_usage_bot.tracking.settings import QuotaSettings, QuotaSpec
+from matrix_usage_bot.tracking.store import QuotaRow, open_store
 from tests.http.conftest import bearer
-from tracking.advice import Alternatives
-from tracking.periods import parse_period
-from tracking.pricing import Pricer
-from tracking.quotas import QuotaBook
-from tracking.settings import QuotaSettings, QuotaSpec
-from tracking.store import QuotaRow, open_store
 
 from .conftest import KITCHEN
 from .test_endpoints import get, token_for

@@ -9,9 +9,9 @@ from html.parser import HTMLParser
 
 from genai_prices import Usage, calc_price
 
-from bot.dashboard.routes import TOKEN_HEADER
-from bot.dashboard.tokens import DashboardTokens
-from bot.state import UPGRADE, UPGRADED_TO
+from matrix_usage_bot.bot.dashboard.routes import TOKEN_HEADER
+from matrix_usage_bot.bot.dashboard.tokens import DashboardTokens
+from matrix_usage_bot.bot.state import UPGRADE, UPGRADED_TO
 from tests.money import shown_usd
 
 from .conftest import CELLAR, KITCHEN, MARCH, NASTY, RTL, when

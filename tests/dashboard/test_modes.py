@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 from datetime import timedelta
 
 import aiohttp
 from nio import AsyncClient
 
-from bot.dashboard.routes import TOKEN_HEADER
-from bot.dashboard.tokens import DashboardTokens
-from bot.demo.homeserver import free_port
-from bot.plugin import UsagePlugin
-from tracking.store import open_store
+from matrix_usage_bot.bot.dashboard.routes import TOKEN_HEADER
+from matrix_usage_bot.bot.dashboard.tokens import DashboardTokens
+from matrix_usage_bot.bot.demo.homeserver import free_port
+from matrix_usage_bot.bot.plugin import UsagePlugin
+from matrix_usage_bot.tracking.store import open_store
+from tests.command import USAGE_BOT
 
 from .conftest import KITCHEN, dashboard_config
 
@@ -49,7 +49,7 @@ async def test_usage_bot_serve_serves_the_dashboard(recorded, tmp_path):
     port = free_port()
     path = tmp_path / "config.yaml"
     path.write_text(CONFIG.format(db=recorded.removeprefix("sqlite:///"), port=port))
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot.cli", "serve", "-c", str(path),
+    proc = await asyncio.create_subprocess_exec(*USAGE_BOT, "serve", "-c", str(path),
                                                 stderr=asyncio.subprocess.PIPE)  # fmt: skip
     try:
         token = await token_for(recorded)

@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.render.quotas import runway_text
-from tracking.advice import runway
-from tracking.amounts import parse_amount
-from tracking.quotas import Quota, QuotaStatus, window_period
+from matrix_usage_bot.bot.render.quotas import runway_text
+from matrix_usage_bot.tracking.advice import runway
+from matrix_usage_bot.tracking.amounts import parse_amount
+from matrix_usage_bot.tracking.quotas import Quota, QuotaStatus, window_period
 
 BERLIN = ZoneInfo("Europe/Berlin")
 KOLKATA = ZoneInfo("Asia/Kolkata")

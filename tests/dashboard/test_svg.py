@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from bot.dashboard.series import Bucket, CostSeries
-from bot.dashboard.svg import render_svg, tick_text
-from tracking.store import Sums
+from matrix_usage_bot.bot.dashboard.series import Bucket, CostSeries
+from matrix_usage_bot.bot.dashboard.svg import render_svg, tick_text
+from matrix_usage_bot.tracking.store import Sums
 
 PICO = 10**12
 SVG = "{http://www.w3.org/2000/svg}"

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.dashboard.tokens import GENERATION, SECRET_KIND, DashboardTokens, TokenRefused
-from tracking.store import open_store
+from matrix_usage_bot.bot.dashboard.tokens import GENERATION, SECRET_KIND, DashboardTokens, TokenRefused
+from matrix_usage_bot.tracking.store import open_store
 
 ROOM, OTHER = "!kitchen:example.org", "!cellar:example.org"
 WEEK = timedelta(days=7)

@@ -27,15 +27,15 @@ from nio import (
     SyncResponse,
 )
 
-from bot.demo.homeserver import LocalSynapse
-from bot.matrix.events import CommandContext, SimpleMatrixSettings
-from bot.matrix.link import MatrixLink
-from bot.matrix.outbox import Outbox
-from bot.matrix.permissions import RoomAdminCache
-from bot.matrix.session import MatrixSession
-from bot.state import BotState
-from tracking.retry import RetryPolicy
-from tracking.store import Store, open_store
+from matrix_usage_bot.bot.demo.homeserver import LocalSynapse
+from matrix_usage_bot.bot.matrix.events import CommandContext, SimpleMatrixSettings
+from matrix_usage_bot.bot.matrix.link import MatrixLink
+from matrix_usage_bot.bot.matrix.outbox import Outbox
+from matrix_usage_bot.bot.matrix.permissions import RoomAdminCache
+from matrix_usage_bot.bot.matrix.session import MatrixSession
+from matrix_usage_bot.bot.state import BotState
+from matrix_usage_bot.tracking.retry import RetryPolicy
+from matrix_usage_bot.tracking.store import Store, open_store
 
 if importlib.util.find_spec("synapse") is None:  # the demo extra is not installed
     collect_ignore_glob = ["test_*.py"]

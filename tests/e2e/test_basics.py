@@ -133,7 +133,7 @@ async def test_mentions_in_text(make_user, make_bot):
 
 
 def test_startup_failure_reports_log_tail(tmp_path):
-    from bot.demo.homeserver import LocalSynapse, SynapseError
+    from matrix_usage_bot.bot.demo.homeserver import LocalSynapse, SynapseError
 
     hs = LocalSynapse(workdir=tmp_path / "broken", extra_config={"default_room_version": "no-such-version"})
     with pytest.raises(SynapseError) as err:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 
 import pytest
+
+from tests.command import USAGE_BOT
 
 from .usage.browser import not_blank
 
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.synapse
 def test_demo_runs_to_the_end(request, backend, tmp_path):
     db = ["--db", request.getfixturevalue("pg_url")] if backend == "postgresql" else []
     out = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "demo", *db, "--out", str(tmp_path)], capture_output=True, text=True,
+        [*USAGE_BOT, "demo", *db, "--out", str(tmp_path)], capture_output=True, text=True,
         timeout=240, check=False,
     )
     assert out.returncode == 0, out.stderr[-3000:]
@@ -63,7 +64,7 @@ def test_demo_keep_leaves_the_homeserver_and_bot_up_until_ctrl_c(tmp_path):
     import signal
     import urllib.request
 
-    demo = subprocess.Popen([sys.executable, "-m", "bot.cli", "demo", "--keep", "--out", str(tmp_path)],
+    demo = subprocess.Popen([*USAGE_BOT, "demo", "--keep", "--out", str(tmp_path)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})  # fmt: skip
     try:

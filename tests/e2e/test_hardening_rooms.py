@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.matrix.events import SimpleMatrixSettings
+from matrix_usage_bot.bot.matrix.events import SimpleMatrixSettings
 
 from .conftest import PASSWORD, unique
 from .test_rooms import barrier, set_power

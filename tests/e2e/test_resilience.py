@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 from nio import AsyncClientConfig, ErrorResponse
 
-from bot.matrix.nio_client import RateLimitAwareClient
+from matrix_usage_bot.bot.matrix.nio_client import RateLimitAwareClient
 
 pytestmark = pytest.mark.synapse
 

@@ -11,7 +11,7 @@ import pytest
 # LiteLLM otherwise tries to download its price map at import (no network here: seconds of retries).
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-import tracking
+from matrix_usage_bot import tracking
 from tests.fakes.providers import FakeProviders
 
 

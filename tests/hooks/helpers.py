@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import tracking
-from tracking.periods import parse_period
-from tracking.pricing import pico_to_usd
-from tracking.queries import usage_report
-from tracking.store import EVENT_COLUMNS, Filters
+from matrix_usage_bot import tracking
+from matrix_usage_bot.tracking.periods import parse_period
+from matrix_usage_bot.tracking.pricing import pico_to_usd
+from matrix_usage_bot.tracking.queries import usage_report
+from matrix_usage_bot.tracking.store import EVENT_COLUMNS, Filters
 
 
 async def stored(tracker: tracking.Tracker) -> list[dict[str, Any]]:

@@ -9,9 +9,17 @@ from agno.models.openai import OpenAIChat
 from agno.team import Team
 from agno.utils.team import get_member_id
 
+from matrix_usage_bot.tracking.hooks.agno import (
+    ANTHROPIC,
+    GEMINI,
+    OPENAI,
+    family,
+    instrument_agno,
+    metrics_counts,
+    model_family,
+)
+from matrix_usage_bot.tracking.pricing import pico_to_usd
 from tests.fakes.providers import Reply, Usage
-from tracking.hooks.agno import ANTHROPIC, GEMINI, OPENAI, family, instrument_agno, metrics_counts, model_family
-from tracking.pricing import pico_to_usd
 
 from .helpers import assert_estimated, assert_event, expected_cost, prompt_json, provider_cost, stored
 

@@ -7,9 +7,9 @@ import gc
 import anthropic
 import pytest
 
-import tracking
+from matrix_usage_bot import tracking
+from matrix_usage_bot.tracking.hooks.anthropic import instrument_anthropic
 from tests.fakes.providers import Usage
-from tracking.hooks.anthropic import instrument_anthropic
 
 from .helpers import assert_event, stored
 

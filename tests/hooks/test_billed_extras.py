@@ -10,11 +10,11 @@ import anthropic
 import openai
 import pytest
 
-import tracking
+from matrix_usage_bot import tracking
+from matrix_usage_bot.tracking.hooks.anthropic import instrument_anthropic
+from matrix_usage_bot.tracking.hooks.openai import instrument_openai
+from matrix_usage_bot.tracking.pricing import pico_to_usd
 from tests.fakes.providers import Reply, Usage
-from tracking.hooks.anthropic import instrument_anthropic
-from tracking.hooks.openai import instrument_openai
-from tracking.pricing import pico_to_usd
 
 from .helpers import assert_estimated, expected_cost, prompt_json, stored
 

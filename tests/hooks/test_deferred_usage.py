@@ -10,12 +10,12 @@ import time
 
 import openai
 
-import tracking
+from matrix_usage_bot import tracking
+from matrix_usage_bot.tracking.hooks.openai import _Hook, instrument_openai
+from matrix_usage_bot.tracking.ingest import ingest_lines
+from matrix_usage_bot.tracking.pricing import Pricer
+from matrix_usage_bot.tracking.store import open_store
 from tests.fakes.providers import Usage
-from tracking.hooks.openai import _Hook, instrument_openai
-from tracking.ingest import ingest_lines
-from tracking.pricing import Pricer
-from tracking.store import open_store
 
 from .helpers import assert_event, rejected, stored
 

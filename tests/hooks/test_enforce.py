@@ -9,9 +9,9 @@ import anthropic
 import openai
 import pytest
 
-import tracking
+from matrix_usage_bot import tracking
+from matrix_usage_bot.tracking.settings import QuotaSettings, QuotaSpec
 from tests.fakes.providers import Usage
-from tracking.settings import QuotaSettings, QuotaSpec
 
 MESSAGES = [{"role": "user", "content": "Say hello"}]
 

@@ -22,11 +22,11 @@ import openai
 import pytest
 import yaml
 
-import tracking
+from matrix_usage_bot import tracking
+from matrix_usage_bot.tracking.hooks.agno import instrument_agno
+from matrix_usage_bot.tracking.hooks.langchain import UsageCallbackHandler
+from matrix_usage_bot.tracking.hooks.litellm import instrument_litellm, uninstrument_litellm
 from tests.fakes.providers import Usage
-from tracking.hooks.agno import instrument_agno
-from tracking.hooks.langchain import UsageCallbackHandler
-from tracking.hooks.litellm import instrument_litellm, uninstrument_litellm
 
 MESSAGES = [{"role": "user", "content": "Say hello"}]
 # A call reserves its input estimated at four characters a token of the request's JSON, plus max_tokens:
@@ -148,7 +148,7 @@ async def test_fifty_concurrent_calls_let_exactly_ten_through(providers, tmp_pat
 WORKER = textwrap.dedent("""
     import asyncio, sys, os
     sys.path.insert(0, {root!r})
-    import tracking
+    from matrix_usage_bot import tracking
     from tests.hooks.test_enforce_every_hook import fifty_calls
 
     class Providers:

@@ -1,4 +1,4 @@
-"""Estimates follow the provider's own rules (SPEC section 2): a reply that is only tool calls counts their names
+"""Estimates follow the provider's own rules (docs/events.md): a reply that is only tool calls counts their names
 and arguments as output; an image in the request counts as the provider's per-image tokens, not as the
 characters of its base64. Real SDKs against the stand-in, which answers without usage.
 
@@ -17,12 +17,12 @@ import litellm
 import openai
 import pytest
 
+from matrix_usage_bot.tracking.hooks.anthropic import instrument_anthropic
+from matrix_usage_bot.tracking.hooks.langchain import UsageCallbackHandler
+from matrix_usage_bot.tracking.hooks.litellm import instrument_litellm, uninstrument_litellm
+from matrix_usage_bot.tracking.hooks.openai import instrument_openai
+from matrix_usage_bot.tracking.pricing import pico_to_usd
 from tests.fakes.providers import Reply
-from tracking.hooks.anthropic import instrument_anthropic
-from tracking.hooks.langchain import UsageCallbackHandler
-from tracking.hooks.litellm import instrument_litellm, uninstrument_litellm
-from tracking.hooks.openai import instrument_openai
-from tracking.pricing import pico_to_usd
 
 from .helpers import assert_estimated, data_url, expected_cost, o200k, png, prompt_json, stored
 
@@ -153,7 +153,7 @@ async def test_agno_tool_calls_and_images(providers, tracker, mode):
     providers.responder = respond
     agent = Agent(name="Forecaster", model=OpenAIChat(id="gpt-4.1", base_url=providers.url + "/v1", api_key="k"),
                   tools=[get_forecast])  # fmt: skip
-    from tracking.hooks.agno import instrument_agno
+    from matrix_usage_bot.tracking.hooks.agno import instrument_agno
 
     instrument_agno(agent, tracker, provider="openai")
     images = [Image(content=png(2048, 4096))]
@@ -170,8 +170,8 @@ async def test_agno_tool_calls_and_images(providers, tracker, mode):
 async def test_a_reservation_counts_an_image_by_the_same_rule(providers, tmp_path):
     """Under a hard quota a call reserves its estimated input: a 1024 x 1024 image holds 765 tokens (its base64,
     176,294 characters, would hold some 44,000 and be refused by a 5,000-token quota)."""
-    import tracking
-    from tracking.settings import QuotaSettings, QuotaSpec
+    from matrix_usage_bot import tracking
+    from matrix_usage_bot.tracking.settings import QuotaSettings, QuotaSpec
 
     quotas = QuotaSettings(defaults=[QuotaSpec(scope="room", window="daily", limit="5k", hard=True)],
                            reserve_output_tokens=100)  # fmt: skip

@@ -13,10 +13,10 @@ from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatResult
 from pydantic import Field
 
-import tracking
+from matrix_usage_bot import tracking
+from matrix_usage_bot.tracking.hooks.langchain import UsageCallbackHandler, usage_counts
+from matrix_usage_bot.tracking.pricing import pico_to_usd
 from tests.fakes.providers import Reply, Usage
-from tracking.hooks.langchain import UsageCallbackHandler, usage_counts
-from tracking.pricing import pico_to_usd
 
 from .helpers import assert_estimated, assert_event, prompt_json, provider_cost, stored
 

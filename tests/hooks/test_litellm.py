@@ -5,10 +5,10 @@ from __future__ import annotations
 import litellm
 import pytest
 
-import tracking
+from matrix_usage_bot import tracking
+from matrix_usage_bot.tracking.hooks.litellm import UsageLogger, instrument_litellm, uninstrument_litellm
+from matrix_usage_bot.tracking.pricing import pico_to_usd
 from tests.fakes.providers import Reply, Usage
-from tracking.hooks.litellm import UsageLogger, instrument_litellm, uninstrument_litellm
-from tracking.pricing import pico_to_usd
 
 from .helpers import assert_estimated, assert_event, prompt_json, provider_cost, stored
 

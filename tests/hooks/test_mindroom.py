@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from matrix_usage_bot.tracking.hooks.mindroom import agent_from_sender, event_from_matrix
+from matrix_usage_bot.tracking.pricing import pico_to_usd
 from tests.fakes.providers import Usage
-from tracking.hooks.mindroom import agent_from_sender, event_from_matrix
-from tracking.pricing import pico_to_usd
 
 from .helpers import assert_estimated, assert_event, expected_cost, o200k, rejected, stored
 
@@ -169,18 +169,18 @@ def test_openai_style_reasoning_is_already_output():
 async def test_unfit_usage_is_logged_once_and_kept_as_reported(tracker, tmp_path, caplog):
     """An OpenAI-style report with reasoning above output is no Gemini: nothing is added, nothing clamped."""
     usage = {"input_tokens": 1000, "output_tokens": 100, "reasoning_tokens": 400}
-    caplog.set_level(logging.WARNING, logger="tracking.hooks")
+    caplog.set_level(logging.WARNING, logger="matrix_usage_bot.tracking.hooks")
     for n in range(2):
         event = event_from_matrix(ROOM, f"$odd{n}", "@mindroom_a:example.org", reply("openai", "o3-odd", usage))
         assert (event.output_tokens, event.reasoning_tokens) == (100, 400)
         tracker.record(**event.model_dump(exclude={"cost_usd"}))
-    caplog.set_level(logging.WARNING, logger="tracking.rows")
+    caplog.set_level(logging.WARNING, logger="matrix_usage_bot.tracking.rows")
     rows = await stored(tracker)
     assert [(r["output_tokens"], r["reasoning_tokens"]) for r in rows] == [(100, 400), (100, 400)]
     assert rejected(tmp_path / "usage.db") == []
     warnings = [r for r in caplog.records if "o3-odd" in r.getMessage()]
     assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING
-    assert warnings[0].name == "tracking.hooks"
+    assert warnings[0].name == "matrix_usage_bot.tracking.hooks"
     assert "reasoning_tokens (400) exceed output_tokens (100)" in warnings[0].getMessage()
 
 

@@ -7,10 +7,10 @@ import gc
 import openai
 import pytest
 
-import tracking
+from matrix_usage_bot import tracking
+from matrix_usage_bot.tracking.hooks._providers import provider_from_base_url
+from matrix_usage_bot.tracking.hooks.openai import instrument_openai
 from tests.fakes.providers import Usage
-from tracking.hooks._providers import provider_from_base_url
-from tracking.hooks.openai import instrument_openai
 
 from .helpers import assert_event, stored
 
@@ -196,7 +196,7 @@ async def test_unfit_report_is_logged_once_and_kept_as_reported(providers, track
     providers.usage = Usage(input=100, output=50, cache_read=0, cache_write=0, reasoning=80)
     client = tracking.instrument_openai(openai.OpenAI(base_url=providers.url + "/v1", api_key="k"), tracker,
                                         provider="openai")  # fmt: skip
-    caplog.set_level(logging.WARNING, logger="tracking.hooks")
+    caplog.set_level(logging.WARNING, logger="matrix_usage_bot.tracking.hooks")
     for _ in range(3):
         client.chat.completions.create(model="odd-reasoner", messages=[{"role": "user", "content": "hi"}])
     rows = await stored(tracker)

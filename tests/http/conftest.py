@@ -10,8 +10,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.config import Config
-from bot.http.server import UsageServer
+from matrix_usage_bot.bot.config import Config
+from matrix_usage_bot.bot.http.server import UsageServer
 
 KEYS = {
     "admin": "admin-key-0123456789abcdef",  # all rooms, may ingest

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-import tracking
+from matrix_usage_bot import tracking
 
 from ..tracking.advice_calls import OTHER_ROOM, ROOM, make_calls, pico, usage_of
 from .conftest import bearer, make_config
@@ -18,7 +18,7 @@ READER_ROOM = "!a:x"  # the reader key's only room
 
 @pytest.fixture
 async def served(db_url):
-    from bot.http.server import UsageServer
+    from matrix_usage_bot.bot.http.server import UsageServer
 
     calls = make_calls(300, seed=91)
     calls += [dict(c, room_id=READER_ROOM, event_id=f"r{i}") for i, c in enumerate(calls[:40])]

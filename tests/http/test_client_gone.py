@@ -1,4 +1,4 @@
-"""A request's work stops when its client goes away (SPEC 9, bounded work).
+"""A request's work stops when its client goes away (README: HTTP API, bounded work).
 
 The store's rollup tables are replaced by views over an endless recursive query, so a report never
 ends on its own: nothing here depends on how fast the machine is. A client asks for a report and
@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-import tracking
-from bot.http.server import UsageServer
-from tracking.store import open_store
-from tracking.store.base import Filters
+from matrix_usage_bot import tracking
+from matrix_usage_bot.bot.http.server import UsageServer
+from matrix_usage_bot.tracking.store import open_store
+from matrix_usage_bot.tracking.store.base import Filters
 
 from .conftest import KEYS, make_config
 

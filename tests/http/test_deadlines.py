@@ -1,4 +1,4 @@
-"""Headers and bodies must arrive within http.request_timeout_s (SPEC 9, bounded work): a client that
+"""Headers and bodies must arrive within http.request_timeout_s (README: HTTP API, bounded work): a client that
 trickles them a byte at a time is cut off, and nothing of its request is stored.
 
 The clients below never finish by themselves; each gives up after sending far more bytes than the
@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from bot.http.server import UsageServer
+from matrix_usage_bot.bot.http.server import UsageServer
 
 from .conftest import KEYS, make_config, stored_count
 

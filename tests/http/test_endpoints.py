@@ -1,4 +1,4 @@
-"""Every endpoint of SPEC section 9 against the running server, with exact figures."""
+"""Every endpoint of README: HTTP API against the running server, with exact figures."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from genai_prices import Usage, calc_price
 
-from bot.http.handlers import ROUTES
+from matrix_usage_bot.bot.http.handlers import ROUTES
 from tests.usagebot import usage_bot
 
 from .conftest import bearer, make_config, stored_count
@@ -89,7 +89,7 @@ async def test_usage_filters_and_timezone(base, client):
 
 
 async def test_quotas_of_a_room(db_url, client):
-    from bot.http.server import UsageServer
+    from matrix_usage_bot.bot.http.server import UsageServer
 
     quotas = {"defaults": [{"scope": "room", "window": "monthly", "limit": "10k", "hard": True},
                            {"scope": "agent", "name": "coder", "window": "daily", "limit": "$5"}]}  # fmt: skip

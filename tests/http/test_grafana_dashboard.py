@@ -7,7 +7,7 @@ import json
 import re
 from pathlib import Path
 
-from bot.http.server import UsageServer
+from matrix_usage_bot.bot.http.server import UsageServer
 
 from .conftest import make_config
 from .test_metrics import families, scrape, two_agents

@@ -1,4 +1,4 @@
-"""Every path carries every field (SPEC section 2): the same calls recorded by a local tracker and by an HTTP
+"""Every path carries every field (docs/events.md): the same calls recorded by a local tracker and by an HTTP
 tracker through the real collector are stored as the same rows, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 import openai
 import pytest
 
-import tracking
-from bot.http.server import UsageServer
+from matrix_usage_bot import tracking
+from matrix_usage_bot.bot.http.server import UsageServer
+from matrix_usage_bot.tracking.fields import EVENT_COLUMNS
 from tests.dbrows import rows
 from tests.fakes.providers import FakeProviders, Reply
-from tracking.fields import EVENT_COLUMNS
 
 from .conftest import KEYS, make_config
 

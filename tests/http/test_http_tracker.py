@@ -12,12 +12,12 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-import tracking
-from bot.http.server import UsageServer
-from bot.render.report_formats import report_json
+from matrix_usage_bot import tracking
+from matrix_usage_bot.bot.http.server import UsageServer
+from matrix_usage_bot.bot.render.report_formats import report_json
+from matrix_usage_bot.tracking import collector_client, parse_period, usage_report
+from matrix_usage_bot.tracking.store import open_store
 from tests.dbrows import rows
-from tracking import collector_client, parse_period, usage_report
-from tracking.store import open_store
 
 from .conftest import KEYS, make_config, stored_count
 
@@ -86,7 +86,7 @@ async def test_server_stopped_and_started_again_loses_and_doubles_nothing(db_url
 AGENT = textwrap.dedent(
     """
     import sys, time
-    import tracking
+    from matrix_usage_bot import tracking
     tracker = tracking.Tracker(sys.argv[1], api_key=sys.argv[2], spool=sys.argv[3]).start()
     for i in range(500):
         tracker.record(provider="openai", model="gpt-4o", input_tokens=i, output_tokens=1, room_id="!a:x",

@@ -11,9 +11,9 @@ from decimal import Decimal
 import pytest
 from genai_prices import Usage, calc_price
 
-import tracking
-from bot.http.server import UsageServer
-from tracking.pricing import Pricer
+from matrix_usage_bot import tracking
+from matrix_usage_bot.bot.http.server import UsageServer
+from matrix_usage_bot.tracking.pricing import Pricer
 
 from .conftest import KEYS, make_config, stored_count
 from .test_http_tracker import spooled

@@ -1,4 +1,4 @@
-"""A malformed body of any shape is a 400 naming what is wrong, never a 500 (SPEC section 9, bounded work).
+"""A malformed body of any shape is a 400 naming what is wrong, never a 500 (README: HTTP API, bounded work).
 
 Found in the attack pass: an integer of thousands of digits (Python's int-string limit raises ValueError)
 and a deeply nested body (RecursionError) were 500s. The property test throws arbitrary JSON-ish bodies
@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.http.server import UsageServer
-from tracking.fields import ATTRIBUTION, COUNTERS
+from matrix_usage_bot.bot.http.server import UsageServer
+from matrix_usage_bot.tracking.fields import ATTRIBUTION, COUNTERS
 
 from .conftest import bearer, make_config, stored_count
 

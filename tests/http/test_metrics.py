@@ -11,17 +11,17 @@ from zoneinfo import ZoneInfo
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.http.server import UsageServer
-from tracking import parse_period, usage_report
-from tracking.pricing import pico_to_usd
-from tracking.store import open_store
+from matrix_usage_bot.bot.http.server import UsageServer
+from matrix_usage_bot.tracking import parse_period, usage_report
+from matrix_usage_bot.tracking.pricing import pico_to_usd
+from matrix_usage_bot.tracking.store import open_store
 
 from .conftest import bearer, make_config
 
 AGENT = textwrap.dedent(
     """
     import sys
-    import tracking
+    from matrix_usage_bot import tracking
     url, who = sys.argv[1], sys.argv[2]
     calls = [("openai", "gpt-4o"), ("anthropic", "claude-sonnet-4-5"), ("local", "my-own-llm")]
     with tracking.Tracker(url) as tracker:

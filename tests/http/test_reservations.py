@@ -1,4 +1,4 @@
-"""Remote agents enforce quotas too (SPEC section 9): an HTTP tracker checks and reserves through the real
+"""Remote agents enforce quotas too (README: HTTP API): an HTTP tracker checks and reserves through the real
 collector, so a hook with enforce=True refuses a call before the provider is contacted, and calls from many
 processes cannot jointly overshoot a hard quota; reservations belong to the key that made them."""
 
@@ -16,14 +16,14 @@ import aiohttp
 import openai
 import pytest
 
-import tracking
-from bot.http.server import UsageServer
+from matrix_usage_bot import tracking
+from matrix_usage_bot.bot.http.server import UsageServer
+from matrix_usage_bot.tracking.quotas import refusals
+from matrix_usage_bot.tracking.quotas.wire import status_from_json
+from matrix_usage_bot.tracking.settings import QuotaSettings, QuotaSpec
+from matrix_usage_bot.tracking.store import StoreError
 from tests.dbrows import rows
 from tests.fakes.providers import FakeProviders, Usage
-from tracking.quotas import refusals
-from tracking.quotas.wire import status_from_json
-from tracking.settings import QuotaSettings, QuotaSpec
-from tracking.store import StoreError
 
 from .conftest import KEYS, bearer, make_config
 
@@ -125,7 +125,8 @@ WORKER = textwrap.dedent(
     """
     import sys, threading
     sys.path.insert(0, {root!r})
-    import openai, tracking
+    import openai
+    from matrix_usage_bot import tracking
     from tests.http.test_reservations import MAX_TOKENS, MESSAGES
 
     url, key, spool, providers = sys.argv[1:5]

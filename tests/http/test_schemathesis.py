@@ -8,7 +8,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from bot.http.server import UsageServer
+from matrix_usage_bot.bot.http.server import UsageServer
 
 from .conftest import KEYS, make_config
 

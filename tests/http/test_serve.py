@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import signal
 import socket
-import sys
 import threading
 
 import aiohttp
 import pytest
 from nio import AsyncClient, RoomMessageText
 
-from bot.plugin import UsagePlugin
+from matrix_usage_bot.bot.plugin import UsagePlugin
+from tests.command import USAGE_BOT
 
 from .conftest import KEYS, bearer, make_config
 
@@ -52,7 +52,7 @@ async def test_serve_runs_until_sigterm(tmp_path):
     path = tmp_path / "config.yaml"
     path.write_text(CONFIG.format(db=tmp_path / "usage.db", port=port))
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "serve", "-c", str(path), stderr=asyncio.subprocess.PIPE,
+        *USAGE_BOT, "serve", "-c", str(path), stderr=asyncio.subprocess.PIPE,
         env={"USAGE_TEST_KEY": KEYS["admin"], "PATH": "/usr/bin:/bin"},
     )  # fmt: skip
     try:
@@ -80,7 +80,7 @@ async def test_serve_needs_no_matrix_login_and_says_when_it_has_no_keys(tmp_path
     path = tmp_path / "config.yaml"
     path.write_text(WITHOUT_ACCOUNT.format(db=tmp_path / "usage.db", port=port))
     env = {"PATH": "/usr/bin:/bin"}
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot.cli", "serve", "-c", str(path),
+    proc = await asyncio.create_subprocess_exec(*USAGE_BOT, "serve", "-c", str(path),
                                                 stderr=asyncio.subprocess.PIPE, env=env)  # fmt: skip
     try:
         assert await get_ok(f"http://127.0.0.1:{port}/healthz", {}) == 200
@@ -95,7 +95,7 @@ async def test_serve_needs_no_matrix_login_and_says_when_it_has_no_keys(tmp_path
         " add one"
     )
     for command in ("run", "check-config"):
-        refused = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot.cli", command, "-c", str(path),
+        refused = await asyncio.create_subprocess_exec(*USAGE_BOT, command, "-c", str(path),
                                                        stderr=asyncio.subprocess.PIPE, env=env)  # fmt: skip
         _, err = await refused.communicate()
         assert refused.returncode == 2
@@ -124,7 +124,7 @@ async def test_serve_on_a_taken_port_says_so(tmp_path):
         path = tmp_path / "config.yaml"
         path.write_text(CONFIG.format(db=tmp_path / "usage.db", port=taken.getsockname()[1]))
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.cli", "serve", "-c", str(path), stderr=asyncio.subprocess.PIPE,
+            *USAGE_BOT, "serve", "-c", str(path), stderr=asyncio.subprocess.PIPE,
             env={"USAGE_TEST_KEY": KEYS["admin"], "PATH": "/usr/bin:/bin"},
         )  # fmt: skip
         _, err = await asyncio.wait_for(proc.communicate(), 60)

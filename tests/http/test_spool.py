@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-import tracking
-from bot.http.server import UsageServer
+from matrix_usage_bot import tracking
+from matrix_usage_bot.bot.http.server import UsageServer
+from matrix_usage_bot.tracking import http_sink
+from matrix_usage_bot.tracking.http_sink import default_spool
+from matrix_usage_bot.tracking.retry import RetryPolicy
 from tests.dbrows import rows
 from tests.tracking.test_hardening_writer import locked_tracker
-from tracking import http_sink
-from tracking.http_sink import default_spool
-from tracking.retry import RetryPolicy
 
 from .conftest import KEYS, make_config
 
@@ -96,8 +96,8 @@ AGENT = textwrap.dedent(
     """
     import sys
     sys.path.insert(0, {root!r})
-    import tracking
-    from tracking import http_sink
+    from matrix_usage_bot import tracking
+    from matrix_usage_bot.tracking import http_sink
     from tests.http.test_spool import QUICK_RETRY, Recorder
 
     http_sink.COLLECTOR_RETRY = QUICK_RETRY
@@ -195,8 +195,8 @@ HANGING = textwrap.dedent(
     """
     import sys
     sys.path.insert(0, {root!r})
-    import tracking
-    from tracking import http_sink
+    from matrix_usage_bot import tracking
+    from matrix_usage_bot.tracking import http_sink
     from tests.http.test_spool import QUICK_RETRY
 
     http_sink.COLLECTOR_RETRY = QUICK_RETRY

@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 import pytest
 from aiohttp import web
 
-import tracking
-from bot.http.settings import PosthogSettings, WebhookSettings
-from bot.notify.notifier import Notifier
-from bot.notify.refusals import RefusalRelay
-from tracking.retry import RetryPolicy
-from tracking.settings import QuotaSettings, QuotaSpec
-from tracking.store import open_store
+from matrix_usage_bot import tracking
+from matrix_usage_bot.bot.http.settings import PosthogSettings, WebhookSettings
+from matrix_usage_bot.bot.notify.notifier import Notifier
+from matrix_usage_bot.bot.notify.refusals import RefusalRelay
+from matrix_usage_bot.tracking.retry import RetryPolicy
+from matrix_usage_bot.tracking.settings import QuotaSettings, QuotaSpec
+from matrix_usage_bot.tracking.store import open_store
 
 SECRET = "webhook-secret-0123456789"
 
@@ -122,7 +122,7 @@ async def test_the_signature_covers_a_timestamp_a_receiver_can_check(receiver):
 async def test_a_redirect_is_a_failed_delivery_and_is_not_followed(receiver, status, caplog):
     receiver.redirect = status
     notifier = Notifier([hook(receiver, attempts=2)], retry=RetryPolicy(0.01, 0.01))
-    with caplog.at_level(logging.WARNING, logger="bot.notify"):
+    with caplog.at_level(logging.WARNING, logger="matrix_usage_bot.bot.notify"):
         notifier.notify("digest", "digest|!c:x|2026-11-03", {"room_id": "!c:x"})
         await notifier.close()
     assert [path for path, _, _ in receiver.requests] == ["/hook", "/hook"]  # never /elsewhere: no signature there

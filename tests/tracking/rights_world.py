@@ -7,12 +7,12 @@ import json
 import random
 from datetime import UTC, datetime
 
+from matrix_usage_bot.tracking import UsageEvent
+from matrix_usage_bot.tracking.pricing import Pricer
+from matrix_usage_bot.tracking.rows import values_to_row
+from matrix_usage_bot.tracking.store import EVERYWHERE, QuotaRow, is_postgres, open_store
+from matrix_usage_bot.tracking.store.reservations import ReservationRow
 from tests.dbrows import rows
-from tracking import UsageEvent
-from tracking.pricing import Pricer
-from tracking.rows import values_to_row
-from tracking.store import EVERYWHERE, QuotaRow, is_postgres, open_store
-from tracking.store.reservations import ReservationRow
 
 ALICE, BOB, ADMIN = "@alice:example.org", "@bob:example.org", "@admin:example.org"
 LOOKALIKE = "@alice:example.org.uk"

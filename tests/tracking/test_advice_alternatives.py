@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from genai_prices import Usage, calc_price, data_snapshot
 
-import tracking
-from tracking.advice import DEFAULT_ALTERNATIVES, Alternatives, cheaper_model, resolve_model
-from tracking.periods import Period, zone
-from tracking.pricing import Pricer
-from tracking.store import open_store
+from matrix_usage_bot import tracking
+from matrix_usage_bot.tracking.advice import DEFAULT_ALTERNATIVES, Alternatives, cheaper_model, resolve_model
+from matrix_usage_bot.tracking.periods import Period, zone
+from matrix_usage_bot.tracking.pricing import Pricer
+from matrix_usage_bot.tracking.store import open_store
 
 from .advice_calls import pico
 

@@ -9,13 +9,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-import tracking
-from tracking.advice import runway
-from tracking.amounts import Amount
-from tracking.quotas import QuotaBook
-from tracking.quotas.model import Quota
-from tracking.settings import QuotaSettings
-from tracking.store import open_store
+from matrix_usage_bot import tracking
+from matrix_usage_bot.tracking.advice import runway
+from matrix_usage_bot.tracking.amounts import Amount
+from matrix_usage_bot.tracking.quotas import QuotaBook
+from matrix_usage_bot.tracking.quotas.model import Quota
+from matrix_usage_bot.tracking.settings import QuotaSettings
+from matrix_usage_bot.tracking.store import open_store
 
 ROOM = "!runway:x"
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -8,12 +8,12 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 import pytest
 
-import tracking
-from tracking.advice import room_calls, savings, whatif
-from tracking.maintenance import apply_retention
-from tracking.periods import parse_period, zone
-from tracking.pricing import PriceOverride, Pricer
-from tracking.store import open_store
+from matrix_usage_bot import tracking
+from matrix_usage_bot.tracking.advice import room_calls, savings, whatif
+from matrix_usage_bot.tracking.maintenance import apply_retention
+from matrix_usage_bot.tracking.periods import parse_period, zone
+from matrix_usage_bot.tracking.pricing import PriceOverride, Pricer
+from matrix_usage_bot.tracking.store import open_store
 
 from .advice_calls import OTHER_ROOM, ROOM, make_calls, pico, usage_of
 

@@ -6,15 +6,15 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime, timedelta
 
-import tracking
+from matrix_usage_bot import tracking
+from matrix_usage_bot.tracking.latency import bucket, middle_ms, percentile
+from matrix_usage_bot.tracking.maintenance import apply_retention
+from matrix_usage_bot.tracking.periods import parse_period, zone
+from matrix_usage_bot.tracking.queries import latency_by_model, month_projection, usage_report
+from matrix_usage_bot.tracking.store import open_store
+from matrix_usage_bot.tracking.store.schema import LATEST
 from tests.dbrows import rows
 from tests.oldstores import build, execute
-from tracking.latency import bucket, middle_ms, percentile
-from tracking.maintenance import apply_retention
-from tracking.periods import parse_period, zone
-from tracking.queries import latency_by_model, month_projection, usage_report
-from tracking.store import open_store
-from tracking.store.schema import LATEST
 
 T0 = datetime(2026, 11, 14, 9, 10, tzinfo=UTC)
 ROOM = "!r:x"

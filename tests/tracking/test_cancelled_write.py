@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from tracking.store import open_store
+from matrix_usage_bot.tracking.store import open_store
 
 
 async def test_a_write_cancelled_during_commit_raises_cancelled_not_a_rollback_error(tmp_path):

@@ -7,12 +7,12 @@ from decimal import Decimal
 
 import pytest
 
+from matrix_usage_bot.tracking.store import is_postgres, open_store
+from matrix_usage_bot.tracking.store.batch import ROLLUP_KEYS
+from matrix_usage_bot.tracking.store.erasure import EventMatch
 from tests.dbrows import rollup_mismatches, rollup_residuals, rows
 from tests.hooks.helpers import expected_cost
 from tests.tracking.rights_world import ALICE, CUTOFF_MS, START, build, events, snapshot
-from tracking.store import is_postgres, open_store
-from tracking.store.batch import ROLLUP_KEYS
-from tracking.store.erasure import EventMatch
 
 EXACT = {table: 0 for table in ROLLUP_KEYS}
 DAY_MS = 86_400_000

@@ -17,22 +17,23 @@ import time
 
 import pytest
 
+from matrix_usage_bot.tracking.store import is_postgres
 from tests.cli.test_rights_cli import ENV, open_terminal
 from tests.dbrows import rollup_mismatches, rows
 from tests.tracking.rights_world import ALICE, build, snapshot
 from tests.tracking.test_forget import naming, totals_without_users
-from tracking.store import is_postgres
 
 pytestmark = pytest.mark.slow
 KILLS = 4
-SMALL_PAGES = "import tracking.store.erasure as e, tracking.store.forget as f; e.PAGE = f.PAGE = 50; "
+SMALL_PAGES = ("from matrix_usage_bot.tracking.store import erasure as e, forget as f; "
+               "e.PAGE = f.PAGE = 50; ")
 
 
 def killed(args: list[str], rng: random.Random, window: float | None) -> tuple[bool, float]:
     """Run the command and kill it at a random moment within `window` seconds of its progress bar's first showing
     (None: let it finish); returns whether it was still running then, and how long it ran after the bar showed."""
     leader, follower = open_terminal()
-    code = SMALL_PAGES + f"from bot.cli import main; raise SystemExit(main({args!r}))"
+    code = SMALL_PAGES + f"from matrix_usage_bot.bot.cli import main; raise SystemExit(main({args!r}))"
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=follower, env=ENV)
     os.close(follower)
     try:

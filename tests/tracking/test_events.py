@@ -3,7 +3,7 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from tracking.events import UsageEvent, describe_validation_error
+from matrix_usage_bot.tracking.events import UsageEvent, describe_validation_error
 
 
 def event(**kw):

@@ -8,16 +8,16 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 
-from bot.http.server import UsageServer
-from bot.render.export import events_csv
+from matrix_usage_bot.bot.http.server import UsageServer
+from matrix_usage_bot.bot.render.export import events_csv
+from matrix_usage_bot.tracking.fields import SUM_NAMES
+from matrix_usage_bot.tracking.periods import parse_period
+from matrix_usage_bot.tracking.queries import usage_report
+from matrix_usage_bot.tracking.store import Filters, open_store
+from matrix_usage_bot.tracking.store.batch import ROLLUP_KEYS, rollup_sums
 from tests.dbrows import rows
 from tests.http.conftest import bearer, make_config
 from tests.tracking.rights_world import ALICE, BOB, LOOKALIKE, build, snapshot, tables
-from tracking.fields import SUM_NAMES
-from tracking.periods import parse_period
-from tracking.queries import usage_report
-from tracking.store import Filters, open_store
-from tracking.store.batch import ROLLUP_KEYS, rollup_sums
 
 ALICE_AS_A_WORD = re.compile(re.escape(ALICE) + r"(?![\w:-]|\.\w)")
 KEPT = "event_id, ts_ms, room_id, thread_id, agent, operation, provider, model, input_tokens, output_tokens, cost_pusd"

@@ -16,16 +16,16 @@ from pathlib import Path
 
 import pytest
 
-import tracking
+from matrix_usage_bot import tracking
+from matrix_usage_bot.tracking.ingest import ingest_lines
+from matrix_usage_bot.tracking.pricing import Pricer
+from matrix_usage_bot.tracking.store import StoreError, open_store
 from tests.usagebot import usage_bot
-from tracking.ingest import ingest_lines
-from tracking.pricing import Pricer
-from tracking.store import StoreError, open_store
 
 DRAIN_SCRIPT = textwrap.dedent(
     """
     import sys
-    import tracking
+    from matrix_usage_bot import tracking
     tracker = tracking.Tracker(sys.argv[1], flush_interval=30, batch_size=2000).start()
     for i in range(int(sys.argv[2])):
         tracker.record(provider="openai", model="gpt-4o", input_tokens=i, output_tokens=1)
@@ -129,7 +129,7 @@ def test_no_place_to_save_is_loud_and_lists_every_event(tiny_disk, monkeypatch, 
     tracker, blocker = locked_tracker(tiny_disk / "usage.db")
     fill(tiny_disk)
     record_many(tracker, 2_000)
-    spill = logging.getLogger("tracking.spill")
+    spill = logging.getLogger("matrix_usage_bot.tracking.spill")
     with caplog.at_level(logging.CRITICAL, logger=spill.name), pytest.raises(StoreError, match="2000 usage"):
         tracker.close()
     blocker.execute("ROLLBACK")

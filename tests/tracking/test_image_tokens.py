@@ -9,7 +9,7 @@ import io
 import pytest
 from PIL import Image as Pillow
 
-from tracking.image_tokens import Image, base64_size, data_url_size, image_size, image_tokens
+from matrix_usage_bot.tracking.image_tokens import Image, base64_size, data_url_size, image_size, image_tokens
 
 
 def picture(fmt: str, size: tuple[int, int], **options: object) -> bytes:

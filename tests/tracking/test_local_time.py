@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-import tracking
-from tracking.latency import bucket, middle_ms
-from tracking.maintenance import apply_retention
-from tracking.periods import parse_period, zone
-from tracking.queries import latency_by_model, usage_report
-from tracking.store import open_store
+from matrix_usage_bot import tracking
+from matrix_usage_bot.tracking.latency import bucket, middle_ms
+from matrix_usage_bot.tracking.maintenance import apply_retention
+from matrix_usage_bot.tracking.periods import parse_period, zone
+from matrix_usage_bot.tracking.queries import latency_by_model, usage_report
+from matrix_usage_bot.tracking.store import open_store
 
 ROOM = "!r:x"
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import tracking
+from matrix_usage_bot import tracking
+from matrix_usage_bot.tracking.store import is_postgres
+from matrix_usage_bot.tracking.store.schema import POSTGRESQL, SQLITE, statements_to
 from tests.dbrows import rows
 from tests.oldstores import build, execute
-from tracking.store import is_postgres
-from tracking.store.schema import POSTGRESQL, SQLITE, statements_to
 
 V8_COLUMNS = ("event_id", "ts_ms", "hour", "room_id", "thread_id", "agent", "user_id", "session_id", "operation",
               "provider", "model", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",

@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 import sqlite3
 import subprocess
-import sys
 
 import pytest
 
-import tracking
+from matrix_usage_bot import tracking
+from matrix_usage_bot.tracking.store.batch import SUM_TABLES
+from matrix_usage_bot.tracking.store.schema import LATEST
+from tests.command import USAGE_BOT
 from tests.oldstores import build
 from tests.usagebot import usage_bot
-from tracking.store.batch import SUM_TABLES
-from tracking.store.schema import LATEST
 
 TS = 1_790_000_000  # 2026-09-21
 
@@ -46,7 +46,7 @@ def test_ingest_takes_it_even_above_the_cache_writes_and_says_so(tmp_path):
              {"provider": "anthropic", "model": "claude-sonnet-4-5", "input_tokens": 2000, "cache_write_tokens": 8,
               "cache_write_1h_tokens": 9}]  # fmt: skip
     # a process of its own: the misfit is said once per process, and this process may have said it already
-    out = subprocess.run([sys.executable, "-m", "bot.cli", "ingest", "--db", db], capture_output=True, text=True,
+    out = subprocess.run([*USAGE_BOT, "ingest", "--db", db], capture_output=True, text=True,
                          input="\n".join(json.dumps(line) for line in lines), timeout=60)  # fmt: skip
     assert out.stdout.strip() == "stored 2, duplicates 0, skipped 0"
     assert "cache_write_1h_tokens (9) exceed cache_write_tokens (8)); stored as reported" in out.stderr

@@ -2,7 +2,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from tracking.periods import PeriodError, parse_period, zone
+from matrix_usage_bot.tracking.periods import PeriodError, parse_period, zone
 
 BERLIN = zone("Europe/Berlin")
 NEW_YORK = zone("America/New_York")

@@ -18,7 +18,8 @@ ROOT = Path(__file__).parents[2]
 
 # Event i is the same whoever records it (a retry, another process): its fields derive from i alone.
 RECORDER = r"""
-import sys, threading, tracking
+import sys, threading
+from matrix_usage_bot import tracking
 url = sys.argv[1]
 first, count, threads, flush_every = map(int, sys.argv[2:6])
 
@@ -121,10 +122,10 @@ def test_a_postgresql_restart_in_the_middle_of_a_run_loses_nothing(pg_server, pg
 async def test_a_postgresql_store_unreachable_at_close_saves_the_events_for_ingest(pg_url, tmp_path, monkeypatch):
     import psycopg
 
-    import tracking
-    from tracking.ingest import ingest_lines
-    from tracking.pricing import Pricer
-    from tracking.store import open_store
+    from matrix_usage_bot import tracking
+    from matrix_usage_bot.tracking.ingest import ingest_lines
+    from matrix_usage_bot.tracking.pricing import Pricer
+    from matrix_usage_bot.tracking.store import open_store
 
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     name = pg_url.rsplit("/", 1)[1]

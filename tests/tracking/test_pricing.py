@@ -6,8 +6,8 @@ from decimal import Decimal
 import pytest
 from genai_prices import Usage, calc_price, data_snapshot
 
-from tracking.fields import Counts
-from tracking.pricing import PriceOverride, Pricer, pico_to_usd
+from matrix_usage_bot.tracking.fields import Counts
+from matrix_usage_bot.tracking.pricing import PriceOverride, Pricer, pico_to_usd
 
 TS = datetime(2026, 11, 1, 12, tzinfo=UTC)
 

@@ -20,12 +20,12 @@ from typing import NamedTuple
 
 from genai_prices import Usage, calc_price, data_snapshot
 
-import tracking
-from bot.features.passive_collection import PassiveCollector
-from tracking.ingest import ingest_lines
-from tracking.pricing import Pricer
-from tracking.settings import TrackingSettings
-from tracking.store import open_store
+from matrix_usage_bot import tracking
+from matrix_usage_bot.bot.features.passive_collection import PassiveCollector
+from matrix_usage_bot.tracking.ingest import ingest_lines
+from matrix_usage_bot.tracking.pricing import Pricer
+from matrix_usage_bot.tracking.settings import TrackingSettings
+from matrix_usage_bot.tracking.store import open_store
 
 FINER = ("cache_write_1h_tokens", "input_audio_tokens", "output_audio_tokens", "input_image_tokens",
          "output_image_tokens", "web_searches")  # fmt: skip

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from genai_prices import Usage, calc_price
 
-import tracking
-from tracking.pricing import pico_to_usd
+from matrix_usage_bot import tracking
+from matrix_usage_bot.tracking.pricing import pico_to_usd
 
 TS = datetime(2026, 3, 4, 9, 15, 27, 250_000, tzinfo=UTC)
 

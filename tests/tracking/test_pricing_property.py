@@ -22,11 +22,11 @@ from typing import NamedTuple
 from genai_prices import Usage, calc_price, data_snapshot
 from genai_prices.types import StartDateConstraint, TimeOfDateConstraint
 
-import tracking
-from tracking.fields import Counts
-from tracking.ingest import ingest_lines
-from tracking.pricing import Pricer
-from tracking.store import open_store
+from matrix_usage_bot import tracking
+from matrix_usage_bot.tracking.fields import Counts
+from matrix_usage_bot.tracking.ingest import ingest_lines
+from matrix_usage_bot.tracking.pricing import Pricer
+from matrix_usage_bot.tracking.store import open_store
 
 PROVIDERS = ("openai", "anthropic", "google", "deepseek", "mistral", "groq", "aws", "x-ai")
 MORE = ("openrouter", "fireworks", "together")  # only their models whose prices change over time

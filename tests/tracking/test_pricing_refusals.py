@@ -12,8 +12,8 @@ from decimal import ROUND_HALF_EVEN
 import pytest
 from genai_prices import Usage, calc_price
 
-import tracking
-from tracking import price_fit
+from matrix_usage_bot import tracking
+from matrix_usage_bot.tracking import price_fit
 
 TS = datetime(2026, 2, 17, 16, 41, 9, 730_000, tzinfo=UTC)
 
@@ -106,10 +106,10 @@ async def test_cached_audio_is_priced_exactly_where_the_counts_fix_it(tmp_path, 
 async def test_whatif_and_savings_price_such_a_call_as_the_writer_does(tmp_path):
     """Re-pricing sums calls where per-token prices cost them exactly; a call with cache reads above its input
     is read one by one instead, so on another model it is unpriced too (counted apart), never priced below $0."""
-    from tracking.advice import savings, whatif
-    from tracking.periods import parse_period
-    from tracking.pricing import Pricer
-    from tracking.store import open_store
+    from matrix_usage_bot.tracking.advice import savings, whatif
+    from matrix_usage_bot.tracking.periods import parse_period
+    from matrix_usage_bot.tracking.pricing import Pricer
+    from matrix_usage_bot.tracking.store import open_store
 
     gpt = {"provider": "openai", "model": "gpt-4o", "output_tokens": 80, "room_id": "!r:x", "agent": "a"}
     assert await costs(tmp_path, [{**gpt, "input_tokens": 4_000, "cache_read_tokens": 1_000},
@@ -135,10 +135,10 @@ async def test_a_call_read_one_by_one_is_counted_once_where_its_neighbours_are_t
     cell: the call with cache above input, read one by one already, is not among them a second time."""
     from decimal import Decimal
 
-    from tracking.advice import whatif
-    from tracking.periods import parse_period
-    from tracking.pricing import PriceOverride, Pricer
-    from tracking.store import open_store
+    from matrix_usage_bot.tracking.advice import whatif
+    from matrix_usage_bot.tracking.periods import parse_period
+    from matrix_usage_bot.tracking.pricing import PriceOverride, Pricer
+    from matrix_usage_bot.tracking.store import open_store
 
     gpt = {"provider": "openai", "model": "gpt-4o", "output_tokens": 80, "room_id": "!r:x", "agent": "a"}
     await costs(tmp_path, [{**gpt, "input_tokens": 4_000, "cache_read_tokens": 1_000},

@@ -25,10 +25,10 @@ from genai_prices import Usage as GenaiUsage
 from genai_prices import calc_price, data_snapshot
 from genai_prices.types import ConditionalPrice, ModelInfo, ModelPrice, StartDateConstraint, TimeOfDateConstraint
 
-import tracking
+from matrix_usage_bot import tracking
+from matrix_usage_bot.tracking.hooks.openai import instrument_openai
+from matrix_usage_bot.tracking.price_model import EARLIEST_MS, LATEST_MS, price_period
 from tests.fakes.providers import FakeProviders, Usage
-from tracking.hooks.openai import instrument_openai
-from tracking.price_model import EARLIEST_MS, LATEST_MS, price_period
 
 DAY = date(2025, 6, 10)
 TOKENS = (12_000, 3_000, 4_000, 0)  # input (cache reads included), output, cache read, cache write

@@ -4,11 +4,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-import tracking
-from tracking.fields import COLUMN
-from tracking.maintenance import MS_PER_DAY, apply_retention
-from tracking.periods import parse_period, zone
-from tracking.queries import usage_report
+from matrix_usage_bot import tracking
+from matrix_usage_bot.tracking.fields import COLUMN
+from matrix_usage_bot.tracking.maintenance import MS_PER_DAY, apply_retention
+from matrix_usage_bot.tracking.periods import parse_period, zone
+from matrix_usage_bot.tracking.queries import usage_report
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 ROOMS = ["!a:x", "!b:x", "!c:x"]

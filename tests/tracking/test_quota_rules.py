@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from tracking.quotas import QuotaBook, QuotaRules
-from tracking.settings import QuotaSettings
-from tracking.store import EVERYWHERE, QuotaRow, open_store
+from matrix_usage_bot.tracking.quotas import QuotaBook, QuotaRules
+from matrix_usage_bot.tracking.settings import QuotaSettings
+from matrix_usage_bot.tracking.store import EVERYWHERE, QuotaRow, open_store
 
 NOW = datetime(2026, 11, 24, 15, 40, tzinfo=UTC)
 
@@ -92,7 +92,7 @@ def test_bad_quota_config_names_the_problem(config, message):
 
 
 async def test_the_book_counts_each_users_quota_across_rooms_and_an_hourly_window(tmp_path):
-    from tracking import Tracker
+    from matrix_usage_bot.tracking import Tracker
 
     url = f"sqlite:///{tmp_path / 'usage.db'}"
     settings = QuotaSettings.model_validate(

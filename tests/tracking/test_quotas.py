@@ -4,11 +4,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-import tracking
-from tracking.amounts import parse_amount
-from tracking.quotas import Quota, QuotaExceeded, layered
-from tracking.settings import QuotaSettings, QuotaSpec
-from tracking.store import QuotaRow
+from matrix_usage_bot import tracking
+from matrix_usage_bot.tracking.amounts import parse_amount
+from matrix_usage_bot.tracking.quotas import Quota, QuotaExceeded, layered
+from matrix_usage_bot.tracking.settings import QuotaSettings, QuotaSpec
+from matrix_usage_bot.tracking.store import QuotaRow
 
 
 class Clock:
@@ -96,8 +96,8 @@ async def test_check_and_enforce_with_calendar_windows(store_url):
     ("$0.000125", 1, 130, "($0.00013 of $0.000125)"),
 ])  # fmt: skip
 async def test_a_dollar_refusal_reads_like_money(tmp_path, limit, per_million, tokens, words):
-    from tracking.pricing import PriceOverride
-    from tracking.quotas.refusals import refusal_payload
+    from matrix_usage_bot.tracking.pricing import PriceOverride
+    from matrix_usage_bot.tracking.quotas.refusals import refusal_payload
 
     quotas = QuotaSettings(defaults=[QuotaSpec(scope="room", window="monthly", limit=limit, hard=True)])
     price = [PriceOverride(match="test/*", input=Decimal(per_million), output=Decimal(per_million))]
@@ -115,7 +115,7 @@ async def test_a_dollar_refusal_reads_like_money(tmp_path, limit, per_million, t
 async def test_a_call_that_alone_needs_more_than_is_left_is_told_so(store_url):
     """A call refused for needing more than what is left (nothing is used up yet) says what it would need and
     what is left, with what calls under way hold; a used-up quota still says "used up"."""
-    from tracking.quotas.refusals import refusal_payload
+    from matrix_usage_bot.tracking.quotas.refusals import refusal_payload
 
     clock = Clock(datetime(2026, 5, 12, 9, tzinfo=UTC))
     quotas = settings({"scope": "room", "window": "daily", "limit": "7k", "hard": True})

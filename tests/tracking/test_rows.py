@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from tracking.fields import COLUMN, Counts
-from tracking.pricing import Pricer
-from tracking.rows import Recorded, recorded_to_row
-from tracking.validation import InvalidEvent
+from matrix_usage_bot.tracking.fields import COLUMN, Counts
+from matrix_usage_bot.tracking.pricing import Pricer
+from matrix_usage_bot.tracking.rows import Recorded, recorded_to_row
+from matrix_usage_bot.tracking.validation import InvalidEvent
 
 PRICER = Pricer()
 GOOD = dict(
@@ -92,7 +92,7 @@ def test_timestamps_in_every_accepted_form_mean_the_same_instant():
 
 
 def test_a_cost_above_what_one_call_may_cost_is_refused_not_left_to_overflow_the_store():
-    from tracking.pricing import PriceOverride
+    from matrix_usage_bot.tracking.pricing import PriceOverride
 
     pricer = Pricer([PriceOverride(match="openai/gpt-4o", input=10**9, output=0)])
     with pytest.raises(InvalidEvent, match=re.escape("cost_usd: openai/gpt-4o prices this call at $1,000,000,000.00")):

@@ -9,9 +9,9 @@ import logging
 
 import pytest
 
+from matrix_usage_bot.tracking.store.schema import LATEST, POSTGRESQL, SQLITE, statements_to, upgrade_table
 from tests.oldstores import execute
 from tests.schema_dump import digest, schema_of
-from tracking.store.schema import LATEST, POSTGRESQL, SQLITE, statements_to, upgrade_table
 
 RELEASED = {
     ("sqlite", 1): "db2fb28bdf16208f", ("sqlite", 2): "70cd8fff018097e5", ("sqlite", 3): "d388cc28afb3fccc",
@@ -49,13 +49,13 @@ def test_a_new_store_gets_in_one_step_what_the_steps_from_version_1_give(tmp_pat
 
 async def test_a_new_store_is_created_in_one_step_and_says_so_once(empty_store_url, caplog):
     store_url = empty_store_url  # new, not the template copy
-    from tracking.store import open_store
+    from matrix_usage_bot.tracking.store import open_store
 
-    caplog.set_level(logging.INFO, logger="tracking.store.schema")
+    caplog.set_level(logging.INFO, logger="matrix_usage_bot.tracking.store.schema")
     store = await open_store(store_url)
     try:
         assert await store.schema_version() == LATEST
     finally:
         await store.close()
-    lines = [r.getMessage() for r in caplog.records if r.name == "tracking.store.schema"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "matrix_usage_bot.tracking.store.schema"]
     assert len(lines) == 1 and lines[0].endswith(f"created (schema version {LATEST})"), lines

@@ -9,7 +9,7 @@ from tests.dbrows import rows
 SCRIPT = textwrap.dedent(
     """
     import itertools, sys, time
-    import tracking
+    from matrix_usage_bot import tracking
     tracker = tracking.Tracker(sys.argv[1], flush_interval=30).start()  # the writer alone would wait 30 s
     for i in itertools.count():
         tracker.record(provider="openai", model="gpt-4o", input_tokens=i, output_tokens=1, event_id=f"e{i}")

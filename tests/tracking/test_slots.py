@@ -11,7 +11,7 @@ from zoneinfo import _zoneinfo  # the pure-Python reference implementation: it s
 
 import pytest
 
-from tracking.slots import SLOTS_PER_DAY, SLOTS_PER_HOUR, local_label, local_runs, offset_runs
+from matrix_usage_bot.tracking.slots import SLOTS_PER_DAY, SLOTS_PER_HOUR, local_label, local_runs, offset_runs
 
 START, END = int(datetime(2000, 1, 1, tzinfo=UTC).timestamp()), int(datetime(2100, 1, 1, tzinfo=UTC).timestamp())
 QUARTER = 900

@@ -9,17 +9,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-import tracking
-from bot.features.passive_collection import PassiveCollector
+from matrix_usage_bot import tracking
+from matrix_usage_bot.bot.features.passive_collection import PassiveCollector
+from matrix_usage_bot.tracking.ingest import ingest_lines
+from matrix_usage_bot.tracking.maintenance import apply_retention
+from matrix_usage_bot.tracking.periods import parse_period, zone
+from matrix_usage_bot.tracking.pricing import Pricer
+from matrix_usage_bot.tracking.queries import usage_report
+from matrix_usage_bot.tracking.settings import TrackingSettings
+from matrix_usage_bot.tracking.store import open_store
+from matrix_usage_bot.tracking.store.copy import copy_store
 from tests.dbrows import rollup_mismatches, rows
-from tracking.ingest import ingest_lines
-from tracking.maintenance import apply_retention
-from tracking.periods import parse_period, zone
-from tracking.pricing import Pricer
-from tracking.queries import usage_report
-from tracking.settings import TrackingSettings
-from tracking.store import open_store
-from tracking.store.copy import copy_store
 
 TS = datetime(2026, 7, 14, 9, 20, tzinfo=UTC)
 
@@ -100,7 +100,7 @@ async def test_migrate_keeps_each_events_source(request, store_url, tmp_path):
 
 @pytest.mark.parametrize("source", ["tracker", "on-call"])
 def test_a_reservation_names_who_holds_it(tmp_path, source):
-    from tracking.settings import QuotaSettings
+    from matrix_usage_bot.tracking.settings import QuotaSettings
 
     quotas = QuotaSettings.model_validate({"defaults": [{"scope": "room", "window": "daily", "limit": "1m",
                                                          "hard": True}]})  # fmt: skip

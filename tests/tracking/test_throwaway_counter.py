@@ -23,9 +23,9 @@ from pathlib import Path
 
 from genai_prices import Usage, calc_price
 
-import tracking
-from tracking.fields import COUNTERS
-from tracking.store.schema import LATEST, SQLITE, upgrade_table
+from matrix_usage_bot import tracking
+from matrix_usage_bot.tracking.fields import COUNTERS
+from matrix_usage_bot.tracking.store.schema import LATEST, SQLITE, upgrade_table
 
 NEW = "input_video_tokens"
 """A genai-prices `Usage` key the field table does not hold yet: the video part of the input."""
@@ -44,12 +44,12 @@ SCRIPT = textwrap.dedent(
 
     import aiohttp
 
-    import tracking
-    from bot.cli import main as cli
-    from bot.config import Config
-    from bot.http.server import UsageServer
-    from bot.render.export import events_csv
-    from tracking.store import Filters, open_store
+    from matrix_usage_bot import tracking
+    from matrix_usage_bot.bot.cli import main as cli
+    from matrix_usage_bot.bot.config import Config
+    from matrix_usage_bot.bot.http.server import UsageServer
+    from matrix_usage_bot.bot.render.export import events_csv
+    from matrix_usage_bot.tracking.store import Filters, open_store
 
     NEW, DB, SCRATCH, TS = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
     SENT = json.loads(sys.argv[5])
@@ -122,17 +122,16 @@ def _counter_tables() -> list[str]:
 
 
 def scratch_copy(root: Path) -> Path:
-    """tracking/ and bot/ copied, with the new counter's line in the field table and its migration."""
+    """The package copied, with the new counter's line in the field table and its migration."""
     source = Path(tracking.__file__).parent.parent
-    for package in ("tracking", "bot"):
-        shutil.copytree(source / package, root / package, ignore=shutil.ignore_patterns("__pycache__"))
-    fields = root / "tracking" / "fields.py"
+    shutil.copytree(source, root / "matrix_usage_bot", ignore=shutil.ignore_patterns("__pycache__"))
+    fields = root / "matrix_usage_bot" / "tracking" / "fields.py"
     text = fields.read_text()
     last = '    Counter("web_searches"),'
     assert text.count(last) == 1
     fields.write_text(text.replace(last, f"    {LINE}\n{last}"))
     added = [f"ALTER TABLE {table} ADD COLUMN {NEW} BIGINT NOT NULL DEFAULT 0" for table in _counter_tables()]
-    with (root / "tracking" / "store" / "schema" / "v10.py").open("a") as versions:
+    with (root / "matrix_usage_bot" / "tracking" / "store" / "schema" / "v10.py").open("a") as versions:
         versions.write(f"\n\n@upgrade_table.register({LATEST + 1}, {NEW!r})\n"
                        f"def with_new_counter(d: Dialect) -> list[str]:\n    return {added!r}\n")
     return root

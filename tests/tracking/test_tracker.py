@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-import tracking
+from matrix_usage_bot import tracking
+from matrix_usage_bot.tracking.store import StoreError, open_store
+from matrix_usage_bot.tracking.store.schema import LATEST
+from matrix_usage_bot.tracking.tracker import TrackerClosed
 from tests.dbrows import ROLLUP_CHECK, ROLLUPS, rollup_mismatches, rows
-from tracking.store import StoreError, open_store
-from tracking.store.schema import LATEST
-from tracking.tracker import TrackerClosed
 
 
 async def test_20000_events_from_tasks_and_threads_stored_once(store_url):
@@ -165,7 +165,7 @@ async def test_text_no_database_can_take_is_refused_and_the_rest_of_its_batch_st
 
 
 async def test_a_bug_while_building_a_row_costs_that_event_its_row_never_the_writer(store_url, monkeypatch):
-    from tracking import writer
+    from matrix_usage_bot.tracking import writer
 
     original = writer.recorded_to_row
 
@@ -215,8 +215,8 @@ async def test_unwritable_store_at_close_saves_events_for_ingest(tmp_path, short
     blocker.execute("ROLLBACK")
     blocker.close()
     assert tracker.spill_path is not None and tracker.spill_path.exists()
-    from tracking.ingest import ingest_lines
-    from tracking.pricing import Pricer
+    from matrix_usage_bot.tracking.ingest import ingest_lines
+    from matrix_usage_bot.tracking.pricing import Pricer
 
     store = await open_store(f"sqlite:///{db}")
     result = await ingest_lines(store, tracker.spill_path.read_text().splitlines(), Pricer())
@@ -293,8 +293,8 @@ async def test_migrations_are_versioned_and_reopen_cleanly(db_url):
 def test_attribute_takes_exactly_the_attribution_fields():
     from typing import get_type_hints
 
-    from tracking.context import Attribution, attribute
-    from tracking.fields import ATTRIBUTION
+    from matrix_usage_bot.tracking.context import Attribution, attribute
+    from matrix_usage_bot.tracking.fields import ATTRIBUTION
 
     assert set(get_type_hints(Attribution)) == set(ATTRIBUTION)
     with pytest.raises(TypeError, match="room"):

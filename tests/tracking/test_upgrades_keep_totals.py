@@ -13,13 +13,13 @@ from datetime import UTC, datetime
 
 import pytest
 
+from matrix_usage_bot.tracking.fields import SUM_NAMES
+from matrix_usage_bot.tracking.latency import bucket, percentile
+from matrix_usage_bot.tracking.periods import Period, parse_period, zone
+from matrix_usage_bot.tracking.queries import GROUPS, latency_by_model, usage_report
+from matrix_usage_bot.tracking.store import is_postgres, open_store
 from tests.dbrows import rows
 from tests.oldstores import build, execute
-from tracking.fields import SUM_NAMES
-from tracking.latency import bucket, percentile
-from tracking.periods import Period, parse_period, zone
-from tracking.queries import GROUPS, latency_by_model, usage_report
-from tracking.store import is_postgres, open_store
 
 DAY0 = datetime(2026, 3, 1, tzinfo=UTC)
 H0 = int(DAY0.timestamp()) // 3600

@@ -13,12 +13,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from tracking.events import UsageEvent, describe_validation_error
-from tracking.fields import COUNTERS, Counts
-from tracking.hooks._common import unfit
-from tracking.pricing import Pricer
-from tracking.rows import Recorded, recorded_to_row, values_to_row
-from tracking.validation import RULES, InvalidEvent, clean
+from matrix_usage_bot.tracking.events import UsageEvent, describe_validation_error
+from matrix_usage_bot.tracking.fields import COUNTERS, Counts
+from matrix_usage_bot.tracking.hooks._common import unfit
+from matrix_usage_bot.tracking.pricing import Pricer
+from matrix_usage_bot.tracking.rows import Recorded, recorded_to_row, values_to_row
+from matrix_usage_bot.tracking.validation import RULES, InvalidEvent, clean
 
 PRICER = Pricer()
 _TEXT = st.one_of(st.none(), st.just(""), st.text(max_size=8), st.sampled_from(["a\x00b", "x\ud800", "é", "!r:x"]),
@@ -118,7 +118,7 @@ def test_usage_event_refuses_with_the_tables_reason():
 ])  # fmt: skip
 def test_an_http_keys_name_is_text_every_store_takes(name, reason):
     """A key's name is the `source` of the events posted with it: the same text rules."""
-    from bot.config import Config
+    from matrix_usage_bot.bot.config import Config
 
     with pytest.raises(ValidationError, match=re.escape(reason)):
         Config.model_validate({"http": {"keys": [{"name": name, "key": "k" * 20, "rooms": "all"}]}})

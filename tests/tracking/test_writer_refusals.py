@@ -9,9 +9,9 @@ import math
 
 import pytest
 
-import tracking
+from matrix_usage_bot import tracking
+from matrix_usage_bot.tracking.store.sqlite.store import SQLiteStore
 from tests.dbrows import rollup_mismatches, rows
-from tracking.store.sqlite.store import SQLiteStore
 
 LATENCY = "latency_ms: must be a finite number of milliseconds, at least 0, got "
 
@@ -41,7 +41,7 @@ async def test_a_latency_that_is_not_a_finite_number_is_refused_and_its_batch_st
 
 async def test_a_bug_in_a_batch_sums_costs_its_event_only(store_url, monkeypatch):
     """The sums of a batch raising for one row (a bug: every row passed validation) refuse that row alone."""
-    from tracking.store import batch
+    from matrix_usage_bot.tracking.store import batch
 
     real = batch.bucket
 
@@ -115,7 +115,7 @@ async def test_a_write_error_every_event_meets_is_the_stores_and_refuses_none(tm
 async def test_a_bug_in_the_writer_saves_its_batch_and_ends_its_flush(tmp_path, monkeypatch):
     """Whatever escapes the writer's own handling (a bug) costs no event and no flush: the batch it held is
     saved to the spill file for `usage-bot ingest`, the flush waiting for it returns, and the writer goes on."""
-    from tracking.writer import Writer
+    from matrix_usage_bot.tracking.writer import Writer
 
     real = Writer._write
 

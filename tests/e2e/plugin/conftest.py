@@ -20,8 +20,8 @@ from nio import AsyncClient, AsyncClientConfig, InviteMemberEvent, MatrixRoom, R
 
 pytest.importorskip("synapse", reason="the e2e tests need matrix-synapse (the demo extra)")
 
-from bot import UsagePlugin
-from bot.config import Config
+from matrix_usage_bot.bot import UsagePlugin
+from matrix_usage_bot.bot.config import Config
 
 from ...money import shown_usd as dollars
 from ..conftest import PASSWORD, WAIT, unique

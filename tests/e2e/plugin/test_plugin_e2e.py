@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from nio import RoomMessageNotice, RoomMessageText
 
-from bot import UsagePlugin
-from bot.state import COMMAND
+from matrix_usage_bot.bot import UsagePlugin
+from matrix_usage_bot.bot.state import COMMAND
 
 from .conftest import ask, dollars, price, record, replies_to
 
@@ -89,6 +89,6 @@ async def test_after_detach_nothing_answers_and_the_host_carries_on(make_user, m
 
 
 def test_the_plugin_is_importable_from_the_package():
-    from bot.plugin import UsagePlugin as Direct
+    from matrix_usage_bot.bot.plugin import UsagePlugin as Direct
 
     assert UsagePlugin is Direct

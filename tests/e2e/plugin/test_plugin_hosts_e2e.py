@@ -9,7 +9,7 @@ from urllib.parse import quote
 import pytest
 from nio import RoomMessageText
 
-from bot.state import COMMAND
+from matrix_usage_bot.bot.state import COMMAND
 
 from .conftest import ask, attach_plugin, record, replies_to, wait_log
 

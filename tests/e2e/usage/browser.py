@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from bot.demo.homeserver import free_port
-from bot.demo.screenshot import ARGS, CHROMIUM, unavailable
+from matrix_usage_bot.bot.demo.homeserver import free_port
+from matrix_usage_bot.bot.demo.screenshot import ARGS, CHROMIUM, unavailable
 
 __all__ = ["browser", "free_port", "not_blank", "open_page"]
 

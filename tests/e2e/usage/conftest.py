@@ -12,10 +12,10 @@ import pytest
 
 pytest.importorskip("synapse", reason="the e2e tests need matrix-synapse (the demo extra)")
 
-import tracking
-from bot.app import UsageBot
-from bot.config import Config
-from tracking.retry import RetryPolicy
+from matrix_usage_bot import tracking
+from matrix_usage_bot.bot.app import UsageBot
+from matrix_usage_bot.bot.config import Config
+from matrix_usage_bot.tracking.retry import RetryPolicy
 
 from ..conftest import PASSWORD, WAIT, unique
 from .browser import browser  # noqa: F401  (the dashboard tests' fixture)

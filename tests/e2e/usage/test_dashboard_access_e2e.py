@@ -14,9 +14,9 @@ from urllib.parse import quote
 import aiohttp
 import pytest
 
-from bot.dashboard.routes import TOKEN_HEADER
-from bot.dashboard.tokens import DashboardTokens
-from bot.dashboard.widget import WIDGET_EVENT, WIDGET_ID
+from matrix_usage_bot.bot.dashboard.routes import TOKEN_HEADER
+from matrix_usage_bot.bot.dashboard.tokens import DashboardTokens
+from matrix_usage_bot.bot.dashboard.widget import WIDGET_EVENT, WIDGET_ID
 
 from .browser import free_port, open_page
 from .conftest import record

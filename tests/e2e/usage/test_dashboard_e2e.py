@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from nio import MemoryDownloadResponse
 
-from bot.render.numbers import human_usd
+from matrix_usage_bot.bot.render.numbers import human_usd
+from matrix_usage_bot.tracking.pricing import usd_to_pico
 from tests.usagebot import usage_bot
-from tracking.pricing import usd_to_pico
 
 from ...money import shown_usd
 from .browser import free_port, not_blank, open_page

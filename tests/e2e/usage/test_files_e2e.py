@@ -13,8 +13,8 @@ from nio import MemoryDownloadResponse, RoomMessageNotice
 from nio.crypto.attachments import decrypt_attachment
 from PIL import Image
 
-from bot.commands import files
-from bot.render.chart import png_size, render_png
+from matrix_usage_bot.bot.commands import files
+from matrix_usage_bot.bot.render.chart import png_size, render_png
 
 from .conftest import record
 

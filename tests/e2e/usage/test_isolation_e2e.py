@@ -8,7 +8,7 @@ from urllib.parse import quote
 import pytest
 from nio import DownloadResponse
 
-from bot.commands import COMMANDS
+from matrix_usage_bot.bot.commands import COMMANDS
 
 from ..conftest import replies_to
 from .conftest import record

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from genai_prices import Usage, calc_price
 
-from tracking.pricing import pico_to_usd
+from matrix_usage_bot.tracking.pricing import pico_to_usd
 
 from .test_mindroom_e2e import wait_stored
 

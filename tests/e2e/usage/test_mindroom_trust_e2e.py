@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.features.passive_collection import trusted_agent
+from matrix_usage_bot.bot.features.passive_collection import trusted_agent
 
 from .test_mindroom_e2e import ai_run, stored, wait_stored
 

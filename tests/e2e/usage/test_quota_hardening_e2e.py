@@ -10,8 +10,8 @@ from urllib.parse import quote
 
 import pytest
 
-from bot.matrix.sending import SendError
-from tracking.quotas import QuotaExceeded
+from matrix_usage_bot.bot.matrix.sending import SendError
+from matrix_usage_bot.tracking.quotas import QuotaExceeded
 
 from .conftest import record
 from .test_quotas_e2e import Clock, ask, is_digest, wait_messages

@@ -10,7 +10,7 @@ from urllib.parse import quote
 import pytest
 from nio import RoomMessageNotice, RoomMessageText
 
-from bot.features.digests import Digests
+from matrix_usage_bot.bot.features.digests import Digests
 
 from .conftest import BOTH_BACKENDS, record
 
