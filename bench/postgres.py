@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from matrix_usage_bot.bot.progress import ProgressBar
 from matrix_usage_bot.tracking.store import open_store
 from matrix_usage_bot.tracking.store.batch import RowBatch
 from tests.pg import PgServer
@@ -37,11 +38,10 @@ def build(url: str, events: int, days: int = querydb.DAYS, workers: int = 2, per
     async def write(pool: multiprocessing.pool.Pool) -> None:
         store = await open_store(url)
         try:
-            for done, (rows, sums) in enumerate(pool.imap(querydb.make_chunk, chunks), 1):
-                await store.insert_batch(RowBatch(rows, (), sums))
-                if done % 10 == 0 or done == len(chunks):
-                    print(f"  postgresql: {min(done * querydb.CHUNK, events):,} of {events:,} events"
-                          f" ({time.perf_counter() - started:.0f}s)", flush=True)  # fmt: skip
+            with ProgressBar("building the PostgreSQL database") as bar:
+                for done, (rows, sums) in enumerate(pool.imap(querydb.make_chunk, chunks), 1):
+                    await store.insert_batch(RowBatch(rows, (), sums))
+                    bar(min(done * querydb.CHUNK, events), events)
             await store._write("ANALYZE", ())  # type: ignore[attr-defined]
         finally:
             await store.close()

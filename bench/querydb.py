@@ -16,6 +16,7 @@ import sqlite3
 import time
 from pathlib import Path
 
+from matrix_usage_bot.bot.progress import ProgressBar
 from matrix_usage_bot.tracking.pricing import Pricer
 from matrix_usage_bot.tracking.rows import Recorded, recorded_to_row
 from matrix_usage_bot.tracking.store import EVENT_COLUMNS, open_store
@@ -85,17 +86,14 @@ def build(path: Path, events: int, end_s: float | None = None, days: int = DAYS,
     for name, _sql in indexes:
         conn.execute(f"DROP INDEX {name}")
     chunks = chunks_of(events, start_s, end_s, person)
-    n_chunks = len(chunks)
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
+    with multiprocessing.get_context("fork").Pool(workers) as pool, ProgressBar(f"building {path.name}") as bar:
         for done, (rows, rollups) in enumerate(pool.imap(make_chunk, chunks), 1):
             conn.execute("BEGIN")
             conn.executemany(_INSERT, rows)
             for table, values in rollups.items():
                 conn.executemany(ROLLUP_UPSERTS[table], values)
             conn.execute("COMMIT")
-            if done % 10 == 0 or done == n_chunks:
-                print(f"  {path.name}: {min(done * CHUNK, events):,} of {events:,} events"
-                      f" ({time.perf_counter() - started:.0f}s)", flush=True)  # fmt: skip
+            bar(min(done * CHUNK, events), events)
     for _name, sql in indexes:
         conn.execute(sql)
     conn.execute("PRAGMA journal_mode = WAL")
