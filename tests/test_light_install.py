@@ -64,13 +64,18 @@ def test_the_light_install_records_to_sqlite_and_reports_without_the_bots_depend
     assert done.stdout.split() == [str(len(BOT_ONLY)), "researcher", "1", "1000", "200", "4500000000"]
 
 
-def test_the_light_install_reports_on_the_command_line_and_names_what_a_bot_command_needs(light_python, tmp_path):
+def test_the_light_install_reports_and_ingests_and_names_what_a_bot_command_needs(light_python, tmp_path):
     db = f"sqlite:///{tmp_path / 'usage.db'}"
     subprocess.run([str(light_python), "-c", AGENT, db, ""], cwd=tmp_path, check=True, timeout=120)
     report = subprocess.run([str(light_python), "-m", "matrix_usage_bot", "report", "--db", db, "--period", "2026-10",
                              "--by", "agent", "--tz", "UTC"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert report.returncode == 0, report.stderr[-3000:]
     assert "researcher" in report.stdout and "1,000" in report.stdout
+    line = '{"provider": "openai", "model": "gpt-4o", "input_tokens": 10, "room_id": "!r:example.org"}'
+    ingest = subprocess.run([str(light_python), "-m", "matrix_usage_bot", "ingest", "--db", db], input=line,
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert ingest.returncode == 0, ingest.stderr[-3000:]
+    assert ingest.stdout.strip() == "stored 1, duplicates 0, skipped 0"
     chart = subprocess.run([str(light_python), "-m", "matrix_usage_bot", "chart", "--db", db, "--room", ROOM,
                             "--period", "2026-10", "--out", str(tmp_path / "c.png")], cwd=tmp_path, capture_output=True,
                            text=True, timeout=120)  # fmt: skip
