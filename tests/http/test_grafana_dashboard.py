@@ -7,10 +7,8 @@ import json
 import re
 from pathlib import Path
 
-from matrix_usage_bot.bot.http.server import UsageServer
-
-from .conftest import make_config
-from .test_metrics import families, scrape, two_agents
+from .test_metrics import scraped as scrape_once
+from .test_metrics import two_agents
 
 DASHBOARD = Path(__file__).parents[2] / "docs" / "grafana-dashboard.json"
 
@@ -36,11 +34,7 @@ def names_in(query: str) -> tuple[set[str], set[str]]:
 
 async def test_every_query_of_the_grafana_dashboard_names_what_metrics_exports(db_url):
     await two_agents(db_url)
-    srv = await UsageServer(make_config(db_url, http={"metrics": {"labels": ["room", "agent"]}})).start()
-    try:
-        scraped = families(await scrape(srv.port))
-    finally:
-        await srv.close()
+    scraped = await scrape_once(db_url, metrics={"labels": ["room", "agent"]})
     exported_labels = {name for samples in scraped.values() for key in samples for name, _ in key}
     dashboard = json.loads(DASHBOARD.read_text())
     found = queries(dashboard["panels"]) + queries(dashboard["templating"])

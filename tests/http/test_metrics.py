@@ -51,6 +51,15 @@ async def scrape(port: int) -> str:
             return await r.text()
 
 
+async def scraped(db_url: str, **http: object) -> dict[str, dict[tuple, float]]:
+    """One scrape of /metrics from a server started on the store with these `http` settings, then closed."""
+    srv = await UsageServer(make_config(db_url, http=http)).start()
+    try:
+        return families(await scrape(srv.port))
+    finally:
+        await srv.close()
+
+
 async def two_agents(db_url: str) -> None:
     """Two agent processes recording at once into one store (created first, as the bot would have)."""
     await (await open_store(db_url)).close()
@@ -90,16 +99,8 @@ async def test_metrics_equal_the_store_after_two_processes(store_url):
 
 async def test_room_and_agent_labels_when_configured(db_url):
     await two_agents(db_url)
-    srv = await UsageServer(make_config(db_url, http={"metrics": {"labels": ["room", "agent"]}})).start()
-    try:
-        first = families(await scrape(srv.port))
-    finally:
-        await srv.close()
-    calls = first["usage_calls_total"]
+    calls = (await scraped(db_url, metrics={"labels": ["room", "agent"]}))["usage_calls_total"]
     assert {dict(k)["room"] for k in calls} == {"!a:x", "!b:x"} and {dict(k)["agent"] for k in calls} == {"a1", "a2"}
     assert sum(calls.values()) == 120
-    srv = await UsageServer(make_config(db_url, http={"metrics": {"labels": ["room", "agent"]}})).start()
-    try:
-        assert families(await scrape(srv.port))["usage_calls_total"] == calls  # restarts change nothing
-    finally:
-        await srv.close()
+    again = await scraped(db_url, metrics={"labels": ["room", "agent"]})  # a new server: restarts change nothing
+    assert again["usage_calls_total"] == calls
