@@ -58,6 +58,10 @@ class Reader(threading.Thread):
         return asyncio.run_coroutine_threadsafe(coro_fn(store), self._loop)
 
     def close(self) -> None:
+        """Stop the thread and wait for it; safe to call again, from a signal handler amid a first call too."""
         if self._loop is not None and self._stopping is not None and self.is_alive():
-            self._loop.call_soon_threadsafe(self._stopping.set)
+            try:
+                self._loop.call_soon_threadsafe(self._stopping.set)
+            except RuntimeError:  # the loop has closed: the thread is on its way out
+                pass
             self.join()

@@ -20,7 +20,7 @@ from .reader import Reader
 from .remote_quotas import CollectorQuotas
 from .rows import Recorded
 from .settings import QuotaSettings, TrackingSettings, load_tracking_settings
-from .shutdown import register, unregister
+from .shutdown import closing, register, unregister
 from .store import Store, StoreError, open_store
 from .tracker_quotas import TrackerQuotas
 from .validation import new_event_id
@@ -161,14 +161,14 @@ class Tracker(TrackerQuotas):
         Called again while a drain is under way (SIGTERM arriving during ``close()``), it waits for the
         same drain. Raises StoreError if events could be neither stored nor saved to a file.
         """
-        if self._open:
+        with closing():
             self._open = False
-            self._writer.request_close()
-        self._closed = True
-        self._quota_reader.close()
-        if self._writer.is_alive():
-            self._writer.join()
-        unregister(self)
+            self._closed = True
+            self._writer.request_close()  # again if a first close() was interrupted: it only sets a flag
+            if self._writer.is_alive():
+                self._writer.join()
+            self._quota_reader.close()  # after the drain: events first
+            unregister(self)
         if self._writer.spill.lost:
             raise StoreError(
                 f"{self._writer.spill.lost} usage events could be neither stored nor saved to a file; "

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ import pytest
 from matrix_usage_bot import tracking
 from matrix_usage_bot.tracking.ingest import ingest_lines
 from matrix_usage_bot.tracking.pricing import Pricer
+from matrix_usage_bot.tracking.reader import Reader
 from matrix_usage_bot.tracking.store import StoreError, open_store
 from tests.usagebot import usage_bot
 
@@ -50,6 +52,122 @@ def test_sigterm_while_close_drains_waits_for_the_drain(tmp_path):
     proc.wait(timeout=120)
     assert proc.returncode == -signal.SIGTERM, proc.stderr.read()
     assert count(db) == total and count(db, "SELECT sum(calls) FROM rollup_room_daily") == total
+
+
+SIGTERM_IN_JOIN_SCRIPT = textwrap.dedent(
+    """
+    import os, signal, sys
+    from matrix_usage_bot import tracking
+    tracker = tracking.Tracker(sys.argv[1], flush_interval=30).start()
+    for i in range(1_000):
+        tracker.record(provider="openai", model="gpt-4o", input_tokens=i, output_tokens=1)
+
+    def on_call(frame, event, arg):
+        in_join = frame.f_code.co_name == "_wait_for_tstate_lock"
+        return acquired if in_join and frame.f_locals["self"].name == "usage-writer" else None
+
+    def acquired(frame, event, arg):  # the writer has ended and the join holds its lock: SIGTERM before it lets go
+        if event == "line" and "lock.release()" in open(frame.f_code.co_filename).readlines()[frame.f_lineno - 1]:
+            sys.settrace(None)
+            os.kill(os.getpid(), signal.SIGTERM)
+        return acquired
+
+    sys.settrace(on_call)
+    tracker.close()
+    print("closed", flush=True)
+    """
+)
+
+
+def test_sigterm_while_close_holds_the_joined_writers_lock_drains_and_exits(tmp_path):
+    """The deadlock seen under load: the writer ends, close()'s join takes its lock, and SIGTERM comes
+    before the join lets go of it; a handler that joined the writer again would wait forever."""
+    db = tmp_path / "usage.db"
+    proc = subprocess.run([sys.executable, "-c", SIGTERM_IN_JOIN_SCRIPT, f"sqlite:///{db}"],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert proc.returncode == -signal.SIGTERM, proc.stderr
+    assert proc.stdout == "" and count(db) == 1_000
+
+
+def close_with_a_second_close_at(tracker: tracking.Tracker, line: int | None) -> list[int]:
+    """Close ``tracker`` on a thread of its own; at ``line`` of close() (if it is reached), close it again from
+    inside, as a SIGTERM handler does. Returns the lines of close() the first call ran."""
+    close, ran = tracking.Tracker.close.__code__, []
+
+    def on_call(frame, event, arg):
+        return on_line if frame.f_code is close and not ran else None
+
+    def on_line(frame, event, arg):
+        if event == "line":
+            ran.append(frame.f_lineno)
+            if frame.f_lineno == line:
+                sys.settrace(None)
+                tracker.close()
+        return on_line
+
+    def first_close() -> None:
+        sys.settrace(on_call)
+        try:
+            tracker.close()
+        finally:
+            sys.settrace(None)
+
+    closer = threading.Thread(target=first_close, daemon=True)
+    closer.start()
+    closer.join(60)
+    assert not closer.is_alive(), f"close() interrupted at line {line} hung"
+    return ran
+
+
+def test_a_close_interrupted_at_any_line_by_a_second_close_drains_everything(tmp_path):
+    """What SIGTERM does when it comes during close(): the handler closes the same tracker again, from
+    the same thread, at whatever line the first call had reached; everything must be stored when it returns."""
+
+    def tracker_with_events(name: str) -> tuple[tracking.Tracker, Path]:
+        db = tmp_path / f"{name}.db"
+        tracker = tracking.Tracker(f"sqlite:///{db}", flush_interval=30).start()
+        record_many(tracker, 1_000)
+        return tracker, db
+
+    lines = close_with_a_second_close_at(tracker_with_events("plain")[0], None)
+    assert len(lines) >= 5
+    for line in sorted(set(lines)):
+        tracker, db = tracker_with_events(f"line-{line}")
+        stored: list[int] = []
+
+        def close_and_count(close=tracker.close, db=db, stored=stored) -> None:
+            close()
+            stored.append(count(db))
+
+        tracker.close = close_and_count  # type: ignore[method-assign]
+        close_with_a_second_close_at(tracker, line)
+        assert stored[0] == 1_000, f"a second close() at line {line} returned with {stored[0]} of 1,000 stored"
+
+
+class LingeringReader(Reader):
+    """A reader whose thread stays alive a moment after its event loop has closed."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.loop_closed, self.leave = threading.Event(), threading.Event()
+
+    def run(self) -> None:
+        super().run()
+        self.loop_closed.set()
+        self.leave.wait(10)
+
+
+def test_closing_a_reader_whose_loop_has_just_closed_waits_without_raising(tmp_path):
+    reader = LingeringReader(f"sqlite:///{tmp_path / 'usage.db'}")
+    reader.start()
+    reader.ready.wait()
+    reader.close_first = threading.Thread(target=reader.close)
+    reader.close_first.start()
+    assert reader.loop_closed.wait(10) and reader.is_alive()
+    threading.Timer(0.2, reader.leave.set).start()
+    reader.close()  # the SIGTERM handler's second close: the loop is closed, the thread not yet gone
+    assert not reader.is_alive()
+    reader.close_first.join(10)
 
 
 @pytest.fixture
