@@ -12,18 +12,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-class Permission(enum.Enum):
-    ANYONE = "anyone"
-    ROOM_ADMIN = "room admins"
-    BOT_ADMIN = "bot admins"
-
-
 class CommandError(ValueError):
     """A command that does not parse; `usage` is the usage line of the nearest command."""
 
     def __init__(self, message: str, usage: str) -> None:
         super().__init__(message)
         self.usage = usage
+
+
+class Permission(enum.Enum):
+    ANYONE = "anyone"
+    ROOM_ADMIN = "room admins"
+    BOT_ADMIN = "bot admins"
 
 
 @dataclass(frozen=True)
