@@ -35,16 +35,17 @@ def stored_ids(db_url: str) -> list[str]:
 
 
 class Recorder(threading.Thread):
-    """Records calls without pause on its own thread, as an agent does, until told to stop."""
+    """Records calls without pause on its own thread, as an agent does, until told to stop and ``at_least`` are
+    recorded (the count a test asserts, reached on a slow machine too)."""
 
-    def __init__(self, tracker: tracking.Tracker, prefix: str, burst: int = 20) -> None:
+    def __init__(self, tracker: tracking.Tracker, prefix: str, burst: int = 20, at_least: int = 0) -> None:
         super().__init__(daemon=True)
-        self.tracker, self.prefix, self.burst = tracker, prefix, burst
+        self.tracker, self.prefix, self.burst, self.at_least = tracker, prefix, burst, at_least
         self.ids: list[str] = []
         self.stop = threading.Event()
 
     def run(self) -> None:
-        while not self.stop.is_set():
+        while not self.stop.is_set() or len(self.ids) < self.at_least:
             for _ in range(self.burst):
                 event_id = f"{self.prefix}-{len(self.ids):06d}"
                 self.tracker.record(provider="openai", model="gpt-4o", input_tokens=len(self.ids) % 500 + 1,
@@ -79,7 +80,7 @@ async def test_a_collector_away_twenty_times_loses_and_doubles_nothing(db_url, t
     url = f"http://127.0.0.1:{port}"
     tracker = tracking.Tracker(url, api_key=KEYS["writer"], spool=tmp_path / "spool.jsonl", flush_interval=0.02)
     async with tracker:
-        recorder = Recorder(tracker, "solo")
+        recorder = Recorder(tracker, "solo", at_least=5_001)
         recorder.start()
         server = await flapping(db_url, port, 20, seed=2024)
         recorder.stop.set()
@@ -103,7 +104,7 @@ AGENT = textwrap.dedent(
     http_sink.COLLECTOR_RETRY = QUICK_RETRY
     url, key, spool, prefix = sys.argv[1:5]
     with tracking.Tracker(url, api_key=key, spool=spool, flush_interval=0.02) as tracker:
-        recorder = Recorder(tracker, prefix, burst=10)
+        recorder = Recorder(tracker, prefix, burst=10, at_least=700)
         recorder.start()
         sys.stdin.readline()  # records until the test says stop
         recorder.stop.set()
