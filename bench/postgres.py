@@ -39,7 +39,7 @@ def build(url: str, events: int, days: int = querydb.DAYS, workers: int = 2, per
         store = await open_store(url)
         try:
             with ProgressBar("building the PostgreSQL database") as bar:
-                for done, (rows, sums) in enumerate(pool.imap(querydb.make_chunk, chunks), 1):
+                for done, (rows, sums) in enumerate(querydb.made_chunks(pool, chunks), 1):
                     await store.insert_batch(RowBatch(rows, (), sums))
                     bar(min(done * querydb.CHUNK, events), events)
             await store._write("ANALYZE", ())  # type: ignore[attr-defined]
