@@ -50,7 +50,11 @@ def test_stopping_the_run_stops_its_postgresql_server(tmp_path, sig):
         _, pid, folder = line.split()
         assert not gone(int(pid))
         run.send_signal(sig)  # to pytest alone, not to its process group as a terminal's Ctrl-C would
-        run.wait(60)
+        try:  # reading what it says as it ends: a full pipe must not keep it from ending
+            said, _ = run.communicate(timeout=60)
+        except subprocess.TimeoutExpired as exc:
+            raise AssertionError(f"pytest did not end within 60 s of {sig.name}; it said: {exc.output!r}") from None
+        assert run.returncode != 0, said
         for _ in range(600):  # until the server has stopped (a cap for a server left running: 60 s)
             if gone(int(pid)) and not Path(folder).exists():
                 break
