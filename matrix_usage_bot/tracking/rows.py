@@ -21,7 +21,18 @@ from .compiled import compile_function
 from .fields import ATTRIBUTION, COUNTERS, EVENT_COLUMNS, TRACKER, Counts
 from .pricing import Pricer, usd_to_pico
 from .store import MS_PER_HOUR
-from .validation import FITS, MAX_COST_USD, RULES, InvalidEvent, clean, fast_check, first_misfit, misfit, new_event_id
+from .validation import (
+    FITS,
+    MAX_COST_USD,
+    RULES,
+    InvalidEvent,
+    clean,
+    constant_default,
+    fast_check,
+    first_misfit,
+    misfit,
+    new_event_id,
+)
 
 log = logging.getLogger(__name__)
 
@@ -149,8 +160,8 @@ def recorded_event(r: Recorded, now: float) -> dict[str, Any]:
 
 
 _SENT = frozenset(RULES) - {"ts", "cost_usd"}
-_LEFT_OUT = {name: (None, "", {}, None if callable(rule.default) or getattr(rule, "required", False)
-                     else rule.missing()) for name, rule in RULES.items() if name in _SENT}  # fmt: skip
+_LEFT_OUT = {name: (None, "", {}, rule.missing() if constant_default(rule) else None)
+             for name, rule in RULES.items() if name in _SENT}  # fmt: skip
 """The values of each sent field that mean "not given" (none, empty, its default): the collector's default
 takes their place."""
 
