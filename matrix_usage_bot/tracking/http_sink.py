@@ -43,8 +43,10 @@ log = logging.getLogger(__name__)
 
 COLLECTOR_RETRY = RetryPolicy(1.0, 30.0)
 """Delays between tries while the collector is away (jittered: 0.5-1 s, then doubling up to 15-30 s)."""
-POST_SIZE = 1000
-"""Events per request: far below the collector's default body limit."""
+POST_SIZE = 5000
+"""Events per request: about 2 MB of typical events, below the collector's default body limit (a larger body is
+halved on its 413). The collector writes each request in one transaction, whose commit costs it about as much
+for 5,000 events as for 1,000 (the same index and rollup pages are written): larger requests, less CPU per event."""
 BUSY_POLL_S = 0.1
 """How often a tracker whose spool another sender is sending looks again."""
 
