@@ -15,6 +15,11 @@ from .store import Store
 from .store.isolation import insert_isolating, refusal_reason
 from .validation import clean
 
+INGEST_BATCH = 20_000
+"""Lines stored in one transaction (as many as the tracker's writer stores in one): a commit writes much the same
+index and rollup pages for 20,000 events as for 5,000, so it costs less per event (measured on 200,000 lines of
+bench/data.py: about 47 to 42 µs of CPU per line, all steps)."""
+
 
 @dataclass
 class IngestResult:
@@ -82,7 +87,7 @@ def parse_event(data: object, not_object: str = "an event must be a JSON object"
     return clean(data)
 
 
-async def ingest_lines(store: Store, lines: Iterable[str], pricer: Pricer, batch_size: int = 5000, *,
+async def ingest_lines(store: Store, lines: Iterable[str], pricer: Pricer, batch_size: int = INGEST_BATCH, *,
                        first_line: int = 1) -> IngestResult:  # fmt: skip
     """Store every good line (bad lines are reported with their number, counted from `first_line`, and skipped)."""
     result = IngestResult()
