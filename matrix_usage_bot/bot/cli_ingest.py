@@ -15,7 +15,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
-from matrix_usage_bot.tracking.ingest import IngestResult, ingest_lines
+from matrix_usage_bot.tracking.ingest import INGEST_BATCH, IngestResult, ingest_lines
 from matrix_usage_bot.tracking.pricing import Pricer
 from matrix_usage_bot.tracking.settings import TrackingSettings
 from matrix_usage_bot.tracking.store import open_store
@@ -23,7 +23,7 @@ from matrix_usage_bot.tracking.store import open_store
 from .cli_parser import UsageError
 from .progress import ProgressBar, is_terminal
 
-PART = 5000
+PART = INGEST_BATCH
 """Lines read and stored at a time (one line at a time from a terminal, so each typed line is stored at once)."""
 SHOWN_ERRORS = 20
 """Bad lines named one by one; the rest are counted."""

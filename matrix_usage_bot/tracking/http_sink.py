@@ -43,11 +43,15 @@ log = logging.getLogger(__name__)
 
 COLLECTOR_RETRY = RetryPolicy(1.0, 30.0)
 """Delays between tries while the collector is away (jittered: 0.5-1 s, then doubling up to 15-30 s)."""
-POST_SIZE = 1000
-"""Events per request: far below the collector's default body limit."""
+POST_SIZE = 5000
+"""Events per request: about 2 MB of typical events, below the collector's default body limit (a larger body is
+halved on its 413). The collector writes each request in one transaction, whose commit costs it about as much
+for 5,000 events as for 1,000 (the same index and rollup pages are written): larger requests, less CPU per event."""
 BUSY_POLL_S = 0.1
 """How often a tracker whose spool another sender is sending looks again."""
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
+"""`json.dumps` with these arguments builds an encoder for every call (every event an HTTP tracker sends)."""
 REMOTE_READS = (
     "a tracker that sends to an HTTP collector cannot read the store; ask the collector over its API "
     "(GET /v1/usage, GET /v1/quotas)"
@@ -94,7 +98,7 @@ class HttpWriter(Writer):
         return EventLines(lines, rejected)
 
     def _row(self, recorded: Recorded, now: float) -> str:
-        return json.dumps(recorded_event(recorded, now), separators=(",", ":"), default=str) + "\n"
+        return _ENCODER.encode(recorded_event(recorded, now)) + "\n"
 
     async def _store(self, store: Store, prepared: EventLines, errors: object) -> tuple[int, int]:  # type: ignore[override]
         return await store.send(prepared)  # type: ignore[attr-defined, no-any-return]

@@ -21,7 +21,18 @@ from .compiled import compile_function
 from .fields import ATTRIBUTION, COUNTERS, EVENT_COLUMNS, TRACKER, Counts
 from .pricing import Pricer, usd_to_pico
 from .store import MS_PER_HOUR
-from .validation import FITS, MAX_COST_USD, RULES, InvalidEvent, clean, fast_check, first_misfit, misfit, new_event_id
+from .validation import (
+    FITS,
+    MAX_COST_USD,
+    RULES,
+    InvalidEvent,
+    clean,
+    constant_default,
+    fast_check,
+    first_misfit,
+    misfit,
+    new_event_id,
+)
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +136,26 @@ def _price(pricer: Pricer, provider: str, model: str, ts_ms: int, counts: Counts
     return cost, parts[0], parts[1]
 
 
+_SENT = frozenset(RULES) - {"ts", "cost_usd"}
+_LEFT_OUT = {name: (None, "", {}, rule.missing() if constant_default(rule) else None)
+             for name, rule in RULES.items() if name in _SENT}  # fmt: skip
+"""The values of each sent field that mean "not given" (none, empty, its default): the collector's default
+takes their place."""
+
+
+def _sender(read: str, order: tuple[str, ...]) -> Callable[..., dict[str, Any]]:
+    """The sent fields of an event `e` whose field `name` is read by ``read.format(name)`` (its id given apart),
+    in ``order``, but those left at a value meaning "not given"."""
+    body = ["event = {}"]
+    for name in (name for name in order if name in _SENT):
+        body += [f"value = {'event_id' if name == 'event_id' else read.format(name)}",
+                 f"if value not in _LEFT_OUT[{name!r}]:", f"    event[{name!r}] = value"]  # fmt: skip
+    return compile_function("sent", ("e", "event_id"), [*body, "return event"], {"_LEFT_OUT": _LEFT_OUT})
+
+
+_recorded_sent, _values_sent = _sender("e.{}", Recorded._fields), _sender("e[{!r}]", tuple(RULES))
+
+
 def recorded_event(r: Recorded, now: float) -> dict[str, Any]:
     """What `record()` queued as the JSON event an HTTP tracker sends: validated as the writer validates (it
     raises the same InvalidEvent), not priced (the collector prices it with its own overrides), every field
@@ -132,27 +163,18 @@ def recorded_event(r: Recorded, now: float) -> dict[str, Any]:
     if r.ts is None:
         r = r._replace(ts=now)
     if _valid(*r):
-        values: dict[str, Any] = r._asdict()
-        ts_ms = _ms(r.ts)
-        values["event_id"] = r.event_id or new_event_id()
+        ts_ms, counts = _ms(r.ts), _recorded_counts(r)
+        event = _recorded_sent(r, r.event_id or new_event_id())
     else:
         values = clean(_fields(r))
-        ts_ms = (values["ts"] - _EPOCH) // _MS
-    counts = _values_counts(values)
+        ts_ms, counts = (values["ts"] - _EPOCH) // _MS, _values_counts(values)
+        event = _values_sent(values, values["event_id"])
     if not FITS(*counts):
-        _note_misfit(values["provider"], values["model"], counts)
-    event = {name: value for name, value in values.items() if name in _SENT and value not in _LEFT_OUT[name]}
+        _note_misfit(r.provider, r.model, counts)
     event["ts"] = (_EPOCH + timedelta(milliseconds=ts_ms)).isoformat()
     if r.reservation:
         event["reservation"] = r.reservation
     return event
-
-
-_SENT = frozenset(RULES) - {"ts", "cost_usd"}
-_LEFT_OUT = {name: (None, "", {}, None if callable(rule.default) or getattr(rule, "required", False)
-                     else rule.missing()) for name, rule in RULES.items() if name in _SENT}  # fmt: skip
-"""The values of each sent field that mean "not given" (none, empty, its default): the collector's default
-takes their place."""
 
 
 def _ms(seconds: float) -> int:

@@ -5,8 +5,7 @@ Python expression over the field's name, True when the value is already valid an
 stores (anything else goes to `clean`); `schema` describes it in JSON schema. `tracking.validation` holds
 the table that gives each field its rule and limits.
 
-Text is taken only as every backend stores it: no NUL character (PostgreSQL refuses it in text) and no
-lone surrogate (SQLite and PostgreSQL store UTF-8 only). Numbers are finite: NaN and infinities are refused.
+Text is taken only as every backend stores it (`tracking.storable`). Numbers are finite: NaN and infinities are refused.
 `None` is a value left out (its default).
 """
 
@@ -14,56 +13,16 @@ from __future__ import annotations
 
 import json
 import math
-import re
-import reprlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
+from .storable import JSON_NUL, shown, storable, unstorable
+
 
 class Refused(ValueError):
     """A rule's reason, before the validation names the field."""
-
-
-class _Shown(reprlib.Repr):
-    def repr_int(self, x: int, level: int) -> str:
-        return repr(x) if x.bit_length() <= 200 else "an integer of more than 60 digits"
-
-    def repr_datetime(self, x: datetime, level: int) -> str:
-        return repr(x.isoformat())  # as ISO-8601 text gives it: the same reason whichever form came
-
-
-_SHOWN = _Shown()
-_SHOWN.maxstring = _SHOWN.maxother = 60
-_SHOWN.maxlevel = 2
-
-
-def shown(value: object) -> str:
-    """A value as a reason quotes it: short, printable, escaped where needed, never its whole size or depth."""
-    return _SHOWN.repr(value)
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-_JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
-
-
-def unstorable(text: str) -> str | None:
-    """Why some backend cannot store this text, or None."""
-    if "\x00" in text:
-        return "holds a NUL character (\\x00), which PostgreSQL cannot store in text"
-    if not text.isascii():
-        found = _SURROGATE.search(text)
-        if found:
-            return f"holds a lone surrogate (U+{ord(found[0]):04X}), which is not Unicode text and no store takes"
-    return None
-
-
-def storable(text: str) -> str:
-    """Text any backend stores (a reason or a payload quoting bad input): NUL and lone surrogates escaped."""
-    if unstorable(text) is None:
-        return text
-    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
 
 
 class Rule:
@@ -82,6 +41,11 @@ class Rule:
 
     def fast(self, name: str) -> str:
         return "False"
+
+    def kept(self, name: str) -> str:
+        """True (over ``name``, not None) only when `clean` gives that value back as it is: the compiled
+        `validation.clean` then takes it without a call."""
+        return self.fast(name)
 
     def schema(self) -> dict[str, Any]:
         return {}
@@ -148,6 +112,9 @@ class Text(Rule):
                 f" and '\\x00' not in {name}"  # fmt: skip
         return f"({valid})" if self.required else f"({name} is None or ({valid}))"
 
+    def kept(self, name: str) -> str:
+        return f"({self.fast(name)} and {name} != '')"  # clean takes an empty string as not given, or refuses it
+
     def schema(self) -> dict[str, Any]:
         return {"maxLength": self.limit, **({"minLength": 1} if self.required else {})}
 
@@ -170,7 +137,7 @@ class Choice(Rule):
         raise Refused(f"must be {' or '.join(map(repr, self.choices))}, got {shown(value)}")
 
     def fast(self, name: str) -> str:
-        return f"({name} in {self.choices!r})"
+        return f"(type({name}) is str and {name} in {self.choices!r})"
 
 
 def _number(value: object, kind: type[float] | type[Decimal]) -> Any:
@@ -256,6 +223,9 @@ class Time(Rule):
     def fast(self, name: str) -> str:
         return f"(type({name}) is float and {self.low} <= {name} < {self.high})"
 
+    def kept(self, name: str) -> str:
+        return "False"  # held as a datetime, whatever form came
+
 
 @dataclass(frozen=True)
 class JsonObject(Rule):
@@ -282,7 +252,7 @@ class JsonObject(Rule):
             raise Refused("is nested too deeply") from None
         except (TypeError, ValueError) as exc:  # NaN or infinity, keys that cannot be sorted, a cycle
             raise Refused(f"must be a JSON object: {storable(str(exc))}") from None
-        if _JSON_NUL.search(text):
+        if JSON_NUL.search(text):
             raise Refused("holds a NUL character (\\u0000), which PostgreSQL cannot store in text")
         try:
             size = len(text.encode("utf-8"))

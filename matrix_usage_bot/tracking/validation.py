@@ -20,9 +20,10 @@ from decimal import Decimal
 from random import getrandbits
 from typing import Any
 
-from .compiled import compile_predicate
+from .compiled import compile_function, compile_predicate
 from .fields import ATTRIBUTION, COUNTERS, EVENT_COLUMNS, SPLITS, USAGE_SOURCES
-from .rules import Choice, Count, Dollars, JsonObject, Milliseconds, Refused, Rule, Text, Time, storable, unstorable
+from .rules import Choice, Count, Dollars, JsonObject, Milliseconds, Refused, Rule, Text, Time
+from .storable import storable, unstorable
 
 MAX_TOKENS = 1_000_000_000
 """Tokens one call can count, at most: far above any context window, and small enough that a call's
@@ -75,27 +76,44 @@ class InvalidEvent(ValueError):
         self.reason = reason
 
 
-def clean(values: Mapping[str, object]) -> dict[str, Any]:
-    """Every field of `RULES` as `UsageEvent` holds it (one left out, or None, takes its default).
-
-    InvalidEvent names the first field, in table order, that breaks its rule, or a name that is no field
-    ("unknown field")."""
-    if not _NAMES.issuperset(values):
-        name = next(name for name in values if name not in _NAMES)
-        raise InvalidEvent(storable(name) if isinstance(name, str) else repr(name), "unknown field")
-    cleaned = {}
-    get = values.get
+def _given(name: str, value: object) -> object:
+    """A field's value through its rule (None: its default); InvalidEvent names the field."""
     try:
-        for name, rule in _ITEMS:
-            value = get(name)
-            cleaned[name] = rule.missing() if value is None else rule.clean(value)
+        return RULES[name].given(value)
     except Refused as exc:
         raise InvalidEvent(name, str(exc)) from None
-    return cleaned
+
+
+def _unknown(values: Mapping[str, object]) -> None:
+    name = next(name for name in values if name not in _NAMES)
+    raise InvalidEvent(storable(name) if isinstance(name, str) else repr(name), "unknown field")
+
+
+def constant_default(rule: Rule) -> bool:
+    """Whether a field left out always takes the same value (not a fresh one, and not a refusal)."""
+    return not callable(rule.default) and not getattr(rule, "required", False)
+
+
+def _compile_clean() -> Callable[[Mapping[str, object]], dict[str, Any]]:
+    """`clean` written out field by field from `RULES`: a value its rule would give back as it is (`Rule.kept`)
+    or a constant default costs one expression; any other goes through the rule (`_given`), in table order."""
+    namespace: dict[str, Any] = {"_NAMES": _NAMES, "_unknown": _unknown, "_given": _given}
+    body = ["if not _NAMES.issuperset(values):", "    _unknown(values)", "get = values.get"]
+    for i, (name, rule) in enumerate(RULES.items()):
+        namespace[f"_default{i}"] = rule.missing() if constant_default(rule) else None
+        default = f"_default{i}" if constant_default(rule) else f"_given({name!r}, None)"
+        body += [f"_v = get({name!r})",
+                 f"{name} = {default} if _v is None else _v if {rule.kept('_v')} else _given({name!r}, _v)"]
+    body.append(f"return {{{', '.join(f'{name!r}: {name}' for name in RULES)}}}")
+    return compile_function("clean", ("values",), body, namespace, doc=_CLEAN_DOC)  # fmt: skip
 
 
 _NAMES = frozenset(RULES)
-_ITEMS = tuple(RULES.items())
+_CLEAN_DOC = """Every field of `RULES` as `UsageEvent` holds it (one left out, or None, takes its default).
+
+InvalidEvent names the first field, in table order, that breaks its rule, or a name that is no field
+("unknown field")."""
+clean = _compile_clean()
 
 
 def row_problem(row: tuple) -> str | None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from ..rules import shown, unstorable
+from ..storable import shown, unstorable
 from ..validation import row_problem
 from .base import Filters, StoreError
 from .isolation import DATA_ERRORS, insert_isolating, refusal_reason

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 
 from ..fields import EVENT_COLUMNS
-from ..rules import shown, storable
+from ..storable import shown, storable
 from .base import StoreError
 from .batch import RowBatch, prepare_batch
 

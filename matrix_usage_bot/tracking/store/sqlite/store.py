@@ -45,6 +45,15 @@ _INSERT = (
 )
 
 
+WAL_CHECKPOINT_PAGES = 8000
+"""Pages (4 KiB) the WAL grows to before a commit copies it into the database (SQLite's default: 1,000). A commit
+of 1,000 events writes some 3,000 index and rollup pages once the database holds 100,000 events, so with the
+default every commit copied its pages back and synced the database file; with several commits in the WAL a page
+each of them changed is copied once. Measured on 200,000 events of bench/data.py, 1,000 a transaction: 60 to 49
+µs of CPU per event, 179 to 62 µs of wall time. The WAL file then stays at about 32 MiB (or a commit more);
+32,000 pages gained nothing more."""
+
+
 def _is_locked(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and (
         "locked" in str(exc).lower() or "busy" in str(exc).lower()
@@ -80,6 +89,7 @@ class SQLiteStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, TablesMi
             await conn.execute("PRAGMA synchronous = FULL")
             await conn.execute(f"PRAGMA cache_size = -{int(cache_kib)}")
             await conn.execute("PRAGMA temp_store = MEMORY")
+            await conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
         except BaseException:
             await conn.close()
             raise
