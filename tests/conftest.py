@@ -50,6 +50,20 @@ def _temporary_files_in_memory() -> None:
 _temporary_files_in_memory()
 
 
+def _ctrl_c_reaches_the_processes_tests_start() -> None:
+    """A run started in the background by a non-interactive shell (`make test &`, a CI step) ignores SIGINT, and
+    every process it starts inherits that: a Python program started with SIGINT ignored never turns Ctrl-C into
+    KeyboardInterrupt, so a test that stops one with SIGINT (a bot, pytest itself) would wait for it forever.
+    Python's own handler here again means the default in every process the tests start."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+_ctrl_c_reaches_the_processes_tests_start()
+
+
 @pytest.fixture
 def db_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'usage.db'}"

@@ -64,3 +64,4 @@ def test_stopping_the_run_stops_its_postgresql_server(tmp_path, sig):
         if run.poll() is None:
             run.kill()
             run.wait()
+
