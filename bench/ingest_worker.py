@@ -3,7 +3,8 @@ returned; prints its figures as JSON.
 
 Run as a file (`python bench/ingest_worker.py ...`), not as a module, so that `tracking` is whichever tree's
 package PYTHONPATH names: the benchmarks run this same script against the code before a change (another git
-worktree) and against the code now, in one run.
+worktree) and against the code now, in one run. Trees from before the package moved under `matrix_usage_bot/`
+have `tracking` at their top level.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ import json
 import pickle
 import time
 
-from matrix_usage_bot import tracking
+try:
+    from matrix_usage_bot import tracking
+except ImportError:  # a tree from before the move
+    import tracking  # type: ignore[no-redef]
 
 
 async def record(url: str, calls: list[dict], ready_at: float) -> dict:
