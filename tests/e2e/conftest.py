@@ -7,7 +7,6 @@ bot-side recorder wakes waiters through an ``asyncio.Condition``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib.util
 import itertools
 import time
@@ -21,7 +20,6 @@ import pytest
 from nio import (
     AsyncClient,
     AsyncClientConfig,
-    LocalProtocolError,
     RoomCreateError,
     RoomSendResponse,
     SyncResponse,
@@ -32,7 +30,7 @@ from matrix_usage_bot.bot.matrix.events import CommandContext, SimpleMatrixSetti
 from matrix_usage_bot.bot.matrix.link import MatrixLink
 from matrix_usage_bot.bot.matrix.outbox import Outbox
 from matrix_usage_bot.bot.matrix.permissions import RoomAdminCache
-from matrix_usage_bot.bot.matrix.session import MatrixSession
+from matrix_usage_bot.bot.matrix.session import MatrixSession, exchange_keys
 from matrix_usage_bot.bot.state import BotState
 from matrix_usage_bot.tracking.retry import RetryPolicy
 from matrix_usage_bot.tracking.store import Store, open_store
@@ -89,16 +87,7 @@ class MatrixUser:
         assert isinstance(resp, SyncResponse), resp
         for room_id, info in resp.rooms.join.items():
             self.seen.extend((room_id, ev) for ev in info.timeline.events)
-        c = self.client
-        with contextlib.suppress(LocalProtocolError):
-            if c.outgoing_to_device_messages:
-                await c.send_to_device_messages()
-            if c.should_upload_keys:
-                await c.keys_upload()
-            if c.should_query_keys:
-                await c.keys_query()
-            if c.should_claim_keys:
-                await c.keys_claim(c.get_users_for_key_claiming())
+        await exchange_keys(self.client)
 
     async def wait_for(self, predicate: EventPredicate, timeout: float = WAIT) -> Any:
         """Sync until an event (in any joined room, seen before or now) matches; return it."""

@@ -18,7 +18,16 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from nio import AsyncClientConfig, Event, LocalProtocolError, MatrixRoom, RoomUpgradeEvent, SyncError, SyncResponse
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    Event,
+    LocalProtocolError,
+    MatrixRoom,
+    RoomUpgradeEvent,
+    SyncError,
+    SyncResponse,
+)
 
 from matrix_usage_bot.tracking.retry import Backoff, RetryPolicy
 
@@ -37,6 +46,21 @@ SYNC_RETRY = RetryPolicy(1.0, 60.0)
 
 class _SyncFailed(RuntimeError):
     pass
+
+
+
+async def exchange_keys(client: AsyncClient) -> None:
+    """The E2EE key traffic a sync leaves due (room keys to send, own keys to upload, others' to query and claim),
+    which a client driving its own syncs must do itself (nio's sync_forever would)."""
+    with contextlib.suppress(LocalProtocolError):
+        if client.outgoing_to_device_messages:
+            await client.send_to_device_messages()
+        if client.should_upload_keys:
+            await client.keys_upload()
+        if client.should_query_keys:
+            await client.keys_query()
+        if client.should_claim_keys:
+            await client.keys_claim(client.get_users_for_key_claiming())
 
 
 class MatrixSession:
@@ -185,20 +209,8 @@ class MatrixSession:
                 self.client.access_token = ""
             raise _SyncFailed(f"{resp.status_code} {resp.message}")
         await self._handle_sync(resp, since, held)
-        await self._crypto_housekeeping()
+        await exchange_keys(self.client)
         return True
-
-    async def _crypto_housekeeping(self) -> None:
-        client = self.client
-        with contextlib.suppress(LocalProtocolError):
-            if client.outgoing_to_device_messages:
-                await client.send_to_device_messages()
-            if client.should_upload_keys:
-                await client.keys_upload()
-            if client.should_query_keys:
-                await client.keys_query()
-            if client.should_claim_keys:
-                await client.keys_claim(client.get_users_for_key_claiming())
 
     async def _handle_sync(self, resp: SyncResponse, since: str | None, held: list[tuple[MatrixRoom, Event]]) -> None:
         for room_id, invite in resp.rooms.invite.items():
