@@ -29,9 +29,13 @@ sample: install  ## ingest docs/sample-events.jsonl into .sample/ and report it
 	$(VENV)/bin/usage-bot report --db sqlite:///$(SAMPLE_DB) --period all --by agent
 	$(VENV)/bin/usage-bot report --db sqlite:///$(SAMPLE_DB) --period 2026-10 --by model --room '!research:example.org'
 
-# LiteLLM would otherwise try to download its model cost map at import.
+# LiteLLM would otherwise try to download its model cost map at import. In one process the suite keeps about
+# one core busy (it waits on Synapse, PostgreSQL and the provider stand-ins), so two processes share it, a file
+# each at a time (a file's module fixtures, like the benchmarks' query database, are made once); each starts its
+# own Synapse and PostgreSQL server. TEST_WORKERS=0 runs the suite in one process.
+TEST_WORKERS ?= 2
 test: install  ## the whole suite (starts its own Synapse and PostgreSQL on loopback)
-	LITELLM_LOCAL_MODEL_COST_MAP=True $(PY) -m pytest -q
+	LITELLM_LOCAL_MODEL_COST_MAP=True $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 lint: install  ## ruff
 	$(PY) -m ruff check .
