@@ -161,16 +161,49 @@ def _leftover_threads() -> list[str]:
             if t is not threading.main_thread() and not t.daemon and t.is_alive() and not pooled(t)]  # fmt: skip
 
 
+_LEFT_IN_WORKERS: list[str] = []
+"""In the run's main process: the threads that parallel workers (pytest-xdist) found left at their end."""
+
+
+@pytest.hookimpl(tryfirst=True)  # a worker sends its `workeroutput` in its own sessionfinish: set it before
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """A test that leaves a store or writer open would hang the run at exit (CI would time out, saying
-    nothing): fail the run instead, naming the threads left, and exit without waiting for them."""
-    left = _leftover_threads()
+    nothing): fail the run instead, naming the threads left, and exit without waiting for them. A worker's
+    exit status does not reach the run's, so a worker tells the main process, which fails the run."""
+    left = sorted(set(_leftover_threads())) or _LEFT_IN_WORKERS
     if left:
         import sys
 
         print(f"\n{len(left)} threads left running after the tests (a store, tracker or server not closed): "
-              f"{', '.join(sorted(set(left)))}", file=sys.stderr)  # fmt: skip
+              f"{', '.join(left)}", file=sys.stderr)  # fmt: skip
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        workeroutput = getattr(session.config, "workeroutput", None)
+        if workeroutput is not None:
+            workeroutput["threads_left"] = left
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    """pytest-xdist, in the main process: a worker ended (its `workeroutput` says what it left running)."""
+    _LEFT_IN_WORKERS.extend(getattr(node, "workeroutput", {}).get("threads_left", ()))
+
+
+HEAVY_FILES_FIRST = ("test_bench_quick.py", "tracking/test_postgres_writers.py", "tracking/test_erasure_kill.py",
+                     "e2e/test_demo.py", "tracking/test_queries.py", "test_entry_points.py",
+                     "hooks/test_enforce_every_hook.py", "test_light_install.py", "http/test_spool.py")  # fmt: skip
+"""The files that take longest (20 to 90 s each, 2 workers): the workers take files in the order collected,
+and these, collected last by name, kept one worker busy for minutes after the other had finished."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    tests = Path(__file__).parent
+    rank = {name: number for number, name in enumerate(HEAVY_FILES_FIRST)}
+
+    def heavy_first(item: pytest.Item) -> int:
+        inside = item.path.is_relative_to(tests)
+        return rank.get(item.path.relative_to(tests).as_posix(), len(rank)) if inside else len(rank)
+
+    items.sort(key=heavy_first)  # stable: the others keep pytest's order
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
