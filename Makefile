@@ -42,7 +42,7 @@ lint: install  ## ruff
 
 # Benchmarks: each prints its figures and writes its section of docs/benchmarks.md.
 # The query database (10M events, several GB) is built once under .bench/ and reused.
-BENCHES := hook_overhead ingest writers queries whatif roundtrip memory http_collector dashboard erasure
+BENCHES := hook_overhead ingest layout_parts writers queries whatif roundtrip memory http_collector dashboard erasure
 
 bench: install  ## every benchmark; writes docs/benchmarks.md (hours: builds 10M-event stores)
 	@for b in $(BENCHES); do echo "== bench.$$b"; $(PY) -m bench.$$b || exit 1; done

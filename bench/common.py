@@ -90,6 +90,13 @@ def write_section(name: str, title: str, body: str, doc: Path | None = DOC) -> N
     doc.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
 
 
+def finish(report: dict) -> int:
+    """Print a run's problems; the exit status: 1 when there were any."""
+    for problem in report["problems"]:
+        print("PROBLEM:", problem)
+    return 1 if report["problems"] else 0
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(" --- " for _ in headers) + "|"]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]

@@ -79,13 +79,24 @@ async def _store_write(path: Path, rows: Sequence[tuple]) -> float:
     return elapsed
 
 
+def _records(calls: Sequence[dict]) -> list[Recorded]:
+    """What `Tracker.record` queues for each call."""
+    fields = Recorded._fields
+    given = {"cache_write_1h_tokens": 0}
+    return [Recorded(**{f: kw.get(f, DEFAULTS.get(f)) for f in fields} | {"status": kw.get("status", "ok")} | given)
+            for kw in calls]  # fmt: skip
+
+
+def priced_rows(calls: Sequence[dict]) -> list[tuple]:
+    """The rows the writer stores for `calls` (keyword arguments of Tracker.record), priced now."""
+    pricer, now = Pricer(), time.time()
+    return [recorded_to_row(r, pricer, now) for r in _records(calls)]
+
+
 def measure(calls: Sequence[dict], workdir: Path) -> dict[str, float]:
     """µs per event of each step, on `calls` (keyword arguments of Tracker.record)."""
     n = len(calls)
-    fields = Recorded._fields
-    given = {"cache_write_1h_tokens": 0}
-    records = [Recorded(**{f: kw.get(f, DEFAULTS.get(f)) for f in fields} | {"status": kw.get("status", "ok")} | given)
-               for kw in calls]
+    records = _records(calls)
     pricer, now = Pricer(), time.time()
     started = time.perf_counter()
     rows = [recorded_to_row(r, pricer, now) for r in records]

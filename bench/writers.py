@@ -113,10 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int)
     parser.add_argument("--before", type=Path, help="a checkout of the code before (with its own .venv)")
     args = parser.parse_args(argv)
-    report = run(args.quick, args.events, args.before)
-    for problem in report["problems"]:
-        print("PROBLEM:", problem)
-    return 1 if report["problems"] else 0
+    return common.finish(run(args.quick, args.events, args.before))
 
 
 if __name__ == "__main__":

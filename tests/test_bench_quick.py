@@ -109,3 +109,11 @@ def test_writers_quick(pg_server):
     report = writers.run(quick=True, doc=None)
     assert report["problems"] == []
     assert {r["stored"] for r in report["results"]["now"].values()} == {4_000}
+
+
+def test_layout_parts_quick(tmp_path):
+    from bench import layout_parts
+
+    report = layout_parts.run(quick=True, events=2_000, workdir=tmp_path)
+    assert report["problems"] == []
+    assert set(report["medians"]) == {variant.name for variant in layout_parts.VARIANTS}
