@@ -20,6 +20,7 @@ from matrix_usage_bot.tracking.rows import Recorded, recorded_to_row
 from matrix_usage_bot.tracking.store import EVENT_COLUMNS, open_store, prepare_batch
 from matrix_usage_bot.tracking.store.batch import aggregate
 from matrix_usage_bot.tracking.store.schema import LATEST, SQLITE, statements_to
+from matrix_usage_bot.tracking.store.sqlite.store import INSERT_EVENTS, INSERT_NEW_EVENTS
 
 from . import common
 
@@ -27,7 +28,6 @@ DEFAULTS = Recorded._field_defaults  # a missing field takes the record's own de
 
 BATCH = 20_000
 _COLUMNS = ", ".join(EVENT_COLUMNS)
-_MARKS = ", ".join("?" for _ in EVENT_COLUMNS)
 
 
 def _per_event(seconds: float, n: int) -> float:
@@ -106,9 +106,8 @@ def measure(calls: Sequence[dict], workdir: Path) -> dict[str, float]:
         aggregate(batch)
     sums_s = time.perf_counter() - started
     db = workdir / "stages.db"
-    insert = f"INSERT INTO events ({_COLUMNS}) VALUES ({_MARKS})"
-    floor_s = _sqlite_steps(db, rows, _bare, insert)
-    events_s = _sqlite_steps(db, rows, _as_stored, insert + " ON CONFLICT (room_id, event_id) DO NOTHING")
+    floor_s = _sqlite_steps(db, rows, _bare, INSERT_EVENTS)
+    events_s = _sqlite_steps(db, rows, _as_stored, INSERT_NEW_EVENTS)
     store_s = asyncio.run(_store_write(db, rows))
     return {
         "rows": _per_event(rows_s, n),

@@ -22,18 +22,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from matrix_usage_bot.tracking.store import EVENT_COLUMNS
 from matrix_usage_bot.tracking.store.batch import ROLLUP_KEYS, aggregate
 from matrix_usage_bot.tracking.store.schema import LATEST, SQLITE, statements_to
 from matrix_usage_bot.tracking.store.schema.v10 import ROLLUPS
 from matrix_usage_bot.tracking.store.sqlite.rollups import ROLLUP_UPSERTS
-from matrix_usage_bot.tracking.store.sqlite.store import WAL_CHECKPOINT_PAGES
+from matrix_usage_bot.tracking.store.sqlite.store import INSERT_EVENTS, INSERT_NEW_EVENTS, WAL_CHECKPOINT_PAGES
 
 from . import common, ingest, ingest_stages
 
 BATCH = 20_000
-_INSERT = (f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' for _ in EVENT_COLUMNS)})"
-           " ON CONFLICT (room_id, event_id) DO NOTHING")  # fmt: skip
 _SLOT_INDEXES = ("rollup_slots_slot", "rollup_slots_user", "rollup_slots_thread")
 
 
@@ -84,7 +81,7 @@ def _open(path: Path, variant: Variant) -> sqlite3.Connection:
 def write(path: Path, variant: Variant, batches: Sequence[Sequence[tuple]], sums: Sequence[dict]) -> tuple[float, int]:
     """(µs per event, events stored) for one variant; raises if a written rollup table misses a call."""
     conn = _open(path, variant)
-    insert = _INSERT.split(" ON CONFLICT")[0] if "events_room_event" in variant.dropped_indexes else _INSERT
+    insert = INSERT_EVENTS if "events_room_event" in variant.dropped_indexes else INSERT_NEW_EVENTS
     n = sum(map(len, batches))
     started = time.perf_counter()
     for batch, batch_sums in zip(batches, sums, strict=True):

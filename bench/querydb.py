@@ -22,9 +22,10 @@ from pathlib import Path
 from matrix_usage_bot.bot.progress import ProgressBar
 from matrix_usage_bot.tracking.pricing import Pricer
 from matrix_usage_bot.tracking.rows import Recorded, recorded_to_row
-from matrix_usage_bot.tracking.store import EVENT_COLUMNS, open_store
+from matrix_usage_bot.tracking.store import open_store
 from matrix_usage_bot.tracking.store.batch import aggregate
 from matrix_usage_bot.tracking.store.sqlite.rollups import ROLLUP_UPSERTS
+from matrix_usage_bot.tracking.store.sqlite.store import INSERT_EVENTS
 
 from . import common, data
 
@@ -32,7 +33,6 @@ DEFAULTS = Recorded._field_defaults  # a missing field takes the record's own de
 
 DAYS = 400
 CHUNK = 200_000
-_INSERT = f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' for _ in EVENT_COLUMNS)})"
 
 
 def make_chunk(args: tuple) -> tuple[list[tuple], dict[str, list[tuple]]]:
@@ -104,7 +104,7 @@ def build(path: Path, events: int, end_s: float | None = None, days: int = DAYS,
     with multiprocessing.get_context("fork").Pool(workers) as pool, ProgressBar(f"building {path.name}") as bar:
         for done, (rows, rollups) in enumerate(made_chunks(pool, chunks), 1):
             conn.execute("BEGIN")
-            conn.executemany(_INSERT, rows)
+            conn.executemany(INSERT_EVENTS, rows)
             for table, values in rollups.items():
                 conn.executemany(ROLLUP_UPSERTS[table], values)
             conn.execute("COMMIT")

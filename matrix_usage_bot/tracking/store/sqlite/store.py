@@ -39,10 +39,10 @@ _EVENT_SUM_COLUMNS = ", ".join(
     else s.over_events
     for s in SUMS
 )  # fmt: skip
-_INSERT = (
-    f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' for _ in EVENT_COLUMNS)})"
-    " ON CONFLICT (room_id, event_id) DO NOTHING"
-)
+INSERT_EVENTS = f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' for _ in EVENT_COLUMNS)})"
+"""A row of every event column (EVENT_COLUMNS order); `INSERT_NEW_EVENTS` is how the store writes them."""
+INSERT_NEW_EVENTS = INSERT_EVENTS + " ON CONFLICT (room_id, event_id) DO NOTHING"
+"""An event whose id its room already holds is not inserted again (the cursor's rowcount counts the new ones)."""
 
 
 WAL_CHECKPOINT_PAGES = 8000
@@ -129,7 +129,7 @@ class SQLiteStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, TablesMi
             await self._begin_immediate()
             try:
                 before = (await self._fetchone("SELECT coalesce(max(seq), 0) FROM events"))[0]
-                cursor = await self._conn.executemany(_INSERT, rows)
+                cursor = await self._conn.executemany(INSERT_NEW_EVENTS, rows)
                 inserted = cursor.rowcount
                 if inserted == len(rows):  # the usual case: the sums computed ahead, one upsert per rollup row
                     await add_rollups(self._conn, batch.sums)
