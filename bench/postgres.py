@@ -46,7 +46,7 @@ def build(url: str, events: int, days: int = querydb.DAYS, workers: int = 2, per
         finally:
             await store.close()
 
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
+    with querydb.worker_pool(workers) as pool:
         asyncio.run(write(pool))
     return {"events": events, "days": days, "start_s": start_s, "end_s": end_s,
             "build_seconds": round(time.perf_counter() - started, 1)}  # fmt: skip

@@ -61,6 +61,13 @@ def chunks_of(events: int, start_s: float, end_s: float, person: str | None = No
     return chunks
 
 
+def worker_pool(workers: int) -> multiprocessing.pool.Pool:
+    """Processes making chunks, started afresh rather than forked: a fork copies the calling process whole, its
+    signal handlers, locks and open files with it (a test run's PostgreSQL watchdog pipe among them), and a
+    worker forked from a test process once outlived the pool's SIGTERM, which held the run for ten minutes."""
+    return multiprocessing.get_context("spawn").Pool(workers)
+
+
 def made_chunks(pool: multiprocessing.pool.Pool, chunks: list[tuple], ahead: int = 4) -> Iterator[tuple]:
     """`make_chunk` of each chunk, in order, with at most ``ahead`` made and not yet taken: the workers wait for
     the database instead of filling memory (`pool.imap` keeps every result it is ahead by: 9.7 GB at 10M)."""
@@ -101,7 +108,7 @@ def build(path: Path, events: int, end_s: float | None = None, days: int = DAYS,
     for name, _sql in indexes:
         conn.execute(f"DROP INDEX {name}")
     chunks = chunks_of(events, start_s, end_s, person)
-    with multiprocessing.get_context("fork").Pool(workers) as pool, ProgressBar(f"building {path.name}") as bar:
+    with worker_pool(workers) as pool, ProgressBar(f"building {path.name}") as bar:
         for done, (rows, rollups) in enumerate(made_chunks(pool, chunks), 1):
             conn.execute("BEGIN")
             conn.executemany(INSERT_EVENTS, rows)
