@@ -13,6 +13,7 @@ import os
 import pwd
 import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -112,11 +113,18 @@ class PgServer:
     def stop(self) -> None:
         """Stop the server and remove its folder: the watchdog's work, started by closing its pipe. It returns
         once the server has stopped; the folder goes in the background (a run's test databases are gigabytes,
-        a minute and more of deleting on a busy disk, which the run need not wait for)."""
+        a minute and more of deleting on a busy disk, which the run need not wait for). A process forked from
+        ours keeps the pipe open: then the server is stopped here, and the watchdog ended."""
         if self._watchdog is None:
             shutil.rmtree(self.root, ignore_errors=True)
             return
         assert self._watchdog.stdin is not None
         self._watchdog.stdin.close()
-        self._watchdog.wait(120)
+        try:
+            self._watchdog.wait(10)
+        except subprocess.TimeoutExpired:  # a process forked from ours holds the pipe open too: no end of input
+            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop", check=False)
+            os.killpg(self._watchdog.pid, signal.SIGKILL)  # its session: the shell and its `cat`
+            self._watchdog.wait(10)
+            shutil.rmtree(self.root, ignore_errors=True)
         self._watchdog = None

@@ -65,3 +65,22 @@ def test_stopping_the_run_stops_its_postgresql_server(tmp_path, sig):
             run.kill()
             run.wait()
 
+
+
+@pytest.mark.skipif(bindir() is None, reason="PostgreSQL is not installed")
+def test_stop_ends_the_server_while_a_forked_process_holds_the_watchdogs_pipe():
+    """A process forked from the run (a benchmark's pool worker) inherits the watchdog's pipe, whose end of input
+    it waits for: stop() must stop the server all the same, not wait for that process to end."""
+    from tests.pg import PgServer
+
+    server = PgServer().start()
+    pid = int((server.data / "postmaster.pid").read_text().split()[0])
+    assert server._watchdog is not None and server._watchdog.stdin is not None
+    holder = subprocess.Popen(["sleep", "300"], pass_fds=(server._watchdog.stdin.fileno(),))
+    try:
+        server.stop()
+        assert gone(pid)
+        assert not server.data.exists()
+    finally:
+        holder.kill()
+        holder.wait()
