@@ -93,6 +93,16 @@ def test_dashboard_quick(bench_dir):
     assert all(r["refresh_bytes"] < r["load_bytes"] for r in report["results"].values())
 
 
+def test_dashboard_check_of_an_empty_period():
+    """Just after local midnight a room's "today" has no call: the page says 0, `!usage` says "no usage"."""
+    from bench.dashboard import agrees
+
+    assert agrees("0", "Usage in this room, today: no usage")
+    assert not agrees("0", "today: 3 calls · 1.2k tokens · $0.01 (3 calls estimated: no usage reported)")
+    assert agrees("1234", "this month: 1234 calls · 2.0M tokens")
+    assert not agrees("1234", "this month: 1235 calls · 2.0M tokens")
+
+
 def test_erasure_quick(tmp_path, pg_server):
     from bench import erasure
 
