@@ -64,6 +64,7 @@ class QuotaWatcher:
         self.dm_admins = dm_admins
         self.interval = interval
         self._seen_seq = -1
+        self._seen_rooms: frozenset[str] = frozenset()
         self._poked = asyncio.Event()
         self._retry = False
 
@@ -75,10 +76,11 @@ class QuotaWatcher:
         while True:
             try:
                 seq = await self.parts.store.last_seq()
-                if seq != self._seen_seq or self._poked.is_set() or self._retry:
+                rooms = frozenset(self.parts.matrix.client.rooms)  # a room joined since: its usage came before it
+                if seq != self._seen_seq or rooms != self._seen_rooms or self._poked.is_set() or self._retry:
                     self._poked.clear()
                     self._retry = False
-                    self._seen_seq = seq
+                    self._seen_seq, self._seen_rooms = seq, rooms
                     await self.check_all()
             except asyncio.CancelledError:
                 raise

@@ -3,6 +3,7 @@ Synapse with the clock set by the test."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -100,6 +101,29 @@ async def test_a_spike_says_which_factor_changed_and_who_is_behind_it(make_user,
 
 
 @BOTH_BACKENDS
+async def test_usage_from_before_the_bot_joined_is_checked_once_it_joins(make_user, make_usage_bot, agents):
+    """The spike came first, the bot's checks saw it while the bot was not in the room yet: joining is checked
+    too, not only the next usage (none may come that hour)."""
+    clock = Clock(datetime(2026, 11, 10, 14, 50, tzinfo=UTC))
+    alice = await make_user("alice")
+    bot = await make_usage_bot(clock=clock, warnings={"spike_factor": 10, "spike_min_usd": "0.05"})
+    room = await alice.create_room()
+    for days in range(1, 8):
+        record(agents, room, agent="steady", input_tokens=40_000, cache_read_tokens=36_000, output_tokens=0,
+               ts=clock.now - timedelta(days=days, minutes=20))  # fmt: skip
+    calls, explained = SPIKES["calls"]
+    for i, (agent, model, thread, inp, read) in enumerate(calls):
+        record(agents, room, agent=agent, model=model, thread_id=thread, input_tokens=inp, cache_read_tokens=read,
+               output_tokens=0, ts=clock.now - timedelta(seconds=i))  # fmt: skip
+    await agents.flush()
+    await asyncio.sleep(1)  # the bot checks every 0.2 s: it has seen this usage, in no room of its own
+    await alice.client.room_invite(room, bot.user_id)
+    await alice.wait_membership(room, bot.user_id, "join")
+    [spike] = await wait_messages(alice, room, bot.user_id, 1, "m.text")
+    assert spike["content"]["body"].startswith(f"{alice.user_id}: Usage spike: this room spent ")
+    assert spike["content"]["body"].endswith(explained)
+
+
 async def test_the_digest_names_the_largest_saving_at_most_once_a_week(make_user, make_usage_bot, agents):
     clock = Clock(datetime(2026, 11, 16, 8, 5, tzinfo=UTC))  # Monday 09:05 in Berlin
     alice = await make_user("alice")
