@@ -85,10 +85,15 @@ class PgServer:
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "log"), "-o", self._options, "-w", "start")
         return self
 
+    @property
+    def _stop_now(self) -> tuple[str, ...]:
+        """pg_ctl stopping the server at once, without waiting for its clients (the run is over)."""
+        return ("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
     def _start_watchdog(self) -> None:
         """A shell that reads its standard input, our pipe, to the end, then stops the server and starts removing
         its folder. In a session of its own, so a Ctrl-C meant for us does not end it first."""
-        stop = shlex.join(self._command("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop"))
+        stop = shlex.join(self._command(*self._stop_now))
         script = f"cat >/dev/null; {stop} >/dev/null 2>&1; rm -rf {shlex.quote(str(self.root))} &"
         self._watchdog = subprocess.Popen(["sh", "-c", script], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                           stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
@@ -123,7 +128,7 @@ class PgServer:
         try:
             self._watchdog.wait(10)
         except subprocess.TimeoutExpired:  # a process forked from ours holds the pipe open too: no end of input
-            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop", check=False)
+            self._run(*self._stop_now, check=False)
             os.killpg(self._watchdog.pid, signal.SIGKILL)  # its session: the shell and its `cat`
             self._watchdog.wait(10)
             shutil.rmtree(self.root, ignore_errors=True)

@@ -48,7 +48,6 @@ class _SyncFailed(RuntimeError):
     pass
 
 
-
 async def exchange_keys(client: AsyncClient) -> None:
     """The E2EE key traffic a sync leaves due (room keys to send, own keys to upload, others' to query and claim),
     which a client driving its own syncs must do itself (nio's sync_forever would)."""
