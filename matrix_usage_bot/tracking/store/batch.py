@@ -46,8 +46,6 @@ writers)."""
 SHARD = "shard"
 SUM_TABLES = tuple(table for table in ROLLUP_KEYS if table != "rollup_latency_daily")
 """The rollup tables that keep every one of `SUM_NAMES`."""
-INTEGER_KEYS = frozenset({"slot", "hour", "day", "bucket", SHARD})
-"""Key columns that hold integers (the others hold text)."""
 
 Sums = dict[str, list[tuple]]
 """Rollup rows by table: each the table's key (without `shard`) then its sums."""

@@ -5,15 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .dialect import ROLLUP_UPSERTS, columns_of, pg
+from .dialect import ROLLUP_WRITES, pg
 
 
 async def add_rollups(cur: Any, sums: dict[str, list[tuple]], shard: int) -> None:
-    """Add rollup rows (sums as `batch.aggregate` gives them, or signed) to the rows of `shard`: one statement
-    per table, the tables in `ROLLUP_KEYS` order and each table's rows in key order."""
-    for table, statement in ROLLUP_UPSERTS.items():
-        if sums.get(table):
-            await cur.execute(statement, [shard, *columns_of(sums[table])])
+    """Add rollup rows (sums as `batch.aggregate` gives them, or signed) to the rows of `shard`: each table's
+    rows copied into its staging table, then one upsert, the tables in `ROLLUP_KEYS` order and each table's
+    rows in key order."""
+    for table, write in ROLLUP_WRITES.items():
+        if rows := sums.get(table):
+            async with cur.copy(write.copy) as copy:
+                for row in rows:
+                    await copy.write_row(row)
+            await cur.execute(write.upsert, (shard,))
 
 
 class PostgresChanges:

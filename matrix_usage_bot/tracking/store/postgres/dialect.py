@@ -1,14 +1,15 @@
-"""PostgreSQL's side of the shared SQL: placeholders, boolean sums, rollup upserts from arrays, errors, URLs."""
+"""PostgreSQL's side of the shared SQL: placeholders, boolean sums, rollup upserts from staged rows, errors, URLs."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ...fields import COST_SUMS, EVENT_COLUMNS, SUMS
 from ..base import SPLIT
-from ..batch import INTEGER_KEYS, ROLLUP_KEYS, SHARD, rollup_sums
+from ..batch import ROLLUP_KEYS, SHARD, rollup_sums
 
 
 def pg(sql: str, params: Sequence | None) -> str:
@@ -44,26 +45,51 @@ INSERT_BATCH = (
 )
 
 
+def _staged(table: str) -> str:
+    return f"staged_{table}"
+
+
+def _stage(table: str, columns: str) -> str:
+    return (f"CREATE TEMP TABLE IF NOT EXISTS {_staged(table)} ON COMMIT DELETE ROWS"
+            f" AS SELECT {columns} FROM {table} WITH NO DATA")  # fmt: skip
+
+
 def _upsert(table: str, key: tuple[str, ...], sums: tuple[str, ...]) -> str:
-    """One statement adding a batch's sums to a table's rows of one shard (the first parameter), from one array
-    per column. `+` on BIGINT raises `bigint out of range` instead of wrapping. A writer's shard is its own
-    (`PostgresStore`), so no other writer waits on these rows; they go in key order all the same."""
-    columns = (*key, *sums)
-    arrays = ", ".join(f"%s::{'bigint' if c in INTEGER_KEYS or c in sums else 'text'}[]" for c in columns)
+    """One statement moving a table's staged rows into its rows of one shard (the parameter): the staging
+    table is emptied, so a transaction can stage and add again. `+` on BIGINT raises `bigint out of range`
+    instead of wrapping. A writer's shard is its own (`PostgresStore`), so no other writer waits on these
+    rows; they go in key order all the same."""
+    columns = ", ".join((*key, *sums))
     adds = ", ".join(f"{n} = {table}.{n} + excluded.{n}" for n in sums)
     keys = ", ".join(key)
     return (
-        f"INSERT INTO {table} ({', '.join(columns)}, {SHARD}) SELECT u.*, %s::bigint FROM unnest({arrays})"
-        f" AS u({', '.join(columns)}) ORDER BY {keys} ON CONFLICT ({keys}, {SHARD}) DO UPDATE SET {adds}"
+        f"WITH staged AS (DELETE FROM {_staged(table)} RETURNING {columns})"
+        f" INSERT INTO {table} ({columns}, {SHARD}) SELECT {columns}, %s::bigint FROM staged ORDER BY {keys}"
+        f" ON CONFLICT ({keys}, {SHARD}) DO UPDATE SET {adds}"
     )
 
 
-ROLLUP_UPSERTS: dict[str, str] = {table: _upsert(table, key, rollup_sums(table)) for table, key in ROLLUP_KEYS.items()}
+@dataclass(frozen=True)
+class RollupWrite:
+    """How rollup rows reach a table: copied (COPY, psycopg's C path) into a temporary table of the session,
+    then added with one upsert. Measured on 100,000 events in batches of 5,000: 32 to 35 µs of the writer's
+    CPU per event passing the rows as one array per column (`unnest`), 3.5 µs with no rollup at all."""
+
+    stage: str
+    copy: str
+    upsert: str
 
 
-def columns_of(rows: Sequence[tuple]) -> list[list]:
-    """Rows as one list per column, for `unnest`."""
-    return [list(column) for column in zip(*rows, strict=True)]
+def _rollup_write(table: str, key: tuple[str, ...]) -> RollupWrite:
+    columns = ", ".join((*key, *rollup_sums(table)))
+    return RollupWrite(_stage(table, columns), f"COPY {_staged(table)} ({columns}) FROM STDIN",
+                       _upsert(table, key, rollup_sums(table)))  # fmt: skip
+
+
+ROLLUP_WRITES: dict[str, RollupWrite] = {table: _rollup_write(table, key) for table, key in ROLLUP_KEYS.items()}
+SESSION_TABLES = "; ".join((BATCH_TABLE, *(write.stage for write in ROLLUP_WRITES.values())))
+"""The temporary tables every connection creates once (each emptied when its transaction commits), in one
+round trip (psycopg runs several statements in one call that has no parameters)."""
 
 
 def redact(url: str) -> str:

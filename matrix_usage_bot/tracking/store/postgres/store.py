@@ -10,11 +10,11 @@ GROUP BY over the raw rows):
   inserting at the same time waits for it and is then skipped: `RETURNING` names exactly the events this
   batch added, whatever other writers do.
 - The rollups are summed in Python from those events only (all of them, usually: the sums computed ahead
-  by `prepare_batch`) and added with one `INSERT ... SELECT FROM unnest(arrays) ON CONFLICT DO UPDATE SET
-  x = t.x + excluded.x` per table. The update is a row-locked read-modify-write in the database, so no
-  increment is lost. Every rollup key ends with a shard, and a connection writes rows of its own shard only
-  (a session advisory lock on the number, from its first write until it closes): writers never wait on each
-  other's rollup rows, only on an event both insert, taken in one order (room, event_id): no deadlock.
+  by `prepare_batch`), copied into temporary tables and added with one `INSERT ... SELECT ... ON CONFLICT
+  DO UPDATE SET x = t.x + excluded.x` per table, a row-locked read-modify-write: no increment is lost.
+  Every rollup key ends with a shard, and a connection writes rows of its own shard only (a session advisory
+  lock on the number, from its first write until it closes): writers never wait on each other's rollup
+  rows, only on an event both insert, taken in one order (room, event_id): no deadlock.
 - Counters are BIGINT: a sum past 64 bits raises `bigint out of range`; the writer isolates and rejects
   the event at fault (`OverflowError`), as on SQLite. Reports sum into NUMERIC and cannot overflow.
 - `reserve_if` holds a transaction-scoped advisory lock, so checks and reservations of every process
@@ -118,7 +118,7 @@ class PostgresStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, Tables
                 raise StoreError(f"cannot connect to the usage database {self.path}: {_first_line(exc)}") from exc
             try:
                 await self._migrate(conn)
-                await conn.execute(dialect.BATCH_TABLE)
+                await conn.execute(dialect.SESSION_TABLES)
             except self._pg.Error as exc:  # no right to create tables, a broken connection, ...
                 await conn.close()
                 raise StoreError(f"cannot set up the usage database {self.path}: {_first_line(exc)}") from exc
