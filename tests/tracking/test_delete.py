@@ -107,3 +107,20 @@ def test_a_match_needs_a_filter_and_a_range(fields, error):
     with pytest.raises(ValueError, match=error):
         EventMatch(**fields)
 
+
+
+async def test_a_delete_of_many_pages_in_one_transaction_takes_each_page_off_once(store_url, monkeypatch):
+    """Each page's sums reach the rollups through the writer's upserts (on PostgreSQL: rows staged in a
+    temporary table, then added); a page must not carry the pages before it in the same transaction."""
+    monkeypatch.setattr("matrix_usage_bot.tracking.store.erasure.PAGE", 7)
+    await build(store_url, retention=False)
+    leaked = [e for e, source in events() if source == "leaky-key"]
+    assert len(leaked) > 3 * 7
+    store = await open_store(store_url)
+    try:
+        done = await store.delete_events(EventMatch(source="leaky-key"))
+    finally:
+        await store.close()
+    assert done.totals.calls == len(leaked)
+    assert rows(store_url, "SELECT count(*) FROM events WHERE source = 'leaky-key'") == [(0,)]
+    assert rollup_mismatches(store_url) == EXACT
