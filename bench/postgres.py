@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from matrix_usage_bot.bot.progress import ProgressBar
 from matrix_usage_bot.tracking.store import open_store
@@ -24,6 +26,25 @@ def server() -> Iterator[PgServer]:
         yield pg
     finally:
         pg.stop()
+
+
+def server_cpu_s(pg: PgServer) -> float:
+    """CPU seconds the server's processes have used so far: the postmaster with every child it reaped (a
+    connection's backend ends with its connection) and the children alive now (WAL writer, checkpointer, ...)."""
+    postmaster = int((pg.data / "postmaster.pid").read_text().split()[0])
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):  # ended while we read
+            continue
+        pid, parent = int(stat.parent.name), int(fields[1])
+        if pid == postmaster:
+            total += sum(int(f) for f in fields[11:15])  # utime, stime, and those of the reaped children
+        elif parent == postmaster:
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
 
 
 def build(url: str, events: int, days: int = querydb.DAYS, workers: int = 2, person: str | None = None) -> dict:
