@@ -157,12 +157,12 @@ class Writer(threading.Thread):
                 preparing = loop.run_in_executor(self._preparer, self._prepare, batch) if batch else None
                 if writing is not None:
                     written = await writing[0]
+                    for marker in writing[2]:  # the batch before it is stored, or saved to the spill file
+                        marker.complete()
                     if not written:
                         if preparing is not None:
                             await preparing
                         return
-                    for marker in writing[2]:
-                        marker.complete()
                     writing = None
                 if preparing is None:
                     for marker in markers:
@@ -175,10 +175,10 @@ class Writer(threading.Thread):
         except Exception:  # a bug: what is on its way is stored or held, so `_main` can save it and end its flushes
             if writing is not None:
                 (outcome,) = await asyncio.gather(writing[0], return_exceptions=True)
-                if outcome is True:
+                if isinstance(outcome, bool):  # stored, or saved to the spill file
                     for marker in writing[2]:
                         marker.complete()
-                elif outcome is not False:
+                else:
                     self._held = [*writing[1], *writing[2], *self._held]
             raise
 

@@ -244,6 +244,28 @@ async def test_unwritable_store_at_close_saves_every_batch_including_the_prepare
     assert saved == [f"e{i}" for i in range(11)]
 
 
+async def test_a_flush_waiting_on_the_batch_being_written_returns_once_that_batch_is_saved_at_close(
+    tmp_path, short_lock_waits
+):
+    """The flush's marker rides with the batch the writer is retrying when the store stays locked through close:
+    the batch goes to the spill file, and the flush returns (it waited forever before)."""
+    db = tmp_path / "usage.db"
+    tracker = tracking.Tracker(f"sqlite:///{db}")
+    tracker._writer.give_up_after = 0.5
+    await asyncio.to_thread(tracker.start)
+    blocker = sqlite3.connect(db, timeout=0, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    tracker.record(provider="openai", model="gpt-4o", input_tokens=1, output_tokens=1, event_id="e0")
+    flushed = asyncio.ensure_future(tracker.flush())
+    await asyncio.sleep(0.5)  # the writer has taken the event with the flush's marker, and retries
+    await tracker.aclose()
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    await asyncio.wait_for(flushed, 5)
+    saved = [json.loads(line)["event_id"] for line in tracker.spill_path.read_text().splitlines()]
+    assert saved == ["e0"]
+
+
 async def test_corrupt_and_foreign_files_give_clear_errors(tmp_path):
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"this is not sqlite at all" * 100)
