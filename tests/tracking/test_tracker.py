@@ -203,13 +203,19 @@ async def test_an_event_is_stamped_when_recorded_not_when_the_writer_stores_it(t
     assert before_ms <= ts_ms <= after_ms < released_ms
 
 
-async def test_unwritable_store_at_close_saves_events_for_ingest(tmp_path, short_lock_waits):
-    db = tmp_path / "usage.db"
-    tracker = tracking.Tracker(f"sqlite:///{db}")
+async def _started_on_a_locked_store(db: Path, **options: int) -> tuple[tracking.Tracker, sqlite3.Connection]:
+    """A started tracker that gives up writing 0.5 s into its close, and a connection holding its store locked."""
+    tracker = tracking.Tracker(f"sqlite:///{db}", **options)
     tracker._writer.give_up_after = 0.5
     await asyncio.to_thread(tracker.start)
     blocker = sqlite3.connect(db, timeout=0, isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")
+    return tracker, blocker
+
+
+async def test_unwritable_store_at_close_saves_events_for_ingest(tmp_path, short_lock_waits):
+    db = tmp_path / "usage.db"
+    tracker, blocker = await _started_on_a_locked_store(db)
     tracker.record(provider="openai", model="gpt-4o", input_tokens=7, output_tokens=1, room_id="!r:x")
     await tracker.aclose()
     blocker.execute("ROLLBACK")
@@ -227,11 +233,7 @@ async def test_unwritable_store_at_close_saves_events_for_ingest(tmp_path, short
 async def test_unwritable_store_at_close_saves_every_batch_including_the_prepared_one(tmp_path, short_lock_waits):
     """Batches of 3: one is being written, the next already prepared, the rest queued; none is lost."""
     db = tmp_path / "usage.db"
-    tracker = tracking.Tracker(f"sqlite:///{db}", batch_size=3)
-    tracker._writer.give_up_after = 0.5
-    await asyncio.to_thread(tracker.start)
-    blocker = sqlite3.connect(db, timeout=0, isolation_level=None)
-    blocker.execute("BEGIN EXCLUSIVE")
+    tracker, blocker = await _started_on_a_locked_store(db, batch_size=3)
     for i in range(10):
         tracker.record(provider="openai", model="gpt-4o", input_tokens=i, output_tokens=1, event_id=f"e{i}")
     flushed = asyncio.ensure_future(tracker.flush())
@@ -250,11 +252,7 @@ async def test_a_flush_waiting_on_the_batch_being_written_returns_once_that_batc
     """The flush's marker rides with the batch the writer is retrying when the store stays locked through close:
     the batch goes to the spill file, and the flush returns (it waited forever before)."""
     db = tmp_path / "usage.db"
-    tracker = tracking.Tracker(f"sqlite:///{db}")
-    tracker._writer.give_up_after = 0.5
-    await asyncio.to_thread(tracker.start)
-    blocker = sqlite3.connect(db, timeout=0, isolation_level=None)
-    blocker.execute("BEGIN EXCLUSIVE")
+    tracker, blocker = await _started_on_a_locked_store(db)
     tracker.record(provider="openai", model="gpt-4o", input_tokens=1, output_tokens=1, event_id="e0")
     flushed = asyncio.ensure_future(tracker.flush())
     await asyncio.sleep(0.5)  # the writer has taken the event with the flush's marker, and retries
