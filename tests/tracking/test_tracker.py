@@ -57,6 +57,25 @@ async def test_duplicate_event_ids_count_once_in_events_and_rollups(store_url):
     assert rows(store_url, "SELECT calls, input_tokens FROM rollup_slots") == [(1, 10)]
 
 
+async def test_a_batch_holding_some_stored_events_adds_only_the_others_to_events_and_rollups(store_url):
+    def record(tracker, first, last):
+        for i in range(first, last):
+            tracker.record(provider="openai", model="gpt-4o", input_tokens=100 + i, output_tokens=i, event_id=f"e{i}",
+                           room_id=f"!room{i % 3}:x", agent=f"agent{i % 2}", ts=1_700_000_000 + 60 * i)  # fmt: skip
+
+    async with tracking.Tracker(store_url) as tracker:
+        record(tracker, 0, 10)
+        await tracker.flush()
+        record(tracker, 5, 25)  # one batch: e5..e9 stored already, e10..e24 new
+        await tracker.flush()
+        assert (tracker.stats.stored, tracker.stats.duplicates) == (25, 5)
+    assert rows(store_url, "SELECT count(*), sum(input_tokens), sum(output_tokens) FROM events") == [
+        (25, sum(100 + i for i in range(25)), sum(range(25)))
+    ]
+    assert rows(store_url, "SELECT sum(calls), sum(input_tokens) FROM rollup_slots") == [(25, 2800)]
+    assert set(rollup_mismatches(store_url).values()) == {0}
+
+
 async def test_attribution_nests_and_follows_tasks(store_url):
     async with tracking.Tracker(store_url) as tracker:
         with tracking.attribute(room_id="!r:x", agent="outer", user_id="@a:x"):

@@ -38,10 +38,11 @@ BATCH_TABLE = (
     "CREATE TEMP TABLE IF NOT EXISTS batch_events ON COMMIT DELETE ROWS"
     f" AS SELECT {_COLUMNS} FROM events WITH NO DATA"
 )
+COPY_EVENTS = f"COPY events ({_COLUMNS}) FROM STDIN"
 COPY_BATCH = f"COPY batch_events ({_COLUMNS}) FROM STDIN"
 INSERT_BATCH = (
-    f"INSERT INTO events ({_COLUMNS}) SELECT {_COLUMNS} FROM batch_events ORDER BY room_id, event_id"
-    " ON CONFLICT (room_id, event_id) DO NOTHING RETURNING room_id, event_id"
+    f'INSERT INTO events ({_COLUMNS}) SELECT {_COLUMNS} FROM batch_events ORDER BY room_id COLLATE "C",'
+    ' event_id COLLATE "C" ON CONFLICT (room_id, event_id) DO NOTHING RETURNING room_id, event_id'
 )
 
 

@@ -4,11 +4,12 @@ How concurrent writers stay exact and never deadlock (measured by tests/tracking
 four processes of eight threads, 200,000 events with duplicates across processes, every rollup equal to a
 GROUP BY over the raw rows):
 
-- A batch is one transaction. Its rows are copied (COPY) into a temporary table and moved into `events`
-  with `INSERT ... SELECT ... ORDER BY room_id, event_id ON CONFLICT (room_id, event_id) DO NOTHING
-  RETURNING room_id, event_id` (an event_id is unique within its room). An event another transaction is
-  inserting at the same time waits for it and is then skipped: `RETURNING` names exactly the events this
-  batch added, whatever other writers do.
+- A batch is one transaction. Its rows are copied (COPY) straight into `events` in (room_id, event_id)
+  order, inside a savepoint; an event_id is unique within its room. A batch that meets an event stored
+  already, or one another transaction is inserting at the same time (the COPY waits for it), rolls the
+  savepoint back and goes through a temporary table: `INSERT ... SELECT ... ORDER BY room_id, event_id ON
+  CONFLICT (room_id, event_id) DO NOTHING RETURNING room_id, event_id` names exactly the events this batch
+  added, whatever other writers do (`event_rows.py`).
 - The rollups are summed in Python from those events only (all of them, usually: the sums computed ahead
   by `prepare_batch`), copied into temporary tables and added with one `INSERT ... SELECT ... ON CONFLICT
   DO UPDATE SET x = t.x + excluded.x` per table, a row-locked read-modify-write: no increment is lost.
@@ -35,7 +36,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
-from ...fields import COLUMN, EVENT_COLUMNS
+from ...fields import EVENT_COLUMNS
 from ...slots import LocalRun
 from ..advice import AdviceReadsMixin
 from ..base import Filters, StoreError, Sums
@@ -54,13 +55,13 @@ from ..tables import TablesMixin
 from . import dialect
 from .changes import PostgresChanges, add_rollups
 from .dialect import pg, redact
+from .event_rows import distinct, insert_events
 
 _MIGRATE_LOCK, _EXCLUSIVE_LOCK = 0x7573616701, 0x7573616702
 _SHARD_LOCKS = 0x75736703
 """The first key of the advisory locks that give each writing connection a shard of its own (the second is
 the shard number); int4, as the two-key form takes."""
 _PAGE = 5_000
-_ROOM_AT = COLUMN["room_id"]
 
 
 class RowRefused(ValueError):
@@ -168,10 +169,7 @@ class PostgresStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, Tables
 
     async def insert_batch(self, batch: RowBatch) -> int:
         """`insert_rows` for a batch prepared with `prepare_batch`."""
-        rows: Sequence[tuple] = batch.rows
-        unique = {(r[_ROOM_AT], r[0]): r for r in reversed(rows)}  # the first of an event repeated in the batch wins
-        if len(unique) != len(rows):
-            rows = [r for r in rows if unique.get((r[_ROOM_AT], r[0])) is r]
+        rows = distinct(batch.rows)
         async with self._write_lock, self._errors():
             conn = await self._connection()
             shard = await self._own_shard(conn)
@@ -180,16 +178,10 @@ class PostgresStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, Tables
                     await cur.execute("SELECT pg_advisory_xact_lock(%s)", (_EXCLUSIVE_LOCK,))
                 inserted = 0
                 if rows:
-                    async with cur.copy(dialect.COPY_BATCH) as copy:
-                        for row in rows:
-                            await copy.write_row(row)
-                    await cur.execute(dialect.INSERT_BATCH)
-                    inserted = cur.rowcount
-                    if inserted == len(batch.rows):
-                        sums = batch.sums
-                    else:  # duplicates were skipped: sum the events really inserted
-                        new = {(r[0], r[1]) for r in await cur.fetchall()}
-                        sums = aggregate([r for r in rows if (r[_ROOM_AT], r[0]) in new])
+                    new = await insert_events(cur, rows)
+                    inserted = len(new)
+                    # duplicates were skipped: sum the events really inserted
+                    sums = batch.sums if inserted == len(batch.rows) else aggregate(new)
                     await add_rollups(cur, sums, shard)
                 if batch.rejected:
                     await cur.executemany(
