@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .dialect import ROLLUP_WRITES, pg
+from .dialect import EMPTY_STAGED, ROLLUP_WRITES, pg
 
 
 async def add_rollups(cur: Any, sums: dict[str, list[tuple]], shard: int) -> None:
     """Add rollup rows (sums as `batch.aggregate` gives them, or signed) to the rows of `shard`: each table's
     rows copied into its staging table, then one upsert, the tables in `ROLLUP_KEYS` order and each table's
-    rows in key order."""
+    rows in key order. The staging tables are empty at a transaction's start, and keep these rows to its end."""
     for table, write in ROLLUP_WRITES.items():
         if rows := sums.get(table):
             async with cur.copy(write.copy) as copy:
@@ -42,5 +42,7 @@ class PostgresChanges:
             await self._cur.executemany(pg(sql, rows[0]), rows)
 
     async def add_rollups(self, sums: dict[str, list[tuple]]) -> None:
-        """Into shard 0: no writer holds a rollup row while events are locked (`store.changes`)."""
+        """Into shard 0: no writer holds a rollup row while events are locked (`store.changes`). A command
+        adds rollups page after page in one transaction: the rows staged for the last page go first."""
+        await self._cur.execute(EMPTY_STAGED)
         await add_rollups(self._cur, sums, 0)
