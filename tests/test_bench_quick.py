@@ -118,7 +118,7 @@ def test_writers_quick(pg_server):
 
     report = writers.run(quick=True, doc=None)
     assert report["problems"] == []
-    assert {r["stored"] for r in report["results"]["now"].values()} == {4_000}
+    assert {r["stored"] for runs in report["runs"]["now"].values() for r in runs} == {4_000}
 
 
 def test_layout_parts_quick(tmp_path):
