@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .dialect import EMPTY_STAGED, ROLLUP_WRITES, pg
+from .dialect import EMPTY_STAGED, ROLLUP_WRITES, copy_rows, pg
 
 
 async def add_rollups(cur: Any, sums: dict[str, list[tuple]], shard: int) -> None:
@@ -14,9 +14,7 @@ async def add_rollups(cur: Any, sums: dict[str, list[tuple]], shard: int) -> Non
     rows in key order. The staging tables are empty at a transaction's start, and keep these rows to its end."""
     for table, write in ROLLUP_WRITES.items():
         if rows := sums.get(table):
-            async with cur.copy(write.copy) as copy:
-                for row in rows:
-                    await copy.write_row(row)
+            await copy_rows(cur, write.copy, rows)
             await cur.execute(write.upsert, (shard,))
 
 

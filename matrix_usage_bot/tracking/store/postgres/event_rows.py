@@ -20,7 +20,7 @@ from operator import itemgetter
 from typing import Any
 
 from ...fields import COLUMN
-from .dialect import COPY_BATCH, COPY_EVENTS, INSERT_BATCH
+from .dialect import COPY_BATCH, COPY_EVENTS, INSERT_BATCH, copy_rows
 
 _ROOM_AT = COLUMN["room_id"]
 _ROOM_EVENT = itemgetter(_ROOM_AT, 0)
@@ -38,18 +38,14 @@ async def insert_events(cur: Any, rows: list[tuple]) -> list[tuple]:
 
     try:
         async with cur.connection.transaction():  # a savepoint
-            async with cur.copy(COPY_EVENTS) as copy:
-                for row in rows:
-                    await copy.write_row(row)
+            await copy_rows(cur, COPY_EVENTS, rows)
     except UniqueViolation:
         return await _insert_new(cur, rows)
     return rows
 
 
 async def _insert_new(cur: Any, rows: list[tuple]) -> list[tuple]:
-    async with cur.copy(COPY_BATCH) as copy:
-        for row in rows:
-            await copy.write_row(row)
+    await copy_rows(cur, COPY_BATCH, rows)
     await cur.execute(INSERT_BATCH)
     if cur.rowcount == len(rows):
         return rows
