@@ -231,9 +231,10 @@ def _postgresql(calls: list[dict], sqlite: dict, problems: list[str], doc: Path 
     body += (
         "\n\nThe same calls, one tracker in one process, `record()` in a loop until `flush()` returned. PostgreSQL:"
         " Debian's server on loopback started by the benchmark (durable: fsync and synchronous commit on), one"
-        " connection per tracker; a batch is COPY into a temporary table, `INSERT ... SELECT ... ON CONFLICT DO"
-        " NOTHING RETURNING event_id`, then each rollup table's rows copied into a temporary table of their own"
-        " and added with one upsert. Every rollup row was checked against"
+        " connection per tracker; a batch's events are copied (COPY, binary) straight into `events`, then each"
+        " rollup table's rows copied into a temporary table of their own and added with one upsert (a batch"
+        " meeting a stored event would go through a temporary table and `INSERT ... ON CONFLICT DO NOTHING"
+        " RETURNING`; none does here). Every rollup row was checked against"
         f" a GROUP BY over the raw events ({problems[-1] if wrong or stored != len(calls) else 'all equal'})."
         " One writer per process: many processes write in parallel (`tests/tracking/test_postgres_writers.py`)."
         " The machine is shared with other work: both figures vary by ±30% between runs."
