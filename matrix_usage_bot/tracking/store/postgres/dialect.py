@@ -36,6 +36,7 @@ EVENT_SUM_COLUMNS = ", ".join(
     for s in SUMS
 )  # fmt: skip
 
+
 @dataclass(frozen=True)
 class CopyInto:
     """A COPY of rows into a table in PostgreSQL's binary format, each column's type from the declaration (which
@@ -115,9 +116,9 @@ def _rollup_write(table: str, key: tuple[str, ...]) -> RollupWrite:
 
 ROLLUP_WRITES: dict[str, RollupWrite] = {table: _rollup_write(table, key) for table, key in ROLLUP_KEYS.items()}
 SESSION_TABLES = "; ".join((BATCH_TABLE, *(write.stage for write in ROLLUP_WRITES.values())))
-EMPTY_STAGED = f"TRUNCATE {', '.join(_staged(table) for table in ROLLUP_WRITES)}"
 """The temporary tables every connection creates once (each emptied when its transaction commits), in one
 round trip (psycopg runs several statements in one call that has no parameters)."""
+EMPTY_STAGED = f"TRUNCATE {', '.join(_staged(table) for table in ROLLUP_WRITES)}"
 
 
 def redact(url: str) -> str:

@@ -27,7 +27,8 @@ _ROOM_EVENT = itemgetter(_ROOM_AT, 0)
 
 
 def distinct(rows: Sequence[tuple]) -> list[tuple]:
-    """The rows in insertion order, each event once (the first of an event repeated in the batch wins)."""
+    """The rows in the order they are inserted, each event once (the first of an event repeated in the batch
+    wins)."""
     first = {_ROOM_EVENT(row): row for row in reversed(rows)}
     return sorted(first.values(), key=_ROOM_EVENT)
 
