@@ -146,3 +146,23 @@ async def test_a_postgresql_store_unreachable_at_close_saves_the_events_for_inge
     result = await ingest_lines(store, tracker.spill_path.read_text().splitlines(), Pricer())
     await store.close()
     assert (result.stored, result.errors) == (5, [])
+
+
+async def test_rows_are_copied_with_the_column_types_the_database_holds(pg_url):
+    """Binary COPY needs each column's exact type: the writer reads them from the database, so a column whose
+    type differs from the declaration (here a counter narrowed to INTEGER by hand) still takes its rows."""
+    import psycopg
+
+    from matrix_usage_bot import tracking
+
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE events ALTER COLUMN web_searches TYPE integer")
+        conn.execute("ALTER TABLE rollup_slots ALTER COLUMN web_searches TYPE integer")
+    async with tracking.Tracker(pg_url) as tracker:
+        for i in range(3):
+            tracker.record(provider="openai", model="gpt-4o", input_tokens=10, output_tokens=1, web_searches=2,
+                           event_id=f"w{i}")  # fmt: skip
+        await tracker.flush()
+        assert (tracker.stats.stored, tracker.stats.rejected) == (3, 0)
+    assert rows(pg_url, "SELECT sum(web_searches) FROM events") == [(6,)]
+    assert rows(pg_url, "SELECT sum(web_searches) FROM rollup_slots") == [(6,)]

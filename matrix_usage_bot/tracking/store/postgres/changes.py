@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .dialect import EMPTY_STAGED, ROLLUP_WRITES, copy_rows, pg
+from .copying import copy_rows
+from .dialect import EMPTY_STAGED, ROLLUP_WRITES, pg
 
 
 async def add_rollups(cur: Any, sums: dict[str, list[tuple]], shard: int) -> None:

@@ -20,7 +20,8 @@ from operator import itemgetter
 from typing import Any
 
 from ...fields import COLUMN
-from .dialect import COPY_BATCH, COPY_EVENTS, INSERT_BATCH, copy_rows
+from .copying import copy_rows
+from .dialect import COPY_BATCH, COPY_EVENTS, INSERT_BATCH
 
 _ROOM_AT = COLUMN["room_id"]
 _ROOM_EVENT = itemgetter(_ROOM_AT, 0)
