@@ -180,7 +180,7 @@ class PostgresStore(RoomQuotasMixin, BookkeepingMixin, ReservationsMixin, Tables
                 if rows:
                     new = await insert_events(cur, rows)
                     inserted = len(new)
-                    # duplicates were skipped: sum the events really inserted
+                    # when duplicates were skipped, only the events really inserted are summed
                     sums = batch.sums if inserted == len(batch.rows) else aggregate(new)
                     await add_rollups(cur, sums, shard)
                 if batch.rejected:
