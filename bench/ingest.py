@@ -199,7 +199,9 @@ def run(quick: bool = False, events: int | None = None, baseline_events: int | N
     )
     common.write_section("ingest", "Ingest", body, None if quick else doc)
     end_to_end_us = 1e6 / result["rate"]
-    profile = ingest_stages.section(stages, result, end_to_end_us)
+    allowed = {f"≥ {TARGET_FLOOR_SHARE:.0%} of the floor's rate": stages["floor"] / TARGET_FLOOR_SHARE,
+               f"≥ {TARGET_RATIO}× the baseline's rate": 1e6 / base["rate"] / TARGET_RATIO}  # fmt: skip
+    profile = ingest_stages.section(stages, result, end_to_end_us, allowed)
     title = "Ingest: where the time goes" + ("" if met_share and met_ratio else " (why the target is missed)")
     common.write_section("ingest-profile", title, profile, None if quick else doc)
     if postgresql:
