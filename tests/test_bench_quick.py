@@ -82,6 +82,7 @@ def test_http_collector_quick(bench_dir):
     report = http_collector.run(quick=True, workdir=bench_dir, events=2_000, usage_events=EVENTS)
     assert report["problems"] == []
     assert {f["stored"] for f in report["figures"].values()} == {2_000}
+    assert set(report["alone_us"]) == set(report["figures"])
 
 
 def test_dashboard_quick(bench_dir):
