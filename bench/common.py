@@ -16,6 +16,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
 CACHE = ROOT / ".bench"
+CORES = os.cpu_count() or 1
+"""The machine's cores: a run that keeps them all busy cannot pass CORES / (CPU seconds per event) events/s."""
 TITLE = "# Benchmarks\n\nFigures of issue 7, written by the scripts under `bench/` (`make bench`).\n"
 
 
@@ -36,7 +38,7 @@ def machine() -> str:
     except OSError:
         pass
     return (
-        f"{os.cpu_count()} cores, {model}, {ram_gib:.0f} GiB RAM; Linux {platform.release()}; "
+        f"{CORES} cores, {model}, {ram_gib:.0f} GiB RAM; Linux {platform.release()}; "
         f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}"
     )
 
@@ -62,7 +64,7 @@ def percentile(values: Sequence[float], pct: float) -> float:
 def load() -> str:
     """The machine's load when a section is written: other work shares the cores."""
     one, five, fifteen = os.getloadavg()
-    return f"load average {one:.1f} / {five:.1f} / {fifteen:.1f} (1 / 5 / 15 min) on {os.cpu_count()} cores"
+    return f"load average {one:.1f} / {five:.1f} / {fifteen:.1f} (1 / 5 / 15 min) on {CORES} cores"
 
 
 def header(body: str) -> str:

@@ -98,12 +98,14 @@ def run(quick: bool = False, events: int | None = None, before: Path | None = No
             ratios = [a["rate"] / b["rate"] for a, b in zip(runs["now"][writers], runs["before"][writers], strict=True)]
             ratio = statistics.median(ratios)
             verdict = "met" if ratio >= target else f"MISSED by {(target - ratio) / target:.0%}"
+            cap = common.CORES * 1e6 / (now["cpu_us"] + now["server_us"]) / was["rate"]
             row += [f"{was['rate']:,.0f}", f"{was['cpu_us']:.1f} + {was['server_us']:.1f}", f"**{ratio:.2f}×**",
-                    " / ".join(f"{r:.2f}×" for r in ratios), f"≥ {target:.0f}×: {verdict}"]
+                    " / ".join(f"{r:.2f}×" for r in ratios), f"{cap:.2f}×", f"≥ {target:.0f}×: {verdict}"]
         table.append(row)
     cpu = "CPU µs/event: writers + server"
     headers = ["writer processes", "events/s now", f"{cpu} now"] + (
-        ["events/s before", f"{cpu} before", "now / before", "each round", "target"] if before else [])  # fmt: skip
+        ["events/s before", f"{cpu} before", "now / before", "each round", f"at most ({common.CORES} cores / CPU now)",
+         "target"] if before else [])  # fmt: skip
     body = common.table(headers, table) + (
         f"\n\n{rounds} rounds; in each, the code now and the code before in turn, with 1 and then 4 writer"
         " processes. Figures: the median over the rounds; now / before: the median of the rounds' ratios."
@@ -117,9 +119,11 @@ def run(quick: bool = False, events: int | None = None, before: Path | None = No
         f" ({'all equal' if not problems else '; '.join(problems)})."
         " CPU per event: the writer processes' (all threads, from their start to `flush()` returned) and the"
         " server's (every PostgreSQL process: the writers' backends, WAL writer, checkpointer, autovacuum; from"
-        " `/proc`). On 2 cores shared by both the rate cannot pass about 2 cores / their sum, so 4 processes add"
-        " CPU contention, not parallelism, here. With one writer the two overlap in part only (the writer prepares"
-        " the next batch while the server stores one, but sends each batch's rows itself and waits on each"
+        f" `/proc`). On {common.CORES} cores shared by both the rate cannot pass about {common.CORES} cores / their"
+        " sum (\"at most\": that rate, with the CPU per event of the code now, over the code before's rate), so 4"
+        " processes add CPU contention, not parallelism, here. With one writer the two overlap in part only (the"
+        " writer prepares the next batch while the server stores one, but sends each batch's rows itself and waits"
+        " on each"
         f" statement): {1e6 / results['now'][1]['rate']:.1f} µs of wall time per event, against"
         f" {results['now'][1]['server_us']:.1f} of the server's CPU and {results['now'][1]['cpu_us']:.1f} of the"
         " writer's."
