@@ -7,9 +7,9 @@ GROUP BY over the raw rows):
 - A batch is one transaction. Its rows are copied (COPY) straight into `events` in (room_id, event_id)
   order, inside a savepoint; an event_id is unique within its room. A batch that meets an event stored
   already, or one another transaction is inserting at the same time (the COPY waits for it), rolls the
-  savepoint back and goes through a temporary table: `INSERT ... SELECT ... ORDER BY room_id, event_id ON
-  CONFLICT (room_id, event_id) DO NOTHING RETURNING room_id, event_id` names exactly the events this batch
-  added, whatever other writers do (`event_rows.py`).
+  savepoint back and goes through a temporary table: `INSERT ... SELECT ... ORDER BY` the same order (by code
+  point, `COLLATE "C"`) `ON CONFLICT (room_id, event_id) DO NOTHING RETURNING room_id, event_id` names exactly
+  the events this batch added, whatever other writers do (`event_rows.py`).
 - The rollups are summed in Python from those events only (all of them, usually: the sums computed ahead
   by `prepare_batch`), copied into temporary tables and added with one `INSERT ... SELECT ... ON CONFLICT
   DO UPDATE SET x = t.x + excluded.x` per table, a row-locked read-modify-write: no increment is lost.
